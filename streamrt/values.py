@@ -165,7 +165,7 @@ def _pr_float(f: float) -> str:
     return repr(f)
 
 
-def pr_str(value: object, readably: bool = True) -> str:
+def pr_str(value: Any, readably: bool = True) -> str:
     """Print a value as language text; ``readably=False`` prints strings bare (as ``str`` does)."""
     if value is None:
         return "nil"
@@ -175,18 +175,18 @@ def pr_str(value: object, readably: bool = True) -> str:
         return "false"
     t = type(value)
     if t is str:
-        return _pr_string(value) if readably else value  # type: ignore[return-value]
+        return _pr_string(value) if readably else str(value)
     if t is int:
         return repr(value)
     if t is float:
-        return _pr_float(value)  # type: ignore[arg-type]
+        return _pr_float(value)
     if t is Keyword:
-        return ":" + value.qualified  # type: ignore[attr-defined]
+        return ":" + str(value.qualified)
     if t is dict:
-        items = value.items()  # type: ignore[attr-defined]
+        items = value.items()
         return "{" + ", ".join(pr_str(k, readably) + " " + pr_str(v, readably) for k, v in items) + "}"
     if t is LList:
-        return "(" + " ".join(pr_str(v, readably) for v in value) + ")"  # type: ignore[attr-defined]
+        return "(" + " ".join(pr_str(v, readably) for v in value) + ")"
     if isinstance(value, tuple):
         return "[" + " ".join(pr_str(v, readably) for v in value) + "]"
     if isinstance(value, Mapping):
