@@ -74,13 +74,19 @@ class Keyword:
         raise AttributeError("keywords are immutable")
 
     def __call__(self, m: Any, default: Any = None) -> Any:
+        """Look this keyword up in ``m``: nil (and false or an empty value) gives ``default``.
+
+        Any other value that is not a map is an error, the same rule compiled ``(:k m)`` follows.
+        """
         if type(m) is dict:
             return m.get(self, default)
-        if m is None:
+        if not m:
             return default
         if isinstance(m, Mapping):
             return m.get(self, default)
-        return default
+        from streamrt.errors import ScriptRuntimeError
+
+        raise ScriptRuntimeError(f"cannot look up a keyword in a {type_name(m)}: expected a map or nil")
 
     def __repr__(self) -> str:
         return ":" + self.qualified

@@ -1,0 +1,459 @@
+"""The compiler: forms -> Python AST -> one code object per script.
+
+Theory of operation. Each form compiles to a :class:`Result`: the statements that must run first and one final
+expression (hy's design). Most forms need no statements, so most processors become a single Python expression
+inside a ``def``, which CPython runs at full speed. Every AST node gets the script line and column of the form it
+came from and the code object gets the script's filename, so a failure can be located from the traceback alone
+(:func:`streamrt.lang.rt.runtime_error`).
+
+Names. User symbols never appear in generated code as written: globals become ``g_<mangled>``, locals
+``l<n>_<mangled>`` (a fresh name per binding, so shadowing and closures need no care), core functions
+``c_<mangled>``, keywords ``_k<n>``; runtime support names start with ``_``. Mangling is injective and yields
+``[A-Za-z0-9_]`` only, and the script runs with empty ``__builtins__``, so no symbol or string can reach the host.
+
+Resolution order for a symbol: local binding, script global (``def``/``defn``), core function. Anything else is a
+compile error with a suggestion. Arity of core functions and of ``defn`` functions is checked at compile time.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamrt.errors import Pos, ScriptCompileError
+from streamrt.lang import macros
+from streamrt.lang.core import CORE
+from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
+from streamrt.lang.rt import mangle
+from streamrt.lang.shapes import Shape
+from streamrt.values import Keyword, LList, Symbol
+
+__all__ = ["CompiledScript", "Compiler", "GlobalDef", "Result", "compile_forms"]
+
+
+@dataclass(slots=True)
+class Result:
+    """Statements to run first, then an expression; ``is_bool`` when the expression is always a Python bool."""
+
+    stmts: list[ast.stmt]
+    expr: ast.expr
+    is_bool: bool = False
+
+
+@dataclass(slots=True)
+class GlobalDef:
+    """A script-level name: ``defn`` functions know their arity, for compile-time checks."""
+
+    name: str
+    pyname: str
+    pos: Pos
+    index: int
+    arity: tuple[int, int | None] | None = None
+    doc: str | None = None
+
+
+@dataclass(slots=True)
+class Scope:
+    """Local bindings; ``in_fn`` is true inside any function body."""
+
+    parent: Scope | None
+    names: dict[str, str] = field(default_factory=dict)
+    in_fn: bool = False
+
+    def lookup(self, name: str) -> str | None:
+        scope: Scope | None = self
+        while scope is not None:
+            found = scope.names.get(name)
+            if found is not None:
+                return found
+            scope = scope.parent
+        return None
+
+    def child(self, *, fn: bool = False) -> Scope:
+        return Scope(self, {}, self.in_fn or fn)
+
+
+@dataclass(slots=True)
+class CompiledScript:
+    """What the loader needs: the code object, the constants it references, and the script's globals."""
+
+    code: Any
+    filename: str
+    constants: dict[str, Any]
+    globals: dict[str, GlobalDef]
+    forms: list[Form]
+
+
+SpecialFn = Callable[["Compiler", ListF, dict[str, Any], Scope], Result]
+SPECIALS: dict[str, tuple[Shape, SpecialFn]] = {}
+InlineFn = Callable[["Compiler", list[Result], ListF], Result | None]
+INLINE: dict[str, InlineFn] = {}
+
+
+def special(name: str, spec: str) -> Callable[[SpecialFn], SpecialFn]:
+    """Register a special form with its argument shape."""
+
+    def register(fn: SpecialFn) -> SpecialFn:
+        SPECIALS[name] = (Shape(name, spec), fn)
+        return fn
+
+    return register
+
+
+def inline(*names: str) -> Callable[[InlineFn], InlineFn]:
+    """Register a fast path for core functions; it may return None to fall back to a plain call."""
+
+    def register(fn: InlineFn) -> InlineFn:
+        for name in names:
+            INLINE[name] = fn
+        return fn
+
+    return register
+
+
+def locate(node: Any, pos: Pos) -> Any:
+    """Give ``node`` and its unlocated descendants the script position ``pos``."""
+    line, col = pos.line, max(pos.column - 1, 0)
+    for n in ast.walk(node):
+        if isinstance(n, ast.expr | ast.stmt | ast.excepthandler | ast.arg) and not hasattr(n, "lineno"):
+            n.lineno = line
+            n.col_offset = col
+            n.end_lineno = line
+            n.end_col_offset = col + 1
+    return node
+
+
+def name(pyname: str) -> ast.Name:
+    return ast.Name(id=pyname, ctx=ast.Load())
+
+
+def store(pyname: str) -> ast.Name:
+    return ast.Name(id=pyname, ctx=ast.Store())
+
+
+def const(value: Any) -> ast.Constant:
+    return ast.Constant(value=value)
+
+
+def is_simple(expr: ast.expr) -> bool:
+    """An expression safe to evaluate twice: a name or a constant."""
+    return isinstance(expr, ast.Name | ast.Constant)
+
+
+class Compiler:
+    """Compiles the top-level forms of one script."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.counter = 0
+        self.constants: dict[str, Any] = {}
+        self.keywords: dict[Keyword, str] = {}
+        self.globals: dict[str, GlobalDef] = {}
+        self.current_index = 0
+
+    # --- names --------------------------------------------------------------------------------------------------
+
+    def fresh(self, prefix: str = "_t") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def local_name(self, sym: str) -> str:
+        self.counter += 1
+        return f"l{self.counter}_{mangle(sym)}"
+
+    def keyword(self, kw: Keyword) -> ast.Name:
+        pyname = self.keywords.get(kw)
+        if pyname is None:
+            pyname = f"_k{len(self.keywords)}"
+            self.keywords[kw] = pyname
+            self.constants[pyname] = kw
+        return name(pyname)
+
+    def constant(self, value: Any) -> ast.Name:
+        pyname = self.fresh("_q")
+        self.constants[pyname] = value
+        return name(pyname)
+
+    def core(self, lang_name: str) -> ast.Name:
+        pyname = "c_" + mangle(lang_name)
+        self.constants[pyname] = CORE[lang_name].fn
+        return name(pyname)
+
+    def fail(self, message: str, pos: Pos) -> ScriptCompileError:
+        return ScriptCompileError(message, pos)
+
+    # --- module -------------------------------------------------------------------------------------------------
+
+    def compile_module(self, forms: list[Form]) -> CompiledScript:
+        expanded = [macros.expand(f) if isinstance(f, ListF) and macros.is_macro(f) else f for f in forms]
+        self._declare_globals(expanded)
+        body: list[ast.stmt] = []
+        scope = Scope(None)
+        for index, form in enumerate(expanded):
+            self.current_index = index
+            result = self.compile(form, scope, toplevel=True)
+            body.extend(result.stmts)
+            if not is_simple(result.expr):
+                body.append(locate(ast.Expr(result.expr), form.pos))
+        module = ast.Module(body=body, type_ignores=[])
+        ast.fix_missing_locations(module)
+        code = compile(module, self.filename, "exec", dont_inherit=True, optimize=0)
+        return CompiledScript(code, self.filename, self.constants, self.globals, expanded)
+
+    def _declare_globals(self, forms: list[Form]) -> None:
+        """First pass: every top-level def/defn name, so functions may call each other in any order."""
+        for index, form in enumerate(forms):
+            if not (isinstance(form, ListF) and form.items and isinstance(form.items[0], Sym)):
+                continue
+            head = form.items[0].name
+            if head not in ("def", "defn"):
+                continue
+            shape, _ = SPECIALS[head]
+            bound = shape.match(form)
+            sym: Sym = bound["name"]
+            self.check_bindable(sym)
+            if sym.name in self.globals:
+                prev = self.globals[sym.name]
+                raise self.fail(f"'{sym.name}' is already defined at line {prev.pos.line}", sym.pos)
+            gdef = GlobalDef(sym.name, "g_" + mangle(sym.name), sym.pos, index)
+            if head == "defn":
+                gdef.arity = self.params_arity(bound["params"])
+                doc = bound.get("doc")
+                gdef.doc = doc.value if isinstance(doc, Lit) else None
+            self.globals[sym.name] = gdef
+
+    def check_bindable(self, sym: Sym) -> None:
+        if sym.name in SPECIALS or sym.name in macros.MACROS:
+            raise self.fail(f"cannot bind '{sym.name}': it is a special form or macro", sym.pos)
+        if "/" in sym.name and sym.name != "/":
+            raise self.fail(f"cannot bind a namespaced symbol '{sym.name}'", sym.pos)
+
+    def params_arity(self, params: VecF) -> tuple[int, int | None]:
+        items = params.items
+        fixed = 0
+        for i, p in enumerate(items):
+            if isinstance(p, Sym) and p.name == "&":
+                if i != len(items) - 2:
+                    raise self.fail("'&' must be followed by exactly one parameter", p.pos)
+                return fixed, None
+            fixed += 1
+        return fixed, fixed
+
+    # --- forms --------------------------------------------------------------------------------------------------
+
+    def compile(self, form: Form, scope: Scope, toplevel: bool = False) -> Result:
+        if isinstance(form, Lit):
+            return Result([], locate(const(form.value), form.pos), isinstance(form.value, bool))
+        if isinstance(form, Kw):
+            return Result([], locate(self.keyword(form.value), form.pos))
+        if isinstance(form, Sym):
+            return Result([], locate(self.resolve(form, scope), form.pos))
+        if isinstance(form, VecF):
+            return self.compile_vector(form, scope)
+        if isinstance(form, MapF):
+            return self.compile_map(form, scope)
+        return self.compile_list(form, scope, toplevel)
+
+    def compile_vector(self, form: VecF, scope: Scope) -> Result:
+        results = [self.compile(f, scope) for f in form.items]
+        if all(isinstance(r.expr, ast.Constant) for r in results):
+            return Result([], locate(const(tuple(r.expr.value for r in results)), form.pos))  # type: ignore[attr-defined]
+        stmts, exprs = self.sequence(results)
+        return Result(stmts, locate(ast.Tuple(elts=exprs, ctx=ast.Load()), form.pos))
+
+    def compile_map(self, form: MapF, scope: Scope) -> Result:
+        seen: dict[Any, Form] = {}
+        for key in form.items[0::2]:
+            literal = key.value if isinstance(key, Kw | Lit) else None
+            if literal is not None or (isinstance(key, Lit) and key.value is None):
+                marker = (type(literal), literal)
+                if marker in seen:
+                    raise self.fail(f"duplicate key {form_str(key)} in map literal", key.pos)
+                seen[marker] = key
+        results = [self.compile(f, scope) for f in form.items]
+        stmts, exprs = self.sequence(results)
+        node = ast.Dict(keys=list(exprs[0::2]), values=exprs[1::2])
+        return Result(stmts, locate(node, form.pos))
+
+    def compile_list(self, form: ListF, scope: Scope, toplevel: bool) -> Result:
+        if not form.items:
+            return Result([], locate(self.constant(LList()), form.pos))
+        head = form.items[0]
+        if isinstance(head, Sym):
+            if head.name in SPECIALS and scope.lookup(head.name) is None:
+                shape, fn = SPECIALS[head.name]
+                if head.name in ("def", "defn") and not toplevel:
+                    raise self.fail(f"{head.name} is only allowed at the top level of a script", head.pos)
+                return fn(self, form, shape.match(form), scope)
+            if head.name in macros.MACROS:
+                return self.compile(macros.expand(form), scope, toplevel)
+            return self.compile_call(head, form, scope)
+        if isinstance(head, Kw):
+            return self.compile_keyword_call(head, form, scope)
+        if isinstance(head, Lit | VecF | MapF):
+            raise self.fail(
+                f"cannot call {form_str(head)[:40]}: a {kind_name(head)} is not a function", head.pos
+            )
+        callee = self.compile(head, scope)
+        args = [self.compile(f, scope) for f in form.items[1:]]
+        stmts, exprs = self.sequence([callee, *args])
+        return Result(stmts, locate(ast.Call(func=exprs[0], args=exprs[1:], keywords=[]), form.pos))
+
+    def compile_keyword_call(self, head: Kw, form: ListF, scope: Scope) -> Result:
+        nargs = len(form.items) - 1
+        if nargs not in (1, 2):
+            raise self.fail(
+                f"a keyword called as a function takes 1 or 2 arguments (map, default), got {nargs}", head.pos
+            )
+        args = [self.compile(f, scope) for f in form.items[1:]]
+        stmts, exprs = self.sequence(args)
+        default = exprs[1] if nargs == 2 else const(None)
+        return Result(stmts, locate(self.lookup_expr(exprs[0], self.keyword(head.value), default), form.pos))
+
+    def lookup_expr(self, target: ast.expr, key: ast.expr, default: ast.expr) -> ast.expr:
+        """``(target or {}).get(key, default)``: nil, false and empty values give the default at C speed.
+
+        A truthy value that is not a map has no ``get``; the resulting AttributeError becomes "expected a map" in
+        :func:`streamrt.lang.rt.runtime_error`, the same rule the core ``get`` keeps for keyword keys.
+        """
+        either = ast.BoolOp(op=ast.Or(), values=[target, name("_E")])
+        method = ast.Attribute(value=either, attr="get", ctx=ast.Load())
+        return ast.Call(func=method, args=[key, default], keywords=[])
+
+    def bind_once(self, expr: ast.expr) -> tuple[ast.expr, ast.expr]:
+        """(first use, later uses) of ``expr`` so it is evaluated once: a walrus temp unless it is simple."""
+        if is_simple(expr):
+            return expr, expr
+        tmp = self.fresh()
+        return ast.NamedExpr(target=store(tmp), value=expr), name(tmp)
+
+    def compile_call(self, head: Sym, form: ListF, scope: Scope) -> Result:
+        nargs = len(form.items) - 1
+        local = scope.lookup(head.name)
+        gdef = None if local is not None else self.globals.get(head.name)
+        if local is None and gdef is None and head.name in CORE:
+            core = CORE[head.name]
+            self.check_arity(head.name, core.min_args, core.max_args, nargs, head.pos)
+            args = [self.compile(f, scope) for f in form.items[1:]]
+            fast = INLINE.get(head.name)
+            if fast is not None:
+                result = fast(self, args, form)
+                if result is not None:
+                    locate(result.expr, form.pos)
+                    return result
+            stmts, exprs = self.sequence(args)
+            call = ast.Call(func=self.core(head.name), args=exprs, keywords=[])
+            return Result(stmts, locate(call, form.pos), core.returns_bool)
+        if gdef is not None and gdef.arity is not None:
+            self.check_arity(head.name, gdef.arity[0], gdef.arity[1], nargs, head.pos)
+        callee = self.resolve(head, scope)
+        args = [self.compile(f, scope) for f in form.items[1:]]
+        stmts, exprs = self.sequence(args)
+        return Result(stmts, locate(ast.Call(func=callee, args=exprs, keywords=[]), form.pos))
+
+    def check_arity(self, fname: str, lo: int, hi: int | None, n: int, pos: Pos) -> None:
+        if n < lo or (hi is not None and n > hi):
+            if hi == lo:
+                want = f"{lo} argument{'s' if lo != 1 else ''}"
+            elif hi is None:
+                want = f"at least {lo} argument{'s' if lo != 1 else ''}"
+            else:
+                want = f"{lo} to {hi} arguments"
+            raise self.fail(f"wrong number of arguments to {fname}: expected {want}, got {n}", pos)
+
+    def resolve(self, sym: Sym, scope: Scope) -> ast.expr:
+        local = scope.lookup(sym.name)
+        if local is not None:
+            return name(local)
+        gdef = self.globals.get(sym.name)
+        if gdef is not None:
+            if not scope.in_fn and gdef.index > self.current_index:
+                raise self.fail(
+                    f"'{sym.name}' is used before its definition at line {gdef.pos.line}", sym.pos
+                )
+            return name(gdef.pyname)
+        if sym.name in CORE:
+            return self.core(sym.name)
+        if sym.name in SPECIALS or sym.name in macros.MACROS:
+            raise self.fail(f"'{sym.name}' is a special form or macro, not a value", sym.pos)
+        raise self.fail(self.unknown_message(sym.name, scope), sym.pos)
+
+    def unknown_message(self, sym: str, scope: Scope) -> str:
+        known: list[str] = [*self.globals, *CORE]
+        s: Scope | None = scope
+        while s is not None:
+            known.extend(s.names)
+            s = s.parent
+        close = difflib.get_close_matches(sym, known, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"unknown symbol '{sym}'{hint}"
+
+    def sequence(self, results: list[Result]) -> tuple[list[ast.stmt], list[ast.expr]]:
+        """Statements and expressions of several results, keeping left-to-right evaluation order."""
+        last_with_stmts = max((i for i, r in enumerate(results) if r.stmts), default=-1)
+        stmts: list[ast.stmt] = []
+        exprs: list[ast.expr] = []
+        for i, r in enumerate(results):
+            stmts.extend(r.stmts)
+            if i < last_with_stmts and not is_simple(r.expr):
+                tmp = self.fresh()
+                stmts.append(ast.Assign(targets=[store(tmp)], value=r.expr))
+                exprs.append(name(tmp))
+            else:
+                exprs.append(r.expr)
+        return stmts, exprs
+
+    def truthy(self, result: Result) -> ast.expr:
+        """A Python bool expression for the language's truthiness (only nil and false are false)."""
+        if result.is_bool:
+            return result.expr
+        expr = result.expr
+        if isinstance(expr, ast.Constant):
+            return const(expr.value is not None and expr.value is not False)
+        bind, use = self.bind_once(expr)
+        return ast.BoolOp(
+            op=ast.And(),
+            values=[
+                ast.Compare(left=bind, ops=[ast.IsNot()], comparators=[const(None)]),
+                ast.Compare(left=use, ops=[ast.IsNot()], comparators=[const(False)]),
+            ],
+        )
+
+    def quote(self, form: Form) -> ast.expr:
+        """The runtime value of a quoted form."""
+        if isinstance(form, Lit):
+            return const(form.value)
+        if isinstance(form, Kw):
+            return self.keyword(form.value)
+        if isinstance(form, Sym):
+            return self.constant(Symbol(form.name))
+        if isinstance(form, ListF):
+            return self.constant(LList(self._quoted_value(f) for f in form.items))
+        if isinstance(form, VecF):
+            return self.constant(tuple(self._quoted_value(f) for f in form.items))
+        items = [self.quote(f) for f in form.items]
+        return ast.Dict(keys=list(items[0::2]), values=items[1::2])
+
+    def _quoted_value(self, form: Form) -> Any:
+        if isinstance(form, Lit):
+            return form.value
+        if isinstance(form, Kw):
+            return form.value
+        if isinstance(form, Sym):
+            return Symbol(form.name)
+        if isinstance(form, ListF):
+            return LList(self._quoted_value(f) for f in form.items)
+        if isinstance(form, VecF):
+            return tuple(self._quoted_value(f) for f in form.items)
+        return {self._quoted_value(k): self._quoted_value(v) for k, v in form.pairs()}
+
+
+def compile_forms(forms: list[Form], filename: str) -> CompiledScript:
+    """Compile read forms into a :class:`CompiledScript`."""
+    from streamrt.lang import inline as _inline  # noqa: F401  (registers fast paths)
+    from streamrt.lang import specials as _specials  # noqa: F401  (registers special forms)
+
+    return Compiler(filename).compile_module(forms)

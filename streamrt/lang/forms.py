@@ -1,0 +1,110 @@
+"""Forms: what the reader produces and the macros and compiler consume.
+
+Every form carries its :class:`~streamrt.errors.Pos` so any error, at any stage, can point at the exact place in
+the script. Forms are separate from runtime values: a quoted form becomes a value only in the compiler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from streamrt.errors import Pos
+from streamrt.values import Keyword, pr_str
+
+__all__ = ["Form", "Kw", "ListF", "Lit", "MapF", "Sym", "VecF", "form_str", "kind_name"]
+
+
+@dataclass(slots=True, eq=False)
+class Sym:
+    """A symbol: ``count``, ``ns/name``, ``+``."""
+
+    name: str
+    pos: Pos
+
+
+@dataclass(slots=True, eq=False)
+class Kw:
+    """A keyword literal: ``:count``."""
+
+    value: Keyword
+    pos: Pos
+
+
+@dataclass(slots=True, eq=False)
+class Lit:
+    """A literal scalar: int, float, str, bool or nil (``None``)."""
+
+    value: Any
+    pos: Pos
+
+
+@dataclass(slots=True, eq=False)
+class ListF:
+    """A list form ``(f x)``: a call, a special form or a macro use."""
+
+    items: list[Form]
+    pos: Pos
+
+
+@dataclass(slots=True, eq=False)
+class VecF:
+    """A vector literal ``[a b]``."""
+
+    items: list[Form]
+    pos: Pos
+
+
+@dataclass(slots=True, eq=False)
+class MapF:
+    """A map literal ``{k v ...}``; ``items`` alternates keys and values (the reader checks the count is even)."""
+
+    items: list[Form]
+    pos: Pos
+
+    def pairs(self) -> list[tuple[Form, Form]]:
+        return list(zip(self.items[0::2], self.items[1::2], strict=True))
+
+
+Form = Sym | Kw | Lit | ListF | VecF | MapF
+
+
+def kind_name(form: Form) -> str:
+    """What a form is, for error messages: ``symbol``, ``vector``, ``integer`` ..."""
+    if isinstance(form, Sym):
+        return "symbol"
+    if isinstance(form, Kw):
+        return "keyword"
+    if isinstance(form, ListF):
+        return "list"
+    if isinstance(form, VecF):
+        return "vector"
+    if isinstance(form, MapF):
+        return "map"
+    v = form.value
+    if v is None:
+        return "nil"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "float"
+    return "string"
+
+
+def form_str(form: Form) -> str:
+    """Print a form back as language text (used by ``streamrt lower``)."""
+    if isinstance(form, Sym):
+        return form.name
+    if isinstance(form, Kw):
+        return repr(form.value)
+    if isinstance(form, Lit):
+        return pr_str(form.value)
+    if isinstance(form, ListF):
+        if len(form.items) == 2 and isinstance(form.items[0], Sym) and form.items[0].name == "quote":
+            return "'" + form_str(form.items[1])
+        return "(" + " ".join(form_str(f) for f in form.items) + ")"
+    if isinstance(form, VecF):
+        return "[" + " ".join(form_str(f) for f in form.items) + "]"
+    return "{" + " ".join(form_str(k) + " " + form_str(v) for k, v in form.pairs()) + "}"

@@ -1,0 +1,276 @@
+"""The reader: script text -> forms with positions.
+
+lark's LALR parser runs with the transformer inlined (no parse tree is built), so reading costs one pass. Lexical
+details the grammar leaves generous on purpose (number shapes, string escapes) are checked here, where the error
+can point at the exact character. Bracket mistakes get their own scan so the message names the opener that was
+never closed, not just the place the parser gave up.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from streamrt.errors import Pos, ScriptSyntaxError
+from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF
+from streamrt.values import Keyword
+
+__all__ = ["grammar_text", "read"]
+
+_INT = re.compile(r"[+-]?[0-9]+\Z")
+_FLOAT = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\Z")
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+_LITERALS: dict[str, Any] = {"true": True, "false": False, "nil": None}
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+
+def grammar_text() -> str:
+    """The grammar, from inside the installed package or, in a source checkout, from ``grammar/``."""
+    packaged = resources.files("streamrt").joinpath("grammar", "streamrt.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "grammar" / "streamrt.lark").read_text(encoding="utf-8")
+
+
+class _ToForms(Transformer[Token, Any]):
+    """Builds forms while the LALR parser reduces; ``filename`` is set per read under the lock."""
+
+    filename = "<script>"
+
+    def _pos(self, tok: Token) -> Pos:
+        return Pos(self.filename, tok.line or 0, tok.column or 0)
+
+    def start(self, items: list[Form]) -> list[Form]:
+        return items
+
+    def list(self, items: list[Any]) -> ListF:
+        return ListF(items[1:-1], self._pos(items[0]))
+
+    def vector(self, items: list[Any]) -> VecF:
+        return VecF(items[1:-1], self._pos(items[0]))
+
+    def map(self, items: list[Any]) -> MapF:
+        forms = items[1:-1]
+        pos = self._pos(items[0])
+        if len(forms) % 2:
+            last = forms[-1]
+            raise _located("a map literal needs a value for every key; this key has none", last.pos)
+        return MapF(forms, pos)
+
+    def quote(self, items: list[Any]) -> ListF:
+        pos = self._pos(items[0])
+        return ListF([Sym("quote", pos), items[1]], pos)
+
+    def number(self, items: list[Token]) -> Lit:
+        tok = items[0]
+        text = str(tok)
+        pos = self._pos(tok)
+        if _INT.match(text):
+            return Lit(int(text), pos)
+        if _FLOAT.match(text):
+            return Lit(float(text), pos)
+        raise _located(f"invalid number '{text}'", pos)
+
+    def string(self, items: list[Token]) -> Lit:
+        tok = items[0]
+        return Lit(_unescape(str(tok), self._pos(tok)), self._pos(tok))
+
+    def keyword(self, items: list[Token]) -> Kw:
+        tok = items[0]
+        name = str(tok)[1:]
+        pos = self._pos(tok)
+        if name.startswith("/") or name.endswith("/") or "//" in name:
+            raise _located(f"invalid keyword ':{name}'", pos)
+        return Kw(Keyword(name), pos)
+
+    def symbol(self, items: list[Token]) -> Sym | Lit:
+        tok = items[0]
+        name = str(tok)
+        pos = self._pos(tok)
+        if name in _LITERALS:
+            return Lit(_LITERALS[name], pos)
+        if name != "/" and (name.startswith("/") or name.endswith("/") or name.count("/") > 1):
+            raise _located(f"invalid symbol '{name}'", pos)
+        return Sym(name, pos)
+
+
+class _Located(Exception):
+    """Carries a message and position out of the lark callbacks (lark wraps other exceptions)."""
+
+    def __init__(self, message: str, pos: Pos) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+
+def _located(message: str, pos: Pos) -> _Located:
+    return _Located(message, pos)
+
+
+def _unescape(token: str, pos: Pos) -> str:
+    body = token[1:-1]
+    if "\\" not in body:
+        return body
+    out: list[str] = []
+    i = 0
+    line, col = pos.line, pos.column + 1
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out.append(ch)
+            if ch == "\n":
+                line, col = line + 1, 1
+            else:
+                col += 1
+            i += 1
+            continue
+        nxt = body[i + 1] if i + 1 < len(body) else ""
+        if nxt in _ESCAPES:
+            out.append(_ESCAPES[nxt])
+            i += 2
+            col += 2
+        elif nxt == "u":
+            hexdigits = body[i + 2 : i + 6]
+            if len(hexdigits) != 4 or not all(c in "0123456789abcdefABCDEF" for c in hexdigits):
+                raise _located("invalid \\u escape: expected 4 hex digits", Pos(pos.filename, line, col))
+            out.append(chr(int(hexdigits, 16)))
+            i += 6
+            col += 6
+        else:
+            shown = nxt if nxt and nxt.isprintable() else repr(nxt)
+            raise _located(
+                f"invalid escape '\\{shown}' in string (known: \\\" \\\\ \\n \\t \\r \\uXXXX)",
+                Pos(pos.filename, line, col),
+            )
+    return "".join(out)
+
+
+_lock = threading.Lock()
+_transformer = _ToForms()
+_parser: Lark | None = None
+
+
+def _get_parser() -> Lark:
+    global _parser
+    if _parser is None:
+        _parser = Lark(
+            grammar_text(),
+            parser="lalr",
+            lexer="contextual",
+            strict=True,
+            transformer=_transformer,
+            maybe_placeholders=False,
+        )
+    return _parser
+
+
+def _scan_brackets(text: str, filename: str) -> _Located | None:
+    """Find the first bracket mistake, skipping strings and comments; None when brackets balance."""
+    stack: list[tuple[str, int, int]] = []
+    line, col = 1, 1
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == ";":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if ch == '"':
+            start = (line, col)
+            i += 1
+            col += 1
+            while i < n and text[i] != '"':
+                if text[i] == "\\":
+                    i += 1
+                    col += 1
+                if i < n and text[i] == "\n":
+                    line, col = line + 1, 1
+                else:
+                    col += 1
+                i += 1
+            if i >= n:
+                return _Located("unterminated string: no closing '\"'", Pos(filename, *start))
+            i += 1
+            col += 1
+            continue
+        if ch in _OPENERS:
+            stack.append((ch, line, col))
+        elif ch in _CLOSERS:
+            if not stack:
+                return _Located(f"unexpected '{ch}': nothing to close", Pos(filename, line, col))
+            opener, oline, ocol = stack.pop()
+            if _OPENERS[opener] != ch:
+                return _Located(
+                    f"expected '{_OPENERS[opener]}' to close '{opener}' at {oline}:{ocol}, found '{ch}'",
+                    Pos(filename, line, col),
+                )
+        if ch == "\n":
+            line, col = line + 1, 1
+        else:
+            col += 1
+        i += 1
+    if stack:
+        opener, oline, ocol = stack[-1]
+        return _Located(f"'{opener}' is never closed (missing '{_OPENERS[opener]}')", Pos(filename, oline, ocol))
+    return None
+
+
+def _syntax_error(text: str, filename: str, message: str, pos: Pos) -> ScriptSyntaxError:
+    lines = text.splitlines()
+    src = lines[pos.line - 1] if 0 < pos.line <= len(lines) else None
+    return ScriptSyntaxError(message, pos, src)
+
+
+def _describe_lark_error(exc: UnexpectedInput, text: str, filename: str) -> tuple[str, Pos]:
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        pos = Pos(filename, exc.line, exc.column)
+        if ch == '"':
+            return "unterminated string: no closing '\"'", pos
+        if ch == ":":
+            return "a keyword needs a name after ':'", pos
+        shown = ch if ch.isprintable() else repr(ch)
+        return f"unexpected character '{shown}'", pos
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        pos = Pos(filename, tok.line or 1, tok.column or 1)
+        if tok.type == "$END":
+            return "unexpected end of script", pos
+        return f"unexpected '{tok}'", pos
+    if isinstance(exc, UnexpectedEOF):
+        lines = text.splitlines() or [""]
+        return "unexpected end of script", Pos(filename, len(lines), len(lines[-1]) + 1)
+    return str(exc), Pos(filename, 1, 1)
+
+
+def read(text: str, filename: str = "<script>") -> list[Form]:
+    """Read all top-level forms of ``text``; raises :class:`ScriptSyntaxError` with file, line and column."""
+    bracket_error = _scan_brackets(text, filename)
+    if bracket_error is not None:
+        raise _syntax_error(text, filename, bracket_error.message, bracket_error.pos)
+    parser = _get_parser()
+    with _lock:
+        _transformer.filename = filename
+        try:
+            forms: list[Form] = parser.parse(text)
+        except _Located as exc:
+            raise _syntax_error(text, filename, exc.message, exc.pos) from None
+        except UnexpectedInput as exc:
+            inner = getattr(exc, "orig_exc", None)
+            if isinstance(inner, _Located):
+                raise _syntax_error(text, filename, inner.message, inner.pos) from None
+            message, pos = _describe_lark_error(exc, text, filename)
+            raise _syntax_error(text, filename, message, pos) from None
+        except LarkError as exc:
+            inner = getattr(exc, "orig_exc", None)
+            if isinstance(inner, _Located):
+                raise _syntax_error(text, filename, inner.message, inner.pos) from None
+            raise _syntax_error(text, filename, f"cannot read script: {exc}", Pos(filename, 1, 1)) from None
+    return forms

@@ -1,0 +1,258 @@
+"""Loading a script for a host: read, compile, run the top level, hand out processors.
+
+The top level runs once, at load: ``def``/``defn`` define functions and ``call`` forms reach the capability table the
+host supplies. Without a host table, ``:mcp.stream.start`` calls are recorded as :class:`StreamRequest` values (so a
+host can start them later, and ``load_script`` alone never does I/O) and ``:log`` goes to the ``streamrt.script``
+logger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamrt.errors import CapabilityError, Pos, ScriptError, ScriptRuntimeError, UsageError
+from streamrt.lang.compiler import CompiledScript, compile_forms
+from streamrt.lang.forms import Form, form_str
+from streamrt.lang.macros import expand_all
+from streamrt.lang.reader import read
+from streamrt.lang.rt import runtime_error, support_names
+from streamrt.values import Keyword, pr_str
+
+__all__ = [
+    "CallContext",
+    "Capability",
+    "Script",
+    "StreamRequest",
+    "check_script",
+    "compile_script",
+    "load_script",
+    "lower_script",
+]
+
+log = logging.getLogger("streamrt.script")
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What a capability learns about its caller."""
+
+    script: Script
+    pos: Pos | None
+
+
+Capability = Callable[[dict[Keyword, Any], CallContext], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRequest:
+    """One ``(mcp-stream ...)`` / ``(call :mcp.stream.start {...})`` made while the script loaded."""
+
+    endpoint: str
+    processor: str
+    initial_state: Any
+    options: dict[Keyword, Any]
+    pos: Pos | None
+
+
+_ENDPOINT = Keyword("endpoint")
+_PROCESSOR = Keyword("processor")
+_INITIAL = Keyword("initial-state")
+_STREAM_ID = Keyword("stream-id")
+
+
+def stream_request(args: Mapping[Keyword, Any], pos: Pos | None) -> StreamRequest:
+    """Validate the argument map of ``:mcp.stream.start``."""
+    if not isinstance(args, Mapping):
+        raise CapabilityError(f":mcp.stream.start takes a map of arguments, got {pr_str(args)[:60]}")
+    endpoint = args.get(_ENDPOINT)
+    processor = args.get(_PROCESSOR)
+    if not isinstance(endpoint, str) or not endpoint:
+        raise CapabilityError(":mcp.stream.start needs :endpoint, a non-empty string")
+    if isinstance(processor, Keyword):
+        processor = processor.qualified
+    if not isinstance(processor, str) or not processor:
+        raise CapabilityError(":mcp.stream.start needs :processor, the name of a function of the script")
+    options = {k: v for k, v in args.items() if k not in (_ENDPOINT, _PROCESSOR, _INITIAL)}
+    initial = args.get(_INITIAL, {})
+    return StreamRequest(endpoint, processor, {} if initial is None else initial, options, pos)
+
+
+class Script:
+    """A compiled and loaded script: its processors are plain Python callables."""
+
+    def __init__(self, compiled: CompiledScript, source: str, capabilities: Mapping[str, Capability] | None) -> None:
+        self.filename = compiled.filename
+        self.source = source
+        self.source_hash = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        self.compiled = compiled
+        self.stream_requests: list[StreamRequest] = []
+        self._lines = source.splitlines()
+        self._capabilities: dict[str, Capability] = dict(self._default_capabilities())
+        if capabilities is not None:
+            self._capabilities.update(capabilities)
+        self.namespace: dict[str, Any] = {"__builtins__": {}, **support_names(), **compiled.constants}
+        self.namespace["_rt_error"] = self._runtime_error
+        self.namespace["_rt_call"] = self._call
+
+    # --- capabilities -------------------------------------------------------------------------------------------
+
+    def _default_capabilities(self) -> dict[str, Capability]:
+        def start(args: dict[Keyword, Any], ctx: CallContext) -> str:
+            request = stream_request(args, ctx.pos)
+            self.stream_requests.append(request)
+            sid = request.options.get(_STREAM_ID)
+            return sid if isinstance(sid, str) else f"{request.processor}-{len(self.stream_requests)}"
+
+        def log_capability(args: dict[Keyword, Any], ctx: CallContext) -> None:
+            message = args.get(Keyword("message"), args) if isinstance(args, Mapping) else args
+            log.info("%s", message if isinstance(message, str) else pr_str(message),
+                     extra={"script": self.filename, "line": ctx.pos.line if ctx.pos else None})
+
+        return {"mcp.stream.start": start, "log": log_capability}
+
+    def _call(self, capability: Keyword, args: Any, line: int, column: int) -> Any:
+        pos = Pos(self.filename, line, column)
+        cap = self._capabilities.get(capability.qualified)
+        if cap is None:
+            granted = ", ".join(":" + k for k in sorted(self._capabilities))
+            raise ScriptRuntimeError(
+                f"capability {capability!r} is not available here (granted: {granted or 'none'})",
+                pos,
+                self.source_line(line),
+            )
+        try:
+            return cap(args, CallContext(self, pos))
+        except CapabilityError as exc:
+            raise ScriptRuntimeError(f"{capability!r}: {exc}", pos, self.source_line(line)) from exc
+
+    def _runtime_error(self, exc: BaseException) -> BaseException:
+        return runtime_error(exc, self.filename, self._lines)
+
+    # --- host API -----------------------------------------------------------------------------------------------
+
+    def source_line(self, line: int) -> str | None:
+        return self._lines[line - 1] if 0 < line <= len(self._lines) else None
+
+    def run_toplevel(self) -> None:
+        """Run the top-level forms (definitions and capability calls)."""
+        try:
+            exec(self.compiled.code, self.namespace)
+        except ScriptError as exc:
+            if exc.pos is not None:
+                raise
+            raise self._runtime_error(exc) from None
+        except Exception as exc:
+            raise self._runtime_error(exc) from None
+        for gdef in self.compiled.globals.values():
+            value = self.namespace.get(gdef.pyname)
+            if gdef.arity is not None and callable(value):
+                value.__name__ = gdef.name
+                value.__qualname__ = gdef.name
+                value.__doc__ = gdef.doc
+
+    @property
+    def names(self) -> list[str]:
+        """Names the script defines, in order."""
+        return list(self.compiled.globals)
+
+    @property
+    def functions(self) -> dict[str, Callable[..., Any]]:
+        """The script's ``defn`` functions by name."""
+        out = {}
+        for n, gdef in self.compiled.globals.items():
+            value = self.namespace.get(gdef.pyname)
+            if gdef.arity is not None and callable(value):
+                out[n] = value
+        return out
+
+    def processor(self, name: str) -> Callable[..., Any]:
+        """The function called ``name``, to be called as ``proc(state, chunk[, meta])``."""
+        gdef = self.compiled.globals.get(name)
+        value = self.namespace.get(gdef.pyname) if gdef is not None else None
+        if not callable(value) or isinstance(value, Keyword):
+            known = ", ".join(self.functions) or "none"
+            raise UsageError(f"{self.filename}: no function named '{name}' (functions: {known})")
+        return value
+
+    def get(self, name: str) -> Any:
+        """The value of a script-level ``def``."""
+        gdef = self.compiled.globals.get(name)
+        if gdef is None:
+            raise UsageError(f"{self.filename}: '{name}' is not defined")
+        return self.namespace.get(gdef.pyname)
+
+    def __repr__(self) -> str:
+        return f"<Script {self.filename} functions={list(self.functions)}>"
+
+
+def _source_of(source: str | os.PathLike[str], filename: str | None) -> tuple[str, str]:
+    if isinstance(source, os.PathLike):
+        path = Path(source)
+        try:
+            return path.read_text(encoding="utf-8"), filename or str(path)
+        except OSError as exc:
+            raise UsageError(f"cannot read script {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"cannot read script {path}: not UTF-8 text ({exc.reason})") from None
+    if "\n" not in source and "(" not in source and len(source) < 4096:
+        return _source_of(Path(source), filename)
+    return source, filename or "<script>"
+
+
+def _with_source_line(exc: ScriptError, text: str) -> ScriptError:
+    if exc.source_line is None and exc.pos is not None:
+        lines = text.splitlines()
+        if 0 < exc.pos.line <= len(lines):
+            exc.source_line = lines[exc.pos.line - 1]
+    return exc
+
+
+def compile_script(source: str | os.PathLike[str], *, filename: str | None = None) -> CompiledScript:
+    """Read and compile without running anything (what ``streamrt check`` does)."""
+    text, fname = _source_of(source, filename)
+    try:
+        return compile_forms(read(text, fname), fname)
+    except ScriptError as exc:
+        raise _with_source_line(exc, text) from None
+    except RecursionError:
+        raise ScriptError(f"{fname}: forms nested too deeply to compile") from None
+
+
+def load_script(
+    source: str | os.PathLike[str],
+    *,
+    capabilities: Mapping[str, Capability] | None = None,
+    filename: str | None = None,
+) -> Script:
+    """Compile a script and run its top level.
+
+    ``source`` is a path (``pathlib.Path``, or a short string naming a file) or the script text itself.
+    ``capabilities`` maps capability names (``"mcp.stream.start"``) to host functions ``(args, ctx) -> value``.
+    """
+    text, fname = _source_of(source, filename)
+    compiled = compile_script(text, filename=fname)
+    script = Script(compiled, text, capabilities)
+    script.run_toplevel()
+    return script
+
+
+def check_script(source: str | os.PathLike[str], *, filename: str | None = None) -> CompiledScript:
+    """Parse, compile and lint; raises :class:`ScriptError` with position on the first problem."""
+    return compile_script(source, filename=filename)
+
+
+def lower_script(source: str | os.PathLike[str], *, filename: str | None = None) -> str:
+    """The script's forms after macro expansion, as language text, one top-level form per line."""
+    text, fname = _source_of(source, filename)
+    try:
+        forms: list[Form] = read(text, fname)
+        compile_forms(forms, fname)
+        return "\n".join(form_str(expand_all(f)) for f in forms)
+    except ScriptError as exc:
+        raise _with_source_line(exc, text) from None
