@@ -1,0 +1,32 @@
+"""The language's core function library.
+
+The compiler reads :data:`CORE` (language name -> :class:`CoreFn`) to resolve symbols such as ``get-in``, to check
+arity when a script is compiled, and to skip truthiness guards around functions marked ``returns_bool``. The
+implementations are plain Python functions over the value model of :mod:`streamrt.values`, split by job:
+
+| module | functions |
+|---|---|
+| ``numeric`` | ``+ - * / quot mod inc dec abs max min < <= > >=``, rounding, ``parse-int`` ``parse-float`` |
+| ``equality`` | ``= not=`` and :func:`equals` (also the compiler's inline fast path) |
+| ``ordering`` | ``compare sort sort-by`` |
+| ``predicates`` | ``not nil? some? number? ... fn?`` |
+| ``maps`` | ``get get-in assoc ... select-keys zipmap hash-map`` |
+| ``colls`` | ``count first rest ... range partition into vec`` |
+| ``functions`` | ``map filter remove reduce some every? ... apply comp partial`` |
+| ``strings`` | ``str subs ... re-find keyword name parse-json to-json pr-str`` |
+
+Rules every function keeps: arguments are never mutated; only nil and false are falsy; booleans are not numbers;
+nil acts as an empty collection where Clojure's does; a user's mistake raises :class:`ScriptRuntimeError` (via
+:func:`fail`) with a message naming the function, what it expected and what it got.
+"""
+
+from __future__ import annotations
+
+from streamrt.lang.core import colls, functions, maps, numeric, ordering, predicates, strings
+from streamrt.lang.core.equality import equals
+from streamrt.lang.core.registry import CORE, CoreFn, core, fail
+
+__all__ = ["CORE", "CoreFn", "core", "equals", "fail"]
+
+# Imported for their registrations; named here so the imports read as used.
+_MODULES = (colls, functions, maps, numeric, ordering, predicates, strings)

@@ -1,0 +1,347 @@
+"""Arithmetic, comparison and rounding.
+
+Numbers are Python ``int`` (arbitrary size) and ``float``. Booleans are never numbers here, although Python treats
+``True`` as ``1``: every function checks ``type(x) is int or type(x) is float`` (fast, and rejects ``bool``), so
+``(+ true 1)`` is an error that names the function, not a silent ``2``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Any, Final
+
+from streamrt.lang.core.coerce import MISSING, expected, int_arg, str_arg
+from streamrt.lang.core.registry import core, fail
+
+__all__ = [
+    "abs_",
+    "add",
+    "ceil",
+    "dec",
+    "div",
+    "even",
+    "floor",
+    "ge",
+    "gt",
+    "inc",
+    "le",
+    "lt",
+    "max_",
+    "min_",
+    "mod",
+    "mul",
+    "neg",
+    "odd",
+    "parse_float",
+    "parse_int",
+    "pos",
+    "quot",
+    "round_",
+    "sub",
+    "zero",
+]
+
+_NUMBER = "a number"
+
+
+def _num(fname: str, x: Any) -> float:
+    """``x`` if it is an int or float, else fail naming ``fname``."""
+    t = type(x)
+    if t is int or t is float:
+        number: float = x
+        return number
+    expected(fname, _NUMBER, x)
+
+
+@core("+")
+def add(*xs: Any) -> Any:
+    """Sum of the numbers; ``(+)`` is 0."""
+    if len(xs) == 2:
+        a, b = xs
+        ta, tb = type(a), type(b)
+        if (ta is int or ta is float) and (tb is int or tb is float):
+            return a + b
+    total: Any = 0
+    for x in xs:
+        t = type(x)
+        if t is not int and t is not float:
+            expected("+", _NUMBER, x)
+        total += x
+    return total
+
+
+@core("-")
+def sub(x: Any, *more: Any) -> Any:
+    """``(- x)`` negates; ``(- x y ...)`` subtracts the rest from ``x``."""
+    t = type(x)
+    if t is not int and t is not float:
+        expected("-", _NUMBER, x)
+    if not more:
+        return -x
+    for y in more:
+        t = type(y)
+        if t is not int and t is not float:
+            expected("-", _NUMBER, y)
+        x -= y
+    return x
+
+
+@core("*")
+def mul(*xs: Any) -> Any:
+    """Product of the numbers; ``(*)`` is 1."""
+    total: Any = 1
+    for x in xs:
+        t = type(x)
+        if t is not int and t is not float:
+            expected("*", _NUMBER, x)
+        total *= x
+    return total
+
+
+def _div2(a: Any, b: Any) -> Any:
+    if not b:
+        fail("/: division by zero")
+    if type(a) is int and type(b) is int:
+        q, r = divmod(a, b)
+        if not r:
+            return q
+    try:
+        return a / b
+    except OverflowError:
+        fail(f"/: result of {a} / {b} is too large for a float")
+
+
+@core("/")
+def div(x: Any, *more: Any) -> Any:
+    """``(/ x)`` is 1/x; ``(/ x y ...)`` divides. Two ints give an int when exact, else a float; zero is an error."""
+    _num("/", x)
+    if not more:
+        return _div2(1, x)
+    for y in more:
+        x = _div2(x, _num("/", y))
+    return x
+
+
+@core("quot")
+def quot(n: Any, d: Any) -> Any:
+    """Quotient truncated toward zero: ``(quot -7 2)`` is -3. Float if either argument is a float."""
+    _num("quot", n)
+    if not _num("quot", d):
+        fail("quot: division by zero")
+    if type(n) is int and type(d) is int:
+        q = abs(n) // abs(d)
+        return q if (n < 0) == (d < 0) else -q
+    return float(math.trunc(n / d))
+
+
+@core("mod")
+def mod(n: Any, d: Any) -> Any:
+    """Modulus with the sign of the divisor (Clojure's ``mod``): ``(mod -7 2)`` is 1, ``(mod 7 -2)`` is -1."""
+    _num("mod", n)
+    if not _num("mod", d):
+        fail("mod: division by zero")
+    return n % d
+
+
+@core("inc")
+def inc(x: Any) -> Any:
+    """``x`` plus one."""
+    t = type(x)
+    if t is int or t is float:
+        return x + 1
+    expected("inc", _NUMBER, x)
+
+
+@core("dec")
+def dec(x: Any) -> Any:
+    """``x`` minus one."""
+    t = type(x)
+    if t is int or t is float:
+        return x - 1
+    expected("dec", _NUMBER, x)
+
+
+@core("abs")
+def abs_(x: Any) -> Any:
+    """Absolute value."""
+    return abs(_num("abs", x))
+
+
+@core("max")
+def max_(x: Any, *more: Any) -> Any:
+    """The greatest of the numbers."""
+    best = _num("max", x)
+    for y in more:
+        if _num("max", y) > best:
+            best = y
+    return best
+
+
+@core("min")
+def min_(x: Any, *more: Any) -> Any:
+    """The least of the numbers."""
+    best = _num("min", x)
+    for y in more:
+        if _num("min", y) < best:
+            best = y
+    return best
+
+
+def _check_all(fname: str, x: Any, more: tuple[Any, ...]) -> None:
+    """Type-check every argument of a comparison, so an error never depends on the data's order."""
+    _num(fname, x)
+    for y in more:
+        t = type(y)
+        if t is not int and t is not float:
+            expected(fname, _NUMBER, y)
+
+
+@core("<", returns_bool=True)
+def lt(x: Any, *more: Any) -> bool:
+    """True when the numbers strictly increase."""
+    _check_all("<", x, more)
+    for y in more:
+        if not x < y:
+            return False
+        x = y
+    return True
+
+
+@core("<=", returns_bool=True)
+def le(x: Any, *more: Any) -> bool:
+    """True when the numbers never decrease."""
+    _check_all("<=", x, more)
+    for y in more:
+        if not x <= y:
+            return False
+        x = y
+    return True
+
+
+@core(">", returns_bool=True)
+def gt(x: Any, *more: Any) -> bool:
+    """True when the numbers strictly decrease."""
+    _check_all(">", x, more)
+    for y in more:
+        if not x > y:
+            return False
+        x = y
+    return True
+
+
+@core(">=", returns_bool=True)
+def ge(x: Any, *more: Any) -> bool:
+    """True when the numbers never increase."""
+    _check_all(">=", x, more)
+    for y in more:
+        if not x >= y:
+            return False
+        x = y
+    return True
+
+
+@core("zero?", returns_bool=True)
+def zero(x: Any) -> bool:
+    """True for 0 or 0.0."""
+    return _num("zero?", x) == 0
+
+
+@core("pos?", returns_bool=True)
+def pos(x: Any) -> bool:
+    """True for a number greater than zero."""
+    return _num("pos?", x) > 0
+
+
+@core("neg?", returns_bool=True)
+def neg(x: Any) -> bool:
+    """True for a number less than zero."""
+    return _num("neg?", x) < 0
+
+
+@core("even?", returns_bool=True)
+def even(n: Any) -> bool:
+    """True for an even integer."""
+    return int_arg("even?", n) % 2 == 0
+
+
+@core("odd?", returns_bool=True)
+def odd(n: Any) -> bool:
+    """True for an odd integer."""
+    return int_arg("odd?", n) % 2 == 1
+
+
+# --- rounding ------------------------------------------------------------------------------------------------
+
+
+def _finite(fname: str, x: Any) -> float:
+    _num(fname, x)
+    if type(x) is float and not math.isfinite(x):
+        fail(f"{fname}: cannot round {'NaN' if math.isnan(x) else 'an infinite number'}")
+    number: float = x
+    return number
+
+
+def _round_half_up(x: Any, n: int) -> Decimal:
+    """``x`` rounded half away from zero to ``n`` decimals, from its shortest decimal text."""
+    d = Decimal(repr(x))
+    _sign, digits, exponent = d.as_tuple()
+    if not isinstance(exponent, int) or exponent >= -n:
+        return d
+    # Rounding drops digits, so the result needs at most one more digit than d (a carry): never inexact.
+    context = Context(prec=len(digits) + 1)
+    return d.quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP, context=context)
+
+
+@core("round")
+def round_(x: Any, digits: Any = MISSING) -> Any:
+    """``(round x)``: nearest int, halves away from zero (2.5 -> 3, -2.5 -> -3).
+
+    ``(round x n)``: a float rounded half-up to ``n`` decimals, working on the shortest decimal text of ``x`` so
+    ``(round 2.675 2)`` is 2.68 as written, not 2.67 as binary floating point would have it. ``n`` may be negative.
+    """
+    _finite("round", x)
+    if digits is MISSING:
+        return x if type(x) is int else int(_round_half_up(x, 0))
+    return float(_round_half_up(x, int_arg("round", digits, "an integer number of decimals")))
+
+
+@core("floor")
+def floor(x: Any) -> int:
+    """The greatest integer not above ``x``, as an int."""
+    return math.floor(_finite("floor", x))
+
+
+@core("ceil")
+def ceil(x: Any) -> int:
+    """The least integer not below ``x``, as an int."""
+    return math.ceil(_finite("ceil", x))
+
+
+# --- parsing ---------------------------------------------------------------------------------------------------
+
+_INT_RE: Final = re.compile(r"[+-]?[0-9]+")
+_FLOAT_RE: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:Infinity|NaN)")
+
+
+@core("parse-int")
+def parse_int(s: Any) -> int | None:
+    """The integer written in ``s`` (decimal digits with an optional sign), or nil when ``s`` is not one.
+
+    Like Clojure's ``parse-long``: no surrounding whitespace, no underscores, no decimal point.
+    """
+    if _INT_RE.fullmatch(str_arg("parse-int", s)) is None:
+        return None
+    try:
+        return int(s)
+    except ValueError:  # beyond Python's int-from-text digit limit
+        return None
+
+
+@core("parse-float")
+def parse_float(s: Any) -> float | None:
+    """The number written in ``s`` as a float (``"1.5"``, ``"3"``, ``"-2e3"``, ``"NaN"``, ``"Infinity"``), or nil."""
+    if _FLOAT_RE.fullmatch(str_arg("parse-float", s)) is None:
+        return None
+    return float(s.replace("Infinity", "inf"))

@@ -1,0 +1,74 @@
+"""The core-function registry the compiler reads, and the one way core functions report a user's mistake.
+
+Each implementation is a plain Python function registered with :func:`core`. Its arity is read from its Python
+signature when it is registered, so the compiler's arity table (used to reject ``(inc 1 2)`` before the script
+runs) can never drift from the code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+from streamrt.errors import ScriptRuntimeError
+
+__all__ = ["CORE", "CoreFn", "core", "fail"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class CoreFn:
+    """One core function as the compiler sees it."""
+
+    name: str
+    fn: Callable[..., Any]
+    min_args: int
+    max_args: int | None
+    doc: str
+    returns_bool: bool
+
+
+CORE: dict[str, CoreFn] = {}
+"""Language name -> :class:`CoreFn`; filled as the ``streamrt.lang.core`` submodules are imported."""
+
+
+def fail(message: str) -> NoReturn:
+    """Raise a :class:`ScriptRuntimeError` without a position: the compiled caller knows the script line."""
+    raise ScriptRuntimeError(message)
+
+
+def _arity(fn: Callable[..., Any]) -> tuple[int, int | None]:
+    """(min, max) positional arguments of ``fn``; max is None when it takes ``*args``."""
+    min_args = 0
+    max_args: int | None = 0
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if p.default is p.empty:
+                min_args += 1
+            if max_args is not None:
+                max_args += 1
+        elif p.kind is p.VAR_POSITIONAL:
+            max_args = None
+        elif p.default is p.empty:
+            raise TypeError(f"core function {fn.__name__} has a required keyword-only parameter {p.name}")
+    return min_args, max_args
+
+
+def core(name: str, *, returns_bool: bool = False) -> Callable[[F], F]:
+    """Register the decorated function as the core function ``name``; the first docstring line is its doc."""
+
+    def register(fn: F) -> F:
+        if name in CORE:
+            raise ValueError(f"core function {name} registered twice")
+        doc = (fn.__doc__ or "").strip().splitlines()
+        if not doc:
+            raise TypeError(f"core function {name} needs a docstring")
+        min_args, max_args = _arity(fn)
+        CORE[name] = CoreFn(name, fn, min_args, max_args, doc[0], returns_bool)
+        fn.__streamrt_name__ = name  # type: ignore[attr-defined]
+        return fn
+
+    return register
