@@ -265,9 +265,14 @@ def _lists_to_tuples(value: Any) -> Any:
     return value
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_hook)
+
+
 def from_json_text(text: str | bytes) -> Any:
     """Parse JSON text into language values; raises ``ValueError`` on bad JSON."""
-    return _lists_to_tuples(json.loads(text, object_pairs_hook=_object_hook))
+    if isinstance(text, bytes | bytearray):
+        text = text.decode("utf-8")
+    return _lists_to_tuples(_DECODER.decode(text))
 
 
 def _key_to_json(k: Any) -> str:

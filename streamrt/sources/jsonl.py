@@ -1,0 +1,249 @@
+"""JSON Lines sources: ``jsonl:PATH`` (or a path ending in ``.jsonl``) and ``-`` (stdin).
+
+Theory of operation: both read blocks of bytes and split them into lines themselves, so every line's byte offset is
+known. Each non-blank line is parsed into language values (:mod:`streamrt.sources.decode`); a line that is not JSON becomes a
+:class:`ChunkFault` naming the file and line. Every item carries ``{"line": n, "offset": bytes_after_line_n}``.
+
+Files are read with ``asyncio.to_thread`` in 256 KiB blocks: measured on a 43 MB file, reading in the loop took
+19 ms in all but a single 64 KiB read can stall on a cold cache or a network file system; thread reads cost 25-48 ms
+in all (against about a second to parse the lines) and never stall the loop. A resume seeks straight to ``offset``
+after checking that the file still reaches it at a line boundary (a file that shrank or changed is a
+:class:`SourceError`, not a silent wrong position).
+
+Stdin is read by a daemon thread with ``os.read``: it works for pipes, terminals and redirected files alike, never
+sets stdin non-blocking (which would leak to the parent shell), and a read blocked on a terminal cannot keep the
+process from exiting. Stdin cannot seek: a resumed stdin stream reads what stdin holds now, numbering lines on from
+the stored ``line``.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import os
+import queue
+import select
+import threading
+from collections.abc import AsyncGenerator
+from typing import IO, Final
+
+from streamrt.errors import SourceError
+from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source
+from streamrt.sources.decode import json_value
+from streamrt.values import Keyword
+
+__all__ = ["BLOCK_SIZE", "JsonlSource", "StdinSource", "jsonl_path"]
+
+BLOCK_SIZE: Final = 256 * 1024
+_LINE: Final = Keyword("line")
+_SOURCE: Final = Keyword("source")
+
+
+def jsonl_path(uri: str) -> str:
+    """The file path of a ``jsonl:PATH`` URI or of a bare ``*.jsonl`` path (``~`` expanded)."""
+    path = uri[len("jsonl:") :] if uri.startswith("jsonl:") else uri
+    if path.startswith("//"):
+        path = path[2:]
+    return os.path.expanduser(path)
+
+
+def _start_line(uri: str, continuation: Continuation | None) -> tuple[int, int]:
+    """``(line, offset)`` to resume from, validated."""
+    if not continuation:
+        return 0, 0
+    line = continuation.get("line", 0)
+    offset = continuation.get("offset", 0)
+    if not isinstance(line, int) or not isinstance(offset, int) or line < 0 or offset < 0:
+        raise SourceError(
+            f"{uri}: bad continuation {continuation!r} (expected {{'line': int, 'offset': int}})"
+        )
+    return line, offset
+
+
+class _LineSource(Source):
+    """Splits blocks from :meth:`_read` into JSON lines, tracking line numbers and byte offsets."""
+
+    label = "?"
+
+    def __init__(self, uri: str, continuation: Continuation | None = None) -> None:
+        super().__init__(uri, continuation)
+        self._line, self._offset = _start_line(uri, continuation)
+
+    @abc.abstractmethod
+    async def _read(self) -> bytes:
+        """The next block; ``b""`` at the end."""
+
+    def _item(self, raw: bytes) -> Item | None:
+        self._line += 1
+        self._offset += len(raw)
+        cont = {"line": self._line, "offset": self._offset}
+        if not raw.strip():
+            return None
+        meta = {_LINE: self._line, _SOURCE: self.kind}
+        try:
+            value = json_value(raw)
+        except ValueError as err:
+            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            return ChunkFault(f"{self.label}:{self._line}: not JSON: {message}", meta, cont)
+        return Chunk(value, meta, cont)
+
+    async def items(self) -> AsyncGenerator[Item, None]:
+        self.health.set("connected")
+        pending = b""
+        while True:
+            block = await self._read()
+            if not block:
+                break
+            pending += block
+            start = 0
+            while (end := pending.find(b"\n", start)) >= 0:
+                item = self._item(pending[start : end + 1])
+                start = end + 1
+                if item is not None:
+                    yield item
+            pending = pending[start:]
+        if pending:
+            item = self._item(pending)
+            if item is not None:
+                yield item
+        self.health.set("ended")
+
+
+class JsonlSource(_LineSource):
+    """A JSON Lines file, resumable at a byte offset."""
+
+    kind = "jsonl"
+
+    def __init__(self, uri: str, continuation: Continuation | None = None) -> None:
+        super().__init__(uri, continuation)
+        self.path = jsonl_path(uri)
+        self.label = self.path
+        self._file: IO[bytes] | None = None
+
+    async def open(self) -> None:
+        if self._file is not None:
+            return
+        try:
+            self._file = await asyncio.to_thread(open, self.path, "rb", buffering=0)
+        except FileNotFoundError:
+            raise SourceError(f"{self.path}: no such file") from None
+        except IsADirectoryError:
+            raise SourceError(f"{self.path}: is a directory, not a JSON Lines file") from None
+        except OSError as err:
+            raise SourceError(f"{self.path}: cannot open: {err.strerror or err}") from None
+        if self._offset:
+            try:
+                await asyncio.to_thread(self._seek, self._file, self._offset)
+            except BaseException:
+                await self.aclose()
+                raise
+
+    def _seek(self, f: IO[bytes], offset: int) -> None:
+        """Seek to ``offset``, checking the file still has a line boundary there."""
+        size = os.fstat(f.fileno()).st_size
+        if size < offset:
+            raise SourceError(
+                f"{self.path}: the file shrank to {size} bytes since line {self._line} (offset {offset});"
+                " cannot resume from the stored position"
+            )
+        f.seek(offset - 1)
+        around = f.read(2)
+        if around[:1] == b"\n":
+            f.seek(offset)
+        elif offset == size or around[1:2] == b"\n":
+            # The stored last line had no newline; if one was appended since, step over it.
+            f.seek(min(offset + 1, size))
+            self._offset = min(offset + 1, size)
+        else:
+            raise SourceError(
+                f"{self.path}: offset {offset} (after line {self._line}) is no longer a line boundary;"
+                " the file changed since the snapshot"
+            )
+
+    async def _read(self) -> bytes:
+        if self._file is None:
+            await self.open()
+        assert self._file is not None
+        return await asyncio.to_thread(self._file.read, BLOCK_SIZE)
+
+    async def aclose(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            f.close()
+
+
+class _DaemonReader:
+    """Reads a file descriptor in a daemon thread, one block per request, so backpressure reaches the reads."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._requests: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[bytes]] | None]
+        self._requests = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    async def read(self) -> bytes:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bytes] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"streamrt-stdin-{self._fd}", daemon=True)
+            self._thread.start()
+        self._requests.put((loop, fut))
+        return await fut
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._requests.put(None)
+
+    def _run(self) -> None:
+        while (request := self._requests.get()) is not None:
+            loop, fut = request
+            try:
+                data = self._read_blocking()
+            except OSError as err:
+                self._deliver(loop, fut, None, err)
+            else:
+                self._deliver(loop, fut, data, None)
+
+    def _read_blocking(self) -> bytes:
+        while True:
+            try:
+                return os.read(self._fd, BLOCK_SIZE)
+            except BlockingIOError:
+                select.select([self._fd], [], [])
+
+    @staticmethod
+    def _deliver(
+        loop: asyncio.AbstractEventLoop, fut: asyncio.Future[bytes], data: bytes | None, err: OSError | None
+    ) -> None:
+        def settle() -> None:
+            if fut.done():
+                return
+            if err is not None:
+                fut.set_exception(err)
+            else:
+                fut.set_result(data or b"")
+
+        with contextlib.suppress(RuntimeError):  # the loop closed while we were reading
+            loop.call_soon_threadsafe(settle)
+
+
+class StdinSource(_LineSource):
+    """JSON Lines from standard input (or any readable file descriptor, for tests and embedding)."""
+
+    kind = "stdin"
+
+    def __init__(self, uri: str = "-", continuation: Continuation | None = None, *, fd: int = 0) -> None:
+        super().__init__(uri, continuation)
+        self.label = "<stdin>"
+        self._offset = 0  # stdin cannot seek: offsets count bytes read by this source
+        self._reader = _DaemonReader(fd)
+
+    async def _read(self) -> bytes:
+        try:
+            return await self._reader.read()
+        except OSError as err:
+            raise SourceError(f"<stdin>: read failed: {err.strerror or err}") from None
+
+    async def aclose(self) -> None:
+        self._reader.close()

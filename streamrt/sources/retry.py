@@ -1,0 +1,178 @@
+"""Reconnect policy shared by the network sources (SSE, MCP, WebSocket), built on tenacity.
+
+Theory of operation: a source runs its connect-and-read loop as tenacity attempts::
+
+    async for attempt in policy.retrying(retry_on=(httpx.TransportError,)):
+        with attempt:
+            ...  # connect and read; raise to fail the attempt
+
+Waits between attempts are exponential with full jitter (tenacity's ``wait_random_exponential``), capped at
+``maximum``. A server can ask for an exact wait instead (an SSE ``retry:`` field, a ``Retry-After`` header): the
+source raises :class:`RetryAfter` wrapping the cause, and :class:`_WaitHonouringRetryAfter` uses that delay. The
+policy gives up after ``max_attempts`` consecutive failed attempts or ``max_elapsed`` seconds since the first one,
+whichever comes first, by raising ``tenacity.RetryError``; :meth:`RetryPolicy.explain` turns that into a message and
+:func:`root_cause` finds the real error. "Consecutive" is the caller's to define: a source that made progress (got
+events) starts a fresh :meth:`RetryPolicy.retrying`, which resets both counters. Health updates are the caller's too.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import tenacity
+from tenacity.wait import wait_base
+
+from streamrt.errors import UsageError
+
+__all__ = ["RetryAfter", "RetryPolicy", "parse_retry_after", "root_cause"]
+
+
+class RetryAfter(Exception):
+    """Raised by a source to ask the policy to wait exactly ``delay`` seconds before the next attempt."""
+
+    def __init__(self, delay: float, cause: BaseException | None = None) -> None:
+        super().__init__(f"retry after {delay:g}s" + (f": {cause}" if cause is not None else ""))
+        self.delay = max(0.0, float(delay))
+        self.cause = cause
+
+
+def root_cause(error: BaseException | None) -> BaseException | None:
+    """The error behind a ``RetryError`` or ``RetryAfter`` (what a user should read)."""
+    while True:
+        if isinstance(error, tenacity.RetryError):
+            error = error.last_attempt.exception() if error.last_attempt.failed else None
+        elif isinstance(error, RetryAfter) and error.cause is not None:
+            error = error.cause
+        else:
+            return error
+
+
+class _WaitHonouringRetryAfter(wait_base):
+    """Full-jitter exponential backoff, unless the failed attempt raised :class:`RetryAfter`."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        if outcome is not None and outcome.failed:
+            exc = outcome.exception()
+            if isinstance(exc, RetryAfter):
+                return exc.delay
+        return float(self.fallback(retry_state))
+
+
+_OPTION_ALIASES = {
+    "max_attempts": "max_attempts",
+    "max-attempts": "max_attempts",
+    "max_elapsed": "max_elapsed",
+    "max-elapsed": "max_elapsed",
+    "initial": "initial",
+    "maximum": "maximum",
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often to retry; ``0`` for ``max_attempts`` or ``max_elapsed`` means unlimited."""
+
+    max_attempts: int = 8
+    max_elapsed: float = 120.0
+    initial: float = 0.2
+    maximum: float = 20.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise UsageError(f"retry policy: {f.name} must be a non-negative number, got {value!r}")
+        if self.maximum < self.initial:
+            raise UsageError(f"retry policy: maximum ({self.maximum}) is below initial ({self.initial})")
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[Any, Any], base: RetryPolicy | None = None) -> RetryPolicy:
+        """Build a policy from a user map (``{:max-attempts 3 :initial 0.1}`` or str keys), over ``base``."""
+        values: dict[str, Any] = {}
+        for key, value in options.items():
+            name = getattr(key, "qualified", key)
+            field_name = _OPTION_ALIASES.get(str(name))
+            if field_name is None:
+                known = ", ".join(sorted({k for k in _OPTION_ALIASES if "-" in k} | {"initial", "maximum"}))
+                raise UsageError(f"retry policy: unknown option {name!r} (known: {known})")
+            values[field_name] = value
+        start = base or cls()
+        merged = {f.name: values.get(f.name, getattr(start, f.name)) for f in fields(cls)}
+        return cls(**merged)
+
+    def retrying(
+        self,
+        *,
+        retry_on: tuple[type[BaseException], ...],
+        before_sleep: Callable[[tenacity.RetryCallState], Awaitable[None] | None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> tenacity.AsyncRetrying:
+        """A fresh tenacity controller: retries ``retry_on`` and :class:`RetryAfter`, raises ``RetryError`` at the end.
+
+        ``before_sleep`` runs before each wait (a source sets its health to ``reconnecting`` there); ``sleep``
+        replaces ``asyncio.sleep`` (tests).
+        """
+        stops: list[tenacity.stop.stop_base] = []
+        if self.max_attempts:
+            stops.append(tenacity.stop_after_attempt(self.max_attempts))
+        if self.max_elapsed:
+            stops.append(tenacity.stop_after_delay(self.max_elapsed))
+        stop: tenacity.stop.stop_base = tenacity.stop_any(*stops) if stops else tenacity.stop_never
+        wait = _WaitHonouringRetryAfter(
+            tenacity.wait_random_exponential(multiplier=self.initial, max=self.maximum, exp_base=2)
+        )
+        kwargs: dict[str, Any] = {}
+        if sleep is not None:
+            kwargs["sleep"] = sleep
+        return tenacity.AsyncRetrying(
+            stop=stop,
+            wait=wait,
+            retry=tenacity.retry_if_exception_type((*retry_on, RetryAfter)),
+            before_sleep=before_sleep,
+            **kwargs,
+        )
+
+    @staticmethod
+    def explain(error: tenacity.RetryError) -> str:
+        """``gave up after 8 attempts: <cause>`` for a ``RetryError`` from :meth:`retrying`."""
+        attempts = error.last_attempt.attempt_number
+        cause = root_cause(error)
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else "no error recorded"
+        plural = "s" if attempts != 1 else ""
+        return f"gave up after {attempts} attempt{plural}: {reason}"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP-date); ``None`` if absent or garbled."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

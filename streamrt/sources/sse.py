@@ -1,0 +1,231 @@
+"""Server-Sent Events over HTTP(S) (``http://``, ``https://``), on httpx and httpx-sse.
+
+Theory of operation. Each event becomes a :class:`Chunk` whose value is the data parsed as JSON when it is JSON and
+the raw string otherwise, with metadata ``{:event :id :source "sse"}``. ``event: control`` with data
+``{"action": "pause"}`` becomes a :class:`Control`. Comments (keep-alives) and events with no data are skipped.
+
+Reconnects (see :mod:`streamrt.sources.reconnect`) send ``Last-Event-ID``; the server's ``retry:`` field sets the
+reconnect delay; ``Retry-After`` on 429/503 sets the delay of that attempt; otherwise the policy's jittered backoff.
+
+Exactly once: an event whose id was already delivered is a replay and is skipped. Right after each (re)connect the
+source is in replay mode: events whose id is among the last ``dedupe_window`` ids delivered, or, when all of those
+ids are decimal integers, whose id is not above the highest of them, are skipped; the first new id ends replay mode
+for that connection. Events without ids cannot be recognised and are delivered as they come.
+
+A stream ends (``items`` returns, and the stream completes) on ``event: end`` or when a (re)connect is answered with
+``204 No Content`` (the SSE standard's "stop reconnecting"). A close without either is a drop and is reconnected.
+
+Timeouts: connect, write and pool are bounded (``connect_timeout``, 10 s); the read timeout (``read_timeout``, 60 s)
+is the longest silence tolerated, so a quiet stream that sends a heartbeat comment more often than that stays up;
+a silence longer than that is treated as a dropped connection. ``read_timeout=None`` waits forever.
+
+Backpressure: the response body is read only when the consumer pulls the next item, so a paused stream leaves at most
+one network read (64 KiB in httpx) plus one partial event in memory; the rest waits in TCP buffers.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import httpx
+from httpx_sse import ServerSentEvent, aconnect_sse
+
+from streamrt.errors import SourceAuthError, SourceError
+from streamrt.sources.base import Chunk, ChunkFault, Continuation, Control, Item
+from streamrt.sources.decode import json_or_text
+from streamrt.sources.reconnect import ReconnectingSource, redact_url
+from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after
+from streamrt.values import Keyword
+
+__all__ = [
+    "CONTROL_ACTIONS",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_READ_TIMEOUT",
+    "RetryableStatus",
+    "SseSource",
+]
+
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+DEFAULT_READ_TIMEOUT: Final = 60.0
+CONTROL_ACTIONS: Final = frozenset(
+    {"pause", "resume", "cancel", "stop", "complete", "checkpoint", "continue"}
+)
+_RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+_EVENT: Final = Keyword("event")
+_ID: Final = Keyword("id")
+_SOURCE: Final = Keyword("source")
+_ACTION: Final = Keyword("action")
+
+
+class RetryableStatus(Exception):
+    """An HTTP status worth another attempt (429, 5xx gateway errors)."""
+
+
+class _SeenIds:
+    """The last ids delivered, to recognise replays after a reconnect.
+
+    Delivery only appends to a bounded deque; the numeric view (are all ids integers, which is the highest) is worked
+    out once per reconnect, on the first lookup, so it costs nothing per event.
+    """
+
+    def __init__(self, window: int) -> None:
+        self._ids: deque[str] = deque(maxlen=max(1, window))
+        self._highest: int | None = None
+        self._fresh = False
+
+    def add(self, event_id: str) -> None:
+        self._ids.append(event_id)
+        self._fresh = False
+
+    def seen(self, event_id: str) -> bool:
+        if not self._fresh:
+            numeric = all(i.isdecimal() for i in self._ids)
+            self._highest = max(map(int, self._ids)) if numeric and self._ids else None
+            self._fresh = True
+        if self._highest is not None and event_id.isdecimal():
+            return int(event_id) <= self._highest
+        return event_id in self._ids
+
+
+class SseSource(ReconnectingSource):
+    """An SSE endpoint, resumable from the last event id."""
+
+    kind = "sse"
+    retryable = (httpx.TransportError, RetryableStatus)
+
+    def __init__(
+        self,
+        uri: str,
+        continuation: Continuation | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        dedupe_window: int = 1024,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(uri, continuation, retry=retry)
+        self.headers = dict(headers or {})
+        self.timeout = httpx.Timeout(connect_timeout, read=read_timeout)
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._seen = _SeenIds(dedupe_window)
+        self._server_retry: float | None = None
+        self._replaying = False
+        last = (continuation or {}).get("last_event_id")
+        if last is not None and not isinstance(last, str):
+            raise SourceError(
+                f"{redact_url(uri)}: bad continuation {continuation!r} (last_event_id must be a string)"
+            )
+        self.last_event_id: str | None = last or None
+        if self.last_event_id:
+            self._seen.add(self.last_event_id)
+
+    async def open(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    def describe(self) -> Mapping[str, Any]:
+        return {**super().describe(), "uri": redact_url(self.uri), "last_event_id": self.last_event_id}
+
+    def _server_delay(self) -> float | None:
+        return self._server_retry
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncGenerator[AsyncIterator[ServerSentEvent], None]:
+        if self._client is None:
+            await self.open()
+        assert self._client is not None
+        headers = dict(self.headers)
+        if self.last_event_id:
+            headers["Last-Event-ID"] = self.last_event_id
+        async with aconnect_sse(self._client, "GET", self.uri, headers=headers) as events:
+            response = events.response
+            if response.status_code == 204:
+                self._end()
+                yield _no_events()
+                return
+            await self._check_response(response)
+            self.health.set("connected")
+            self._replaying = bool(self.last_event_id)
+            messages = events.aiter_sse()
+            try:
+                yield messages
+            finally:
+                await messages.aclose()
+
+    async def _check_response(self, response: httpx.Response) -> None:
+        """Raise the right error for a non-200 answer or a body that is not an event stream."""
+        status = response.status_code
+        where = redact_url(self.uri)
+        if status in (401, 403):
+            has_auth = any(name.lower() == "authorization" for name in self.headers)
+            sent = "the Authorization header was refused" if has_auth else "no Authorization header was sent"
+            raise SourceAuthError(
+                f"{where}: HTTP {status} {response.reason_phrase}: {sent}"
+                " (see STREAMRT_MCP_STREAM_BEARER_TOKEN / STREAMRT_MCP_STREAM_AUTH_HEADER)"
+            )
+        if status in _RETRY_STATUSES:
+            cause = RetryableStatus(f"HTTP {status} {response.reason_phrase}")
+            delay = parse_retry_after(response.headers.get("retry-after"))
+            if delay is not None:
+                raise RetryAfter(delay, cause)
+            raise cause
+        if status != 200:
+            body = (await response.aread())[:300].decode("utf-8", "replace").strip()
+            detail = f": {body}" if body else ""
+            raise SourceError(f"{where}: HTTP {status} {response.reason_phrase}{detail}")
+        content_type = response.headers.get("content-type", "").partition(";")[0].strip()
+        if content_type != "text/event-stream":
+            raise SourceError(f"{where}: not an event stream (Content-Type {content_type or 'missing'!r})")
+
+    def _convert(self, event: ServerSentEvent) -> Item | None:
+        """The item for one event, or ``None`` for a replay, an empty event or the end marker."""
+        if event.retry is not None:
+            self._server_retry = event.retry / 1000.0
+        event_id = event.id or None
+        if self._replaying:
+            if event_id is not None and self._seen.seen(event_id):
+                return None
+            self._replaying = False
+        if event_id is not None:
+            self.last_event_id = event_id
+            self._seen.add(event_id)
+        kind = event.event
+        data = event.data
+        if kind == "end":
+            self._end()
+            return None
+        if not data:
+            return None
+        meta = {_EVENT: kind, _ID: event_id, _SOURCE: "sse"}
+        cont = {"last_event_id": event_id} if event_id is not None else None
+        if kind == "control":
+            return _control(data, meta, cont)
+        return Chunk(json_or_text(data), meta, cont)
+
+
+async def _no_events() -> AsyncGenerator[ServerSentEvent, None]:
+    return
+    yield
+
+
+def _control(data: str, meta: dict[Keyword, Any], cont: Continuation | None) -> Item:
+    """A Control for ``{"action": "pause"}``; a ChunkFault for anything else."""
+    body = json_or_text(data)
+    action = body.get(_ACTION) if isinstance(body, dict) else None
+    if isinstance(action, str) and action.lstrip(":") in CONTROL_ACTIONS:
+        return Control(Keyword(action.lstrip(":")), meta, cont)
+    known = ", ".join(sorted(CONTROL_ACTIONS))
+    return ChunkFault(
+        f'control event {data[:100]!r} is not {{"action": NAME}} with NAME one of {known}', meta, cont
+    )

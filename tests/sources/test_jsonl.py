@@ -1,0 +1,206 @@
+"""JSON Lines files and stdin, and the mock source."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamrt.errors import SourceError
+from streamrt.sources import Chunk, ChunkFault, Item, Source, open_source
+from streamrt.sources.jsonl import BLOCK_SIZE, JsonlSource, StdinSource
+from streamrt.sources.mock import MockSource
+from streamrt.values import Keyword
+from tests.sources.helpers import generator
+
+LINE = Keyword("line")
+SEQ = Keyword("seq")
+
+
+async def drain(source: Source, limit: int | None = None) -> list[Item]:
+    out: list[Item] = []
+    async with source, contextlib.aclosing(generator(source)) as items:
+        async for item in items:
+            out.append(item)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+def values(items: list[Item]) -> list[Any]:
+    """The values of items that must all be chunks."""
+    assert all(isinstance(i, Chunk) for i in items), items
+    return [i.value for i in items if isinstance(i, Chunk)]
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+async def test_lines_become_chunks_with_line_numbers(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "in.jsonl", ['{"a": 1, "b": [1, 2]}', "", "   ", "42", '"text"'])
+    items = await drain(open_source(str(path)))
+    assert values(items) == [{Keyword("a"): 1, Keyword("b"): (1, 2)}, 42, "text"]
+    assert [i.meta[LINE] for i in items] == [1, 4, 5]
+    assert items[-1].continuation == {"line": 5, "offset": path.stat().st_size}
+
+
+async def test_a_bad_line_is_a_fault_naming_file_and_line_and_reading_goes_on(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "bad.jsonl", ['{"ok": 1}', "{not json", '{"ok": 3}'])
+    items = await drain(open_source(f"jsonl:{path}"))
+    assert [type(i).__name__ for i in items] == ["Chunk", "ChunkFault", "Chunk"]
+    fault = items[1]
+    assert isinstance(fault, ChunkFault)
+    assert fault.message.startswith(f"{path}:2: not JSON")
+    assert fault.meta[LINE] == 2
+
+
+async def test_resume_seeks_to_the_offset_after_the_last_line(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "r.jsonl", [json.dumps({"seq": i}) for i in range(1, 11)])
+    first = await drain(JsonlSource(str(path)), limit=4)
+    cont = first[-1].continuation
+    assert cont is not None and cont["line"] == 4
+    rest = await drain(JsonlSource(str(path), cont))
+    assert [v[SEQ] for v in values(first + rest)] == list(range(1, 11))
+    assert [i.meta[LINE] for i in rest] == list(range(5, 11))
+
+
+async def test_resume_after_an_unterminated_last_line_that_was_since_completed(tmp_path: Path) -> None:
+    path = tmp_path / "grow.jsonl"
+    path.write_bytes(b'{"seq": 1}\n{"seq": 2}')
+    first = await drain(JsonlSource(str(path)))
+    with path.open("ab") as f:
+        f.write(b'\n{"seq": 3}\n')
+    rest = await drain(JsonlSource(str(path), first[-1].continuation))
+    assert [v[SEQ] for v in values(rest)] == [3]
+    assert rest[0].meta[LINE] == 3
+
+
+async def test_resume_on_a_file_that_shrank_is_an_error(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "s.jsonl", [json.dumps({"seq": i}) for i in range(1, 6)])
+    items = await drain(JsonlSource(str(path)))
+    write_lines(path, ['{"seq": 1}'])
+    with pytest.raises(SourceError, match="shrank"):
+        await drain(JsonlSource(str(path), items[-1].continuation))
+
+
+async def test_resume_at_an_offset_that_is_no_longer_a_line_boundary_is_an_error(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "c.jsonl", ['{"seq": 1}', '{"seq": 2}'])
+    items = await drain(JsonlSource(str(path)), limit=1)
+    write_lines(path, ['{"seq": 100}', '{"seq": 2}'])
+    with pytest.raises(SourceError, match="no longer a line boundary"):
+        await drain(JsonlSource(str(path), items[0].continuation))
+
+
+async def test_lines_longer_than_a_block_and_crlf(tmp_path: Path) -> None:
+    big = "y" * (BLOCK_SIZE * 2 + 17)
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(f'{{"big": "{big}"}}\r\n{{"seq": 2}}\r\n'.encode())
+    items = await drain(JsonlSource(str(path)))
+    assert values(items) == [{Keyword("big"): big}, {SEQ: 2}]
+    assert items[1].continuation == {"line": 2, "offset": path.stat().st_size}
+
+
+async def test_a_directory_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "d.jsonl").mkdir()
+    with pytest.raises(SourceError, match="not a file"):
+        open_source(str(tmp_path / "d.jsonl"))
+
+
+async def test_stdin_from_a_pipe_written_in_pieces() -> None:
+    read_fd, write_fd = os.pipe()
+    source = StdinSource(fd=read_fd)
+    got: list[Item] = []
+
+    async def consume() -> None:
+        got.extend(await drain(source))
+
+    task = asyncio.create_task(consume())
+    try:
+        os.write(write_fd, b'{"seq": 1}\n{"se')
+        os.write(write_fd, b'q": 2}\nnope\n{"seq": 4}')
+    finally:
+        os.close(write_fd)
+    await asyncio.wait_for(task, timeout=10)
+    os.close(read_fd)
+    assert [type(i).__name__ for i in got] == ["Chunk", "Chunk", "ChunkFault", "Chunk"]
+    assert isinstance(got[2], ChunkFault) and got[2].message.startswith("<stdin>:3: not JSON")
+    assert got[3].meta[LINE] == 4 and got[3].meta[Keyword("source")] == "stdin"
+
+
+def test_stdin_in_a_subprocess() -> None:
+    script = textwrap.dedent(
+        """
+        import asyncio, json
+        from streamrt.sources import Chunk, open_source
+        from streamrt.values import to_json
+
+        async def main():
+            async with open_source("-") as source:
+                async for item in source.items():
+                    kind = "chunk" if isinstance(item, Chunk) else "fault"
+                    print(json.dumps([kind, to_json(getattr(item, "value", None)), item.continuation]))
+
+        asyncio.run(main())
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        input=b'{"seq": 1}\n\n[1, 2]\n{broken\n',
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert rows == [
+        ["chunk", {"seq": 1}, {"line": 1, "offset": 11}],
+        ["chunk", [1, 2], {"line": 3, "offset": 19}],
+        ["fault", None, {"line": 4, "offset": 27}],
+    ]
+
+
+async def test_mock_counts_and_resumes() -> None:
+    items = await drain(open_source("mock:ticks?count=5"))
+    assert values(items) == [{SEQ: n, Keyword("payload"): f"mock-payload-{n}"} for n in range(1, 6)]
+    assert items[-1].continuation == {"seq": 5}
+    rest = await drain(open_source("mock:ticks?count=5", continuation={"seq": 3}))
+    assert [v[SEQ] for v in values(rest)] == [4, 5]
+
+
+async def test_mock_defaults_empty_and_endless() -> None:
+    assert len(await drain(MockSource("mock:x"))) == 10
+    assert await drain(MockSource("mock:x?count=0")) == []
+    endless = MockSource("mock:x?count=inf")
+    assert endless.finite is False
+    assert len(await drain(endless, limit=1000)) == 1000
+
+
+async def test_mock_interval_spaces_chunks() -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    items = await drain(MockSource("mock:x?count=3&interval_ms=50"))
+    assert len(items) == 3
+    assert loop.time() - start >= 0.1
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        pytest.param("mock:x?count=-1", id="negative"),
+        pytest.param("mock:x?count=2.5", id="fraction"),
+        pytest.param("mock:x?count=many", id="not-a-number"),
+        pytest.param("mock:x?speed=3", id="unknown-option"),
+    ],
+)
+def test_mock_bad_options(uri: str) -> None:
+    with pytest.raises(SourceError, match="mock"):
+        MockSource(uri)
