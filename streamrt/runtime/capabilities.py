@@ -1,0 +1,187 @@
+"""The host capabilities a script can ``call``, bound to a :class:`~streamrt.runtime.provider.Provider`.
+
+``:mcp.stream.start`` starts a stream right away (``mcp-stream`` forms at the top level of a script start streams
+while the script loads) and returns its id; ``:mcp.stream.inspect`` returns what ``Provider.inspect`` does, with
+kebab-case keyword keys (``:queue-capacity``) so scripts read it naturally; ``:mcp.stream.pause`` / ``resume`` /
+``cancel`` apply host directives and return the new status; ``:log`` writes to the ``streamrt.script`` logger.
+
+Host-side failures (unknown stream, duplicate id, a source that cannot be opened) become
+:class:`~streamrt.errors.CapabilityError`, which the script reports at the line of the ``call``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from streamrt.errors import CapabilityError, ScriptError, StreamrtError, UsageError
+from streamrt.sources.base import Source
+from streamrt.values import Keyword, pr_str
+
+if TYPE_CHECKING:
+    from streamrt.lang.script import CallContext, Capability, Script, StreamRequest
+    from streamrt.runtime.provider import Provider
+
+__all__ = ["SourceFactory", "build_capabilities", "start_from_request"]
+
+SourceFactory = Callable[[str, Mapping[Keyword, Any]], "Source | None"]
+"""Opens the source of a stream from its endpoint and options; ``None`` means the host feeds it."""
+
+_STREAM_ID: Final = Keyword("stream-id")
+_QUEUE_CAPACITY: Final = Keyword("queue-capacity")
+_ON_END: Final = Keyword("on-end")
+_ENDPOINT: Final = Keyword("endpoint")
+_MESSAGE: Final = Keyword("message")
+_LEVEL: Final = Keyword("level")
+_INCLUDE_STATE: Final = Keyword("include-state")
+_RAW: Final = frozenset({"state", "initial_state", "options", "chunk", "meta"})
+
+log = logging.getLogger("streamrt.script")
+
+
+def _function(script: Script, ref: Any, what: str) -> Callable[..., Any]:
+    if isinstance(ref, Keyword):
+        ref = ref.qualified
+    if isinstance(ref, str):
+        return script.processor(ref)
+    if callable(ref):
+        return ref  # type: ignore[no-any-return]
+    raise UsageError(f"{what} must name a function of the script, got {pr_str(ref)}")
+
+
+def start_from_request(
+    provider: Provider,
+    script: Script,
+    request: StreamRequest,
+    *,
+    source: Source | None = None,
+    stream_id: str | None = None,
+    queue_capacity: int | None = None,
+    source_factory: SourceFactory | None = None,
+) -> str:
+    """Start the stream ``request`` describes; explicit arguments override the request's options."""
+    options = dict(request.options)
+    processor = script.processor(request.processor)
+    sid = stream_id if stream_id is not None else options.get(_STREAM_ID)
+    if sid is not None and (not isinstance(sid, str) or not sid):
+        raise UsageError(f":stream-id must be a non-empty string, got {pr_str(sid)}")
+    capacity = queue_capacity if queue_capacity is not None else options.get(_QUEUE_CAPACITY)
+    if capacity is not None and (type(capacity) is not int or capacity < 1):
+        raise UsageError(f":queue-capacity must be a positive integer, got {pr_str(capacity)}")
+    on_end_ref = options.get(_ON_END)
+    on_end = None if on_end_ref is None else _function(script, on_end_ref, ":on-end")
+    if source is None and source_factory is not None:
+        source = source_factory(request.endpoint, options)
+    options[_ENDPOINT] = request.endpoint
+    return provider.start(
+        processor,
+        stream_id=sid,
+        initial_state=request.initial_state,
+        source=source,
+        queue_capacity=capacity,
+        on_end=on_end,
+        processor_name=request.processor,
+        options=options,
+    )
+
+
+def _for_script(value: Any) -> Any:
+    """An inspect report with kebab-case keyword keys; script-owned values (state, chunks) left as they are."""
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            if k == "streams" and isinstance(v, dict):
+                out[Keyword("streams")] = {sid: _for_script(row) for sid, row in v.items()}
+            elif isinstance(k, str):
+                out[Keyword(k.replace("_", "-"))] = v if k in _RAW else _for_script(v)
+            else:
+                out[k] = v
+        return out
+    if isinstance(value, list):
+        return tuple(_for_script(v) for v in value)
+    return value
+
+
+def _stream_id(args: Any, name: str) -> str:
+    sid = args.get(_STREAM_ID) if isinstance(args, Mapping) else args
+    if not isinstance(sid, str):
+        raise CapabilityError(f':{name} needs :stream-id, a string, e.g. {{:stream-id "my-stream"}}')
+    return sid
+
+
+def build_capabilities(
+    provider: Provider,
+    *,
+    source_factory: SourceFactory | None = None,
+    stream_id: str | None = None,
+    queue_capacity: int | None = None,
+) -> dict[str, Capability]:
+    """The capability table; ``stream_id`` (if given) names the one stream the script may start."""
+    from streamrt.lang.script import stream_request
+
+    started: list[str] = []
+
+    def start(args: dict[Keyword, Any], ctx: CallContext) -> str:
+        request = stream_request(args, ctx.pos)
+        if stream_id is not None and started:
+            raise CapabilityError(
+                f"the stream id {stream_id!r} was given for one stream, but the script starts more than one"
+            )
+        try:
+            sid = start_from_request(
+                provider,
+                ctx.script,
+                request,
+                stream_id=stream_id,
+                queue_capacity=queue_capacity,
+                source_factory=source_factory,
+            )
+        except ScriptError:
+            raise
+        except StreamrtError as exc:
+            raise CapabilityError(str(exc)) from None
+        started.append(sid)
+        return sid
+
+    def inspect(args: dict[Keyword, Any], ctx: CallContext) -> Any:
+        sid = args.get(_STREAM_ID) if isinstance(args, Mapping) else None
+        include_state = bool(args.get(_INCLUDE_STATE)) if isinstance(args, Mapping) else False
+        try:
+            report = provider.inspect(sid, include_state=include_state)
+        except StreamrtError as exc:
+            raise CapabilityError(str(exc)) from None
+        return _for_script(report)
+
+    def directive(name: str, apply: Callable[[str], None]) -> Capability:
+        def call(args: dict[Keyword, Any], ctx: CallContext) -> Keyword:
+            sid = _stream_id(args, name)
+            try:
+                apply(sid)
+                return provider.record(sid).status.keyword
+            except StreamrtError as exc:
+                raise CapabilityError(str(exc)) from None
+
+        return call
+
+    def log_capability(args: dict[Keyword, Any], ctx: CallContext) -> None:
+        message = args.get(_MESSAGE, args) if isinstance(args, Mapping) else args
+        level_name = args.get(_LEVEL) if isinstance(args, Mapping) else None
+        if isinstance(level_name, Keyword):
+            level_name = level_name.name
+        level = logging.getLevelNamesMapping().get(str(level_name or "info").upper(), logging.INFO)
+        log.log(
+            level,
+            "%s",
+            message if isinstance(message, str) else pr_str(message),
+            extra={"script": ctx.script.filename, "line": ctx.pos.line if ctx.pos else None},
+        )
+
+    return {
+        "mcp.stream.start": start,
+        "mcp.stream.inspect": inspect,
+        "mcp.stream.pause": directive("mcp.stream.pause", provider.pause),
+        "mcp.stream.resume": directive("mcp.stream.resume", provider.resume),
+        "mcp.stream.cancel": directive("mcp.stream.cancel", provider.cancel),
+        "log": log_capability,
+    }

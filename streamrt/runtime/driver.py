@@ -1,0 +1,431 @@
+"""The machinery under :class:`~streamrt.runtime.provider.Provider`: intake, workers, effects, source readers.
+
+Theory of operation
+-------------------
+Each stream is a :class:`~streamrt.runtime.stream.StreamRecord`. Producers (``push``, a source's reader task) put
+chunks in its bounded queue. When the queue is full, a producer of an *active* stream drains it itself, one batch
+at a time, right where it is (a direct hand-off: no task switch per batch, and the FIFO queue keeps the order
+whoever processes it); a producer of a *paused* stream waits on a future that is resolved when room appears. That
+wait is the backpressure: a source's reader stops pulling, so a network source is slowed by TCP.
+
+A stream has a worker task only while it has work: accepting a chunk for an active stream with no worker creates
+one; the worker processes queued chunks in a tight synchronous loop, yields to the event loop every ``_BATCH``
+chunks (so streams take turns), stays one extra turn when the queue runs dry (a producer usually refills it at
+once) and then ends. Idle streams cost a record and no task, which keeps 10,000 streams cheap. Processors are
+synchronous, so a chunk is never half-processed when a task is cancelled: cancellation lands between chunks.
+
+Every status change goes through :meth:`StreamRecord.apply`, i.e. through :mod:`streamrt.runtime.machine`; this
+module only carries out the effects a transition names (schedule the worker, wake producers, run ``:on-end``,
+stop the source). One stream's failure is caught at that stream and never reaches another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect as _inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from streamrt.errors import (
+    StreamClosedError,
+    StreamError,
+    StreamrtError,
+    UnknownStreamError,
+    UsageError,
+)
+from streamrt.runtime.contract import interpret
+from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event, Status, Transition, transition
+from streamrt.runtime.outputs import Output, OutputSubscription, Sink
+from streamrt.runtime.stream import StreamRecord
+from streamrt.sources.base import Chunk, ChunkFault, Control, Source
+from streamrt.values import Keyword, pr_str
+
+__all__ = ["Driver", "takes_meta"]
+
+_BATCH: Final = 64
+_YIELD_EVERY: Final = 256
+_ACTIVE: Final = Status.ACTIVE
+_STREAM_ID: Final = Keyword("stream-id")
+_SEQ: Final = Keyword("seq")
+_SOURCE: Final = Keyword("source")
+_RECEIVED_AT: Final = Keyword("received-at")
+_ENDED_AT: Final = Keyword("ended-at")
+_STATE_KEY: Final = Keyword("state")
+_ABSENT: Final[Any] = object()
+
+
+class _Fault:
+    """A queue entry's meta slot holding a source fault instead of chunk metadata (never user data)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class _Stream(StreamRecord):
+    """The record plus what only the asyncio driver needs."""
+
+    __slots__ = ("done_waiters", "pending", "reader", "source", "space_waiters", "worker")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.worker: asyncio.Task[None] | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.source: Source | None = None
+        self.space_waiters: list[asyncio.Future[None]] | None = None
+        self.done_waiters: list[asyncio.Future[None]] | None = None
+        self.pending: Awaitable[None] | None = None
+
+
+def takes_meta(fn: Callable[..., Any], nargs: tuple[int, int] = (2, 3), what: str = "processor") -> bool:
+    """Whether ``fn`` is called with the larger of ``nargs`` positional arguments (detected once, at start)."""
+    small, big = nargs
+    try:
+        sig = _inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    required = optional = 0
+    for p in sig.parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if p.default is p.empty:
+                required += 1
+            else:
+                optional += 1
+        elif p.kind is p.VAR_POSITIONAL:
+            optional += big
+    if required <= big <= required + optional:
+        return True
+    if required <= small <= required + optional:
+        return False
+    raise UsageError(f"{what} {_name_of(fn)} must take {small} or {big} positional arguments{_sig_text(sig)}")
+
+
+def _sig_text(sig: _inspect.Signature) -> str:
+    return f", not {sig}"
+
+
+def _name_of(fn: Any) -> str:
+    name = getattr(fn, "__streamrt_name__", None) or getattr(fn, "__qualname__", None)
+    return str(name) if name else repr(fn)
+
+
+def _failure(exc: BaseException) -> str:
+    """A one-line message for a processor's exception: ours say what they mean; others need their type name."""
+    if isinstance(exc, StreamrtError):
+        return str(exc)
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Driver:
+    """The provider's internals; :class:`~streamrt.runtime.provider.Provider` adds the public API."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        on_checkpoint: Callable[[StreamRecord], Awaitable[None] | None] | None,
+    ) -> None:
+        self._clock = clock
+        self._on_checkpoint = on_checkpoint
+        self._streams: dict[str, _Stream] = {}
+        self._live = 0
+        self._all_done: list[asyncio.Future[None]] = []
+        self._sinks: list[Sink] = []
+        self._subs: list[OutputSubscription] = []
+        self._closed = False
+        self._inline = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _end_input(self, s: _Stream) -> None:
+        if s.status.terminal or s.input_ended:
+            return
+        s.input_ended = True
+        if s.status is _ACTIVE and s.worker is None:
+            self._schedule(s)
+
+    # --- intake -----------------------------------------------------------------------------------------------
+    def _get(self, stream_id: str) -> _Stream:
+        try:
+            return self._streams[stream_id]
+        except KeyError:
+            raise UnknownStreamError(f"no stream with id {stream_id!r}") from None
+        except TypeError:
+            raise UsageError(f"a stream id is a string, got {stream_id!r}") from None
+
+    def _intake(self, s: _Stream, chunk: Any, meta: dict[Keyword, Any] | None) -> None:
+        if self._closed:
+            s.dropped += 1
+            raise StreamClosedError(f"stream {s.id}: the provider is shut down; the chunk was dropped")
+        if s.offer(chunk, meta or None, self._clock()).process and s.worker is None:
+            self._schedule(s)
+
+    async def _make_room(self, s: _Stream) -> None:
+        """Return once the queue has room, the stream is over or the provider closes.
+
+        An active stream is drained right here, by the producer, one batch at a time (a direct hand-off: no task
+        switch per batch; the FIFO queue keeps the order whoever processes it); the producer then yields once so
+        other tasks get their turn. A paused stream makes the producer wait, timed as backpressure.
+        """
+        while len(s.queue) >= s.capacity and not s.status.terminal and not self._closed:
+            if s.status is _ACTIVE and s.pending is None:
+                self._inline += self._run_batch(s)
+                self._after_batch(s)
+                if self._inline >= _YIELD_EVERY:
+                    self._inline = 0
+                    await asyncio.sleep(0)
+            else:
+                await self._wait_room(s)
+
+    async def _wait_room(self, s: _Stream) -> None:
+        """Wait until the queue has room, the stream is over or the provider closes; time it as backpressure."""
+        loop = asyncio.get_running_loop()
+        started = self._clock()
+        try:
+            while len(s.queue) >= s.capacity and not s.status.terminal and not self._closed:
+                fut: asyncio.Future[None] = loop.create_future()
+                if s.space_waiters is None:
+                    s.space_waiters = []
+                s.space_waiters.append(fut)
+                await fut
+                if s.status is _ACTIVE and s.pending is None:
+                    return
+        finally:
+            s.backpressure_wait += self._clock() - started
+
+    # --- carrying out transitions -----------------------------------------------------------------------------
+
+    def _schedule(self, s: _Stream) -> None:
+        if s.worker is None and not self._closed:
+            loop: asyncio.AbstractEventLoop | None
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                # A sync host call made outside the loop (between run_until_complete calls, say): the task runs
+                # when the provider's loop runs again.
+                loop = self._loop
+                if loop is None or loop.is_closed():
+                    raise UsageError(
+                        "the provider needs a running event loop; call this from inside it"
+                    ) from None
+            self._loop = loop
+            s.worker = loop.create_task(self._work(s))
+
+    def _carry_out(self, s: _Stream, t: Transition) -> None:
+        if not t.effects:
+            return
+        if t.process:
+            if (s.queue or s.input_ended) and s.worker is None:
+                self._schedule(s)
+        elif t.finish:
+            self._finish(s)
+        if t.snapshot and self._on_checkpoint is not None:
+            pending = self._on_checkpoint(s)
+            if pending is not None:
+                # The hook captured the snapshot synchronously; the worker awaits the write before going on.
+                s.pending = pending
+                self._schedule(s)
+
+    def _fail(self, s: _Stream, message: str) -> None:
+        self._carry_out(s, s.apply(Event.FAIL, message))
+
+    def _finish(self, s: _Stream) -> None:
+        """The stream just became terminal: release everyone waiting on it and stop its source."""
+        self._live -= 1
+        reader = s.reader
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+        self._wake(s.space_waiters)
+        self._wake(s.done_waiters)
+        s.space_waiters = s.done_waiters = None
+        for sub in list(self._subs):
+            if sub.stream_id == s.id:
+                sub.close()
+        if self._live == 0:
+            self._wake(self._all_done)
+
+    @staticmethod
+    def _wake(waiters: list[asyncio.Future[None]] | None) -> None:
+        if waiters:
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+            waiters.clear()
+
+    # --- processing -------------------------------------------------------------------------------------------
+
+    async def _work(self, s: _Stream) -> None:
+        lingered = False
+        try:
+            while True:
+                self._run_batch(s)
+                if s.pending is not None:
+                    await self._settle_checkpoint(s)
+                if not self._after_batch(s):
+                    if lingered or s.status is not _ACTIVE:
+                        return
+                    # Stay one turn: a producer that just made room usually refills at once, and a task switch
+                    # is much cheaper than a new task.
+                    lingered = True
+                else:
+                    lingered = False
+                await asyncio.sleep(0)
+        finally:
+            s.worker = None
+
+    def _after_batch(self, s: _Stream) -> bool:
+        """Wake waiting producers; end the stream if its input is over; whether more can be processed now."""
+        if s.space_waiters:
+            self._wake(s.space_waiters)
+        if s.status is not _ACTIVE:
+            return False
+        if s.queue:
+            return True
+        if s.input_ended:
+            self._end(s)
+        return False
+
+    async def _settle_checkpoint(self, s: _Stream) -> None:
+        pending, s.pending = s.pending, None
+        try:
+            await pending  # type: ignore[misc]
+        except Exception as exc:
+            if not s.status.terminal:
+                self._fail(s, f"checkpoint failed: {_failure(exc)}")
+
+    def _run_batch(self, s: _Stream) -> int:
+        """Process up to ``_BATCH`` queued chunks synchronously, in order, while the stream stays active."""
+        queue = s.queue
+        proc = s.processor
+        name = s.processor_name
+        with_meta = s.takes_meta
+        sid = s.id
+        kind = s.source_kind
+        n = 0
+        seq = 0
+        received = 0.0
+        try:
+            while queue and n < _BATCH and s.status is _ACTIVE:
+                seq, chunk, smeta, received = queue.popleft()
+                n += 1
+                if smeta is not None and type(smeta) is _Fault:
+                    s.dropped += 1
+                    self._fail(s, f"chunk {seq}: {smeta.message}")
+                    break
+                s.processed += 1
+                state = s.state
+                if with_meta:
+                    meta = {_STREAM_ID: sid, _SEQ: seq, _SOURCE: kind, _RECEIVED_AT: received}
+                    if smeta:
+                        meta = {**smeta, **meta}
+                    res = proc(state, chunk, meta)
+                else:
+                    res = proc(state, chunk)
+                # Fast path for the commonest result, {:state x}; everything else goes through the contract.
+                if type(res) is dict and len(res) == 1:
+                    new_state = res.get(_STATE_KEY, _ABSENT)
+                    if new_state is not _ABSENT:
+                        s.state = new_state
+                        continue
+                new_state, event, outs = interpret(res, state, name)
+                s.state = new_state
+                if outs:
+                    self._emit(s, outs)
+                if event is not None:
+                    self._carry_out(s, s.apply(event))
+                    if s.pending is not None:
+                        break
+        except Exception as exc:
+            self._fail(s, f"chunk {seq}: {_failure(exc)}")
+        if n:
+            now = self._clock()
+            s.last_latency = now - received
+            s.last_event_time = now
+        return n
+
+    def _emit(self, s: _Stream, values: tuple[Any, ...]) -> None:
+        sinks = self._sinks
+        subs = self._subs
+        for value in values:
+            s.output_seq += 1
+            s.outputs += 1
+            if sinks or subs:
+                out = Output(s.id, s.output_seq, value)
+                for sink in sinks:
+                    try:
+                        sink(out)
+                    except Exception as exc:
+                        raise StreamError(f"output sink {_name_of(sink)} failed: {_failure(exc)}") from exc
+                for sub in subs:
+                    sub.put(out)
+
+    def _end(self, s: _Stream) -> None:
+        """The input ended and the queue is empty: run ``:on-end`` (if any), then complete."""
+        t = transition(s.status, Event.END)
+        if t.run_on_end and s.on_end is not None:
+            fn = s.on_end
+            label = f"on-end {_name_of(fn)}"
+            try:
+                if takes_meta(fn, (1, 2), "on-end function"):
+                    meta = {_STREAM_ID: s.id, _SEQ: s.seq, _SOURCE: s.source_kind, _ENDED_AT: self._clock()}
+                    value = fn(s.state, meta)
+                else:
+                    value = fn(s.state)
+                new_state, _, outs = interpret(value, s.state, label)
+                s.state = new_state
+                if outs:
+                    self._emit(s, outs)
+            except Exception as exc:
+                self._fail(s, f"{label} failed: {_failure(exc)}")
+                return
+        self._carry_out(s, s.apply(Event.END))
+
+    # --- sources ----------------------------------------------------------------------------------------------
+
+    async def _read(self, s: _Stream, source: Source) -> None:
+        """Pull items only when the queue has room, so a full queue holds the source back."""
+        try:
+            async with source:
+                items = source.items().__aiter__()
+                try:
+                    while not s.status.terminal and not self._closed:
+                        if len(s.queue) >= s.capacity:
+                            await self._make_room(s)
+                            continue
+                        try:
+                            item = await items.__anext__()
+                        except StopAsyncIteration:
+                            self._end_input(s)
+                            return
+                        if s.status.terminal or self._closed:
+                            return
+                        self._take_item(s, item)
+                finally:
+                    aclose = getattr(items, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not s.status.terminal:
+                self._fail(s, f"source {source.uri}: {_failure(exc)}")
+
+    def _take_item(self, s: _Stream, item: Chunk | Control | ChunkFault) -> None:
+        if item.continuation is not None:
+            s.continuation = item.continuation
+        if type(item) is Chunk:
+            self._intake(s, item.value, item.meta)
+        elif type(item) is Control:
+            event = DIRECTIVES.get(item.action) if isinstance(item.action, Keyword) else None
+            if event is None:
+                known = " ".join(pr_str(k) for k in KNOWN_ACTIONS)
+                self._fail(s, f"source sent unknown control action {pr_str(item.action)}; known: {known}")
+            else:
+                t = s.apply(event)
+                if not t.reject:
+                    self._carry_out(s, t)
+        elif type(item) is ChunkFault:
+            self._intake(s, None, _Fault(item.message))  # type: ignore[arg-type]
+        else:
+            self._fail(s, f"source yielded {type(item).__name__}, not a Chunk, Control or ChunkFault")

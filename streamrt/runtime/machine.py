@@ -1,0 +1,232 @@
+"""The directive state machine of one stream: everything that decides a stream's status lives in this file.
+
+Theory of operation
+-------------------
+A stream has a :class:`Status`; things that happen to it are :class:`Event` s: a chunk arrives, a directive comes
+(from the processor's result, the host, or a source's control channel), the processor fails, or the input ends
+and the queue is drained. :func:`transition` looks the pair up in :data:`TRANSITIONS` and returns the new status
+plus the :class:`Effect` s the driver must carry out (run the processor, discard the queue, run ``:on-end``, ...).
+
+Nothing here does I/O or knows about asyncio; the per-stream record (:mod:`streamrt.runtime.stream`) applies the
+bookkeeping effects and the provider (:mod:`streamrt.runtime.provider`) is a thin loop that carries out the rest.
+
+Rules beyond design.md's lifecycle table, chosen here and documented in docs/testing.md:
+
+- A directive that does not apply in a live state is an idempotent no-op: ``:pause`` while paused, ``:resume``
+  while active, ``:continue`` anywhere live.
+- ``:complete`` and ``:stop`` also apply to a paused stream (a host must be able to end a paused stream).
+- Every move to a terminal status discards the queue and counts what it discarded as dropped, so a terminal
+  stream holds no chunks: ``processed + queued + dropped == accepted`` always holds.
+- In a terminal status every event is refused (:attr:`Effect.REJECT`: the caller is told) except the two the
+  runtime raises itself (``FAIL`` and ``END``), which are ignored; a chunk is also counted as dropped.
+- ``END`` is only fed when the input has ended *and* the queue is empty; while paused it waits for ``:resume``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+
+from streamrt.values import Keyword
+
+__all__ = [
+    "DIRECTIVES",
+    "KNOWN_ACTIONS",
+    "TRANSITIONS",
+    "Effect",
+    "Event",
+    "Status",
+    "Transition",
+    "transition",
+]
+
+
+class Status(enum.Enum):
+    """A stream's lifecycle status; the last four are terminal."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+    # Identity hashing (enum's default hashes the name in Python): the table lookup is on the per-chunk path.
+    __hash__ = object.__hash__
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the stream is over: it accepts no chunks and runs no processor."""
+        return self in _TERMINAL
+
+    @property
+    def keyword(self) -> Keyword:
+        """The status as the language sees it (``:active``)."""
+        return Keyword(self.value)
+
+
+_TERMINAL: Final = frozenset({Status.COMPLETED, Status.STOPPED, Status.CANCELLED, Status.ERROR})
+
+
+class Event(enum.Enum):
+    """Something that happens to a stream."""
+
+    __hash__ = object.__hash__
+
+    CHUNK = "chunk"
+    CONTINUE = "continue"
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+    COMPLETE = "complete"
+    STOP = "stop"
+    CHECKPOINT = "checkpoint"
+    FAIL = "fail"
+    """The processor raised, returned a bad shape or an unknown action, or the source sent a bad chunk."""
+    END = "end"
+    """The input has ended and every queued chunk has been handled."""
+
+
+class Effect(enum.Flag):
+    """What the driver must do besides changing the status."""
+
+    NONE = 0
+    ENQUEUE = enum.auto()
+    """Queue the chunk (it is processed in arrival order whenever the stream is active)."""
+    PROCESS = enum.auto()
+    """The stream may process its queue now."""
+    DRAIN = enum.auto()
+    """The stream was paused: process what accumulated, at once, in order."""
+    DISCARD_QUEUE = enum.auto()
+    """Throw the queued chunks away and count them as dropped."""
+    DROP = enum.auto()
+    """The chunk is not queued; count it as dropped."""
+    REJECT = enum.auto()
+    """Tell the caller the stream is closed (the host API raises ``StreamClosedError``)."""
+    SNAPSHOT = enum.auto()
+    """Snapshot the stream now."""
+    RECORD_ERROR = enum.auto()
+    """Keep the failure message and count an error."""
+    RUN_ON_END = enum.auto()
+    """Run the ``:on-end`` function before the stream completes."""
+    FINISH = enum.auto()
+    """The stream just became terminal: release waiters, stop its source."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One row of the table: from ``source`` on ``event`` to ``target``, doing ``effects``.
+
+    The effects are also spelled out as booleans, precomputed, because ``enum.Flag`` arithmetic is slow and some
+    of these are tested for every chunk.
+    """
+
+    source: Status
+    event: Event
+    target: Status
+    effects: Effect
+    enqueue: bool = field(init=False)
+    process: bool = field(init=False)
+    drain: bool = field(init=False)
+    discard_queue: bool = field(init=False)
+    drop: bool = field(init=False)
+    reject: bool = field(init=False)
+    snapshot: bool = field(init=False)
+    record_error: bool = field(init=False)
+    run_on_end: bool = field(init=False)
+    finish: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name in _FLAG_FIELDS:
+            object.__setattr__(self, name, bool(self.effects & Effect[name.upper()]))
+
+    @property
+    def changed(self) -> bool:
+        return self.source is not self.target
+
+
+_FLAG_FIELDS: Final = (
+    "enqueue",
+    "process",
+    "drain",
+    "discard_queue",
+    "drop",
+    "reject",
+    "snapshot",
+    "record_error",
+    "run_on_end",
+    "finish",
+)
+
+
+A, P = Status.ACTIVE, Status.PAUSED
+_END_NOW: Final = Effect.DISCARD_QUEUE | Effect.FINISH
+
+# The lifecycle table of design.md, row by row (plus the documented extensions). Pairs not listed are no-ops,
+# refused when the stream is terminal (see _fill below).
+_ROWS: Final[dict[tuple[Status, Event], tuple[Status, Effect]]] = {
+    (A, Event.CHUNK): (A, Effect.ENQUEUE | Effect.PROCESS),
+    (P, Event.CHUNK): (P, Effect.ENQUEUE),
+    (A, Event.PAUSE): (P, Effect.NONE),
+    (P, Event.RESUME): (A, Effect.DRAIN | Effect.PROCESS),
+    (A, Event.CANCEL): (Status.CANCELLED, _END_NOW),
+    (P, Event.CANCEL): (Status.CANCELLED, _END_NOW),
+    (A, Event.COMPLETE): (Status.COMPLETED, _END_NOW),
+    (P, Event.COMPLETE): (Status.COMPLETED, _END_NOW),
+    (A, Event.STOP): (Status.STOPPED, _END_NOW),
+    (P, Event.STOP): (Status.STOPPED, _END_NOW),
+    (A, Event.CHECKPOINT): (A, Effect.SNAPSHOT),
+    (P, Event.CHECKPOINT): (P, Effect.SNAPSHOT),
+    (A, Event.FAIL): (Status.ERROR, Effect.RECORD_ERROR | _END_NOW),
+    (P, Event.FAIL): (Status.ERROR, Effect.RECORD_ERROR | _END_NOW),
+    (A, Event.END): (Status.COMPLETED, Effect.RUN_ON_END | _END_NOW),
+}
+
+_IGNORED_WHEN_TERMINAL: Final = frozenset({Event.FAIL, Event.END})
+
+
+def _fill() -> dict[tuple[Status, Event], Transition]:
+    table: dict[tuple[Status, Event], Transition] = {}
+    for status in Status:
+        for event in Event:
+            row = _ROWS.get((status, event))
+            if row is not None:
+                target, effects = row
+            elif not status.terminal or event in _IGNORED_WHEN_TERMINAL:
+                target, effects = status, Effect.NONE
+            elif event is Event.CHUNK:
+                target, effects = status, Effect.DROP | Effect.REJECT
+            else:
+                target, effects = status, Effect.REJECT
+            table[status, event] = Transition(status, event, target, effects)
+    return table
+
+
+TRANSITIONS: Final[Mapping[tuple[Status, Event], Transition]] = MappingProxyType(_fill())
+"""Every (status, event) pair and its transition; prebuilt so a lookup allocates nothing."""
+
+
+def transition(status: Status, event: Event) -> Transition:
+    """The transition for ``event`` in ``status`` (total: every pair has one)."""
+    return TRANSITIONS[status, event]
+
+
+DIRECTIVES: Final[Mapping[Keyword, Event]] = MappingProxyType(
+    {
+        Keyword("continue"): Event.CONTINUE,
+        Keyword("pause"): Event.PAUSE,
+        Keyword("resume"): Event.RESUME,
+        Keyword("cancel"): Event.CANCEL,
+        Keyword("complete"): Event.COMPLETE,
+        Keyword("stop"): Event.STOP,
+        Keyword("checkpoint"): Event.CHECKPOINT,
+    }
+)
+"""The directive keywords a processor, a host or a source may give, and their events."""
+
+KNOWN_ACTIONS: Final[tuple[Keyword, ...]] = tuple(DIRECTIVES)
+
+del A, P

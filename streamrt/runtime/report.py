@@ -1,0 +1,74 @@
+"""What ``Provider.inspect`` returns: one stream in detail, or a one-line-per-stream summary.
+
+The envelope uses string keys so it is JSON-ready after :func:`streamrt.values.to_json`; the values a script owns
+(state, chunks, options) are left as language values, so a script calling ``:mcp.stream.inspect`` gets them back
+unchanged and the CLI converts them for printing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from streamrt.runtime.machine import Status
+from streamrt.runtime.stream import StreamRecord
+
+__all__ = ["describe_all", "describe_stream"]
+
+
+def describe_stream(
+    s: StreamRecord,
+    source: Mapping[str, Any] | None,
+    *,
+    include_state: bool = False,
+    include_queue: bool = False,
+) -> dict[str, Any]:
+    """Everything about one stream, with its stats field by field."""
+    out: dict[str, Any] = {
+        "stream_id": s.id,
+        "processor": s.processor_name,
+        "status": s.status.value,
+        "message": s.message,
+        "seq": s.seq,
+        "output_seq": s.output_seq,
+        "queue_capacity": s.capacity,
+        "input_ended": s.input_ended,
+        "source": dict(source) if source is not None else None,
+        "continuation": s.continuation,
+        "options": dict(s.options) if s.options else {},
+        "stats": s.statistics()._asdict(),
+    }
+    if include_state:
+        out["state"] = s.state
+        out["initial_state"] = s.initial_state
+    if include_queue:
+        queue: list[dict[str, Any]] = []
+        for seq, chunk, meta, received_at in s.queue:
+            entry: dict[str, Any] = {"seq": seq, "received_at": received_at}
+            if meta is None or isinstance(meta, dict):
+                entry["chunk"] = chunk
+                entry["meta"] = meta or {}
+            else:
+                entry["fault"] = getattr(meta, "message", str(meta))
+            queue.append(entry)
+        out["queue"] = queue
+    return out
+
+
+def describe_all(streams: Iterable[StreamRecord], *, closed: bool) -> dict[str, Any]:
+    """A summary of every stream: counts by status and the main counters of each."""
+    by_status = {status.value: 0 for status in Status}
+    rows: dict[str, Any] = {}
+    for s in streams:
+        by_status[s.status.value] += 1
+        rows[s.id] = {
+            "processor": s.processor_name,
+            "status": s.status.value,
+            "message": s.message,
+            "processed": s.processed,
+            "queued": len(s.queue),
+            "dropped": s.dropped,
+            "errors": s.errors,
+            "outputs": s.outputs,
+        }
+    return {"total": len(rows), "closed": closed, "by_status": by_status, "streams": rows}

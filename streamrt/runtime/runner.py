@@ -1,0 +1,164 @@
+"""The body of ``streamrt run``: load a script, start its streams, print outputs as JSON lines until they end.
+
+Exit codes (design.md, "The CLI"): 0 when every stream ended without error, 1 when any ended in ``:error``,
+2 for a bad script or command line, 130 after SIGINT and 143 after SIGTERM. A signal stops intake, lets the chunk
+being processed finish, closes the sources and prints the summary, so the streams are left resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any, Final, TextIO
+
+from streamrt.errors import ScriptError, StreamrtError, UsageError
+from streamrt.runtime.machine import Status
+from streamrt.runtime.outputs import Output
+from streamrt.runtime.provider import Provider
+from streamrt.sources.base import Source
+from streamrt.values import Keyword, to_json_text
+
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE", "run_script"]
+
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_SIGINT: Final = 130
+EXIT_SIGTERM: Final = 143
+_EXIT_FOR_SIGNAL: Final = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
+
+
+class _JsonLines:
+    """The stdout sink: one ``{"stream", "seq", "output"}`` object per line, flushed per line."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def __call__(self, output: Output) -> None:
+        line = to_json_text({"stream": output.stream_id, "seq": output.seq, "output": output.value})
+        self.out.write(line + "\n")
+        self.out.flush()
+
+
+@contextlib.contextmanager
+def _signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Future[int]) -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into an exit code on ``stop`` while the run lasts (no-op where unsupported)."""
+    installed = []
+    for sig, code in _EXIT_FOR_SIGNAL.items():
+
+        def on_signal(code: int = code) -> None:
+            if not stop.done():
+                stop.set_result(code)
+
+        try:
+            loop.add_signal_handler(sig, on_signal)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _summary(provider: Provider) -> tuple[list[str], bool]:
+    lines = []
+    failed = False
+    for sid in provider.stream_ids():
+        report = provider.inspect(sid)
+        stats = report["stats"]
+        status = report["status"]
+        failed = failed or status == Status.ERROR.value
+        text = (
+            f"stream {sid}: {status}; processed {stats['processed']}, outputs {stats['outputs']}, "
+            f"dropped {stats['dropped']}, errors {stats['errors']}"
+        )
+        if report["message"]:
+            text += f"; {report['message']}"
+        lines.append(text)
+    return lines, failed
+
+
+async def run_script(
+    script_path: str | os.PathLike[str],
+    *,
+    source_uri: str | None = None,
+    stream_id: str | None = None,
+    queue_capacity: int | None = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Run a script's streams to their end; return the process exit code."""
+    from streamrt.lang.script import load_script
+    from streamrt.sources import open_source
+
+    if queue_capacity is not None and (type(queue_capacity) is not int or queue_capacity < 1):
+        err.write(f"streamrt run: --queue-capacity must be a positive integer, got {queue_capacity!r}\n")
+        return EXIT_USAGE
+
+    def source_factory(endpoint: str, options: Mapping[Keyword, Any]) -> Source:
+        return open_source(source_uri if source_uri is not None else endpoint, options=options)
+
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[int] = loop.create_future()
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    script_log = logging.getLogger("streamrt.script")
+    script_log.addHandler(handler)
+    try:
+        async with Provider() as provider:
+            provider.add_sink(_JsonLines(out))
+            caps = provider.capabilities(
+                source_factory=source_factory, stream_id=stream_id, queue_capacity=queue_capacity
+            )
+            try:
+                script = load_script(os.fspath(script_path), capabilities=caps)
+                for request in script.stream_requests:
+                    provider.start_request(
+                        script,
+                        request,
+                        source=source_factory(request.endpoint, request.options),
+                        stream_id=stream_id,
+                        queue_capacity=queue_capacity,
+                    )
+            except ScriptError as exc:
+                err.write(exc.format() + "\n")
+                return EXIT_USAGE
+            except StreamrtError as exc:
+                err.write(f"streamrt run: {exc}\n")
+                return EXIT_USAGE
+            if not provider.stream_ids():
+                err.write(
+                    f"streamrt run: {script.filename} starts no streams (add an (mcp-stream ...) form)\n"
+                )
+                return EXIT_USAGE
+            with _signals(loop, stop):
+                done: asyncio.Future[Any] = asyncio.ensure_future(provider.wait())
+                watched: list[asyncio.Future[Any]] = [done, stop]
+                try:
+                    await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    done.cancel()
+                code = stop.result() if stop.done() else None
+                await provider.close()
+            lines, failed = _summary(provider)
+            for line in lines:
+                err.write(line + "\n")
+            if code is not None:
+                live = sum(1 for sid in provider.stream_ids() if not provider.record(sid).status.terminal)
+                err.write(f"streamrt run: interrupted; {live} stream(s) left unfinished and resumable\n")
+                return code
+            return EXIT_ERROR if failed else EXIT_OK
+    except UsageError as exc:
+        err.write(f"streamrt run: {exc}\n")
+        return EXIT_USAGE
+    finally:
+        script_log.removeHandler(handler)
+        if not stop.done():
+            stop.cancel()
