@@ -1,0 +1,92 @@
+"""What a store keeps about a stream: the :class:`Snapshot`, and the small records stores list and return.
+
+A snapshot is everything a provider needs to bring a stream back after its process died: state, status, the queued
+chunks, the source's continuation and the bookkeeping (sequence numbers, stats, outputs not yet emitted). It is a
+plain mutable dataclass so the provider can keep one per stream and update it in place between writes; the codec
+turns it into bytes and back.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "FORMAT_VERSION",
+    "DeadLetter",
+    "Lease",
+    "Snapshot",
+    "StreamSummary",
+]
+
+FORMAT_VERSION: Final = 1
+"""The snapshot encoding the codec writes; bumped whenever the field layout changes."""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """One stream's persisted record.
+
+    ``version`` belongs to the store: a successful ``put`` sets it (and ``updated_at``), and the caller passes it
+    back as ``expected_version`` on the next write so a write that lost a race is refused.
+    """
+
+    stream_id: str
+    processor: str
+    processor_hash: str = ""
+    state: Any = None
+    initial_state: Any = None
+    status: str = "active"
+    status_message: str | None = None
+    queue: list[tuple[Any, dict[Any, Any]]] = field(default_factory=list)
+    """Chunks accepted but not processed yet, in arrival order: ``(value, meta)``."""
+    continuation: dict[str, Any] | None = None
+    """Where the source resumes: the continuation of the last item consumed."""
+    source_uri: str | None = None
+    queue_capacity: int = 0
+    options: dict[Any, Any] = field(default_factory=dict)
+    stats: dict[str, int | float] = field(default_factory=dict)
+    seq: int = 0
+    """Chunks accepted so far."""
+    output_seq: int = 0
+    """Outputs produced so far; each output line carries its number so a consumer can drop repeats."""
+    pending_outputs: list[tuple[int, Any]] = field(default_factory=list)
+    """Outputs produced but not yet emitted: ``(output seq, value)``; emitted first on resume."""
+    version: int = 0
+    format_version: int = FORMAT_VERSION
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSummary:
+    """A store listing row: enough to show ``streamrt list`` without decoding every snapshot."""
+
+    stream_id: str
+    processor: str
+    status: str
+    version: int
+    updated_at: float
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who owns a stream, until when (seconds since the epoch by the claiming host's clock)."""
+
+    stream_id: str
+    owner: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A chunk the stream gave up on, kept for a human to look at."""
+
+    stream_id: str
+    seq: int
+    chunk: Any
+    meta: Any
+    error: str
+    created_at: float

@@ -1,0 +1,414 @@
+"""One SQL snapshot store on SQLAlchemy's async engine: SQLite through aiosqlite, PostgreSQL through asyncpg.
+
+Theory of operation
+-------------------
+Statements are SQLAlchemy Core objects built once per store with named bind parameters, so each write reuses a
+compiled statement. A write is ``UPDATE ... WHERE stream_id = :id AND version = :expected`` (or, for a new stream,
+``INSERT ... ON CONFLICT DO NOTHING``) and the row count says whether it won; a loser's transaction is rolled back
+and the error names the version the store really holds. ``put_many`` runs its statements in one transaction.
+A lease claim is one upsert whose ``DO UPDATE`` only fires for the same owner or an expired lease, so it is atomic
+on both databases without explicit locks.
+
+SQLite connections are set to ``journal_mode=WAL`` and ``synchronous=NORMAL``: a commit is an append to the WAL
+without an fsync, so a process crash loses nothing committed but a power cut or OS crash may lose the last few
+commits (the database stays consistent). ``busy_timeout`` lets several processes share one file.
+
+Opening creates the schema if needed, serialised between concurrent openers (``BEGIN IMMEDIATE`` on SQLite, a
+transaction-scoped advisory lock on PostgreSQL), and checks the schema version. Every database failure leaves this
+module as a :class:`~streamrt.errors.StoreError` (``StoreUnavailableError`` for connection problems) whose message
+names the store with any password masked.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import and_, bindparam, delete, event, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from streamrt.errors import SnapshotNotFoundError, StoreError, StoreUnavailableError
+from streamrt.store.base import SnapshotStore, check_expected_version, check_lease_args, conflict_error
+from streamrt.store.codec import decode_snapshot, decode_value, encode_snapshot, encode_value
+from streamrt.store.schema import SCHEMA_VERSION, dead_letters, leases, metadata, schema_info, snapshots
+from streamrt.store.snapshot import DeadLetter, Lease, Snapshot, StreamSummary
+from streamrt.store.sqlite_writer import SqliteWriter
+
+__all__ = ["SqlStore", "sql_url"]
+
+_SCHEMA_LOCK_KEY: Final = 0x5354524D5254  # "STRMRT": the advisory lock PostgreSQL openers take
+_SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
+
+
+def sql_url(url: str | URL) -> URL:
+    """Parse a store URL and pin the async driver: ``sqlite`` -> aiosqlite, ``postgres(ql)`` -> asyncpg."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as e:
+        raise StoreUnavailableError(f"invalid store URL: {_first_line(str(e))}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise StoreUnavailableError(
+        f"unsupported store URL scheme {parsed.drivername!r} in {parsed.render_as_string(hide_password=True)}"
+    )
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else message
+
+
+def _driver_message(e: BaseException) -> str:
+    """The driver's own words, without SQLAlchemy's statement dump and link, or the adapter's class prefix."""
+    orig = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
+    message = _first_line(str(orig)) or type(orig).__name__
+    return re.sub(r"^<class '[\w.]+'>: ", "", message)
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+    except BaseException:
+        # The pool does not close a connection whose connect hook failed (a file that is not a database fails
+        # here); left open, aiosqlite's worker thread would outlive the event loop.
+        dbapi_connection.close()
+        raise
+
+
+class SqlStore(SnapshotStore):
+    """Snapshots in SQLite or PostgreSQL; ``clock`` is injectable so lease expiry can be tested without waiting."""
+
+    def __init__(
+        self, url: str | URL, *, clock: Callable[[], float] = time.time, connect_timeout: float = 10.0
+    ) -> None:
+        self._sa_url = sql_url(url)
+        super().__init__(self._sa_url.render_as_string(hide_password=True))
+        self._clock = clock
+        self._connect_timeout = connect_timeout
+        self._engine: AsyncEngine | None = None
+        self._writer: SqliteWriter | None = None
+        self._is_sqlite = self._sa_url.get_backend_name() == "sqlite"
+        insert = sqlite.insert if self._is_sqlite else postgresql.insert
+
+        self._get = select(snapshots.c.blob).where(snapshots.c.stream_id == bindparam("p_sid"))
+        self._version = select(snapshots.c.version).where(snapshots.c.stream_id == bindparam("p_sid"))
+        self._insert = (
+            insert(snapshots)
+            .values(
+                stream_id=bindparam("p_sid"),
+                processor=bindparam("p_processor"),
+                status=bindparam("p_status"),
+                version=bindparam("p_version"),
+                seq=bindparam("p_seq"),
+                updated_at=bindparam("p_updated_at"),
+                blob=bindparam("p_blob"),
+            )
+            .on_conflict_do_nothing(index_elements=[snapshots.c.stream_id])
+        )
+        self._update = (
+            update(snapshots)
+            .where(
+                snapshots.c.stream_id == bindparam("p_sid"), snapshots.c.version == bindparam("p_expected")
+            )
+            .values(
+                processor=bindparam("p_processor"),
+                status=bindparam("p_status"),
+                version=bindparam("p_version"),
+                seq=bindparam("p_seq"),
+                updated_at=bindparam("p_updated_at"),
+                blob=bindparam("p_blob"),
+            )
+        )
+        claim = insert(leases).values(
+            stream_id=bindparam("p_sid"), owner=bindparam("p_owner"), expires_at=bindparam("p_expires")
+        )
+        self._claim = claim.on_conflict_do_update(
+            index_elements=[leases.c.stream_id],
+            set_={"owner": claim.excluded.owner, "expires_at": claim.excluded.expires_at},
+            where=or_(leases.c.owner == claim.excluded.owner, leases.c.expires_at <= bindparam("p_now")),
+        )
+        self._schema_insert = insert(schema_info).on_conflict_do_nothing(index_elements=[schema_info.c.id])
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._open:
+            return
+        if self._is_sqlite:
+            self._check_sqlite_path()
+        kwargs: dict[str, Any] = {}
+        if not self._is_sqlite:
+            kwargs["connect_args"] = {"timeout": self._connect_timeout}
+        try:
+            engine = create_async_engine(self._sa_url, **kwargs)
+        except (ImportError, NoSuchModuleError) as e:
+            hint = (
+                "" if self._is_sqlite else " (install the PostgreSQL extra: pip install 'streamrt[postgres]')"
+            )
+            raise StoreUnavailableError(f"cannot open the snapshot store {self.url}: {e}{hint}") from None
+        except (ArgumentError, TypeError, ValueError) as e:
+            raise StoreUnavailableError(f"cannot open the snapshot store {self.url}: {e}") from None
+        if self._is_sqlite:
+            event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+        try:
+            with self._errors("opening", unavailable=True):
+                async with engine.begin() as conn:
+                    await self._setup_schema(conn)
+        except BaseException:
+            await engine.dispose()
+            raise
+        if self._is_sqlite and self._sa_url.database not in (None, "", ":memory:"):
+            writer = SqliteWriter(self._insert, self._update)
+            try:
+                with self._errors("opening", unavailable=True):
+                    await writer.open(engine)
+            except BaseException:
+                await engine.dispose()
+                raise
+            self._writer = writer
+        self._engine = engine
+        self._open = True
+
+    def _check_sqlite_path(self) -> None:
+        """Say plainly why a SQLite file cannot be opened, before the driver tries.
+
+        Besides a clearer message this avoids a race in aiosqlite, whose worker thread outlives a failed connect
+        and may report to an event loop that is already closed.
+        """
+        database = self._sa_url.database
+        if not database or database == ":memory:" or self._sa_url.query.get("uri"):
+            return
+        path = Path(database)
+        problem = None
+        if path.is_dir():
+            problem = "it is a directory"
+        elif path.exists():
+            if not os.access(path, os.R_OK | os.W_OK):
+                problem = "the file is not readable and writable"
+        elif not path.parent.is_dir():
+            problem = f"the directory {str(path.parent)!r} does not exist"
+        elif not os.access(path.parent, os.W_OK | os.X_OK):
+            problem = f"the directory {str(path.parent)!r} is not writable"
+        if problem is not None:
+            raise StoreUnavailableError(f"cannot open the SQLite snapshot store {str(path)!r}: {problem}")
+
+    async def _setup_schema(self, conn: AsyncConnection) -> None:
+        """Create the tables if missing and check the schema version, one opener at a time."""
+        if self._is_sqlite:
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        await conn.run_sync(metadata.create_all)
+        found = (await conn.execute(select(schema_info.c.version).where(schema_info.c.id == 1))).scalar()
+        if found is None:
+            await conn.execute(self._schema_insert, {"id": 1, "version": SCHEMA_VERSION})
+        elif found != SCHEMA_VERSION:
+            # Later schema versions migrate older databases forward here.
+            raise StoreUnavailableError(
+                f"the snapshot store {self.url} has schema version {found}, but this streamrt knows version "
+                f"{SCHEMA_VERSION}; use a streamrt that matches the store"
+            )
+
+    async def aclose(self) -> None:
+        engine, self._engine = self._engine, None
+        writer, self._writer = self._writer, None
+        self._open = False
+        if writer is not None:
+            await writer.aclose()
+        if engine is not None:
+            await engine.dispose()
+
+    def _db(self) -> AsyncEngine:
+        self._check_open()
+        assert self._engine is not None
+        return self._engine
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str, *, unavailable: bool = False) -> Iterator[None]:
+        """Turn driver and SQLAlchemy failures into StoreErrors that name the store and the action."""
+        try:
+            yield
+        except (SQLAlchemyError, sqlite3.Error, OSError) as e:
+            connection_problem = isinstance(
+                e, OperationalError | InterfaceError | OSError | sqlite3.OperationalError
+            ) or (isinstance(e, DBAPIError) and e.connection_invalidated)
+            cls = StoreUnavailableError if unavailable or connection_problem else StoreError
+            raise cls(f"snapshot store {self.url}: {doing} failed: {_driver_message(e)}") from e
+
+    # --- snapshots -------------------------------------------------------------------------------------------
+
+    async def get(self, stream_id: str) -> Snapshot:
+        engine = self._db()
+        with self._errors(f"reading stream {stream_id!r}"):
+            async with engine.connect() as conn:
+                blob = (await conn.execute(self._get, {"p_sid": stream_id})).scalar()
+        if blob is None:
+            raise SnapshotNotFoundError(f"no snapshot of stream {stream_id!r} in {self.url}")
+        return decode_snapshot(blob, stream_id=stream_id)
+
+    async def put_many(self, items: Sequence[tuple[Snapshot, int | None]]) -> builtins.list[int]:
+        engine = self._db()
+        for snapshot, expected in items:
+            check_expected_version(snapshot.stream_id, expected)
+        if not items:
+            return []
+        saved = [(s, s.version, s.updated_at) for s, _ in items]
+        now = self._clock()
+        try:
+            rows = []
+            for snapshot, expected in items:
+                snapshot.version = (expected or 0) + 1
+                snapshot.updated_at = now
+                rows.append(
+                    {
+                        "p_sid": snapshot.stream_id,
+                        "p_expected": expected,
+                        "p_processor": snapshot.processor,
+                        "p_status": snapshot.status,
+                        "p_version": snapshot.version,
+                        "p_seq": snapshot.seq,
+                        "p_updated_at": now,
+                        "p_blob": encode_snapshot(snapshot),
+                    }
+                )
+            what = repr(items[0][0].stream_id) if len(items) == 1 else f"{len(items)} streams"
+            with self._errors(f"writing {what}"):
+                # The fast path either writes everything or nothing; on a lost race the statement-by-statement
+                # path below finds which write lost (or succeeds, if the race has since resolved).
+                if self._writer is None or not await self._writer.write(rows):
+                    async with engine.begin() as conn:
+                        for row in rows:
+                            await self._write(conn, row)
+        except BaseException:
+            for s, version, updated_at in reversed(saved):
+                s.version, s.updated_at = version, updated_at
+            raise
+        return [snapshot.version for snapshot, _ in items]
+
+    async def _write(self, conn: AsyncConnection, row: dict[str, Any]) -> None:
+        expected = row["p_expected"]
+        result = await conn.execute(self._insert if expected is None else self._update, row)
+        if result.rowcount != 1:
+            actual = (await conn.execute(self._version, row)).scalar()
+            raise conflict_error(row["p_sid"], expected, actual)
+
+    async def list(self) -> builtins.list[StreamSummary]:
+        engine = self._db()
+        c = snapshots.c
+        query = select(c.stream_id, c.processor, c.status, c.version, c.updated_at, c.seq).order_by(
+            c.stream_id
+        )
+        with self._errors("listing streams"):
+            async with engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+        return [StreamSummary(*row) for row in rows]
+
+    async def delete(self, stream_id: str, *, expected_version: int | None = None) -> None:
+        engine = self._db()
+        condition = snapshots.c.stream_id == stream_id
+        if expected_version is not None:
+            condition = and_(condition, snapshots.c.version == expected_version)
+        with self._errors(f"deleting stream {stream_id!r}"):
+            async with engine.begin() as conn:
+                result = await conn.execute(delete(snapshots).where(condition))
+                if result.rowcount != 1:
+                    actual = (await conn.execute(self._version, {"p_sid": stream_id})).scalar()
+                    if actual is None:
+                        raise SnapshotNotFoundError(f"no snapshot of stream {stream_id!r} in {self.url}")
+                    raise conflict_error(stream_id, expected_version, actual)
+                await conn.execute(delete(leases).where(leases.c.stream_id == stream_id))
+                await conn.execute(delete(dead_letters).where(dead_letters.c.stream_id == stream_id))
+
+    # --- leases ----------------------------------------------------------------------------------------------
+
+    async def claim(self, stream_id: str, owner: str, ttl: float) -> bool:
+        engine = self._db()
+        check_lease_args(stream_id, owner, ttl)
+        now = self._clock()
+        params = {"p_sid": stream_id, "p_owner": owner, "p_expires": now + ttl, "p_now": now}
+        with self._errors(f"claiming stream {stream_id!r}"):
+            async with engine.begin() as conn:
+                result = await conn.execute(self._claim, params)
+        return bool(result.rowcount == 1)
+
+    async def release(self, stream_id: str, owner: str) -> bool:
+        engine = self._db()
+        query = delete(leases).where(leases.c.stream_id == stream_id, leases.c.owner == owner)
+        with self._errors(f"releasing stream {stream_id!r}"):
+            async with engine.begin() as conn:
+                result = await conn.execute(query)
+        return bool(result.rowcount == 1)
+
+    async def lease(self, stream_id: str) -> Lease | None:
+        engine = self._db()
+        query = select(leases.c.owner, leases.c.expires_at).where(leases.c.stream_id == stream_id)
+        with self._errors(f"reading the lease of stream {stream_id!r}"):
+            async with engine.connect() as conn:
+                row = (await conn.execute(query)).first()
+        return None if row is None else Lease(stream_id, row.owner, row.expires_at)
+
+    # --- dead letters ----------------------------------------------------------------------------------------
+
+    async def add_dead_letter(
+        self, stream_id: str, seq: int, chunk: Any, meta: Any, error: str, *, created_at: float | None = None
+    ) -> None:
+        engine = self._db()
+        row = {
+            "stream_id": stream_id,
+            "seq": seq,
+            "chunk": encode_value(chunk, stream_id=stream_id, what="dead-letter chunk"),
+            "meta": encode_value(meta, stream_id=stream_id, what="dead-letter metadata"),
+            "error": error,
+            "created_at": self._clock() if created_at is None else created_at,
+        }
+        with self._errors(f"recording a dead letter of stream {stream_id!r}"):
+            async with engine.begin() as conn:
+                await conn.execute(dead_letters.insert(), row)
+
+    async def dead_letters(self, stream_id: str) -> builtins.list[DeadLetter]:
+        engine = self._db()
+        d = dead_letters.c
+        query = (
+            select(d.seq, d.chunk, d.meta, d.error, d.created_at)
+            .where(d.stream_id == stream_id)
+            .order_by(d.id)
+        )
+        with self._errors(f"reading the dead letters of stream {stream_id!r}"):
+            async with engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+        return [
+            DeadLetter(
+                stream_id,
+                row.seq,
+                decode_value(row.chunk, stream_id=stream_id, what="dead-letter chunk"),
+                decode_value(row.meta, stream_id=stream_id, what="dead-letter metadata"),
+                row.error,
+                row.created_at,
+            )
+            for row in rows
+        ]
