@@ -86,7 +86,9 @@ def _step(c: Compiler, args: list[Result], form: ListF) -> Result | None:
 
 def _eq_expr(c: Compiler, a: ast.expr, b: ast.expr) -> ast.expr:
     """Inline ``=`` against a constant; general equality goes to the core function."""
-    if isinstance(a, ast.Constant) and not isinstance(b, ast.Constant):
+    if isinstance(a, ast.Constant) and isinstance(b, ast.Constant):
+        return ast.Call(func=c.core("="), args=[a, b], keywords=[])
+    if isinstance(a, ast.Constant):
         a, b = b, a
     if isinstance(b, ast.Name) and b.id in c.constants and type(c.constants[b.id]) is Keyword:
         return ast.Compare(left=a, ops=[ast.Is()], comparators=[b])
@@ -118,6 +120,8 @@ def _not(c: Compiler, args: list[Result], form: ListF) -> Result | None:
         return None
     if arg.is_bool:
         return Result([], ast.UnaryOp(op=ast.Not(), operand=arg.expr), True)
+    if isinstance(arg.expr, ast.Constant):
+        return Result([], const(arg.expr.value is None or arg.expr.value is False), True)
     bind, use = c.bind_once(arg.expr)
     return Result([], ast.BoolOp(op=ast.Or(), values=[
         ast.Compare(left=bind, ops=[ast.Is()], comparators=[const(None)]),
@@ -130,7 +134,10 @@ def _nil(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     (arg,) = args
     if arg.stmts:
         return None
-    op = ast.Is() if form.items[0].name == "nil?" else ast.IsNot()  # type: ignore[union-attr]
+    is_nil = form.items[0].name == "nil?"  # type: ignore[union-attr]
+    if isinstance(arg.expr, ast.Constant):
+        return Result([], const((arg.expr.value is None) is is_nil), True)
+    op = ast.Is() if is_nil else ast.IsNot()
     return Result([], ast.Compare(left=arg.expr, ops=[op], comparators=[const(None)]), True)
 
 

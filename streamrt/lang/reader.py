@@ -12,7 +12,8 @@ import re
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -47,28 +48,28 @@ class _ToForms(Transformer[Token, Any]):
     def _pos(self, tok: Token) -> Pos:
         return Pos(self.filename, tok.line or 0, tok.column or 0)
 
-    def start(self, items: list[Form]) -> list[Form]:
+    def start(self, items: Sequence[Form]) -> Sequence[Form]:
         return items
 
-    def list(self, items: list[Any]) -> ListF:
-        return ListF(items[1:-1], self._pos(items[0]))
+    def list(self, items: Sequence[Any]) -> ListF:
+        return ListF([*items[1:-1]], self._pos(items[0]))
 
-    def vector(self, items: list[Any]) -> VecF:
-        return VecF(items[1:-1], self._pos(items[0]))
+    def vector(self, items: Sequence[Any]) -> VecF:
+        return VecF([*items[1:-1]], self._pos(items[0]))
 
-    def map(self, items: list[Any]) -> MapF:
-        forms = items[1:-1]
+    def map(self, items: Sequence[Any]) -> MapF:
+        forms = [*items[1:-1]]
         pos = self._pos(items[0])
         if len(forms) % 2:
             last = forms[-1]
             raise _located("a map literal needs a value for every key; this key has none", last.pos)
         return MapF(forms, pos)
 
-    def quote(self, items: list[Any]) -> ListF:
+    def quote(self, items: Sequence[Any]) -> ListF:
         pos = self._pos(items[0])
         return ListF([Sym("quote", pos), items[1]], pos)
 
-    def number(self, items: list[Token]) -> Lit:
+    def number(self, items: Sequence[Token]) -> Lit:
         tok = items[0]
         text = str(tok)
         pos = self._pos(tok)
@@ -78,11 +79,11 @@ class _ToForms(Transformer[Token, Any]):
             return Lit(float(text), pos)
         raise _located(f"invalid number '{text}'", pos)
 
-    def string(self, items: list[Token]) -> Lit:
+    def string(self, items: Sequence[Token]) -> Lit:
         tok = items[0]
         return Lit(_unescape(str(tok), self._pos(tok)), self._pos(tok))
 
-    def keyword(self, items: list[Token]) -> Kw:
+    def keyword(self, items: Sequence[Token]) -> Kw:
         tok = items[0]
         name = str(tok)[1:]
         pos = self._pos(tok)
@@ -90,7 +91,7 @@ class _ToForms(Transformer[Token, Any]):
             raise _located(f"invalid keyword ':{name}'", pos)
         return Kw(Keyword(name), pos)
 
-    def symbol(self, items: list[Token]) -> Sym | Lit:
+    def symbol(self, items: Sequence[Token]) -> Sym | Lit:
         tok = items[0]
         name = str(tok)
         pos = self._pos(tok)
@@ -230,7 +231,8 @@ def _syntax_error(text: str, filename: str, message: str, pos: Pos) -> ScriptSyn
 
 def _describe_lark_error(exc: UnexpectedInput, text: str, filename: str) -> tuple[str, Pos]:
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        at = exc.pos_in_stream or 0
+        ch = text[at] if at < len(text) else ""
         pos = Pos(filename, exc.line, exc.column)
         if ch == '"':
             return "unterminated string: no closing '\"'", pos
@@ -259,7 +261,7 @@ def read(text: str, filename: str = "<script>") -> list[Form]:
     with _lock:
         _transformer.filename = filename
         try:
-            forms: list[Form] = parser.parse(text)
+            forms = cast(list[Form], parser.parse(text))
         except _Located as exc:
             raise _syntax_error(text, filename, exc.message, exc.pos) from None
         except UnexpectedInput as exc:

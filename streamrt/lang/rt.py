@@ -95,7 +95,28 @@ def _script_position(exc: BaseException, filename: str) -> Pos | None:
 _EMPTY: dict[Any, Any] = {}
 _NO_GET = re.compile(r"'(\w+)' object has no attribute 'get'")
 _NOT_CALLABLE = re.compile(r"'(\w+)' object is not callable")
-_ARGS = re.compile(r"(\w+)\(\) (takes|missing) (.*)")
+_ARGS = re.compile(r"\A([^\s()]+)\(\) (takes|missing) (.*)")
+_PARAM = re.compile(r"'(\w+)'")
+
+
+def _a(kind: str) -> str:
+    """``kind`` with its indefinite article: "an integer", "a map"."""
+    if kind == "nil":
+        return kind
+    return ("an " if kind[:1] in "aeiou" else "a ") + kind
+
+
+def _fn_name(qualname: str) -> str:
+    """The language name of a compiled function from its ``__qualname__`` (``g_f.<locals>.<lambda>`` -> ``fn``)."""
+    last = qualname.rpartition("<locals>.")[2]
+    if last == "<lambda>":
+        return "fn"
+    return demangle(last) if _PREFIX.match(last) else last
+
+
+def _param_name(m: re.Match[str]) -> str:
+    pyname = m.group(1)
+    return f"'{demangle(pyname)}'" if _PREFIX.match(pyname) else "a destructured parameter"
 
 
 def _describe(exc: BaseException) -> str:
@@ -107,12 +128,11 @@ def _describe(exc: BaseException) -> str:
         text = str(exc)
         m = _NOT_CALLABLE.search(text)
         if m:
-            return f"cannot call a {_PY_TYPES.get(m.group(1), m.group(1))}: it is not a function"
+            return f"cannot call {_a(_PY_TYPES.get(m.group(1), m.group(1)))}: it is not a function"
         m = _ARGS.search(text)
         if m:
-            fn = demangle(m.group(1)) if m.group(1) != "<lambda>" else "fn"
-            detail = m.group(3).replace("positional argument", "argument")
-            return f"wrong number of arguments to {fn}: {m.group(2)} {detail}"
+            detail = _PARAM.sub(_param_name, m.group(3).replace("positional argument", "argument"))
+            return f"wrong number of arguments to {_fn_name(m.group(1))}: {m.group(2)} {detail}"
         if "unhashable type" in text:
             kind = text.rsplit(":", 1)[-1].strip().strip("'")
             return f"a {_PY_TYPES.get(kind, kind)} cannot be used as a map key or set member"
@@ -121,7 +141,7 @@ def _describe(exc: BaseException) -> str:
         m = _NO_GET.search(str(exc))
         if m:
             kind = _PY_TYPES.get(m.group(1), m.group(1))
-            return f"cannot look up a keyword in a {kind}: expected a map or nil"
+            return f"cannot look up a keyword in {_a(kind)}: expected a map or nil"
     if isinstance(exc, MemoryError):
         return "out of memory"
     return f"{type(exc).__name__}: {exc}"

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,8 @@ class Script:
         if not callable(value) or isinstance(value, Keyword):
             known = ", ".join(self.functions) or "none"
             raise UsageError(f"{self.filename}: no function named '{name}' (functions: {known})")
-        return value
+        fn: Callable[..., Any] = value
+        return fn
 
     def get(self, name: str) -> Any:
         """The value of a script-level ``def``."""

@@ -313,7 +313,7 @@ def _test_and_value(c: Compiler, r: Result) -> tuple[ast.expr, ast.expr]:
 
 def _logic(c: Compiler, form: ListF, forms: list[Form], scope: Scope, is_and: bool) -> Result:
     if not forms:
-        return Result([], const(is_and), True)
+        return Result([], const(True if is_and else None), is_and)
     results = [c.compile(f, scope) for f in forms]
     is_bool = all(r.is_bool for r in results)
     if not any(r.stmts for r in results[1:]):

@@ -1,0 +1,135 @@
+"""The language's speed: a compiled processor against hand-written Python, and parse+compile time.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_lang.py [--calls 1000000] [--repeats 5] [--lines 500]
+
+1. The count-and-sum processor, in the language and as an idiomatic Python function over the same keyword-keyed
+   dicts, each called ``--calls`` times in the same loop shape (``state = f(state, chunk)`` over a pre-built list
+   of chunks). The best of ``--repeats`` runs of each is reported with the ratio (target: >= 0.8x).
+2. The parse+compile time of a generated script of about ``--lines`` lines (many ``defn`` forms using ``let``,
+   ``if``, ``cond``, map literals and destructuring), best of ``--repeats`` (target: < 100 ms). The one-off grammar
+   load is timed on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+from streamrt.lang.reader import read
+from streamrt.lang.script import compile_script, load_script
+from streamrt.values import Keyword
+
+__all__ = ["count_and_sum_python", "generate_script", "main"]
+
+SOURCE = """
+(defn count-and-sum [state chunk]
+  {:count (inc (:count state 0)) :sum (+ (:sum state 0) (:value chunk 0))})
+"""
+
+COUNT = Keyword("count")
+SUM = Keyword("sum")
+VALUE = Keyword("value")
+
+
+def count_and_sum_python(state: dict[Keyword, Any], chunk: dict[Keyword, Any]) -> dict[Keyword, Any]:
+    """The same processor as plain Python: what a user would write by hand."""
+    return {COUNT: state.get(COUNT, 0) + 1, SUM: state.get(SUM, 0) + chunk.get(VALUE, 0)}
+
+
+def drive(fn: Callable[[Any, Any], Any], chunks: list[dict[Keyword, Any]]) -> tuple[float, Any]:
+    """Seconds to fold ``fn`` over ``chunks``, and the final state."""
+    state: Any = {}
+    start = time.perf_counter()
+    for chunk in chunks:
+        state = fn(state, chunk)
+    return time.perf_counter() - start, state
+
+
+def best_of(repeats: int, fn: Callable[[], float]) -> float:
+    return min(fn() for _ in range(repeats))
+
+
+_BLOCK = """\
+(defn step-{i} [state {{:keys [value city] :or {{value 0}} :as chunk}}]
+  (let [n (inc (:count state 0))
+        total (+ (:sum state 0) value)
+        [lo hi] (:range state [0 0])]
+    (cond
+      (nil? city) {{:state (assoc state :skipped (inc (:skipped state 0)))}}
+      (> value hi) {{:state {{:count n :sum total :range [lo value]}} :output {{:city city :max value}}}}
+      (< value lo) {{:state {{:count n :sum total :range [value hi]}}}}
+      :else (if (= 0 (mod n {m}))
+              {{:state (assoc state :count n :sum total) :action :checkpoint}}
+              {{:state (assoc state :count n :sum total)}}))))
+"""
+
+
+def generate_script(lines: int) -> str:
+    """A realistic script of about ``lines`` lines: processor-shaped functions plus a stream per ten of them."""
+    parts: list[str] = ["; generated for bench_lang.py\n"]
+    count = 0
+    i = 0
+    while count < lines:
+        block = _BLOCK.format(i=i, m=i % 7 + 2)
+        if i % 10 == 9:
+            block += f'(mcp-stream "jsonl:data/feed-{i}.jsonl" step-{i} {{:count 0}} {{:stream-id "s{i}"}})\n'
+        parts.append(block)
+        count += block.count("\n")
+        i += 1
+    return "".join(parts)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--lines", type=int, default=500)
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    read("", "<warm-up>")
+    grammar_ms = (time.perf_counter() - start) * 1000
+
+    script = load_script(SOURCE, filename="count_and_sum.rtfs")
+    compiled = script.processor("count-and-sum")
+    pool = [{VALUE: i % 100, Keyword("id"): i} for i in range(1000)]
+    chunks = [pool[i % len(pool)] for i in range(args.calls)]
+    expected = drive(count_and_sum_python, chunks[:1000])[1]
+    assert drive(compiled, chunks[:1000])[1] == expected, "the two processors disagree"
+
+    timings: dict[str, list[float]] = {"python": [], "language": []}
+    for _ in range(args.repeats):  # interleaved, so drift in machine load hits both alike
+        timings["python"].append(drive(count_and_sum_python, chunks)[0])
+        timings["language"].append(drive(compiled, chunks)[0])
+    py_rate = args.calls / min(timings["python"])
+    lang_rate = args.calls / min(timings["language"])
+    print(f"count-and-sum, {args.calls:,} calls, best of {args.repeats}:")
+    print(f"  plain Python : {py_rate / 1e6:6.2f} M calls/s")
+    print(f"  language     : {lang_rate / 1e6:6.2f} M calls/s")
+    print(f"  ratio        : {lang_rate / py_rate:6.2f}x  (target >= 0.8x)")
+
+    text = generate_script(args.lines)
+    nlines = text.count("\n")
+
+    def compile_once() -> float:
+        t0 = time.perf_counter()
+        compile_script(text, filename="generated.rtfs")
+        return time.perf_counter() - t0
+
+    compile_ms = best_of(args.repeats, compile_once) * 1000
+    ndefs = len(compile_script(text, filename="generated.rtfs").globals)
+    print(
+        f"parse+compile of a {nlines}-line script ({ndefs} functions), best of {args.repeats}: "
+        f"{compile_ms:.1f} ms  (target < 100 ms)"
+    )
+    print(f"grammar load (once per process): {grammar_ms:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
