@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Final, TextIO
 
 from streamrt.errors import ScriptError, StreamrtError, UsageError
@@ -85,6 +86,20 @@ def _summary(provider: Provider) -> tuple[list[str], bool]:
     return lines, failed
 
 
+def relative_to_script(endpoint: str, script_dir: Path) -> str:
+    """Resolve a relative ``jsonl:`` / ``*.jsonl`` path in a script's endpoint against the script's folder."""
+    scheme, sep, rest = endpoint.partition(":")
+    if sep and scheme == "jsonl":
+        path = rest
+    elif endpoint.endswith(".jsonl") and not sep:
+        path = endpoint
+    else:
+        return endpoint
+    if os.path.isabs(path):
+        return endpoint
+    return "jsonl:" + str(script_dir / path)
+
+
 async def run_script(
     script_path: str | os.PathLike[str],
     *,
@@ -102,8 +117,13 @@ async def run_script(
         err.write(f"streamrt run: --queue-capacity must be a positive integer, got {queue_capacity!r}\n")
         return EXIT_USAGE
 
+    script_dir = Path(script_path).resolve().parent
+
     def source_factory(endpoint: str, options: Mapping[Keyword, Any]) -> Source:
-        return open_source(source_uri if source_uri is not None else endpoint, options=options)
+        # --source is relative to where the user is; a script's own endpoint to where the script is
+        if source_uri is not None:
+            return open_source(source_uri, options=options)
+        return open_source(relative_to_script(endpoint, script_dir), options=options)
 
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[int] = loop.create_future()

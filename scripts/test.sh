@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install everything the tests need (PostgreSQL from Debian's packages, the package with its test extra) and run
+# lint, type checks and the whole test suite. README.md prints this command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash .ci/ensure-postgres.sh
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/ruff check streamrt tests benchmarks
+.venv/bin/mypy
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,166 @@
+"""The ``streamrt`` command.
+
+Exit codes: 0 every stream ended without error; 1 some stream ended in ``:error`` (or ``check`` found problems in
+a script that reads); 2 a bad command line or script; 130 / 143 after a clean shutdown on SIGINT / SIGTERM.
+User mistakes print one clear message (``file:line:col: message`` plus the line and a caret for scripts), never a
+traceback. Heavy modules are imported inside the commands so ``streamrt check`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from streamrt import __version__
+from streamrt.errors import ScriptError, StreamrtError
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_STREAM_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with our usage code (2) — it already does — and prints the usage on stderr."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="streamrt", description="Run stateful stream processors written in the streamrt language.")
+    parser.add_argument("--version", action="version", version=f"streamrt {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="load a script, start its streams, run until they all end")
+    run.add_argument("script", help="the script file (*.rtfs)")
+    run.add_argument("--source", metavar="URI", help="read every stream from this source instead of its endpoint")
+    run.add_argument("--stream-id", metavar="ID", help="the id of the script's (single) stream")
+    run.add_argument("--queue-capacity", metavar="N", type=_positive_int, help="queue capacity per stream")
+    run.add_argument("--store", metavar="URL", help="snapshot store: a SQLite path or URL, postgresql://..., memory:")
+    run.add_argument("--snapshot-every", metavar="N|Tms", help="snapshot policy: every N chunks or every T ms")
+
+    resume = sub.add_parser("resume", help="rehydrate a stream from a store and run it on")
+    resume.add_argument("stream_id", metavar="ID")
+    resume.add_argument("script", nargs="?", help="the script (default: the path recorded in the snapshot)")
+    resume.add_argument("--store", metavar="URL", required=True)
+    resume.add_argument("--source", metavar="URI", help="override the recorded source")
+    resume.add_argument("--accept-changed-processor", action="store_true",
+                        help="resume even if the processor's source changed since the snapshot")
+
+    inspect = sub.add_parser("inspect", help="state, status and stats of streams in a store, as JSON")
+    inspect.add_argument("stream_id", metavar="ID", nargs="?")
+    inspect.add_argument("--store", metavar="URL", required=True)
+    inspect.add_argument("--no-state", action="store_true", help="leave the state out")
+    inspect.add_argument("--queue", action="store_true", help="include the queued chunks")
+
+    lst = sub.add_parser("list", help="the streams in a store")
+    lst.add_argument("--store", metavar="URL", required=True)
+
+    check = sub.add_parser("check", help="parse, compile and lint scripts; errors as file:line:col: message")
+    check.add_argument("scripts", nargs="+", metavar="SCRIPT")
+
+    lower = sub.add_parser("lower", help="print the script's forms after macro expansion")
+    lower.add_argument("script")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _print_error(exc: StreamrtError, err: TextIO) -> None:
+    text = exc.format() if isinstance(exc, ScriptError) else str(exc)
+    print(f"streamrt: {text}" if not isinstance(exc, ScriptError) else text, file=err)
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path
+
+    from streamrt.lang.script import check_script
+
+    status = EXIT_OK
+    for path in args.scripts:
+        try:
+            compiled = check_script(Path(path))
+        except ScriptError as exc:
+            print(exc.format(), file=err)
+            status = EXIT_USAGE
+            continue
+        functions = [g.name for g in compiled.globals.values() if g.arity is not None]
+        print(f"{path}: ok ({len(functions)} function{'s' if len(functions) != 1 else ''})", file=out)
+    return status
+
+
+def _cmd_lower(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path
+
+    from streamrt.lang.script import lower_script
+
+    print(lower_script(Path(args.script)), file=out)
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from streamrt.runtime.runner import run_script
+
+    options: dict[str, Any] = {}
+    if args.store is not None:
+        options["store_url"] = args.store
+    if args.snapshot_every is not None:
+        options["snapshot_every"] = args.snapshot_every
+    return asyncio.run(
+        run_script(
+            args.script,
+            source_uri=args.source,
+            stream_id=args.stream_id,
+            queue_capacity=args.queue_capacity,
+            out=out,
+            err=err,
+            **options,
+        )
+    )
+
+
+_COMMANDS = {
+    "check": _cmd_check,
+    "lower": _cmd_lower,
+    "run": _cmd_run,
+}
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    handler = _COMMANDS.get(args.command)
+    if handler is None:
+        from streamrt.store.cli import COMMANDS
+
+        handler = COMMANDS[args.command]
+    try:
+        return handler(args, out, err)
+    except StreamrtError as exc:
+        _print_error(exc, err)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
