@@ -86,7 +86,9 @@ class Keyword:
             return m.get(self, default)
         from streamrt.errors import ScriptRuntimeError
 
-        raise ScriptRuntimeError(f"cannot look up a keyword in a {type_name(m)}: expected a map or nil")
+        kind = type_name(m)
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ScriptRuntimeError(f"cannot look up a keyword in {article} {kind}: expected a map or nil")
 
     def __repr__(self) -> str:
         return ":" + self.qualified
@@ -196,7 +198,9 @@ def pr_str(value: Any, readably: bool = True) -> str:
     if isinstance(value, tuple):
         return "[" + " ".join(pr_str(v, readably) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(pr_str(k, readably) + " " + pr_str(v, readably) for k, v in value.items()) + "}"
+        return (
+            "{" + ", ".join(pr_str(k, readably) + " " + pr_str(v, readably) for k, v in value.items()) + "}"
+        )
     if isinstance(value, list):
         return "[" + " ".join(pr_str(v, readably) for v in value) + "]"
     if isinstance(value, Symbol):

@@ -20,15 +20,20 @@ _CMPOPS: dict[str, ast.cmpop] = {"<": ast.Lt(), "<=": ast.LtE(), ">": ast.Gt(), 
 
 
 def _is_int(expr: ast.expr) -> ast.expr:
-    return ast.Compare(left=ast.Call(func=name("_type"), args=[expr], keywords=[]), ops=[ast.Is()],
-                       comparators=[name("_int")])
+    return ast.Compare(
+        left=ast.Call(func=name("_type"), args=[expr], keywords=[]),
+        ops=[ast.Is()],
+        comparators=[name("_int")],
+    )
 
 
 def _const_int(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Constant) and type(expr.value) is int
 
 
-def _guarded(c: Compiler, lang_name: str, a: ast.expr, b: ast.expr, fast: ast.operator | ast.cmpop) -> ast.expr:
+def _guarded(
+    c: Compiler, lang_name: str, a: ast.expr, b: ast.expr, fast: ast.operator | ast.cmpop
+) -> ast.expr:
     """``fast(a, b)`` when both are ints, else the core function; each operand evaluated once, in order.
 
     Two unknown operands use a chained ``type(a) is type(b) is int``: both sides are evaluated before the first
@@ -81,7 +86,9 @@ def _step(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     op = ast.Add() if head.name == "inc" else ast.Sub()  # type: ignore[union-attr]
     bind, use = c.bind_once(arg.expr)
     slow = ast.Call(func=c.core(head.name), args=[use], keywords=[])  # type: ignore[union-attr]
-    return Result([], ast.IfExp(test=_is_int(bind), body=ast.BinOp(left=use, op=op, right=const(1)), orelse=slow))
+    return Result(
+        [], ast.IfExp(test=_is_int(bind), body=ast.BinOp(left=use, op=op, right=const(1)), orelse=slow)
+    )
 
 
 def _eq_expr(c: Compiler, a: ast.expr, b: ast.expr) -> ast.expr:
@@ -123,10 +130,17 @@ def _not(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     if isinstance(arg.expr, ast.Constant):
         return Result([], const(arg.expr.value is None or arg.expr.value is False), True)
     bind, use = c.bind_once(arg.expr)
-    return Result([], ast.BoolOp(op=ast.Or(), values=[
-        ast.Compare(left=bind, ops=[ast.Is()], comparators=[const(None)]),
-        ast.Compare(left=use, ops=[ast.Is()], comparators=[const(False)]),
-    ]), True)
+    return Result(
+        [],
+        ast.BoolOp(
+            op=ast.Or(),
+            values=[
+                ast.Compare(left=bind, ops=[ast.Is()], comparators=[const(None)]),
+                ast.Compare(left=use, ops=[ast.Is()], comparators=[const(False)]),
+            ],
+        ),
+        True,
+    )
 
 
 @inline("nil?", "some?")

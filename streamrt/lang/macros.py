@@ -37,8 +37,11 @@ def _macro(name: str, spec: str) -> Callable[[MacroFn], MacroFn]:
 
 def is_macro(form: Form) -> bool:
     """True when ``form`` is a use of a macro."""
-    return isinstance(form, ListF) and bool(form.items) and isinstance(form.items[0], Sym) and (
-        form.items[0].name in MACROS
+    return (
+        isinstance(form, ListF)
+        and bool(form.items)
+        and isinstance(form.items[0], Sym)
+        and (form.items[0].name in MACROS)
     )
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, cast
 
 from lark import Lark, Token, Transformer
@@ -219,7 +219,9 @@ def _scan_brackets(text: str, filename: str) -> _Located | None:
         i += 1
     if stack:
         opener, oline, ocol = stack[-1]
-        return _Located(f"'{opener}' is never closed (missing '{_OPENERS[opener]}')", Pos(filename, oline, ocol))
+        return _Located(
+            f"'{opener}' is never closed (missing '{_OPENERS[opener]}')", Pos(filename, oline, ocol)
+        )
     return None
 
 

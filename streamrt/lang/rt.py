@@ -13,11 +13,28 @@ from typing import Any
 from streamrt.errors import Pos, ScriptError, ScriptRuntimeError
 from streamrt.values import Keyword, LList, Symbol, pr_str, type_name
 
-__all__ = ["demangle", "destructure_get", "destructure_nth", "destructure_rest", "mangle", "runtime_error",
-           "support_names"]
+__all__ = [
+    "demangle",
+    "destructure_get",
+    "destructure_nth",
+    "destructure_rest",
+    "mangle",
+    "runtime_error",
+    "support_names",
+]
 
-_PY_TYPES = {"int": "integer", "float": "float", "str": "string", "NoneType": "nil", "bool": "boolean",
-             "tuple": "vector", "dict": "map", "Keyword": "keyword", "LList": "list", "Symbol": "symbol"}
+_PY_TYPES = {
+    "int": "integer",
+    "float": "float",
+    "str": "string",
+    "NoneType": "nil",
+    "bool": "boolean",
+    "tuple": "vector",
+    "dict": "map",
+    "Keyword": "keyword",
+    "LList": "list",
+    "Symbol": "symbol",
+}
 
 
 def mangle(name: str) -> str:

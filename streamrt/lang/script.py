@@ -86,7 +86,9 @@ def stream_request(args: Mapping[Keyword, Any], pos: Pos | None) -> StreamReques
 class Script:
     """A compiled and loaded script: its processors are plain Python callables."""
 
-    def __init__(self, compiled: CompiledScript, source: str, capabilities: Mapping[str, Capability] | None) -> None:
+    def __init__(
+        self, compiled: CompiledScript, source: str, capabilities: Mapping[str, Capability] | None
+    ) -> None:
         self.filename = compiled.filename
         self.source = source
         self.source_hash = hashlib.sha256(source.encode("utf-8")).hexdigest()
@@ -111,8 +113,11 @@ class Script:
 
         def log_capability(args: dict[Keyword, Any], ctx: CallContext) -> None:
             message = args.get(Keyword("message"), args) if isinstance(args, Mapping) else args
-            log.info("%s", message if isinstance(message, str) else pr_str(message),
-                     extra={"script": self.filename, "line": ctx.pos.line if ctx.pos else None})
+            log.info(
+                "%s",
+                message if isinstance(message, str) else pr_str(message),
+                extra={"script": self.filename, "line": ctx.pos.line if ctx.pos else None},
+            )
 
         return {"mcp.stream.start": start, "log": log_capability}
 

@@ -25,8 +25,15 @@ _KINDS: dict[str, Any] = {
     "list": ListF,
     "string": str,
 }
-_ARTICLE = {"any": "a form", "symbol": "a symbol", "keyword": "a keyword", "vector": "a vector", "map": "a map",
-            "list": "a list", "string": "a string"}
+_ARTICLE = {
+    "any": "a form",
+    "symbol": "a symbol",
+    "keyword": "a keyword",
+    "vector": "a vector",
+    "map": "a map",
+    "list": "a list",
+    "string": "a string",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +95,9 @@ class Shape:
             elif item.optional:
                 bound[item.name] = None
             elif i < len(args):
-                self._fail(f"expected {item.name} ({_ARTICLE[item.kind]}), got {kind_name(args[i])}", args[i].pos)
+                self._fail(
+                    f"expected {item.name} ({_ARTICLE[item.kind]}), got {kind_name(args[i])}", args[i].pos
+                )
             else:
                 self._fail(f"missing {item.name} ({_ARTICLE[item.kind]})", form.pos)
         if i < len(args):

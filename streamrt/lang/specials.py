@@ -57,10 +57,14 @@ def _temp_for(c: Compiler, value: ast.expr, stmts: list[ast.stmt], pos: Any) -> 
 
 
 def _map_get(target: ast.expr, key: ast.expr, default: ast.expr) -> ast.expr:
-    fast = ast.Call(func=ast.Attribute(value=target, attr="get", ctx=ast.Load()), args=[key, default], keywords=[])
+    fast = ast.Call(
+        func=ast.Attribute(value=target, attr="get", ctx=ast.Load()), args=[key, default], keywords=[]
+    )
     slow = ast.Call(func=name("_d_get"), args=[target, key, default], keywords=[])
     test = ast.Compare(
-        left=ast.Call(func=name("_type"), args=[target], keywords=[]), ops=[ast.Is()], comparators=[name("_dict")]
+        left=ast.Call(func=name("_type"), args=[target], keywords=[]),
+        ops=[ast.Is()],
+        comparators=[name("_dict")],
     )
     return ast.IfExp(test=test, body=fast, orelse=slow)
 
@@ -163,8 +167,15 @@ def _bind_map(c: Compiler, pattern: MapF, value: ast.expr, scope: Scope, stmts: 
             )
 
 
-def function_def(c: Compiler, pyname: str, params: VecF, body: list[Form], scope: Scope, pos: Any,
-                 self_name: Sym | None = None) -> ast.FunctionDef:
+def function_def(
+    c: Compiler,
+    pyname: str,
+    params: VecF,
+    body: list[Form],
+    scope: Scope,
+    pos: Any,
+    self_name: Sym | None = None,
+) -> ast.FunctionDef:
     """A Python ``def`` for a language function; failures inside are located in the script."""
     fscope = scope.child(fn=True)
     if self_name is not None:
@@ -202,10 +213,12 @@ def function_def(c: Compiler, pyname: str, params: VecF, body: list[Form], scope
         body=[ast.Raise(exc=ast.Call(func=name("_rt_error"), args=[name("_e")], keywords=[]), cause=None)],
     )
     guarded = ast.Try(body=inner, handlers=[handler], orelse=[], finalbody=[])
-    arguments = ast.arguments(posonlyargs=[], args=args, vararg=vararg, kwonlyargs=[], kw_defaults=[],
-                              kwarg=None, defaults=[])
-    fdef = ast.FunctionDef(name=pyname, args=arguments, body=[guarded], decorator_list=[], returns=None,
-                           type_comment=None)
+    arguments = ast.arguments(
+        posonlyargs=[], args=args, vararg=vararg, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
+    )
+    fdef = ast.FunctionDef(
+        name=pyname, args=arguments, body=[guarded], decorator_list=[], returns=None, type_comment=None
+    )
     return locate(fdef, pos)  # type: ignore[no-any-return]
 
 
@@ -243,8 +256,9 @@ def _fn(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
             args.append(ast.arg(arg=local))
         body = compile_body(c, a["body"], fscope, form.pos)
         if not body.stmts:
-            arguments = ast.arguments(posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[],
-                                      kwarg=None, defaults=[])
+            arguments = ast.arguments(
+                posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
+            )
             return Result([], locate(ast.Lambda(args=arguments, body=body.expr), form.pos))
     self_name: Sym | None = a["name"]
     if self_name is not None:
@@ -280,7 +294,9 @@ def _if(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
         return Result(test.stmts + chosen.stmts, chosen.expr, chosen.is_bool)
     is_bool = then.is_bool and other.is_bool
     if not then.stmts and not other.stmts:
-        return Result(test.stmts, locate(ast.IfExp(test=cond, body=then.expr, orelse=other.expr), form.pos), is_bool)
+        return Result(
+            test.stmts, locate(ast.IfExp(test=cond, body=then.expr, orelse=other.expr), form.pos), is_bool
+        )
     tmp = c.fresh()
     node = ast.If(
         test=cond,
@@ -320,7 +336,11 @@ def _logic(c: Compiler, form: ListF, forms: list[Form], scope: Scope, is_and: bo
         acc = results[-1].expr
         for r in reversed(results[:-1]):
             test, use = _test_and_value(c, r)
-            acc = ast.IfExp(test=test, body=acc, orelse=use) if is_and else ast.IfExp(test=test, body=use, orelse=acc)
+            acc = (
+                ast.IfExp(test=test, body=acc, orelse=use)
+                if is_and
+                else ast.IfExp(test=test, body=use, orelse=acc)
+            )
         return Result(results[0].stmts, locate(acc, form.pos), is_bool)
     tmp = c.fresh()
     stmts: list[ast.stmt] = []
@@ -379,8 +399,12 @@ def _check_stream_start(c: Compiler, args: MapF) -> None:
         lo, hi = gdef.arity
         allowed = (2, 3) if what == "processor" else (1, 2)
         if not any(lo <= n and (hi is None or n <= hi) for n in allowed):
-            shape = "(state chunk) or (state chunk meta)" if what == "processor" else "(state) or (state meta)"
-            raise c.fail(f"mcp-stream: the {what} '{fname}' must take {shape}; it takes {lo} parameters", value.pos)
+            shape = (
+                "(state chunk) or (state chunk meta)" if what == "processor" else "(state) or (state meta)"
+            )
+            raise c.fail(
+                f"mcp-stream: the {what} '{fname}' must take {shape}; it takes {lo} parameters", value.pos
+            )
 
 
 @special("call", "capability:keyword args?")

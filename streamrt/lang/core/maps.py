@@ -54,7 +54,9 @@ def _lookup(fname: str, m: Any, k: Any, default: Any) -> Any:
     if type(k) is Keyword and not isinstance(m, Mapping):
         if not m:  # false and empty values give the default, as compiled (:k x) does
             return default
-        fail(f"{fname}: cannot look up keyword {k!r} in a {type_name(m)}: expected a map or nil")
+        kind = type_name(m)
+        article = "an" if kind[0] in "aeiou" else "a"
+        fail(f"{fname}: cannot look up keyword {k!r} in {article} {kind}: expected a map or nil")
     if t is tuple or t is LList or t is str:
         if type(k) is int and 0 <= k < len(m):
             return m[k]
