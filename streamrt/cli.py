@@ -29,25 +29,36 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="streamrt", description="Run stateful stream processors written in the streamrt language.")
+    parser = _Parser(
+        prog="streamrt", description="Run stateful stream processors written in the streamrt language."
+    )
     parser.add_argument("--version", action="version", version=f"streamrt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="load a script, start its streams, run until they all end")
     run.add_argument("script", help="the script file (*.rtfs)")
-    run.add_argument("--source", metavar="URI", help="read every stream from this source instead of its endpoint")
+    run.add_argument(
+        "--source", metavar="URI", help="read every stream from this source instead of its endpoint"
+    )
     run.add_argument("--stream-id", metavar="ID", help="the id of the script's (single) stream")
     run.add_argument("--queue-capacity", metavar="N", type=_positive_int, help="queue capacity per stream")
-    run.add_argument("--store", metavar="URL", help="snapshot store: a SQLite path or URL, postgresql://..., memory:")
-    run.add_argument("--snapshot-every", metavar="N|Tms", help="snapshot policy: every N chunks or every T ms")
+    run.add_argument(
+        "--store", metavar="URL", help="snapshot store: a SQLite path or URL, postgresql://..., memory:"
+    )
+    run.add_argument(
+        "--snapshot-every", metavar="N|Tms", help="snapshot policy: every N chunks or every T ms"
+    )
 
     resume = sub.add_parser("resume", help="rehydrate a stream from a store and run it on")
     resume.add_argument("stream_id", metavar="ID")
     resume.add_argument("script", nargs="?", help="the script (default: the path recorded in the snapshot)")
     resume.add_argument("--store", metavar="URL", required=True)
     resume.add_argument("--source", metavar="URI", help="override the recorded source")
-    resume.add_argument("--accept-changed-processor", action="store_true",
-                        help="resume even if the processor's source changed since the snapshot")
+    resume.add_argument(
+        "--accept-changed-processor",
+        action="store_true",
+        help="resume even if the processor's source changed since the snapshot",
+    )
 
     inspect = sub.add_parser("inspect", help="state, status and stats of streams in a store, as JSON")
     inspect.add_argument("stream_id", metavar="ID", nargs="?")
@@ -147,9 +158,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     handler = _COMMANDS.get(args.command)
     if handler is None:
-        from streamrt.store.cli import COMMANDS
+        import importlib
 
-        handler = COMMANDS[args.command]
+        # resume / inspect / list live with the store, which is imported only when one of them runs
+        handler = importlib.import_module("streamrt.store.cli").COMMANDS[args.command]
     try:
         return handler(args, out, err)
     except StreamrtError as exc:
