@@ -1,0 +1,283 @@
+"""The provider's speed and footprint: one stream against the bare processor and bytewax, and many small streams.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_provider.py [--chunks 1000000] [--repeats 3] [--streams 10000] [--per-stream 100]
+
+The job is the count-and-sum processor written in the language, loaded with ``load_script``, over ``--chunks``
+pre-built keyword-keyed chunks. All parts run in one process:
+
+(a) a plain Python loop calling the compiled processor directly: the ceiling, no runtime at all;
+(b) the same chunks through :class:`streamrt.runtime.Provider`, one stream, two ways a host feeds it:
+    (b1) one ``await push_many(...)`` for all chunks (the batched path), and
+    (b2) one ``await push(...)`` per chunk (the per-chunk path); each reported as a ratio to (a) (target >= 0.5x);
+(c) bytewax 0.21.1 ``stateful_map`` with ``TestingSource``/``TestingSink``/``run_main`` calling the same compiled
+    processor (so the processor's cost is identical and only the runtime differs); (b)/(c) (target >= 10x);
+(d) ``--streams`` streams of ``--per-stream`` chunks each: the aggregate rate, the peak-RSS growth per stream
+    (``ru_maxrss`` before and after), and the memory an idle stream costs beyond its state, measured with
+    ``tracemalloc`` in a separate pass (target < 2 KB).
+
+(a), (b1), (b2) and (c) are best of ``--repeats``, interleaved so drift in machine load hits all alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import gc
+import resource
+import shlex
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from streamrt.lang.script import load_script
+from streamrt.runtime import Provider
+from streamrt.values import Keyword
+
+__all__ = ["SOURCE", "main"]
+
+SOURCE = """
+(defn count-and-sum [state chunk]
+  {:count (inc (:count state 0)) :sum (+ (:sum state 0) (:value chunk 0))})
+"""
+
+COUNT = Keyword("count")
+SUM = Keyword("sum")
+VALUE = Keyword("value")
+Processor = Callable[[Any, Any], Any]
+
+
+def make_chunks(n: int) -> list[dict[Keyword, Any]]:
+    pool = [{VALUE: i % 100, Keyword("id"): i} for i in range(1000)]
+    return [pool[i % len(pool)] for i in range(n)]
+
+
+def expected_state(chunks: list[dict[Keyword, Any]]) -> dict[Keyword, Any]:
+    return {COUNT: len(chunks), SUM: sum(c[VALUE] for c in chunks)}
+
+
+def ceiling(proc: Processor, chunks: list[dict[Keyword, Any]]) -> tuple[float, Any]:
+    """(a): the compiled processor in a bare loop."""
+    state: Any = {}
+    t0 = time.perf_counter()
+    for chunk in chunks:
+        state = proc(state, chunk)
+    return time.perf_counter() - t0, state
+
+
+async def _provider_run(
+    proc: Processor, chunks: list[dict[Keyword, Any]], batched: bool
+) -> tuple[float, Any]:
+    async with Provider() as p:
+        sid = p.start(proc, stream_id="bench")
+        t0 = time.perf_counter()
+        if batched:
+            await p.push_many(sid, chunks)
+        else:
+            push = p.push
+            for chunk in chunks:
+                await push(sid, chunk)
+        p.end_input(sid)
+        await p.wait(sid)
+        elapsed = time.perf_counter() - t0
+        return elapsed, p.record(sid).state
+
+
+def provider_run(proc: Processor, chunks: list[dict[Keyword, Any]], batched: bool) -> tuple[float, Any]:
+    """(b): one stream through the provider, fed in one batch or chunk by chunk."""
+    return asyncio.run(_provider_run(proc, chunks, batched))
+
+
+def bytewax_skip_reason() -> str | None:
+    try:
+        import bytewax  # noqa: F401
+        from bytewax.testing import run_main  # noqa: F401
+    except Exception as exc:
+        return f"bytewax is not importable ({type(exc).__name__}: {exc}); install the bench extra: pip install -e '.[bench]'"
+    from importlib.metadata import version
+
+    found = version("bytewax")
+    return None if found == "0.21.1" else f"bytewax {found} is installed; this benchmark is for 0.21.1"
+
+
+def bytewax_run(proc: Processor, chunks: list[dict[Keyword, Any]], batch_size: int) -> tuple[float, Any]:
+    """(c): the same processor as the mapper of bytewax's ``stateful_map``, one key."""
+    import bytewax.operators as op
+    from bytewax.dataflow import Dataflow
+    from bytewax.testing import TestingSink, TestingSource, run_main
+
+    def mapper(state: Any, chunk: Any) -> tuple[Any, Any]:
+        new = proc({} if state is None else state, chunk)
+        return new, new
+
+    out: list[Any] = []
+    flow = Dataflow("count_and_sum")
+    inp = op.input("inp", flow, TestingSource(chunks, batch_size=batch_size))
+    keyed = op.key_on("one_key", inp, lambda _chunk: "all")
+    totals = op.stateful_map("count_and_sum", keyed, mapper)
+    op.output("out", totals, TestingSink(out))
+    t0 = time.perf_counter()
+    run_main(flow)  # type: ignore[no-untyped-call]  # bytewax.testing is not annotated
+    elapsed = time.perf_counter() - t0
+    return elapsed, out[-1][1] if out else None
+
+
+async def _many_streams(proc: Processor, streams: int, per_stream: int) -> tuple[float, int]:
+    """(d): start ``streams`` streams, feed each ``per_stream`` chunks, end them, wait for all."""
+    chunk = {VALUE: 1}
+    batch = [chunk] * per_stream
+    async with Provider() as p:
+        t0 = time.perf_counter()
+        ids = [p.start(proc, stream_id=f"s{i}") for i in range(streams)]
+        for sid in ids:
+            await p.push_many(sid, batch)
+            p.end_input(sid)
+        await p.wait()
+        elapsed = time.perf_counter() - t0
+        done = sum(p.record(sid).processed for sid in ids)
+    return elapsed, done
+
+
+def _deep_size(value: Any) -> int:
+    """Bytes of a state value (dicts, tuples, keywords shared, small ints cached), for subtracting it out."""
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(_deep_size(k) + _deep_size(v) for k, v in value.items())
+    if isinstance(value, tuple):
+        return sys.getsizeof(value) + sum(_deep_size(v) for v in value)
+    if isinstance(value, Keyword) or value is None or isinstance(value, bool):
+        return 0
+    if isinstance(value, int) and -5 <= value <= 256:
+        return 0
+    return sys.getsizeof(value)
+
+
+async def _idle_stream_bytes(proc: Processor, streams: int, per_stream: int) -> tuple[float, float]:
+    """Traced bytes per idle stream (active, empty queue, no task) beyond its state, and its state's size."""
+    chunk = {VALUE: 1}
+    batch = [chunk] * per_stream
+    async with Provider() as p:
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        ids = [p.start(proc, stream_id=f"s{i:05d}") for i in range(streams)]
+        for sid in ids:
+            await p.push_many(sid, batch)
+        await p.settle()
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        state_bytes = sum(_deep_size(p.record(sid).state) for sid in ids)
+        idle = sum(1 for sid in ids if not p.record(sid).queue)
+        assert idle == streams, f"{streams - idle} streams still have queued chunks"
+    return (after - before - state_bytes) / streams, state_bytes / streams
+
+
+def _maxrss_bytes() -> int:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds / 1e6:6.3f} M chunks/s"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--chunks", type=int, default=1_000_000, help="chunks for (a), (b) and (c)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of each of (a), (b1), (b2), (c); best counts"
+    )
+    parser.add_argument("--streams", type=int, default=10_000, help="streams for (d)")
+    parser.add_argument("--per-stream", type=int, default=100, help="chunks per stream for (d)")
+    parser.add_argument(
+        "--bytewax-batch",
+        type=int,
+        nargs="+",
+        default=[1, 1000],
+        help="TestingSource batch_size values for (c): 1 is bytewax's default, 1000 its best case",
+    )
+    parser.add_argument("--skip-bytewax", action="store_true", help="do not run (c)")
+    args = parser.parse_args(argv)
+
+    print("command:", shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(argv))
+    proc: Processor = load_script(SOURCE, filename="count_and_sum.rtfs").processor("count-and-sum")
+
+    # (d) first, so ru_maxrss is not already at the high-water mark of the 1M-chunk runs.
+    rss0 = _maxrss_bytes()
+    d_secs, d_done = asyncio.run(_many_streams(proc, args.streams, args.per_stream))
+    rss1 = _maxrss_bytes()
+    assert d_done == args.streams * args.per_stream, f"(d) processed {d_done} chunks"
+    idle_bytes, state_bytes = asyncio.run(_idle_stream_bytes(proc, args.streams, args.per_stream))
+
+    chunks = make_chunks(args.chunks)
+    want = expected_state(chunks)
+    skip = "--skip-bytewax given" if args.skip_bytewax else bytewax_skip_reason()
+    runs: dict[str, Callable[[], tuple[float, Any]]] = {
+        "a": lambda: ceiling(proc, chunks),
+        "b1": lambda: provider_run(proc, chunks, batched=True),
+        "b2": lambda: provider_run(proc, chunks, batched=False),
+    }
+    if skip is None:
+        for size in args.bytewax_batch:
+            runs[f"c{size}"] = functools.partial(bytewax_run, proc, chunks, size)
+    best: dict[str, float] = {}
+    for _ in range(args.repeats):
+        for key, run in runs.items():
+            gc.collect()
+            secs, state = run()
+            assert state == want, f"({key}) ended with {state!r}, expected {want!r}"
+            best[key] = min(best.get(key, float("inf")), secs)
+
+    n = args.chunks
+    ra = n / best["a"]
+    print(f"count-and-sum (language), {n:,} chunks, best of {args.repeats}:")
+    print(f"  (a)  {'plain loop, compiled processor':<40}: {_rate(n, best['a'])}  (the ceiling)")
+    for key, label in (
+        ("b1", "provider, push_many of all chunks"),
+        ("b2", "provider, one await push per chunk"),
+    ):
+        r = n / best[key]
+        verdict = "met" if r / ra >= 0.5 else "NOT met"
+        print(
+            f"  ({key}) {label:<40}: {_rate(n, best[key])}  = {r / ra:4.2f}x (a)  (target >= 0.5x: {verdict})"
+        )
+    if skip is None:
+        for size in args.bytewax_batch:
+            rc = n / best[f"c{size}"]
+            label = f"bytewax 0.21.1 stateful_map, batch {size}"
+            print(f"  (c)  {label:<40}: {_rate(n, best[f'c{size}'])}  = {rc / ra:4.2f}x (a)")
+            for key in ("b1", "b2"):
+                ratio = (n / best[key]) / rc
+                verdict = "met" if ratio >= 10 else "NOT met"
+                print(f"         ({key})/(c batch {size}) = {ratio:5.1f}x  (target >= 10x: {verdict})")
+    else:
+        print(f"  (c)  bytewax: skipped: {skip}")
+
+    total = args.streams * args.per_stream
+    print(
+        f"(d) {args.streams:,} streams x {args.per_stream} chunks (start, push_many, end_input, wait for all):"
+    )
+    print(f"  aggregate : {_rate(total, d_secs)}  = {(total / d_secs) / ra:4.2f}x (a)")
+    print(
+        f"  peak RSS growth: {(rss1 - rss0) / 1024:,.0f} KiB = {(rss1 - rss0) / args.streams:,.0f} B per stream"
+        "  (ru_maxrss after minus before; includes queues in flight and allocator slack)"
+    )
+    verdict = "met" if idle_bytes < 2048 else "NOT met"
+    print(
+        f"  idle stream: {idle_bytes:,.0f} B per stream beyond its state ({state_bytes:,.0f} B of state)"
+        f"  (target < 2048 B: {verdict})"
+    )
+    print(
+        "    method: tracemalloc traced bytes after starting the streams and feeding each its chunks until its"
+        " queue is empty and its worker gone, minus before, minus the deep size of every final state"
+    )
+
+
+if __name__ == "__main__":
+    main()
