@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from streamrt.errors import ScriptError, StreamrtError, UsageError
 from streamrt.runtime.machine import Status
@@ -23,6 +23,9 @@ from streamrt.runtime.outputs import Output
 from streamrt.runtime.provider import Provider
 from streamrt.sources.base import Source
 from streamrt.values import Keyword, to_json_text
+
+if TYPE_CHECKING:
+    from streamrt.runtime.persist import Persister
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE", "run_script"]
 
@@ -86,6 +89,30 @@ def _summary(provider: Provider) -> tuple[list[str], bool]:
     return lines, failed
 
 
+def _refuse_existing(provider: Provider, persister: Persister, existing: set[str]) -> None:
+    """Before anything is processed: a new run must not take over a stream the store already holds."""
+    for sid in provider.stream_ids():
+        if sid in existing:
+            raise UsageError(
+                f"the store {persister.store.url} already holds stream {sid!r}: "
+                f"use `streamrt resume {sid} --store {persister.store.url}`, or another --stream-id"
+            )
+        persister.track(provider.record(sid))
+
+
+async def _claim_new(provider: Provider, persister: Persister) -> None:
+    """Own each new stream (a concurrent run of the same ids is refused by its lease or its first write)."""
+    for sid in provider.stream_ids():
+        await persister.claim(sid)
+
+
+async def _abandon(persister: Persister | None, code: int) -> int:
+    """Leave the store as it was: no final snapshots, leases released."""
+    if persister is not None:
+        await persister.close(final=False)
+    return code
+
+
 def relative_to_script(endpoint: str, script_dir: Path) -> str:
     """Resolve a relative ``jsonl:`` / ``*.jsonl`` path in a script's endpoint against the script's folder."""
     scheme, sep, rest = endpoint.partition(":")
@@ -101,18 +128,93 @@ def relative_to_script(endpoint: str, script_dir: Path) -> str:
 
 
 async def run_script(
-    script_path: str | os.PathLike[str],
+    script_path: str | os.PathLike[str] | None,
     *,
     source_uri: str | None = None,
     stream_id: str | None = None,
     queue_capacity: int | None = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
+    store_url: str | None = None,
+    snapshot_every: str | int | None = None,
+    resume_id: str | None = None,
+    accept_changed: bool = False,
 ) -> int:
-    """Run a script's streams to their end; return the process exit code."""
+    """Run a script's streams to their end; return the process exit code.
+
+    With ``store_url`` every stream is snapshotted under the ``snapshot_every`` policy (default: every chunk); with
+    ``resume_id`` the script's streams are not started: that stream is rehydrated from the store instead.
+    """
+    command = "resume" if resume_id is not None else "run"
+    persister: Persister | None = None
+    if store_url is not None or resume_id is not None:
+        try:
+            persister = await _open_persister(store_url, snapshot_every)
+        except StreamrtError as exc:
+            err.write(f"streamrt {command}: {exc}\n")
+            return EXIT_USAGE
+    elif snapshot_every is not None:
+        err.write("streamrt run: --snapshot-every needs --store\n")
+        return EXIT_USAGE
+    try:
+        return await _run(
+            script_path,
+            persister,
+            command,
+            source_uri,
+            stream_id,
+            queue_capacity,
+            out,
+            err,
+            resume_id,
+            accept_changed,
+        )
+    finally:
+        if persister is not None:
+            await persister.store.aclose()
+
+
+async def _open_persister(store_url: str | None, snapshot_every: str | int | None) -> Persister:
+    from streamrt.runtime.persist import Persister, parse_policy
+    from streamrt.store import open_store
+
+    policy = parse_policy(snapshot_every)
+    store = open_store(store_url)
+    await store.open()
+    return Persister(store, policy)
+
+
+async def _run(
+    script_path: str | os.PathLike[str] | None,
+    persister: Persister | None,
+    command: str,
+    source_uri: str | None,
+    stream_id: str | None,
+    queue_capacity: int | None,
+    out: TextIO,
+    err: TextIO,
+    resume_id: str | None,
+    accept_changed: bool,
+) -> int:
     from streamrt.lang.script import load_script
+    from streamrt.runtime.persist import SCRIPT_KEY
+    from streamrt.runtime.resume import resume_stream
     from streamrt.sources import open_source
 
+    if resume_id is not None and persister is not None and script_path is None:
+        try:
+            snap = await persister.store.get(resume_id)
+        except StreamrtError as exc:
+            err.write(f"streamrt resume: {exc}\n")
+            return EXIT_USAGE
+        recorded = snap.options.get(SCRIPT_KEY)
+        if not isinstance(recorded, str):
+            err.write(
+                f"streamrt resume: the snapshot of {resume_id!r} records no script; name it on the command line\n"
+            )
+            return EXIT_USAGE
+        script_path = recorded
+    assert script_path is not None
     if queue_capacity is not None and (type(queue_capacity) is not int or queue_capacity < 1):
         err.write(f"streamrt run: --queue-capacity must be a positive integer, got {queue_capacity!r}\n")
         return EXIT_USAGE
@@ -125,6 +227,9 @@ async def run_script(
             return open_source(source_uri, options=options)
         return open_source(relative_to_script(endpoint, script_dir), options=options)
 
+    existing: set[str] = set()
+    if persister is not None and resume_id is None:
+        existing = {row.stream_id for row in await persister.store.list()}
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[int] = loop.create_future()
     handler = logging.StreamHandler(err)
@@ -138,8 +243,26 @@ async def run_script(
                 source_factory=source_factory, stream_id=stream_id, queue_capacity=queue_capacity
             )
             try:
+                if resume_id is not None:
+                    # the script's mcp-stream forms only name streams here: the resumed one comes from the store
+                    caps = {name: cap for name, cap in caps.items() if name != "mcp.stream.start"}
                 script = load_script(os.fspath(script_path), capabilities=caps)
-                for request in script.stream_requests:
+                if persister is not None and resume_id is None:
+                    _refuse_existing(provider, persister, existing)
+                if persister is not None:
+                    persister.processor_hash = script.source_hash
+                    persister.script_path = str(Path(script_path).resolve())
+                    persister.attach(provider)
+                if resume_id is not None and persister is not None:
+                    await resume_stream(
+                        provider,
+                        persister,
+                        resume_id,
+                        script,
+                        source=source_uri,
+                        accept_changed=accept_changed,
+                    )
+                for request in script.stream_requests if resume_id is None else ():
                     provider.start_request(
                         script,
                         request,
@@ -147,12 +270,14 @@ async def run_script(
                         stream_id=stream_id,
                         queue_capacity=queue_capacity,
                     )
+                if persister is not None and resume_id is None:
+                    await _claim_new(provider, persister)
             except ScriptError as exc:
                 err.write(exc.format() + "\n")
-                return EXIT_USAGE
+                return await _abandon(persister, EXIT_USAGE)
             except StreamrtError as exc:
-                err.write(f"streamrt run: {exc}\n")
-                return EXIT_USAGE
+                err.write(f"streamrt {command}: {exc}\n")
+                return await _abandon(persister, EXIT_USAGE)
             if not provider.stream_ids():
                 err.write(
                     f"streamrt run: {script.filename} starts no streams (add an (mcp-stream ...) form)\n"
@@ -167,16 +292,24 @@ async def run_script(
                     done.cancel()
                 code = stop.result() if stop.done() else None
                 await provider.close()
+                if persister is not None:
+                    try:
+                        await persister.close()
+                    except StreamrtError as exc:
+                        err.write(f"streamrt {command}: final snapshot failed: {exc}\n")
+                        code = EXIT_ERROR if code is None else code
             lines, failed = _summary(provider)
             for line in lines:
                 err.write(line + "\n")
             if code is not None:
                 live = sum(1 for sid in provider.stream_ids() if not provider.record(sid).status.terminal)
-                err.write(f"streamrt run: interrupted; {live} stream(s) left unfinished and resumable\n")
+                err.write(
+                    f"streamrt {command}: interrupted; {live} stream(s) left unfinished and resumable\n"
+                )
                 return code
             return EXIT_ERROR if failed else EXIT_OK
     except UsageError as exc:
-        err.write(f"streamrt run: {exc}\n")
+        err.write(f"streamrt {command}: {exc}\n")
         return EXIT_USAGE
     finally:
         script_log.removeHandler(handler)

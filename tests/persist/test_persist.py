@@ -1,0 +1,314 @@
+"""Snapshot policies, snapshot/restore, resume and the store commands (``resume``, ``inspect``, ``list``)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamrt.cli import main
+from streamrt.errors import ProcessorChangedError, SnapshotNotFoundError, UsageError
+from streamrt.lang.script import load_script
+from streamrt.runtime.machine import Status
+from streamrt.runtime.persist import Persister, SnapshotPolicy, parse_policy, restore, snapshot_of
+from streamrt.runtime.provider import Provider
+from streamrt.runtime.resume import resume_stream
+from streamrt.store import MemoryStore, open_store
+from streamrt.values import Keyword
+
+pytestmark = pytest.mark.timeout(30)
+
+K = Keyword
+
+SUM = """
+(defn add [state chunk] (let [s (+ (:sum state) (:v chunk))] {:state {:sum s :n (inc (:n state))} :output {:sum s}}))
+(mcp-stream "jsonl:data.jsonl" add {:sum 0 :n 0} {:stream-id "summer"})
+"""
+
+
+def write_data(folder: Path, n: int) -> Path:
+    path = folder / "data.jsonl"
+    path.write_text("".join(json.dumps({"v": i}) + "\n" for i in range(1, n + 1)))
+    return path
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def outputs(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    write_data(tmp_path, 40)
+    path = tmp_path / "sum.rtfs"
+    path.write_text(SUM)
+    return path
+
+
+def add(state: Any, chunk: Any) -> dict[Keyword, Any]:
+    return {K("state"): state + chunk}
+
+
+# --- policies ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "policy"),
+    [
+        (None, SnapshotPolicy(chunks=1)),
+        ("1", SnapshotPolicy(chunks=1)),
+        ("50", SnapshotPolicy(chunks=50)),
+        ("250ms", SnapshotPolicy(chunks=None, ms=250.0)),
+        ("2s", SnapshotPolicy(chunks=None, ms=2000.0)),
+    ],
+)
+def test_parse_policy(text: str | None, policy: SnapshotPolicy) -> None:
+    assert parse_policy(text) == policy
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "1.5", "fast", "0ms", ""])
+def test_parse_policy_refuses_nonsense(text: str) -> None:
+    with pytest.raises(UsageError, match="--snapshot-every"):
+        parse_policy(text)
+
+
+# --- snapshot and restore --------------------------------------------------------------------------------------
+
+
+async def test_paused_stream_with_20_queued_chunks_comes_back_the_same() -> None:
+    async with MemoryStore() as store:
+        async with Provider() as p:
+            persister = Persister(store)
+            persister.attach(p)
+            sid = p.start(add, stream_id="s", initial_state=0, queue_capacity=32)
+            await persister.claim(sid)
+            persister.track(p.record(sid))
+            for i in range(5):
+                await p.push(sid, i)
+            await p.settle(sid)
+            p.pause(sid)
+            for i in range(100, 120):
+                await p.push(sid, i, {K("line"): i})
+            p.checkpoint(sid)
+            await persister.close()
+        snap = await store.get("s")
+        assert snap.status == "paused"
+        assert snap.state == sum(range(5))
+        assert [chunk for chunk, _ in snap.queue] == list(range(100, 120))
+        assert [meta[K("line")] for _, meta in snap.queue] == list(range(100, 120))
+        assert (snap.seq, snap.stats["processed"]) == (25, 5)
+
+        async with Provider() as p2:
+            sid = p2.start(add, stream_id="s", initial_state=0, queue_capacity=32)
+            rec = p2.record(sid)
+            restore(rec, snap)
+            assert rec.status is Status.PAUSED
+            assert [(seq, chunk) for seq, chunk, _, _ in rec.queue] == [(6 + i, 100 + i) for i in range(20)]
+            p2.resume(sid)
+            await p2.settle(sid)
+            assert rec.state == sum(range(5)) + sum(range(100, 120))
+            assert rec.processed == 25
+
+
+async def test_per_chunk_policy_writes_after_every_chunk_and_batches_streams() -> None:
+    async with MemoryStore() as store:
+        async with Provider() as p:
+            persister = Persister(store)
+            persister.attach(p)
+            ids = [p.start(add, stream_id=f"s{i}", initial_state=0) for i in range(3)]
+            for sid in ids:
+                persister.track(p.record(sid))
+            for sid in ids:
+                await p.push_many(sid, range(10))
+            await p.settle()
+            await persister.close()
+        for sid in ids:
+            snap = await store.get(sid)
+            assert (snap.state, snap.stats["processed"]) == (45, 10)
+        # 10 chunk snapshots per stream plus the final one, some written together
+        assert persister.writes >= 30
+        assert persister.transactions < persister.writes
+
+
+async def test_interval_policy_writes_less_often() -> None:
+    async with MemoryStore() as store:
+        async with Provider() as p:
+            persister = Persister(store, parse_policy("100"))
+            persister.attach(p)
+            sid = p.start(add, stream_id="s", initial_state=0)
+            persister.track(p.record(sid))
+            await p.push_many(sid, range(1000))
+            p.end_input(sid)
+            await p.wait(sid)
+            await persister.close()
+        snap = await store.get("s")
+        assert (snap.state, snap.status) == (sum(range(1000)), "completed")
+        assert 10 <= persister.writes <= 13
+
+
+def test_snapshot_of_records_where_to_resume() -> None:
+    p = Provider()
+    sid = p.start(add, stream_id="s", initial_state=7, options={K("endpoint"): "jsonl:x"})
+    rec = p.record(sid)
+    rec.continuation = {"line": 3, "offset": 10}
+    snap = snapshot_of(rec, processor_hash="abc", source_uri="jsonl:/x", script_path="/s.rtfs")
+    assert (snap.processor, snap.processor_hash, snap.source_uri) == ("add", "abc", "jsonl:/x")
+    assert snap.continuation == {"line": 3, "offset": 10}
+    assert snap.options == {K("endpoint"): "jsonl:x", K("script"): "/s.rtfs"}
+    assert (snap.state, snap.status) == (7, "active")
+
+
+# --- resume ----------------------------------------------------------------------------------------------------
+
+
+async def test_resume_missing_stream_is_a_clear_error(script: Path) -> None:
+    async with MemoryStore() as store, Provider() as p:
+        persister = Persister(store)
+        loaded = load_script(str(script))
+        with pytest.raises(SnapshotNotFoundError, match="nope"):
+            await resume_stream(p, persister, "nope", loaded)
+
+
+def run_partially(script: Path, db: Path, lines: int) -> None:
+    """A run that stops after ``lines`` lines: the data file is cut short, then restored to its full length."""
+    data = script.parent / "data.jsonl"
+    full = data.read_text()
+    data.write_text("".join(full.splitlines(keepends=True)[:lines]))
+    code, _out, err = cli("run", str(script), "--store", str(db))
+    assert code == 0, err
+    data.write_text(full)
+
+
+async def _set_status(db: Path, stream_id: str, status: str) -> None:
+    async with open_store(str(db)) as store:
+        snap = await store.get(stream_id)
+        version = snap.version
+        snap.status = status
+        await store.put(snap, expected_version=version)
+
+
+def test_resume_continues_a_jsonl_stream_after_the_last_processed_line(script: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run_partially(script, db, 15)
+    asyncio.run(_set_status(db, "summer", "active"))  # a run that died rather than ended
+    code, out, err = cli("resume", "summer", "--store", str(db))
+    assert code == 0, err
+    lines = outputs(out)
+    assert [o["seq"] for o in lines] == list(range(16, 41))
+    assert lines[0]["output"] == {"sum": sum(range(1, 17))}
+    assert lines[-1]["output"] == {"sum": sum(range(1, 41))}
+    code, out, _ = cli("inspect", "summer", "--store", str(db))
+    report = json.loads(out)
+    assert report["state"] == {"sum": sum(range(1, 41)), "n": 40}
+    assert report["status"] == "completed"
+
+
+def test_changed_processor_is_refused_unless_accepted(script: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run_partially(script, db, 10)
+    asyncio.run(_set_status(db, "summer", "active"))
+    script.write_text(SUM.replace("(inc (:n state))", "(+ 10 (:n state))"))
+    code, out, err = cli("resume", "summer", "--store", str(db))
+    assert code == 2
+    assert "changed since the snapshot" in err and "--accept-changed-processor" in err
+    assert "Traceback" not in err and out == ""
+    code, out, err = cli("resume", "summer", "--store", str(db), "--accept-changed-processor")
+    assert code == 0, err
+    code, out, _ = cli("inspect", "summer", "--store", str(db))
+    assert json.loads(out)["state"] == {"sum": sum(range(1, 41)), "n": 10 + 30 * 10}
+
+
+def test_changed_processor_error_from_python(script: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run_partially(script, db, 5)
+    other = tmp_path / "other.rtfs"
+    other.write_text(SUM + "\n")
+
+    async def attempt() -> None:
+        async with open_store(str(db)) as store, Provider() as p:
+            await resume_stream(p, Persister(store), "summer", load_script(str(other)))
+
+    with pytest.raises(ProcessorChangedError, match="summer"):
+        asyncio.run(attempt())
+
+
+def test_cli_resume_of_missing_stream(script: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run_partially(script, db, 3)
+    code, out, err = cli("resume", "ghost", "--store", str(db))
+    assert code == 2
+    assert "no snapshot of stream 'ghost'" in err and "Traceback" not in err
+    assert out == ""
+
+
+@pytest.mark.parametrize("command", ["list", "inspect", "resume"])
+def test_unopenable_store_is_a_clear_error(tmp_path: Path, command: str) -> None:
+    argv = [command] + (["x"] if command == "resume" else []) + ["--store", str(tmp_path / "no" / "such.db")]
+    code, out, err = cli(*argv)
+    assert code == 2
+    assert "does not exist" in err and "Traceback" not in err
+    assert out == ""
+
+
+def test_run_refuses_a_stream_the_store_already_holds(script: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run_partially(script, db, 3)
+    code, out, err = cli("run", str(script), "--store", str(db))
+    assert code == 2
+    assert "already holds stream 'summer'" in err and "streamrt resume summer" in err
+    assert out == ""
+
+
+def test_snapshot_every_needs_a_store(script: Path) -> None:
+    code, _, err = cli("run", str(script), "--snapshot-every", "10")
+    assert code == 2 and "needs --store" in err
+
+
+# --- list and inspect ------------------------------------------------------------------------------------------
+
+
+def test_list_and_inspect_field_by_field(script: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    code, out, err = cli("run", str(script), "--store", str(db), "--snapshot-every", "7")
+    assert code == 0, err
+    code, out, err = cli("list", "--store", str(db))
+    assert code == 0, err
+    [row] = json.loads(out)
+    assert (row["stream_id"], row["processor"], row["status"], row["seq"]) == (
+        "summer",
+        "add",
+        "completed",
+        40,
+    )
+    assert row["version"] >= 40 // 7
+    assert isinstance(row["updated_at"], float)
+
+    code, out, err = cli("inspect", "summer", "--store", str(db))
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["stream_id"] == "summer" and r["processor"] == "add" and r["status"] == "completed"
+    assert r["message"] is None
+    assert (r["seq"], r["output_seq"], r["queued"], r["queue_capacity"]) == (40, 40, 0, 32)
+    assert r["source_uri"] == "jsonl:" + str(tmp_path / "data.jsonl")
+    assert r["continuation"]["line"] == 40
+    assert r["options"]["script"] == str(script.resolve())
+    assert r["options"]["stream-id"] == "summer"
+    assert r["stats"]["processed"] == 40 and r["stats"]["outputs"] == 40 and r["stats"]["errors"] == 0
+    assert r["state"] == {"sum": 820, "n": 40} and r["initial_state"] == {"sum": 0, "n": 0}
+    assert r["version"] == row["version"]
+    assert len(r["processor_hash"]) == 64
+
+    code, out, _ = cli("inspect", "summer", "--store", str(db), "--no-state", "--queue")
+    r = json.loads(out)
+    assert "state" not in r and r["queue"] == []
+    code, out, _ = cli("inspect", "--store", str(db))
+    assert [x["stream_id"] for x in json.loads(out)] == ["summer"]
