@@ -51,6 +51,7 @@ _SOURCE: Final = Keyword("source")
 _RECEIVED_AT: Final = Keyword("received-at")
 _ENDED_AT: Final = Keyword("ended-at")
 _STATE_KEY: Final = Keyword("state")
+_CONTRACT_KEYS: Final = frozenset(Keyword(k) for k in ("state", "action", "output", "outputs"))
 _ABSENT: Final[Any] = object()
 
 
@@ -66,7 +67,7 @@ class _Fault:
 class _Stream(StreamRecord):
     """The record plus what only the asyncio driver needs."""
 
-    __slots__ = ("done_waiters", "pending", "reader", "source", "space_waiters", "worker")
+    __slots__ = ("batch", "done_waiters", "pending", "reader", "source", "space_waiters", "worker")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,6 +77,7 @@ class _Stream(StreamRecord):
         self.space_waiters: list[asyncio.Future[None]] | None = None
         self.done_waiters: list[asyncio.Future[None]] | None = None
         self.pending: Awaitable[None] | None = None
+        self.batch = _BATCH
 
 
 def takes_meta(fn: Callable[..., Any], nargs: tuple[int, int] = (2, 3), what: str = "processor") -> bool:
@@ -137,6 +139,9 @@ class Driver:
         self._closed = False
         self._inline = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._persist: Callable[[StreamRecord, bool], Awaitable[None] | None] | None = None
+        """A snapshot policy's hook (:mod:`streamrt.runtime.persist`): called after each batch (``forced`` False)
+        and on each status change (True); an awaitable it returns is awaited before the stream goes on."""
 
     def _end_input(self, s: _Stream) -> None:
         if s.status.terminal or s.input_ended:
@@ -171,6 +176,11 @@ class Driver:
         while len(s.queue) >= s.capacity and not s.status.terminal and not self._closed:
             if s.status is _ACTIVE and s.pending is None:
                 self._inline += self._run_batch(s)
+                if self._persist is not None:
+                    if s.pending is None:
+                        self._persisted(s, False)
+                    if s.pending is not None:
+                        await self._settle_checkpoint(s)
                 self._after_batch(s)
                 if self._inline >= _YIELD_EVERY:
                     self._inline = 0
@@ -212,7 +222,17 @@ class Driver:
             self._loop = loop
             s.worker = loop.create_task(self._work(s))
 
+    def _persisted(self, s: _Stream, forced: bool) -> None:
+        pending = self._persist(s, forced)  # type: ignore[misc]
+        if pending is not None:
+            # A later snapshot of the same stream is written after an earlier one, so awaiting it covers both.
+            s.pending = pending
+
     def _carry_out(self, s: _Stream, t: Transition) -> None:
+        if self._persist is not None and t.changed:
+            self._persisted(s, True)
+            if s.pending is not None and not t.finish:
+                self._schedule(s)
         if not t.effects:
             return
         if t.process:
@@ -260,6 +280,8 @@ class Driver:
         try:
             while True:
                 self._run_batch(s)
+                if self._persist is not None and s.pending is None:
+                    self._persisted(s, False)
                 if s.pending is not None:
                     await self._settle_checkpoint(s)
                 if not self._after_batch(s):
@@ -287,15 +309,24 @@ class Driver:
         return False
 
     async def _settle_checkpoint(self, s: _Stream) -> None:
-        pending, s.pending = s.pending, None
+        # ``s.pending`` stays set while the write is in flight, so a producer does not process chunks meanwhile.
+        pending = s.pending
         try:
             await pending  # type: ignore[misc]
         except Exception as exc:
             if not s.status.terminal:
                 self._fail(s, f"checkpoint failed: {_failure(exc)}")
+        finally:
+            if s.pending is pending:
+                s.pending = None
 
     def _run_batch(self, s: _Stream) -> int:
-        """Process up to ``_BATCH`` queued chunks synchronously, in order, while the stream stays active."""
+        """Process up to ``s.batch`` queued chunks synchronously, in order, while the stream stays active.
+
+        Nothing is processed while a snapshot write is in flight: the stream waits for it before the next chunk.
+        """
+        if s.pending is not None:
+            return 0
         queue = s.queue
         proc = s.processor
         name = s.processor_name
@@ -305,16 +336,24 @@ class Driver:
         n = 0
         seq = 0
         received = 0.0
+        popleft = queue.popleft
+        # state and the processed count live in locals for the batch and are written back before anything else
+        # can look at the stream (the slow path, a failure, the end of the batch)
+        state = s.state
+        processed = 0
         try:
-            while queue and n < _BATCH and s.status is _ACTIVE:
-                seq, chunk, smeta, received = queue.popleft()
+            limit = s.batch
+            while queue and n < limit and s.status is _ACTIVE:
+                seq, chunk, smeta, received = popleft()
                 n += 1
                 if smeta is not None and type(smeta) is _Fault:
                     s.dropped += 1
+                    s.state = state
+                    s.processed += processed
+                    processed = 0
                     self._fail(s, f"chunk {seq}: {smeta.message}")
                     break
-                s.processed += 1
-                state = s.state
+                processed += 1
                 if with_meta:
                     meta = {_STREAM_ID: sid, _SEQ: seq, _SOURCE: kind, _RECEIVED_AT: received}
                     if smeta:
@@ -322,22 +361,36 @@ class Driver:
                     res = proc(state, chunk, meta)
                 else:
                     res = proc(state, chunk)
-                # Fast path for the commonest result, {:state x}; everything else goes through the contract.
-                if type(res) is dict and len(res) == 1:
-                    new_state = res.get(_STATE_KEY, _ABSENT)
-                    if new_state is not _ABSENT:
-                        s.state = new_state
+                # Fast paths for the commonest results: a bare map (the whole new state) and {:state x};
+                # everything else goes through the contract.
+                if type(res) is dict:
+                    if _CONTRACT_KEYS.isdisjoint(res):
+                        state = res
                         continue
-                new_state, event, outs = interpret(res, state, name)
-                s.state = new_state
+                    if len(res) == 1:
+                        new_state = res.get(_STATE_KEY, _ABSENT)
+                        if new_state is not _ABSENT:
+                            state = new_state
+                            continue
+                state, event, outs = interpret(res, state, name)
+                s.state = state
+                s.processed += processed
+                processed = 0
                 if outs:
                     self._emit(s, outs)
                 if event is not None:
                     self._carry_out(s, s.apply(event))
                     if s.pending is not None:
                         break
+                state = s.state
         except Exception as exc:
+            s.state = state
+            s.processed += processed
+            processed = 0
             self._fail(s, f"chunk {seq}: {_failure(exc)}")
+        else:
+            s.state = state
+            s.processed += processed
         if n:
             now = self._clock()
             s.last_latency = now - received
