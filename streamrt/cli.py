@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="the streams in a store")
     lst.add_argument("--store", metavar="URL", required=True)
 
-    check = sub.add_parser("check", help="parse, compile and lint scripts; errors as file:line:col: message")
+    check = sub.add_parser("check", help="parse and compile scripts; errors as file:line:col: message")
     check.add_argument("scripts", nargs="+", metavar="SCRIPT")
 
     lower = sub.add_parser("lower", help="print the script's forms after macro expansion")
@@ -95,12 +95,12 @@ def _print_error(exc: StreamrtError, err: TextIO) -> None:
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path
 
-    from streamrt.lang.script import check_script
+    from streamrt.lang.script import compile_script
 
     status = EXIT_OK
     for path in args.scripts:
         try:
-            compiled = check_script(Path(path))
+            compiled = compile_script(Path(path))
         except ScriptError as exc:
             print(exc.format(), file=err)
             status = EXIT_USAGE

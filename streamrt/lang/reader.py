@@ -256,9 +256,6 @@ def _describe_lark_error(exc: UnexpectedInput, text: str, filename: str) -> tupl
 
 def read(text: str, filename: str = "<script>") -> list[Form]:
     """Read all top-level forms of ``text``; raises :class:`ScriptSyntaxError` with file, line and column."""
-    bracket_error = _scan_brackets(text, filename)
-    if bracket_error is not None:
-        raise _syntax_error(text, filename, bracket_error.message, bracket_error.pos)
     parser = _get_parser()
     with _lock:
         _transformer.filename = filename
@@ -270,6 +267,10 @@ def read(text: str, filename: str = "<script>") -> list[Form]:
             inner = getattr(exc, "orig_exc", None)
             if isinstance(inner, _Located):
                 raise _syntax_error(text, filename, inner.message, inner.pos) from None
+            # a bracket mistake is best reported at the bracket, not where the parser gave up
+            bracket_error = _scan_brackets(text, filename)
+            if bracket_error is not None:
+                raise _syntax_error(text, filename, bracket_error.message, bracket_error.pos) from None
             message, pos = _describe_lark_error(exc, text, filename)
             raise _syntax_error(text, filename, message, pos) from None
         except LarkError as exc:

@@ -29,7 +29,6 @@ __all__ = [
     "Capability",
     "Script",
     "StreamRequest",
-    "check_script",
     "compile_script",
     "load_script",
     "lower_script",
@@ -246,11 +245,6 @@ def load_script(
     script = Script(compiled, text, capabilities)
     script.run_toplevel()
     return script
-
-
-def check_script(source: str | os.PathLike[str], *, filename: str | None = None) -> CompiledScript:
-    """Parse, compile and lint; raises :class:`ScriptError` with position on the first problem."""
-    return compile_script(source, filename=filename)
 
 
 def lower_script(source: str | os.PathLike[str], *, filename: str | None = None) -> str:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from typing import Any
 
 from streamrt.lang.compiler import (
@@ -167,18 +168,27 @@ def _bind_map(c: Compiler, pattern: MapF, value: ast.expr, scope: Scope, stmts: 
             )
 
 
-def function_def(
+@dataclass(slots=True)
+class _Fn:
+    """A function's compiled parts: its arguments, destructuring statements and body."""
+
+    args: ast.arguments
+    pre: list[ast.stmt]
+    body: Result
+
+
+def _compile_fn(
     c: Compiler,
-    pyname: str,
     params: VecF,
     body: list[Form],
     scope: Scope,
     pos: Any,
     self_name: Sym | None = None,
-) -> ast.FunctionDef:
-    """A Python ``def`` for a language function; failures inside are located in the script."""
+    pyname: str | None = None,
+) -> _Fn:
+    """Bind the parameters (destructuring into ``pre``) and compile the body, once."""
     fscope = scope.child(fn=True)
-    if self_name is not None:
+    if self_name is not None and pyname is not None:
         fscope.names[self_name.name] = pyname
     args: list[ast.arg] = []
     vararg: ast.arg | None = None
@@ -205,21 +215,38 @@ def function_def(
             args.append(locate(ast.arg(arg=tmp), p.pos))
             bind(c, p, name(tmp), fscope, pre)
         i += 1
-    result = compile_body(c, body, fscope, pos)
-    inner: list[ast.stmt] = [*pre, *result.stmts, locate(ast.Return(value=result.expr), pos)]
+    arguments = ast.arguments(
+        posonlyargs=[], args=args, vararg=vararg, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
+    )
+    return _Fn(arguments, pre, compile_body(c, body, fscope, pos))
+
+
+def _def_of(pyname: str, fn: _Fn, pos: Any) -> ast.FunctionDef:
+    """A Python ``def`` for compiled parts; failures inside are located in the script."""
+    inner: list[ast.stmt] = [*fn.pre, *fn.body.stmts, locate(ast.Return(value=fn.body.expr), pos)]
     handler = ast.ExceptHandler(
         type=name("_Exception"),
         name="_e",
         body=[ast.Raise(exc=ast.Call(func=name("_rt_error"), args=[name("_e")], keywords=[]), cause=None)],
     )
     guarded = ast.Try(body=inner, handlers=[handler], orelse=[], finalbody=[])
-    arguments = ast.arguments(
-        posonlyargs=[], args=args, vararg=vararg, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
-    )
     fdef = ast.FunctionDef(
-        name=pyname, args=arguments, body=[guarded], decorator_list=[], returns=None, type_comment=None
+        name=pyname, args=fn.args, body=[guarded], decorator_list=[], returns=None, type_comment=None
     )
     return locate(fdef, pos)  # type: ignore[no-any-return]
+
+
+def function_def(
+    c: Compiler,
+    pyname: str,
+    params: VecF,
+    body: list[Form],
+    scope: Scope,
+    pos: Any,
+    self_name: Sym | None = None,
+) -> ast.FunctionDef:
+    """A Python ``def`` for a language function."""
+    return _def_of(pyname, _compile_fn(c, params, body, scope, pos, self_name, pyname), pos)
 
 
 # --- special forms --------------------------------------------------------------------------------------------
@@ -244,28 +271,15 @@ def _defn(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
 def _fn(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
     params: VecF = a["params"]
     c.params_arity(params)
-    simple = all(isinstance(p, Sym) for p in params.items) and a["name"] is None
-    if simple and not any(isinstance(p, Sym) and p.name == "&" for p in params.items):
-        fscope = scope.child(fn=True)
-        args = []
-        for p in params.items:
-            assert isinstance(p, Sym)
-            c.check_bindable(p)
-            local = c.local_name(p.name)
-            fscope.names[p.name] = local
-            args.append(ast.arg(arg=local))
-        body = compile_body(c, a["body"], fscope, form.pos)
-        if not body.stmts:
-            arguments = ast.arguments(
-                posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
-            )
-            return Result([], locate(ast.Lambda(args=arguments, body=body.expr), form.pos))
     self_name: Sym | None = a["name"]
     if self_name is not None:
         c.check_bindable(self_name)
     pyname = c.local_name(self_name.name if self_name else "fn")
-    fdef = function_def(c, pyname, params, a["body"], scope, form.pos, self_name)
-    return Result([fdef], locate(name(pyname), form.pos))
+    fn = _compile_fn(c, params, a["body"], scope, form.pos, self_name, pyname)
+    if self_name is None and fn.args.vararg is None and not fn.pre and not fn.body.stmts:
+        # a plain expression body needs no statements: a lambda, cheaper to create than a def
+        return Result([], locate(ast.Lambda(args=fn.args, body=fn.body.expr), form.pos))
+    return Result([_def_of(pyname, fn, form.pos)], locate(name(pyname), form.pos))
 
 
 @special("let", "bindings:vector body*")

@@ -21,6 +21,7 @@ __all__ = [
     "ACTION",
     "OUTPUT",
     "OUTPUTS",
+    "RESULT_KEYS",
     "STATE",
     "Outcome",
     "interpret",
@@ -32,6 +33,8 @@ STATE: Final = Keyword("state")
 ACTION: Final = Keyword("action")
 OUTPUT: Final = Keyword("output")
 OUTPUTS: Final = Keyword("outputs")
+RESULT_KEYS: Final = frozenset((STATE, ACTION, OUTPUT, OUTPUTS))
+"""A map with none of these is taken whole as the new state."""
 
 _ABSENT: Final[Any] = object()
 _SHOW_LIMIT: Final = 120

@@ -33,7 +33,7 @@ from streamrt.errors import (
     UnknownStreamError,
     UsageError,
 )
-from streamrt.runtime.contract import interpret
+from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event, Status, Transition, transition
 from streamrt.runtime.outputs import Output, OutputSubscription, Sink
 from streamrt.runtime.stream import StreamRecord
@@ -50,8 +50,6 @@ _SEQ: Final = Keyword("seq")
 _SOURCE: Final = Keyword("source")
 _RECEIVED_AT: Final = Keyword("received-at")
 _ENDED_AT: Final = Keyword("ended-at")
-_STATE_KEY: Final = Keyword("state")
-_CONTRACT_KEYS: Final = frozenset(Keyword(k) for k in ("state", "action", "output", "outputs"))
 _ABSENT: Final[Any] = object()
 
 
@@ -364,11 +362,11 @@ class Driver:
                 # Fast paths for the commonest results: a bare map (the whole new state) and {:state x};
                 # everything else goes through the contract.
                 if type(res) is dict:
-                    if _CONTRACT_KEYS.isdisjoint(res):
+                    if RESULT_KEYS.isdisjoint(res):
                         state = res
                         continue
                     if len(res) == 1:
-                        new_state = res.get(_STATE_KEY, _ABSENT)
+                        new_state = res.get(STATE, _ABSENT)
                         if new_state is not _ABSENT:
                             state = new_state
                             continue

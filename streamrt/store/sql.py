@@ -115,19 +115,16 @@ class SqlStore(SnapshotStore):
         self._is_sqlite = self._sa_url.get_backend_name() == "sqlite"
         insert = sqlite.insert if self._is_sqlite else postgresql.insert
 
+        # the columns an insert and an update both write, each from the bind parameter p_<column>
+        row: dict[str, Any] = {
+            col: bindparam(f"p_{col}")
+            for col in ("processor", "status", "version", "seq", "updated_at", "blob")
+        }
         self._get = select(snapshots.c.blob).where(snapshots.c.stream_id == bindparam("p_sid"))
         self._version = select(snapshots.c.version).where(snapshots.c.stream_id == bindparam("p_sid"))
         self._insert = (
             insert(snapshots)
-            .values(
-                stream_id=bindparam("p_sid"),
-                processor=bindparam("p_processor"),
-                status=bindparam("p_status"),
-                version=bindparam("p_version"),
-                seq=bindparam("p_seq"),
-                updated_at=bindparam("p_updated_at"),
-                blob=bindparam("p_blob"),
-            )
+            .values(stream_id=bindparam("p_sid"), **row)
             .on_conflict_do_nothing(index_elements=[snapshots.c.stream_id])
         )
         self._update = (
@@ -135,14 +132,7 @@ class SqlStore(SnapshotStore):
             .where(
                 snapshots.c.stream_id == bindparam("p_sid"), snapshots.c.version == bindparam("p_expected")
             )
-            .values(
-                processor=bindparam("p_processor"),
-                status=bindparam("p_status"),
-                version=bindparam("p_version"),
-                seq=bindparam("p_seq"),
-                updated_at=bindparam("p_updated_at"),
-                blob=bindparam("p_blob"),
-            )
+            .values(**row)
         )
         claim = insert(leases).values(
             stream_id=bindparam("p_sid"), owner=bindparam("p_owner"), expires_at=bindparam("p_expires")

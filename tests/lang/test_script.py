@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from streamrt.errors import CapabilityError, ScriptRuntimeError, ScriptSyntaxError, UsageError
-from streamrt.lang.script import CallContext, check_script, load_script
+from streamrt.lang.script import CallContext, compile_script, load_script
 from streamrt.values import Keyword
 from tests.lang.conftest import K, load
 
@@ -169,9 +169,9 @@ def test_log_capability_logs(caplog: pytest.LogCaptureFixture) -> None:
     assert caplog.records[0].line == 1  # type: ignore[attr-defined]
 
 
-def test_check_script_compiles_without_running() -> None:
+def test_compile_script_compiles_without_running() -> None:
     seen: list[Any] = []
-    compiled = check_script("(call :log {})\n(defn p [s c] s)\n")
+    compiled = compile_script("(call :log {})\n(defn p [s c] s)\n")
     assert "p" in compiled.globals and seen == []
 
 
