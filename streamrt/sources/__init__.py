@@ -108,7 +108,8 @@ def open_source(
     """Make the source a URI names (not yet opened: use ``async with``).
 
     ``env`` defaults to ``os.environ``; ``options`` are the stream's options (``:bearer-token``, ``:auth-header``,
-    ``:headers``, ``:retry``, ``:read-timeout``, ``:connect-timeout``), keyword or string keys.
+    ``:headers``, ``:retry``, ``:read-timeout``, ``:connect-timeout``, ``:delete-on-close``), keyword or string
+    keys.
     """
     environ = os.environ if env is None else env
     target = resolve_uri(uri, environ)
@@ -144,9 +145,14 @@ def open_source(
     if scheme in ("mcp+http", "mcp+https"):
         from streamrt.sources.mcp import McpSource
 
-        return McpSource(
+        mcp = McpSource(
             target, continuation, headers=auth_headers(environ, options), retry=_retry_policy(options)
         )
+        delete = get_option(options, "delete-on-close")
+        if delete is not None and not isinstance(delete, bool):
+            raise SourceError(f"the :delete-on-close option must be true or false, got {delete!r}")
+        mcp.delete_on_close = delete
+        return mcp
     if scheme in ("ws", "wss"):
         from streamrt.sources.ws import WebSocketSource
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from streamrt.values import Keyword
 
@@ -31,9 +32,12 @@ __all__ = [
     "ChunkFault",
     "Continuation",
     "Control",
+    "HealthState",
+    "HealthWatcher",
     "Item",
     "Source",
     "SourceHealth",
+    "redact_url",
 ]
 
 Continuation = dict[str, Any]
@@ -69,23 +73,48 @@ class ChunkFault:
 
 Item = Chunk | Control | ChunkFault
 
-HealthState = Literal["idle", "connected", "reconnecting", "failed", "ended"]
+HealthState = Literal["idle", "connected", "reconnecting", "failed", "ended", "closed"]
+"""``idle`` before the first connection; ``connected`` while reading; ``reconnecting`` between attempts;
+``failed`` when the source gave up (the stream goes to ``:error``); ``ended`` when the source ended by itself (the
+server's end marker, a tool's result, end of file); ``closed`` when the host closed it before its end (the stream
+ended, or the provider shut down)."""
+
+HealthWatcher = Callable[["SourceHealth"], None]
 
 
 @dataclass(slots=True)
 class SourceHealth:
-    """What inspect shows about a source."""
+    """What inspect shows about a source; watchers are called on every change of state (metrics, tests)."""
 
     state: HealthState = "idle"
     reconnects: int = 0
+    """Reconnects and retried attempts so far (each wait before another attempt counts one)."""
     last_error: str | None = None
+    """The last cause of a drop or failed attempt; kept after a successful reconnect, as history."""
     since: float = field(default_factory=time.time)
+    """When ``state`` last changed (seconds since the epoch)."""
+    retry_in: float | None = None
+    """While ``reconnecting``: the seconds waited before the next attempt (after any cap); else ``None``."""
+    _watchers: list[HealthWatcher] = field(default_factory=list, repr=False, compare=False)
 
-    def set(self, state: HealthState, error: str | None = None) -> None:
+    def set(self, state: HealthState, error: str | None = None, *, retry_in: float | None = None) -> None:
         self.state = state
         self.since = time.time()
+        self.retry_in = retry_in if state == "reconnecting" else None
         if error is not None:
             self.last_error = error
+        for watcher in list(self._watchers):
+            watcher(self)
+
+    def watch(self, watcher: HealthWatcher) -> Callable[[], None]:
+        """Call ``watcher(health)`` after every :meth:`set`; returns a function that stops it."""
+        self._watchers.append(watcher)
+
+        def unwatch() -> None:
+            if watcher in self._watchers:
+                self._watchers.remove(watcher)
+
+        return unwatch
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -93,7 +122,22 @@ class SourceHealth:
             "reconnects": self.reconnects,
             "last_error": self.last_error,
             "since": self.since,
+            "retry_in": self.retry_in,
         }
+
+
+def redact_url(url: str) -> str:
+    """The URL without user info, for messages and logs (credentials never leave through an error)."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = f"***@{host}" + (f":{port}" if port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Source(abc.ABC):
@@ -108,6 +152,10 @@ class Source(abc.ABC):
         self.uri = uri
         self.start_continuation = continuation
         self.health = SourceHealth()
+        #: set by the provider when the stream this source feeds is over for good (completed, stopped,
+        #: cancelled) before the source is closed, so :meth:`aclose` may release what the server keeps for a
+        #: resume (an MCP session); left ``False`` on a shutdown meant to be resumed and after a failure
+        self.closing_for_good = False
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect or open files; called once before :meth:`items`."""
@@ -133,4 +181,8 @@ class Source(abc.ABC):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        try:
+            await self.aclose()
+        finally:
+            if self.health.state in ("idle", "connected", "reconnecting"):
+                self.health.set("closed")

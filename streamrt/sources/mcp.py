@@ -10,7 +10,7 @@ The source speaks the transport directly on httpx (and httpx-sse for event strea
         -> application/json: the reply alone
         -> text/event-stream: notifications/progress, notifications/message, ..., then the reply
     GET  + Last-Event-ID       -> the rest of a dropped event stream (replayed by the server's event store)
-    DELETE                     -> end the session (on aclose)
+    DELETE                     -> end the session (on aclose, once the call is over: see ``delete_on_close``)
 
 Every message becomes at most one :class:`Chunk` with ``:kind`` ``progress``, ``log``, ``result`` or ``error``; the
 reply (``result``/``error``) ends the source. Every chunk carries the continuation *after* it::
@@ -109,9 +109,12 @@ class McpSource(Source):
         self.http = McpHttp(
             self.target, self.health, headers=headers, retry=retry, timeout=timeout, transport=transport
         )
-        #: send DELETE for the session on :meth:`aclose`; a host that shuts down to resume later clears it, so the
-        #: server keeps the call running and a resumed source can pick up its events
-        self.delete_on_close = True
+        #: whether :meth:`aclose` ends the session with DELETE: ``None`` (the default) decides by itself: yes once
+        #: the call's reply arrived or the host set :attr:`closing_for_good` (the stream completed, was stopped or
+        #: cancelled), no otherwise, so a shutdown meant to be resumed (Ctrl-C, SIGTERM, a provider closing with
+        #: snapshots, a failure) leaves the call running and a resumed source picks up its events; ``True`` or
+        #: ``False`` force it (``:delete-on-close`` option)
+        self.delete_on_close: bool | None = None
         self._active: httpx.Response | None = None
         self._initialized = False
         self._request_id: int | None = None
@@ -176,12 +179,19 @@ class McpSource(Source):
         """Create the HTTP client; the session starts with the first :meth:`items` step."""
         self.http.client()
 
+    @property
+    def ends_session_on_close(self) -> bool:
+        """Whether :meth:`aclose` would send DELETE now (see :attr:`delete_on_close`)."""
+        if self.delete_on_close is not None:
+            return self.delete_on_close
+        return self._done or self.closing_for_good
+
     async def aclose(self) -> None:
-        """End the session with DELETE (unless :attr:`delete_on_close` is off) and close connections; idempotent."""
+        """Close connections, first ending the session with DELETE when :attr:`ends_session_on_close`; idempotent."""
         active, self._active = self._active, None
         if active is not None:
             await active.aclose()
-        await self.http.aclose(end_session=self.delete_on_close)
+        await self.http.aclose(end_session=self.ends_session_on_close)
         if self.http.session_id is None:
             self._initialized = False
 
@@ -230,11 +240,14 @@ class McpSource(Source):
                         f"({self._drop_reason}) and the server gives no event ids to resume it"
                     )
                 stalls = 0 if self._last_event_id != before else self._count_stall(stalls, self._drop_reason)
+                delay = self._resume_delay(stalls)
                 self.health.reconnects += 1
                 self.health.set(
-                    "reconnecting", f"response stream ended before the result: {self._drop_reason}"
+                    "reconnecting",
+                    f"response stream ended before the result: {self._drop_reason}",
+                    retry_in=delay,
                 )
-                await asyncio.sleep(self._resume_delay(stalls))
+                await asyncio.sleep(delay)
         except StreamrtError as err:
             self.health.set("failed", str(err))
             raise
@@ -401,10 +414,10 @@ class McpSource(Source):
 
     def _resume_delay(self, stalls: int) -> float:
         """The server's ``retry:`` hint; growing backoff when reconnects bring nothing new."""
-        hint = self._retry_hint if self._retry_hint is not None else 0.0
+        policy = self.http.retry_policy
+        hint = policy.cap(self._retry_hint) if self._retry_hint is not None else 0.0
         if stalls == 0:
             return hint
-        policy = self.http.retry_policy
         return max(hint, min(policy.maximum, policy.initial * 2.0 ** (stalls - 1)))
 
     def _meta(self, kind: str) -> dict[Keyword, Any]:

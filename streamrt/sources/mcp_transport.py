@@ -18,7 +18,7 @@ import tenacity
 from streamrt.errors import SourceAuthError, SourceError
 from streamrt.sources.base import SourceHealth
 from streamrt.sources.mcp_protocol import PROTOCOL_VERSION, McpTarget, redact, server_message
-from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after, root_cause
+from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after, root_cause, wait_note
 
 __all__ = ["DEFAULT_TIMEOUT", "McpHttp", "SessionLost"]
 
@@ -177,6 +177,8 @@ class McpHttp:
         raise SourceError(f"{self.where} answered the {what} with {detail}")
 
     async def _before_retry(self, state: tenacity.RetryCallState) -> None:
-        error = root_cause(state.outcome.exception() if state.outcome is not None else None)
+        raised = state.outcome.exception() if state.outcome is not None else None
+        error = root_cause(raised)
         self.health.reconnects += 1
-        self.health.set("reconnecting", self.redact(f"{type(error).__name__}: {error}") if error else None)
+        text = self.redact(f"{type(error).__name__}: {error}") + wait_note(raised) if error else None
+        self.health.set("reconnecting", text, retry_in=state.upcoming_sleep)

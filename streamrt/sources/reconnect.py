@@ -9,8 +9,8 @@ conversion out of the connection's iterator saves an async-generator hop per ite
 - an attempt that fails before delivering anything (connect error, 503, a close before the first event) counts
   against the policy and waits its backoff (or the server's requested delay) before the next one;
 - a connection that delivered items and then dropped is not a failure: the counters start afresh and the source
-  reconnects at once (or after the server's ``retry:`` delay), so a long-lived feed with rare drops never runs out
-  of attempts;
+  reconnects at once (or after the server's ``retry:`` delay, capped at the policy's ``maximum``), so a long-lived
+  feed with rare drops never runs out of attempts;
 - a subclass calls :meth:`ReconnectingSource._end` for a clean, final end (an SSE ``event: end``, a 204, a WebSocket
   close with code 1000); ``items`` then returns and the stream completes like a finite source;
 - :class:`SourceError` (401, 404, a wrong content type) is permanent and propagates at once.
@@ -23,18 +23,20 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import tenacity
 
 from streamrt.errors import SourceError
-from streamrt.sources.base import Continuation, Item, Source
-from streamrt.sources.retry import RetryAfter, RetryPolicy, root_cause
+from streamrt.sources.base import Continuation, Item, Source, redact_url
+from streamrt.sources.retry import RetryAfter, RetryPolicy, root_cause, wait_note
 
 __all__ = ["Dropped", "ReconnectingSource", "redact_url"]
+
+logger = logging.getLogger(__name__)
 
 
 class Dropped(Exception):
@@ -47,19 +49,6 @@ class _Reconnect(Exception):
     def __init__(self, cause: BaseException | None) -> None:
         super().__init__(str(cause) if cause else "dropped")
         self.cause = cause
-
-
-def redact_url(url: str) -> str:
-    """The URL without user info, for messages and logs (credentials never leave through an error)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _describe(error: BaseException | None) -> str:
@@ -110,7 +99,18 @@ class ReconnectingSource(Source):
     async def _before_sleep(self, state: tenacity.RetryCallState) -> None:
         self.health.reconnects += 1
         error = state.outcome.exception() if state.outcome is not None and state.outcome.failed else None
-        self.health.set("reconnecting", _describe(error))
+        self.health.set("reconnecting", _describe(error) + wait_note(error), retry_in=state.upcoming_sleep)
+
+    def _reconnect_delay(self) -> tuple[float, str]:
+        """The wait before reconnecting after a drop: the server's ``retry:``, capped by the policy."""
+        requested = self._server_delay() or 0.0
+        delay = self.retry.cap(requested)
+        if delay < requested:
+            logger.info(
+                "%s: server asked for retry: %gs; waiting %gs", redact_url(self.uri), requested, delay
+            )
+            return delay, f"; the server asked to wait {requested:g}s, waiting {delay:g}s (retry policy cap)"
+        return delay, ""
 
     async def items(self) -> AsyncGenerator[Item, None]:
         retry_on: tuple[type[BaseException], ...] = (*self.retryable, Dropped)
@@ -145,9 +145,9 @@ class ReconnectingSource(Source):
                                 raise _Reconnect(None)
                             raise self._with_server_delay(Dropped("the server closed the connection"))
                 except _Reconnect as drop:
+                    delay, note = self._reconnect_delay()
                     self.health.reconnects += 1
-                    self.health.set("reconnecting", _describe(drop.cause))
-                    delay = self._server_delay()
+                    self.health.set("reconnecting", _describe(drop.cause) + note, retry_in=delay)
                     if delay:
                         await asyncio.sleep(delay)
         except tenacity.RetryError as err:

@@ -8,7 +8,9 @@ Theory of operation: a source runs its connect-and-read loop as tenacity attempt
 
 Waits between attempts are exponential with full jitter (tenacity's ``wait_random_exponential``), capped at
 ``maximum``. A server can ask for an exact wait instead (an SSE ``retry:`` field, a ``Retry-After`` header): the
-source raises :class:`RetryAfter` wrapping the cause, and :class:`_WaitHonouringRetryAfter` uses that delay. The
+source raises :class:`RetryAfter` wrapping the cause, and :class:`_WaitHonouringRetryAfter` uses that delay, capped
+by :meth:`RetryPolicy.cap` at ``maximum`` and at what is left of ``max_elapsed``, so a server answering
+``Retry-After: 86400`` cannot stall a stream for a day (the cap is logged and noted on the exception). The
 policy gives up after ``max_attempts`` consecutive failed attempts or ``max_elapsed`` seconds since the first one,
 whichever comes first, by raising ``tenacity.RetryError``; :meth:`RetryPolicy.explain` turns that into a message and
 :func:`root_cause` finds the real error. "Consecutive" is the caller's to define: a source that made progress (got
@@ -18,6 +20,7 @@ events) starts a fresh :meth:`RetryPolicy.retrying`, which resets both counters.
 from __future__ import annotations
 
 import email.utils
+import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
@@ -29,16 +32,23 @@ from tenacity.wait import wait_base
 
 from streamrt.errors import UsageError
 
-__all__ = ["RetryAfter", "RetryPolicy", "parse_retry_after", "root_cause"]
+__all__ = ["RetryAfter", "RetryPolicy", "parse_retry_after", "root_cause", "wait_note"]
+
+logger = logging.getLogger(__name__)
 
 
 class RetryAfter(Exception):
-    """Raised by a source to ask the policy to wait exactly ``delay`` seconds before the next attempt."""
+    """Raised by a source to ask the policy to wait ``delay`` seconds before the next attempt.
+
+    The policy waits at most its ``maximum`` and never past its time budget; when it waits less than asked it sets
+    :attr:`capped_to`, which :func:`wait_note` turns into words for health and logs.
+    """
 
     def __init__(self, delay: float, cause: BaseException | None = None) -> None:
         super().__init__(f"retry after {delay:g}s" + (f": {cause}" if cause is not None else ""))
         self.delay = max(0.0, float(delay))
         self.cause = cause
+        self.capped_to: float | None = None
 
 
 def root_cause(error: BaseException | None) -> BaseException | None:
@@ -52,18 +62,36 @@ def root_cause(error: BaseException | None) -> BaseException | None:
             return error
 
 
-class _WaitHonouringRetryAfter(wait_base):
-    """Full-jitter exponential backoff, unless the failed attempt raised :class:`RetryAfter`."""
+def wait_note(error: BaseException | None) -> str:
+    """``"; the server asked to wait 86400s, waiting 20s (retry policy cap)"`` for a capped wait, else ``""``."""
+    if isinstance(error, RetryAfter) and error.capped_to is not None:
+        return f"; the server asked to wait {error.delay:g}s, waiting {error.capped_to:g}s (retry policy cap)"
+    return ""
 
-    def __init__(self, fallback: wait_base) -> None:
+
+class _WaitHonouringRetryAfter(wait_base):
+    """Full-jitter exponential backoff, unless the failed attempt raised :class:`RetryAfter` (then capped)."""
+
+    def __init__(self, fallback: wait_base, policy: RetryPolicy) -> None:
         self.fallback = fallback
+        self.policy = policy
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
         if outcome is not None and outcome.failed:
             exc = outcome.exception()
             if isinstance(exc, RetryAfter):
-                return exc.delay
+                delay = self.policy.cap(exc.delay, retry_state.seconds_since_start or 0.0)
+                if delay < exc.delay:
+                    exc.capped_to = delay
+                    logger.info(
+                        "server asked to retry after %gs; waiting %gs (retry policy: maximum %gs, max-elapsed %gs)",
+                        exc.delay,
+                        delay,
+                        self.policy.maximum,
+                        self.policy.max_elapsed,
+                    )
+                return delay
         return float(self.fallback(retry_state))
 
 
@@ -114,6 +142,16 @@ class RetryPolicy:
         merged = {f.name: values.get(f.name, getattr(start, f.name)) for f in fields(cls)}
         return cls(**merged)
 
+    def cap(self, requested: float, elapsed: float = 0.0) -> float:
+        """A server-requested wait bounded by ``maximum`` and by what is left of ``max_elapsed`` after ``elapsed``.
+
+        Raise ``maximum`` to honour longer ``Retry-After`` / ``retry:`` requests.
+        """
+        delay = min(max(0.0, requested), self.maximum)
+        if self.max_elapsed:
+            delay = min(delay, max(0.0, self.max_elapsed - elapsed))
+        return delay
+
     def retrying(
         self,
         *,
@@ -133,7 +171,7 @@ class RetryPolicy:
             stops.append(tenacity.stop_after_delay(self.max_elapsed))
         stop: tenacity.stop.stop_base = tenacity.stop_any(*stops) if stops else tenacity.stop_never
         wait = _WaitHonouringRetryAfter(
-            tenacity.wait_random_exponential(multiplier=self.initial, max=self.maximum, exp_base=2)
+            tenacity.wait_random_exponential(multiplier=self.initial, max=self.maximum, exp_base=2), self
         )
         kwargs: dict[str, Any] = {}
         if sleep is not None:

@@ -1,6 +1,7 @@
 """A small HTTP/1.1 Server-Sent Events server for tests and benchmarks, with fault injection.
 
-It runs in-process on a free loopback port (``async with SseTestServer(plan) as server``), or as a subprocess for
+It runs in-process on a free loopback port (``async with SseTestServer(plan) as server``; pass ``port`` to come back
+on the port of a server that was stopped), or as a subprocess for
 the benchmark (``python -m tests.sources.sse_server --events N``, which prints the URL and serves until killed).
 Responses are ``Connection: close`` bodies without a length, so closing the socket ends the body cleanly (a drop
 the client must reconnect after); ``drop_mode="reset"`` aborts the socket instead.
@@ -73,15 +74,20 @@ class Plan:
 class SseTestServer:
     """Serves a :class:`Plan`; records each request's headers and arrival time."""
 
-    def __init__(self, plan: Plan, *, sndbuf: int | None = None) -> None:
+    def __init__(self, plan: Plan, *, sndbuf: int | None = None, port: int = 0) -> None:
         self.plan = plan
         self.sndbuf = sndbuf
+        self.port = port
+        #: set when a client went away while the server was writing to it
+        self.client_gone = asyncio.Event()
         self.requests: list[dict[str, str]] = []
         self.request_times: list[float] = []
         self.sent = 0
         self.sent_bytes = 0
         self.blocked = asyncio.Event()
         self.sent_when_blocked: int | None = None
+        #: whether a write is waiting right now for the client to read (the socket buffers are full)
+        self.stuck = False
         self.url = ""
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -90,9 +96,9 @@ class SseTestServer:
         self._finished = False
 
     async def __aenter__(self) -> SseTestServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/events"
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/events"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -104,6 +110,13 @@ class SseTestServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
+
+    async def close_clients(self) -> None:
+        """Stop serving: abort every open connection and refuse new ones (the server process went away)."""
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -121,8 +134,10 @@ class SseTestServer:
             self.requests.append(headers)
             self.request_times.append(asyncio.get_running_loop().time())
             await self._respond(headers, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass  # the client went away, or the test is stopping the server
+        except ConnectionError:
+            self.client_gone.set()
+        except (asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the client went away before asking, or the test is stopping the server
         finally:
             self._writers.discard(writer)
             self._tasks.discard(task)
@@ -190,13 +205,15 @@ class SseTestServer:
             self.sent += 1
             self.sent_bytes += len(data)
         transport = writer.transport
-        if (
-            not self.blocked.is_set()
-            and transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]
-        ):
+        full = transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]
+        if full and not self.blocked.is_set():
             self.sent_when_blocked = self.sent
             self.blocked.set()
-        await writer.drain()
+        self.stuck = full
+        try:
+            await writer.drain()
+        finally:
+            self.stuck = False
 
 
 async def _simple(writer: asyncio.StreamWriter, status: int, headers: dict[str, str], body: str) -> None:

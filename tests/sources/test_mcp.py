@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import selectors
-import subprocess
-import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import aclosing
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
@@ -21,76 +14,12 @@ from streamrt.sources.base import Chunk, Item
 from streamrt.sources.mcp import McpSource
 from streamrt.sources.retry import RetryPolicy
 from streamrt.values import Keyword
+from tests.sources.conftest import ServerProcess
 
 pytest.importorskip("mcp", reason="the MCP SDK server needs the mcp package (test extra)")
 
-SERVER_SCRIPT = Path(__file__).with_name("mcp_server.py")
 K = Keyword
 FAST = RetryPolicy(max_attempts=5, max_elapsed=10.0, initial=0.01, maximum=0.1)
-
-
-class ServerProcess:
-    """One SDK server subprocess; stopped by its own pid."""
-
-    def __init__(self, flags: tuple[str, ...]) -> None:
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER_SCRIPT), *flags],
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self.port = self._wait_ready(timeout=20.0)
-
-    def _wait_ready(self, timeout: float) -> int:
-        assert self.proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout):
-                self.stop()
-                raise RuntimeError(f"MCP test server not ready in {timeout}s: {self.stderr()}")
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("READY "):
-            self.stop()
-            raise RuntimeError(f"MCP test server failed to start: {line!r} {self.stderr()}")
-        return int(line.split()[1])
-
-    def stderr(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-2000:]
-
-    def uri(self, tool: str, arguments: dict[str, Any] | None = None) -> str:
-        query = f"tool={tool}"
-        if arguments is not None:
-            query += "&arguments=" + quote(json.dumps(arguments))
-        return f"mcp+http://127.0.0.1:{self.port}/mcp?{query}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, 15)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, 9)
-                self.proc.wait()
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        self.log.close()
-
-
-@pytest.fixture(scope="module")
-def mcp_server() -> Iterator[Callable[..., ServerProcess]]:
-    """Start a server per distinct flag set, once per module; stop them all at the end."""
-    servers: dict[tuple[str, ...], ServerProcess] = {}
-
-    def get(*flags: str) -> ServerProcess:
-        if flags not in servers:
-            servers[flags] = ServerProcess(flags)
-        return servers[flags]
-
-    yield get
-    for server in servers.values():
-        server.stop()
 
 
 async def collect(source: McpSource, limit: int | None = None) -> list[Item]:
@@ -170,7 +99,7 @@ async def test_resume_from_continuation_picks_up_where_it_stopped(
     server = mcp_server()
     uri = server.uri("count", {"steps": 8, "delay": 0.02})
     first = McpSource(uri, retry=FAST)
-    first.delete_on_close = False  # a host shutting down to resume later keeps the session
+    assert first.delete_on_close is None  # by default a call that is not over keeps its session on close
     async with first:
         head = await collect(first, limit=6)  # progress and log for steps 1..3
     assert isinstance(head[-1], Chunk)
@@ -193,6 +122,7 @@ async def test_forgotten_session_reinitializes_and_calls_again(
     server = mcp_server()
     uri = server.uri("count", {"steps": 4})
     first = McpSource(uri, retry=FAST)
+    first.delete_on_close = True
     async with first:  # closing sends DELETE, so the server forgets the session
         head = await collect(first, limit=2)
     cont = head[-1].continuation

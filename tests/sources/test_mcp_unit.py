@@ -139,12 +139,33 @@ async def test_503_with_retry_after_waits_that_long_then_succeeds() -> None:
         httpx.Response(200, json=RESULT),
     )
     started = time.monotonic()
-    items, source = await drain(fake)
+    items, source = await drain(
+        fake, RetryPolicy(max_attempts=4, max_elapsed=10.0, initial=0.001, maximum=1.0)
+    )
     assert time.monotonic() - started >= 0.3
     assert kinds(items) == ["result"]
     assert len(fake.calls()) == 2
     assert source.health.reconnects == 1
     assert source.health.last_error is not None and "overloaded" in source.health.last_error
+
+
+async def test_retry_after_beyond_the_policy_maximum_is_capped_and_said_so() -> None:
+    fake = FakeMcp(
+        httpx.Response(503, headers={"retry-after": "86400"}, text="maintenance"),
+        httpx.Response(200, json=RESULT),
+    )
+    seen: list[tuple[str, float | None, str | None]] = []
+    policy = RetryPolicy(max_attempts=4, max_elapsed=10.0, initial=0.001, maximum=0.2)
+    source = McpSource(URI, retry=policy, transport=httpx.MockTransport(fake))
+    source.health.watch(lambda h: seen.append((h.state, h.retry_in, h.last_error)))
+    started = time.monotonic()
+    async with source, aclosing(source.items()) as stream:
+        items = [item async for item in stream]
+    assert time.monotonic() - started < 5, "a day-long Retry-After must not stall the call"
+    assert kinds(items) == ["result"]
+    [(_, retry_in, error)] = [entry for entry in seen if entry[0] == "reconnecting"]
+    assert retry_in == 0.2
+    assert error is not None and "asked to wait 86400s, waiting 0.2s" in error
 
 
 async def test_429_retries_until_the_policy_gives_up() -> None:

@@ -13,7 +13,7 @@ from streamrt.errors import SourceError, UsageError
 from streamrt.sources import auth_headers, open_source, resolve_uri
 from streamrt.sources.jsonl import JsonlSource, StdinSource
 from streamrt.sources.mock import MockSource
-from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after, root_cause
+from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after, root_cause, wait_note
 from streamrt.sources.sse import SseSource
 from streamrt.sources.ws import WebSocketSource
 from streamrt.values import Keyword
@@ -168,7 +168,7 @@ def test_parse_retry_after_http_date() -> None:
 
 
 async def test_retrying_backs_off_honours_retry_after_and_gives_up() -> None:
-    policy = RetryPolicy(max_attempts=4, initial=0.01, maximum=0.04)
+    policy = RetryPolicy(max_attempts=4, initial=0.01, maximum=10.0)
     sleeps: list[float] = []
 
     async def fake_sleep(delay: float) -> None:
@@ -187,6 +187,41 @@ async def test_retrying_backs_off_honours_retry_after_and_gives_up() -> None:
     assert 0 <= sleeps[0] <= 0.01 and 0 <= sleeps[2] <= 0.04
     assert isinstance(root_cause(info.value), ConnectionRefusedError)
     assert policy.explain(info.value) == "gave up after 4 attempts: ConnectionRefusedError: refused"
+
+
+@pytest.mark.parametrize(
+    ("policy", "elapsed", "expected"),
+    [
+        pytest.param(RetryPolicy(maximum=20.0), 0.0, 20.0, id="capped-at-maximum"),
+        pytest.param(RetryPolicy(maximum=20.0, max_elapsed=120.0), 110.0, 10.0, id="capped-at-budget"),
+        pytest.param(RetryPolicy(maximum=20.0, max_elapsed=120.0), 130.0, 0.0, id="budget-spent"),
+        pytest.param(RetryPolicy(maximum=100_000.0, max_elapsed=0), 0.0, 86400.0, id="raised-maximum"),
+    ],
+)
+def test_cap_bounds_a_server_requested_wait(policy: RetryPolicy, elapsed: float, expected: float) -> None:
+    assert policy.cap(86400.0, elapsed) == expected
+    assert policy.cap(1.5, 0.0) == 1.5
+
+
+async def test_retry_after_of_a_day_is_capped_at_the_policy_maximum() -> None:
+    policy = RetryPolicy(max_attempts=3, max_elapsed=0, initial=0.01, maximum=2.0)
+    sleeps: list[float] = []
+    raised: list[RetryAfter] = []
+
+    async def fake_sleep(delay: float) -> None:
+        sleeps.append(delay)
+
+    attempts = 0
+    with pytest.raises(tenacity.RetryError):
+        async for attempt in policy.retrying(retry_on=(ConnectionError,), sleep=fake_sleep):
+            with attempt:
+                attempts += 1
+                raised.append(RetryAfter(86400, ConnectionResetError("busy")))
+                raise raised[-1]
+    assert sleeps == [2.0, 2.0]
+    assert raised[0].capped_to == 2.0
+    assert wait_note(raised[0]) == "; the server asked to wait 86400s, waiting 2s (retry policy cap)"
+    assert wait_note(ConnectionResetError()) == ""
 
 
 async def test_retrying_does_not_retry_other_errors() -> None:

@@ -18,6 +18,8 @@ from tests.sources.helpers import generator
 from tests.sources.sse_server import Event, Plan, SseTestServer
 
 FAST = RetryPolicy(max_attempts=5, max_elapsed=10.0, initial=0.01, maximum=0.05)
+PATIENT = RetryPolicy(max_attempts=5, max_elapsed=10.0, initial=0.01, maximum=1.0)
+"""Honours server-requested waits up to a second (the policy's maximum caps them)."""
 SEQ = Keyword("seq")
 ID = Keyword("id")
 EVENT = Keyword("event")
@@ -126,7 +128,7 @@ async def test_server_retry_field_sets_the_reconnect_delay() -> None:
     events = [Event('{"seq": 1}', id="1", retry_ms=250), *numbered(4)[1:]]
     plan = Plan(events=events, drop_after=[1, 0, 0])
     async with SseTestServer(plan) as server:
-        items = await drain(SseSource(server.url, retry=FAST))
+        items = await drain(SseSource(server.url, retry=PATIENT))
     assert seqs(items) == [1, 2, 3, 4]
     gaps = [b - a for a, b in zip(server.request_times, server.request_times[1:], strict=False)]
     assert len(gaps) == 3
@@ -136,13 +138,44 @@ async def test_server_retry_field_sets_the_reconnect_delay() -> None:
 async def test_503_with_retry_after_is_honoured() -> None:
     plan = Plan(events=numbered(3), statuses=[(503, {"Retry-After": "0.3"}), (429, {"Retry-After": "0"})])
     async with SseTestServer(plan) as server:
-        source = SseSource(server.url, retry=FAST)
+        source = SseSource(server.url, retry=PATIENT)
         items = await drain(source)
     assert seqs(items) == [1, 2, 3]
     assert len(server.requests) == 3
     assert server.request_times[1] - server.request_times[0] >= 0.29
     assert source.health.reconnects == 2
     assert "HTTP 429" in (source.health.last_error or "")
+
+
+@pytest.mark.parametrize("header", ["86400", "Wed, 21 Oct 2099 07:28:00 GMT"])
+async def test_retry_after_of_a_day_is_capped_by_the_policy(header: str) -> None:
+    plan = Plan(events=numbered(2), statuses=[(503, {"Retry-After": header})])
+    policy = RetryPolicy(max_attempts=3, max_elapsed=10.0, initial=0.01, maximum=0.3)
+    async with SseTestServer(plan) as server:
+        source = SseSource(server.url, retry=policy)
+        reconnecting: list[tuple[float | None, str | None]] = []
+        source.health.watch(
+            lambda h: reconnecting.append((h.retry_in, h.last_error)) if h.state == "reconnecting" else None
+        )
+        items = await asyncio.wait_for(drain(source), timeout=10)
+    assert seqs(items) == [1, 2]
+    assert 0.29 <= server.request_times[1] - server.request_times[0] < 3
+    [(retry_in, error)] = reconnecting
+    assert retry_in == 0.3
+    assert error is not None and "HTTP 503" in error and "waiting 0.3s (retry policy cap)" in error
+
+
+async def test_retry_field_of_a_day_is_capped_by_the_policy() -> None:
+    events = [Event('{"seq": 1}', id="1", retry_ms=86_400_000), *numbered(3)[1:]]
+    plan = Plan(events=events, drop_after=[1])
+    async with SseTestServer(plan) as server:
+        source = SseSource(server.url, retry=FAST)
+        items = await asyncio.wait_for(drain(source), timeout=10)
+    assert seqs(items) == [1, 2, 3]
+    assert (
+        source.health.last_error is not None
+        and "waiting 0.05s (retry policy cap)" in source.health.last_error
+    )
 
 
 async def test_heartbeats_keep_a_quiet_stream_alive() -> None:
