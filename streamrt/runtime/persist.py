@@ -10,10 +10,13 @@ nothing is applied twice, whatever the policy; the policy only decides how far b
 
 :class:`Persister` plugs into the provider's persistence hook. After each processed batch it asks the policy
 (every chunk, every N chunks, every T ms) whether a snapshot is due; on every status change (pause, resume, the
-terminal statuses) and on ``:checkpoint`` it always takes one. Captured snapshots go to one writer task that
-commits everything pending in one ``put_many`` (so many streams share a transaction), each write naming the
-version it expects. The stream waits for its write before it goes on, so with the per-chunk policy the snapshot
-after chunk *n* is committed before chunk *n + 1* is processed.
+terminal statuses) and on ``:checkpoint`` it always takes one. Due streams go to a group commit
+(:class:`~streamrt.store.group.GroupCommit`): one transaction in flight at a time, and everything that becomes due
+meanwhile (other streams, later chunks of the same stream) is captured at its latest and committed together in
+the next one. Under the per-chunk policy a stream goes on past a batch of ``GROUP_BATCH`` chunks only if its
+earlier snapshots are committed, so it is at most two batches ahead of the store; under interval policies, and on
+status changes and checkpoints, it waits for the commit. :meth:`Persister.durable` is the host's wait: done once a
+snapshot holding every chunk it pushed (in the state or in the queue) is committed.
 
 Outputs are emitted (printed) as they are produced and the snapshot that records the output counter comes after:
 a crash between the two makes resume produce those outputs again, with the same ``seq``. Outputs are therefore
@@ -31,21 +34,24 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StoreError, UsageError
+from streamrt.observe.hooks import snapshots_written
 from streamrt.runtime.driver import _BATCH, _Fault
 from streamrt.runtime.machine import Status
 from streamrt.runtime.stream import StreamRecord
 from streamrt.store import Snapshot, SnapshotStore
+from streamrt.store.group import GroupCommit
 from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.runtime.provider import Provider
 
 __all__ = [
+    "GROUP_BATCH",
     "LEASE_TTL",
     "SCRIPT_KEY",
     "Persister",
@@ -58,9 +64,22 @@ __all__ = [
 SCRIPT_KEY: Final = Keyword("script")
 """The option under which a snapshot records the script's path, so ``resume`` can find the script again."""
 _FAULT_KEY: Final = Keyword("streamrt-fault")
+GROUP_BATCH: Final = 16
+"""Chunks a stream processes between two looks at its snapshots under the per-chunk policy. It goes on past a
+batch only if its earlier snapshots are all committed, so it is never more than two batches (32 chunks) past its
+last committed snapshot, and a crash repeats the outputs of at most that many chunks."""
 LEASE_TTL: Final = 30.0
 """Seconds a lease lasts without renewal; a persister renews at a third of it."""
-_STATS: Final = ("processed", "dropped", "errors", "outputs", "queue_high_watermark", "backpressure_wait")
+_STATS: Final = (
+    "processed",
+    "dropped",
+    "errors",
+    "outputs",
+    "queue_high_watermark",
+    "backpressure_wait",
+    "skipped",
+    "dead_lettered",
+)
 _OPTIONAL_STATS: Final = ("last_latency", "last_event_time")
 
 
@@ -112,7 +131,8 @@ def snapshot_of(
         (chunk, {_FAULT_KEY: meta.message} if type(meta) is _Fault else (meta or {}))
         for _, chunk, meta, _ in record.queue
     ]
-    options = {k: v for k, v in (record.options or {}).items() if not callable(v)}
+    # functions cannot be stored; keywords are callable too but are data (:on-error :skip)
+    options = {k: v for k, v in (record.options or {}).items() if type(v) is Keyword or not callable(v)}
     if script_path is not None:
         options[SCRIPT_KEY] = script_path
     stats: dict[str, int | float] = {name: getattr(record, name) for name in _STATS}
@@ -136,11 +156,13 @@ def snapshot_of(
         stats=stats,
         seq=record.seq,
         output_seq=record.output_seq,
+        input_ended=record.input_ended,
+        source_kind=record.source_kind,
     )
 
 
 def restore(record: StreamRecord, snapshot: Snapshot, *, now: float | None = None) -> None:
-    """Put a snapshot's state, status, queue, counters and continuation into a freshly started record."""
+    """Put a snapshot's state, status, queue, counters, continuation and input-ended flag into a fresh record."""
     received = time.time() if now is None else now
     record.state = snapshot.state
     record.initial_state = snapshot.initial_state
@@ -149,6 +171,9 @@ def restore(record: StreamRecord, snapshot: Snapshot, *, now: float | None = Non
     record.seq = snapshot.seq
     record.output_seq = snapshot.output_seq
     record.continuation = dict(snapshot.continuation) if snapshot.continuation is not None else None
+    record.input_ended = snapshot.input_ended
+    if snapshot.source_kind:
+        record.source_kind = snapshot.source_kind
     for name in (*_STATS, *_OPTIONAL_STATS):
         if name in snapshot.stats:
             setattr(record, name, snapshot.stats[name])
@@ -181,21 +206,66 @@ class Persister:
         self.processor_hash = processor_hash
         self.script_path = script_path
         self.owner = owner or _owner_name()
-        self.versions: dict[str, int | None] = {}
-        self.writes = 0
-        self.transactions = 0
+        self._group = GroupCommit(store, self._snapshot, on_written=self._written, on_failed=self._failed)
+        self.versions: dict[str, int | None] = self._group.versions
+        """The version each stream has in the store (None: none yet); the next write expects it."""
         self._last: dict[str, tuple[int, float]] = {}
-        self._pending: dict[str, Snapshot] = {}
-        self._next: asyncio.Future[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._records: dict[str, StreamRecord] = {}
         self._renewer: asyncio.Task[None] | None = None
         self._provider: Provider | None = None
         self._claimed: list[str] = []
 
+    @property
+    def writes(self) -> int:
+        """Snapshots committed so far."""
+        return self._group.writes
+
+    @property
+    def transactions(self) -> int:
+        """Transactions those took (fewer than ``writes``: group commit)."""
+        return self._group.transactions
+
     def attach(self, provider: Provider) -> None:
-        """Become ``provider``'s snapshot hook (one persister per provider)."""
+        """Become ``provider``'s snapshot hook (one persister per provider), ``:checkpoint`` included."""
         self._provider = provider
         provider._persist = self._hook
+        provider._durable = self.durable
+        provider._dead_letter = self.dead_letter
+        theirs = provider._on_checkpoint
+        if theirs is None:
+            provider._on_checkpoint = self._checkpoint
+        else:
+
+            def both(record: StreamRecord) -> Awaitable[None] | None:
+                first, second = theirs(record), self._checkpoint(record)
+                if first is None or second is None:
+                    return first or second
+                return asyncio.ensure_future(_in_turn(first, second))
+
+            provider._on_checkpoint = both
+
+    def dead_letter(
+        self, record: StreamRecord, seq: int, chunk: Any, meta: Any, error: str
+    ) -> Awaitable[None] | None:
+        """Keep a chunk the stream gave up on (``:on-error :dead-letter``) in the store.
+
+        The stream waits for the write before its next chunk, so the snapshot that passes over the chunk comes
+        after its dead letter. None for a stream this persister does not track (it keeps the letter in memory).
+        """
+        if record.id not in self._last:
+            return None
+
+        async def write() -> None:
+            try:
+                await self.store.add_dead_letter(record.id, seq, chunk, meta, error)
+            except StoreError as exc:
+                raise StoreError(f"the dead letter of chunk {seq} could not be kept: {exc}") from exc
+            finally:
+                self._group.release(record.id)
+
+        # no snapshot past the chunk is captured before its dead letter is stored
+        self._group.hold(record.id)
+        return asyncio.ensure_future(write())
 
     async def claim(self, stream_id: str, version: int | None = None) -> None:
         """Own ``stream_id`` (StoreError if another provider holds a live lease); ``version``: what the store has.
@@ -218,6 +288,27 @@ class Persister:
                     f"stream {stream_id!r} is owned by {lease.owner} (lease until {_when(lease.expires_at)}): "
                     "two providers must not run one stream"
                 )
+        self._owned(stream_id, version)
+
+    async def claim_many(self, versions: dict[str, int | None]) -> None:
+        """:meth:`claim` for many streams (``{stream_id: version in the store}``) in one statement per batch.
+
+        All or nothing: if another provider holds a live lease on any of them, the ones just claimed are released
+        and StoreError names the first holder.
+        """
+        won = await self.store.claim_many(versions, self.owner, LEASE_TTL)
+        try:
+            for sid in versions:
+                if sid not in won:
+                    await self.claim(sid, versions[sid])
+        except BaseException:
+            for sid in won:
+                await self.store.release(sid, self.owner)
+            raise
+        for sid in won:
+            self._owned(sid, versions[sid])
+
+    def _owned(self, stream_id: str, version: int | None) -> None:
         self._claimed.append(stream_id)
         if version is not None or stream_id not in self.versions:
             self.versions[stream_id] = version
@@ -227,11 +318,15 @@ class Persister:
             )
 
     def track(self, record: StreamRecord) -> None:
-        """Start applying the policy to a stream (claimed first); per-chunk policies process one chunk per batch."""
+        """Start applying the policy to a stream (claimed first).
+
+        Batches are of ``GROUP_BATCH`` chunks under the per-chunk policy, of N chunks under every N < 64 chunks.
+        """
         self._last[record.id] = (record.processed, time.monotonic())
+        self._records[record.id] = record
         chunks = self.policy.chunks
         if chunks is not None and chunks < _BATCH and hasattr(record, "batch"):
-            record.batch = chunks
+            record.batch = GROUP_BATCH if chunks == 1 else chunks
 
     def _hook(self, record: StreamRecord, forced: bool) -> Awaitable[None] | None:
         last = self._last.get(record.id)
@@ -246,54 +341,67 @@ class Persister:
                 return None
             if policy.ms is not None and (time.monotonic() - last[1]) * 1000.0 < policy.ms:
                 return None
-        return self._capture(record)
+            if policy.chunks == 1 and not self._group.uncommitted(record.id):
+                # due, but the stream goes on for one more batch: the group commit captures it at its latest
+                # when the store is free; if it is still not committed after that batch, the stream waits (below)
+                self._last[record.id] = (processed, time.monotonic())
+                self._group.due(record.id)
+                return None
+        # an interval snapshot, a status change: the stream waits, so a crash rewinds at most one interval
+        return self._group.wait(record.id)
 
-    def _capture(self, record: StreamRecord) -> asyncio.Future[None]:
-        self._last[record.id] = (record.processed, time.monotonic())
+    def _checkpoint(self, record: StreamRecord) -> Awaitable[None] | None:
+        """``:checkpoint``: snapshot now; the stream goes on once it is committed."""
+        return self._group.wait(record.id) if record.id in self._last else None
+
+    def durable(self, stream_id: str) -> Awaitable[None] | None:
+        """Under the per-chunk policy, an awaitable done once every chunk the stream has accepted is committed.
+
+        That is, a snapshot holding each of them (processed into the state, or still in the queue) is in the
+        store; it raises the write's StoreError if that failed. None when there is nothing to wait for: already
+        committed, another policy, or a stream this persister does not track. ``Provider.push`` awaits it.
+        """
+        record = self._records.get(stream_id)
+        if record is None or self.policy.chunks != 1:
+            return None
+        if self._group.committed_seq.get(stream_id, -1) >= record.seq:
+            return None
+        # An active stream with queued chunks is about to process them and become due by itself: waiting for that
+        # capture commits the chunk with its effect in one transaction instead of queued, then processed, in two.
+        about_to_run = record.status is Status.ACTIVE and bool(record.queue) and not record.input_ended
+        return self._group.wait(stream_id, record.seq, due=not about_to_run)
+
+    def _snapshot(self, stream_id: str) -> Snapshot | None:
+        """The group commit's capture: the stream's snapshot as of now."""
+        record = self._records.get(stream_id)
+        if record is None or stream_id not in self._last:
+            return None
+        self._last[stream_id] = (record.processed, time.monotonic())
         source = getattr(record, "source", None)
-        self._pending[record.id] = snapshot_of(
+        return snapshot_of(
             record,
             processor_hash=self.processor_hash,
             source_uri=source.uri if source is not None else None,
             script_path=self.script_path,
         )
-        fut = self._next
-        if fut is None:
-            fut = self._next = asyncio.get_running_loop().create_future()
-            fut.add_done_callback(_retrieve)
-        if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(
-                self._write(), name="streamrt-snapshot-writer"
-            )
-        return fut
 
-    async def _write(self) -> None:
-        """Commit what is pending, one transaction per round, until nothing is left."""
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, {}
-                fut, self._next = self._next, None
-                items = [(snap, self.versions.get(sid)) for sid, snap in batch.items()]
-                try:
-                    versions = await self.store.put_many(items)
-                except Exception as exc:
-                    if fut is not None and not fut.done():
-                        fut.set_exception(exc)
-                    continue
-                for sid, version in zip(batch, versions, strict=True):
-                    self.versions[sid] = version
-                self.writes += len(items)
-                self.transactions += 1
-                if fut is not None and not fut.done():
-                    fut.set_result(None)
-        finally:
-            self._writer = None
+    def _written(self, snapshots: Sequence[Snapshot], seconds: float) -> None:
+        snapshots_written(self._provider, snapshots, seconds)
+
+    def _failed(self, stream_id: str, exc: Exception) -> None:
+        """A policy snapshot nobody waited for failed: the stream must not run on unpersisted (a lost race)."""
+        record = self._records.get(stream_id)
+        provider = self._provider
+        if record is not None and provider is not None and not record.status.terminal:
+            provider._fail(provider._get(stream_id), f"checkpoint failed: {exc}")
 
     async def flush(self, records: Iterable[StreamRecord] = ()) -> None:
-        """Snapshot ``records`` now (a clean shutdown) and wait until everything pending is committed."""
-        futures = [self._capture(r) for r in records if r.id in self._last]
-        while self._writer is not None:
-            await asyncio.shield(self._writer)
+        """Snapshot ``records`` now (a clean shutdown) and wait until everything due is committed.
+
+        Raises the first failed write among ``records``.
+        """
+        futures = [self._group.wait(r.id) for r in records if r.id in self._last]
+        await self._group.drain()
         for fut in futures:
             if fut.done() and not fut.cancelled() and fut.exception() is not None:
                 raise fut.exception()  # type: ignore[misc]
@@ -304,7 +412,7 @@ class Persister:
             provider = self._provider
             if not final:
                 self._last.clear()
-                self._pending.clear()
+                self._group.forget()
             records = [provider.record(sid) for sid in provider.stream_ids()] if provider is not None else []
             await self.flush(records)
         finally:
@@ -319,14 +427,12 @@ class Persister:
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(LEASE_TTL / 3)
-            for sid in list(self._claimed):
-                await self.store.claim(sid, self.owner, LEASE_TTL)
+            await self.store.claim_many(self._claimed, self.owner, LEASE_TTL)
 
 
-def _retrieve(fut: asyncio.Future[None]) -> None:
-    """Mark a failed write's exception as seen: the streams awaiting it report it; nobody else needs to."""
-    if not fut.cancelled():
-        fut.exception()
+async def _in_turn(first: Awaitable[None], second: Awaitable[None]) -> None:
+    await first
+    await second
 
 
 def _owner_name() -> str:

@@ -1,17 +1,21 @@
-"""Bringing a stream back from its snapshot: :func:`resume_stream`.
+"""Bringing streams back from their snapshots: :func:`resume_stream`, and :func:`resume_streams` for many.
 
-The stream is started afresh from the script (processor and ``:on-end`` found by name), then its record is
-overwritten with the snapshot (state, status, queue, counters, continuation), and only then is its source opened
-from the continuation, so the first chunk it reads is the one after the last chunk the snapshot had queued.
+A stream is started afresh from the script (processor and ``:on-end`` found by name), then its record is
+overwritten with the snapshot (state, status, queue, counters, continuation, whether its input had ended), and
+only then is its source opened from the continuation, so the first chunk it reads is the one after the last chunk
+the snapshot had queued. Resuming many reads all snapshots in one query and claims all leases in one statement
+per batch; everything is checked before the first stream starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
-from streamrt.errors import ProcessorChangedError
+from streamrt.errors import ProcessorChangedError, SnapshotNotFoundError
 from streamrt.runtime.capabilities import _function
+from streamrt.runtime.driver import is_source_failure
 from streamrt.runtime.machine import Status
 from streamrt.runtime.persist import SCRIPT_KEY, Persister, restore
 from streamrt.store import Snapshot
@@ -21,9 +25,11 @@ if TYPE_CHECKING:
     from streamrt.lang.script import Script
     from streamrt.runtime.provider import Provider
 
-__all__ = ["check_processor", "resume_stream"]
+__all__ = ["check_processor", "resume_stream", "resume_streams"]
 
 _ON_END: Final = Keyword("on-end")
+_RESUMABLE: Final = frozenset({Status.ACTIVE.value, Status.PAUSED.value, Status.ERROR.value})
+"""Statuses ``resume --all`` looks at; of the errors, only failed sources are resumed."""
 
 
 def check_processor(snapshot: Snapshot, script: Script, *, accept_changed: bool = False) -> None:
@@ -50,17 +56,78 @@ async def resume_stream(
 
     Raises SnapshotNotFoundError for an unknown stream, ProcessorChangedError (see :func:`check_processor`) and
     StoreError when another provider holds the stream's lease. A stream whose snapshot is terminal comes back
-    terminal; nothing is read for it.
+    terminal and nothing is read for it, except a stream in ``:error`` because its source failed: it comes back
+    active and its source reopens from the continuation. A stream whose input had ended comes back without its
+    source: it drains its queue and completes.
     """
-    from streamrt.sources import open_source
-
     snap = await persister.store.get(stream_id)
+    parts = _prepare(snap, script, accept_changed)
+    await persister.claim(stream_id, snap.version)
+    _rehydrate(provider, persister, snap, parts, source)
+    return snap
+
+
+async def resume_streams(
+    provider: Provider,
+    persister: Persister,
+    stream_ids: Iterable[str] | None,
+    script: Script,
+    *,
+    accept_changed: bool = False,
+) -> list[Snapshot]:
+    """:func:`resume_stream` for many streams (``None``: every stream in the store that ``script`` can run).
+
+    Checked before anything starts, so it is all or nothing: snapshots that are missing (SnapshotNotFoundError
+    naming them), processors the script lacks or whose source changed, leases held by another provider. The
+    snapshots are read in one query and the leases claimed in one statement per batch, which is what makes
+    resuming thousands of streams take a fraction of a second. With ``None``, terminal streams stay in the store
+    and are not brought back (an ``:error`` one is, if its source failed). Each stream reads from the source its
+    snapshot recorded.
+    """
+    store = persister.store
+    if stream_ids is None:
+        ids = [row.stream_id for row in await store.list() if row.status in _RESUMABLE]
+        snaps = {
+            sid: snap
+            for sid, snap in (await store.get_many(ids)).items()
+            if snap.status != Status.ERROR.value or is_source_failure(snap.status_message, snap.source_uri)
+        }
+    else:
+        ids = list(dict.fromkeys(stream_ids))
+        snaps = await store.get_many(ids)
+    missing = [sid for sid in ids if sid not in snaps] if stream_ids is not None else []
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        names = ", ".join(repr(sid) for sid in missing[:5])
+        raise SnapshotNotFoundError(f"no snapshot of stream {names}{more} in {store.url}")
+    parts = [(snap, _prepare(snap, script, accept_changed)) for snap in snaps.values()]
+    await persister.claim_many({snap.stream_id: snap.version for snap in snaps.values()})
+    for snap, prepared in parts:
+        _rehydrate(provider, persister, snap, prepared, None)
+    return list(snaps.values())
+
+
+_Parts = tuple[Callable[..., Any], dict[Any, Any], Callable[..., Any] | None]
+
+
+def _prepare(snap: Snapshot, script: Script, accept_changed: bool) -> _Parts:
+    """What starting the stream needs from the script: its processor, options and ``:on-end``; checked first."""
     check_processor(snap, script, accept_changed=accept_changed)
     processor = script.processor(snap.processor)
     options: dict[Any, Any] = {k: v for k, v in snap.options.items() if k is not SCRIPT_KEY}
     on_end_ref = options.get(_ON_END)
     on_end = None if on_end_ref is None else _function(script, on_end_ref, ":on-end")
-    await persister.claim(stream_id, snap.version)
+    return processor, options, on_end
+
+
+def _rehydrate(
+    provider: Provider, persister: Persister, snap: Snapshot, parts: _Parts, source: str | None
+) -> None:
+    """Start the stream afresh, overwrite its record with the snapshot, then reconnect its source."""
+    from streamrt.sources import open_source
+
+    processor, options, on_end = parts
+    stream_id = snap.stream_id
     provider.start(
         processor,
         stream_id=stream_id,
@@ -72,17 +139,23 @@ async def resume_stream(
     )
     record = provider._get(stream_id)
     restore(record, snap)
+    if record.status is Status.ERROR and is_source_failure(snap.status_message, snap.source_uri):
+        # The source gave up (retries exhausted, say): what it delivered was processed before the stream failed and
+        # the continuation says where it stopped, so the stream goes on from there (docs/sources.md).
+        record.status = Status.ACTIVE
+        record.message = None
+        record.input_ended = False
     persister.track(record)
     if record.status.terminal:
         provider._finish(record)
-        return snap
+        return
     uri = source if source is not None else snap.source_uri
-    if uri is not None:
+    if uri is not None and not record.input_ended:
         src = open_source(uri, continuation=snap.continuation, options=options)
         record.source = src
+        record.source_kind = src.kind
         record.reader = asyncio.get_running_loop().create_task(
             provider._read(record, src), name=f"streamrt-source-{stream_id}"
         )
-    if record.status is Status.ACTIVE and record.queue:
+    if record.status is Status.ACTIVE and (record.queue or record.input_ended):
         provider._schedule(record)
-    return snap

@@ -52,7 +52,7 @@ __all__ = [
     "encode_value",
 ]
 
-SUPPORTED_FORMAT_VERSIONS: Final = frozenset({1})
+SUPPORTED_FORMAT_VERSIONS: Final = frozenset({1, 2})
 
 _SNAPSHOT_MAGIC: Final = b"SRTS"
 _VALUE_MAGIC: Final = b"SRTV"
@@ -83,7 +83,11 @@ _FIELDS: Final = (
     "version",
     "created_at",
     "updated_at",
+    "input_ended",
+    "source_kind",
 )
+_FIELD_COUNT: Final = {1: len(_FIELDS) - 2, 2: len(_FIELDS)}
+"""Fields per format version: each version appends fields, so an older snapshot is a prefix of the layout."""
 
 # --- packing ---------------------------------------------------------------------------------------------------
 
@@ -180,6 +184,8 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
         s.version,
         s.created_at,
         s.updated_at,
+        s.input_ended,
+        s.source_kind,
     ]
     try:
         payload = _pack(fields)
@@ -280,6 +286,8 @@ _FIELD_TYPES: Final[tuple[type | tuple[type, ...] | None, ...]] = (
     int,  # version
     _NUMBER,  # created_at
     _NUMBER,  # updated_at
+    bool,  # input_ended
+    str,  # source_kind
 )
 
 
@@ -290,14 +298,15 @@ def decode_snapshot(blob: bytes, *, stream_id: str) -> Snapshot:
     def corrupt(why: str) -> SnapshotCorruptError:
         return SnapshotCorruptError(f"snapshot of stream {stream_id!r} is corrupt: {why}")
 
-    if type(fields) is not tuple or len(fields) != len(_FIELDS):
+    if type(fields) is not tuple or len(fields) != _FIELD_COUNT[version]:
         raise corrupt("unexpected layout")
-    for name, expected, value in zip(_FIELDS, _FIELD_TYPES, fields, strict=True):
+    for name, expected, value in zip(_FIELDS, _FIELD_TYPES, fields, strict=False):
         if expected is not None and not isinstance(value, expected):
             raise corrupt(f"field {name} is a {type_name(value)}")
     (sid, processor, processor_hash, state, initial_state, status, status_message, queue, continuation,
      source_uri, queue_capacity, options, stats, seq, output_seq, pending, snap_version, created_at,
-     updated_at) = fields  # fmt: skip
+     updated_at) = fields[:19]  # fmt: skip
+    input_ended, source_kind = fields[19:] if version >= 2 else (False, "")
     if sid != stream_id:
         raise corrupt(f"it holds stream {sid!r}")
     try:
@@ -326,4 +335,6 @@ def decode_snapshot(blob: bytes, *, stream_id: str) -> Snapshot:
         version,
         created_at,
         updated_at,
+        input_ended,
+        source_kind,
     )

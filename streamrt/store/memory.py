@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +71,15 @@ class MemoryStore(SnapshotStore):
             raise SnapshotNotFoundError(f"no snapshot of stream {stream_id!r} in {self.url}")
         return decode_snapshot(row.blob, stream_id=stream_id)
 
+    async def get_many(self, stream_ids: Iterable[str]) -> dict[str, Snapshot]:
+        self._check_open()
+        rows = self._rows
+        return {
+            sid: decode_snapshot(rows[sid].blob, stream_id=sid)
+            for sid in dict.fromkeys(stream_ids)
+            if sid in rows
+        }
+
     async def put_many(self, items: Sequence[tuple[Snapshot, int | None]]) -> builtins.list[int]:
         self._check_open()
         for snapshot, expected in items:
@@ -127,6 +136,20 @@ class MemoryStore(SnapshotStore):
             return False
         self._leases[stream_id] = Lease(stream_id, owner, now + ttl)
         return True
+
+    async def claim_many(self, stream_ids: Iterable[str], owner: str, ttl: float) -> builtins.set[str]:
+        self._check_open()
+        ids = builtins.list(dict.fromkeys(stream_ids))
+        for sid in ids:
+            check_lease_args(sid, owner, ttl)
+        now = self._clock()
+        won: builtins.set[str] = set()
+        for sid in ids:
+            held = self._leases.get(sid)
+            if held is None or held.owner == owner or held.expires_at <= now:
+                self._leases[sid] = Lease(sid, owner, now + ttl)
+                won.add(sid)
+        return won
 
     async def release(self, stream_id: str, owner: str) -> bool:
         self._check_open()

@@ -20,8 +20,9 @@ __all__ = [
     "StreamSummary",
 ]
 
-FORMAT_VERSION: Final = 1
-"""The snapshot encoding the codec writes; bumped whenever the field layout changes."""
+FORMAT_VERSION: Final = 2
+"""The snapshot encoding the codec writes; bumped whenever the field layout changes (2 added ``input_ended`` and
+``source_kind``; the codec still reads 1)."""
 
 
 @dataclass(slots=True)
@@ -57,6 +58,11 @@ class Snapshot:
     format_version: int = FORMAT_VERSION
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
+    input_ended: bool = False
+    """The stream's input had ended (a finite source ran out, or ``end_input``): once the queue drains it completes
+    rather than waiting for more."""
+    source_kind: str = ""
+    """The chunks' ``:source`` label (``jsonl``, ``sse``, ``host``, ...); empty in format 1 snapshots."""
 
 
 @dataclass(frozen=True, slots=True)

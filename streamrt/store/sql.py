@@ -7,7 +7,9 @@ compiled statement. A write is ``UPDATE ... WHERE stream_id = :id AND version = 
 ``INSERT ... ON CONFLICT DO NOTHING``) and the row count says whether it won; a loser's transaction is rolled back
 and the error names the version the store really holds. ``put_many`` runs its statements in one transaction.
 A lease claim is one upsert whose ``DO UPDATE`` only fires for the same owner or an expired lease, so it is atomic
-on both databases without explicit locks.
+on both databases without explicit locks. The bulk forms serve resuming thousands of streams: ``get_many`` is one
+``SELECT ... WHERE stream_id IN (...)`` per 10,000 ids, ``claim_many`` the same upsert sent as multi-row statements
+with ``RETURNING`` naming the claims that won.
 
 SQLite connections are set to ``journal_mode=WAL`` and ``synchronous=NORMAL``: a commit is an append to the WAL
 without an fsync, so a process crash loses nothing committed but a power cut or OS crash may lose the last few
@@ -27,7 +29,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -55,6 +57,8 @@ __all__ = ["SqlStore", "sql_url"]
 
 _SCHEMA_LOCK_KEY: Final = 0x5354524D5254  # "STRMRT": the advisory lock PostgreSQL openers take
 _SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
+_IDS_PER_QUERY: Final = 10_000
+"""Stream ids per bulk read: one query for the usual sizes, under both databases' bound-parameter limits."""
 
 
 def sql_url(url: str | URL) -> URL:
@@ -121,6 +125,9 @@ class SqlStore(SnapshotStore):
             for col in ("processor", "status", "version", "seq", "updated_at", "blob")
         }
         self._get = select(snapshots.c.blob).where(snapshots.c.stream_id == bindparam("p_sid"))
+        self._get_many = select(snapshots.c.stream_id, snapshots.c.blob).where(
+            snapshots.c.stream_id.in_(bindparam("p_sids", expanding=True))
+        )
         self._version = select(snapshots.c.version).where(snapshots.c.stream_id == bindparam("p_sid"))
         self._insert = (
             insert(snapshots)
@@ -142,6 +149,9 @@ class SqlStore(SnapshotStore):
             set_={"owner": claim.excluded.owner, "expires_at": claim.excluded.expires_at},
             where=or_(leases.c.owner == claim.excluded.owner, leases.c.expires_at <= bindparam("p_now")),
         )
+        # Executed with a list of rows, SQLAlchemy's "insertmanyvalues" sends them as multi-row upserts (1,000 rows
+        # a statement); RETURNING names the rows whose claim won (a refused claim neither inserts nor updates).
+        self._claim_many = self._claim.returning(leases.c.stream_id)
         self._schema_insert = insert(schema_info).on_conflict_do_nothing(index_elements=[schema_info.c.id])
 
     # --- lifecycle -------------------------------------------------------------------------------------------
@@ -261,6 +271,19 @@ class SqlStore(SnapshotStore):
             raise SnapshotNotFoundError(f"no snapshot of stream {stream_id!r} in {self.url}")
         return decode_snapshot(blob, stream_id=stream_id)
 
+    async def get_many(self, stream_ids: Iterable[str]) -> dict[str, Snapshot]:
+        engine = self._db()
+        ids = builtins.list(dict.fromkeys(stream_ids))
+        blobs: dict[str, bytes] = {}
+        with self._errors(f"reading {len(ids)} streams"):
+            async with engine.connect() as conn:
+                for start in range(0, len(ids), _IDS_PER_QUERY):
+                    chunk = ids[start : start + _IDS_PER_QUERY]
+                    result = await conn.execute(self._get_many, {"p_sids": chunk})
+                    blobs.update((sid, blob) for sid, blob in result)
+        # in the order asked for, as the memory store gives them
+        return {sid: decode_snapshot(blobs[sid], stream_id=sid) for sid in ids if sid in blobs}
+
     async def put_many(self, items: Sequence[tuple[Snapshot, int | None]]) -> builtins.list[int]:
         engine = self._db()
         for snapshot, expected in items:
@@ -345,6 +368,20 @@ class SqlStore(SnapshotStore):
             async with engine.begin() as conn:
                 result = await conn.execute(self._claim, params)
         return bool(result.rowcount == 1)
+
+    async def claim_many(self, stream_ids: Iterable[str], owner: str, ttl: float) -> builtins.set[str]:
+        engine = self._db()
+        ids = builtins.list(dict.fromkeys(stream_ids))
+        for sid in ids:
+            check_lease_args(sid, owner, ttl)
+        if not ids:
+            return set()
+        now = self._clock()
+        rows = [{"p_sid": sid, "p_owner": owner, "p_expires": now + ttl, "p_now": now} for sid in ids]
+        with self._errors(f"claiming {len(ids)} streams"):
+            async with engine.begin() as conn:
+                won = set((await conn.execute(self._claim_many, rows)).scalars())
+        return won
 
     async def release(self, stream_id: str, owner: str) -> bool:
         engine = self._db()

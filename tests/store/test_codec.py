@@ -14,7 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamrt.errors import SnapshotCorruptError, StoreError
-from streamrt.store import Snapshot, decode_snapshot, decode_value, encode_snapshot, encode_value
+from streamrt.store import (
+    FORMAT_VERSION,
+    Snapshot,
+    decode_snapshot,
+    decode_value,
+    encode_snapshot,
+    encode_value,
+)
 from streamrt.values import Keyword, LList, Symbol
 
 K = Keyword
@@ -95,6 +102,7 @@ def test_any_language_value_round_trips_exactly(value: Any) -> None:
     numbers=st.tuples(*(st.integers(0, 2**62) for _ in range(4))),
     status=st.sampled_from(["active", "paused", "completed", "stopped", "cancelled", "error"]),
     message=st.none() | st.text(max_size=20),
+    ended=st.booleans(),
 )
 def test_every_snapshot_field_round_trips(
     state: Any,
@@ -107,6 +115,7 @@ def test_every_snapshot_field_round_trips(
     numbers: tuple[int, int, int, int],
     status: str,
     message: str | None,
+    ended: bool,
 ) -> None:
     seq, output_seq, version, capacity = numbers
     s = Snapshot(
@@ -129,6 +138,8 @@ def test_every_snapshot_field_round_trips(
         version=version,
         created_at=1.5,
         updated_at=2.25,
+        input_ended=ended,
+        source_kind="jsonl",
     )
     got = decode_snapshot(encode_snapshot(s), stream_id="orders-7")
     assert same_snapshot(got, s)
@@ -192,7 +203,7 @@ GOOD = encode_snapshot(
 )
 
 
-def _reframe(payload: bytes, *, magic: bytes = b"SRTS", version: int = 1) -> bytes:
+def _reframe(payload: bytes, *, magic: bytes = b"SRTS", version: int = FORMAT_VERSION) -> bytes:
     return HEADER.pack(magic, version, len(payload), zlib.crc32(payload)) + payload
 
 
@@ -234,7 +245,7 @@ def test_garbage_is_refused(blob: bytes) -> None:
         pytest.param(b"{}", "bad magic", id="short-garbage"),
         pytest.param(encode_value(1, stream_id="x"), "bad magic", id="a-value-not-a-snapshot"),
         pytest.param(
-            _reframe(GOOD[HEADER.size :], version=2), "unsupported format version 2", id="future-version"
+            _reframe(GOOD[HEADER.size :], version=99), "unsupported format version 99", id="future-version"
         ),
         pytest.param(GOOD + b"\x00", "1 unexpected bytes after the payload", id="trailing-bytes"),
         pytest.param(_reframe(b"\xc1"), r"payload cannot be decoded", id="invalid-msgpack"),
@@ -256,6 +267,24 @@ def test_a_field_of_the_wrong_type_is_refused() -> None:
     fields[13] = "three"  # seq
     with pytest.raises(SnapshotCorruptError, match="field seq is a string"):
         decode_snapshot(_reframe(msgpack.packb(fields)), stream_id="orders-7")
+
+
+def test_format_1_snapshots_are_still_read() -> None:
+    """Format 1 had no input_ended nor source_kind: the same layout minus its last two fields."""
+    fields = msgpack.unpackb(GOOD[HEADER.size :], strict_map_key=False)
+    assert fields[-2:] == [False, ""]
+    old = decode_snapshot(_reframe(msgpack.packb(fields[:-2]), version=1), stream_id="orders-7")
+    new = decode_snapshot(GOOD, stream_id="orders-7")
+    assert (old.format_version, new.format_version) == (1, FORMAT_VERSION)
+    assert (old.input_ended, old.source_kind) == (False, "")
+    assert (old.state, old.queue, old.continuation, old.seq) == (
+        new.state,
+        new.queue,
+        new.continuation,
+        new.seq,
+    )
+    with pytest.raises(SnapshotCorruptError, match="unexpected layout"):
+        decode_snapshot(_reframe(msgpack.packb(fields), version=1), stream_id="orders-7")
 
 
 def test_damaged_values_are_named_too() -> None:
