@@ -1,8 +1,18 @@
 """Fast paths for the hottest core functions, inlined as type-guarded Python operators.
 
-``(inc x)`` becomes ``x + 1 if type(x) is int else c_inc(x)``: plain integer arithmetic runs as one bytecode, and
-anything else (floats, nil, strings) falls back to the core function, which has the exact semantics and the error
-messages. Guards never change meaning, only speed; tests compare inlined and called results.
+Theory of operation. ``(inc x)`` becomes ``c_inc(x) if type(x) is not int else x + 1``: plain integer
+arithmetic runs as one bytecode, and anything else (floats, booleans, nil, strings) falls back to the core
+function, which has the exact semantics and the error messages. Guards never change meaning, only speed; tests
+compare inlined and called results.
+
+The guard's shape is chosen by counting what the interpreter executes, since it runs on every call:
+
+- the generic call sits in the *if* branch and the fast operation in the *else* branch, so the fast path falls
+  through to the end of the expression with no extra jump;
+- two unknown operands get two nested guards, the second operand repeated in the outer fallback where it has not
+  been evaluated yet, rather than a chained ``is ... is`` (which costs stack shuffling on every call). The
+  repetition is only for small operands (a name, a constant, a keyword lookup); a larger one keeps the chain so
+  generated code stays linear in the size of the script.
 """
 
 from __future__ import annotations
@@ -19,44 +29,64 @@ _BINOPS: dict[str, ast.operator] = {"+": ast.Add(), "-": ast.Sub(), "*": ast.Mul
 _CMPOPS: dict[str, ast.cmpop] = {"<": ast.Lt(), "<=": ast.LtE(), ">": ast.Gt(), ">=": ast.GtE()}
 
 
-def _is_int(expr: ast.expr) -> ast.expr:
-    return ast.Compare(
-        left=ast.Call(func=name("_type"), args=[expr], keywords=[]),
-        ops=[ast.Is()],
-        comparators=[name("_int")],
-    )
+def _type_of(expr: ast.expr) -> ast.expr:
+    return ast.Call(func=name("_type"), args=[expr], keywords=[])
+
+
+def _not_int(c: Compiler, expr: ast.expr) -> ast.expr:
+    """``type(expr) is not int``: exact ints only, so booleans take the generic path."""
+    return ast.Compare(left=_type_of(expr), ops=[ast.IsNot()], comparators=[c.code_constant(int)])
 
 
 def _const_int(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Constant) and type(expr.value) is int
 
 
+_SMALL = 12
+"""Largest operand (in AST nodes) that may be repeated in a fallback branch."""
+
+
+def _small(expr: ast.expr) -> bool:
+    """True when ``expr`` may be compiled twice: few nodes, and no binding or function inside."""
+    todo: list[ast.AST] = [expr]
+    seen = 0
+    while todo:
+        node = todo.pop()
+        seen += 1
+        if seen > _SMALL or isinstance(node, ast.NamedExpr | ast.Lambda):
+            return False
+        todo.extend(ast.iter_child_nodes(node))
+    return True
+
+
 def _guarded(
     c: Compiler, lang_name: str, a: ast.expr, b: ast.expr, fast: ast.operator | ast.cmpop
 ) -> ast.expr:
-    """``fast(a, b)`` when both are ints, else the core function; each operand evaluated once, in order.
-
-    Two unknown operands use a chained ``type(a) is type(b) is int``: both sides are evaluated before the first
-    comparison can short-circuit, so the fallback always sees both values.
-    """
+    """``fast(a, b)`` when both are ints, else the core function; each operand evaluated once, in order."""
     a_bind, a_use = c.bind_once(a)
     b_bind, b_use = c.bind_once(b)
-    if _const_int(a) and _const_int(b):
-        test: ast.expr = const(True)
-    elif _const_int(b):
-        test = _is_int(a_bind)
-    elif _const_int(a):
-        test = _is_int(b_bind)
-    else:
-        type_a = ast.Call(func=name("_type"), args=[a_bind], keywords=[])
-        type_b = ast.Call(func=name("_type"), args=[b_bind], keywords=[])
-        test = ast.Compare(left=type_a, ops=[ast.Is(), ast.Is()], comparators=[type_b, name("_int")])
+
+    def slow(second: ast.expr) -> ast.expr:
+        return ast.Call(func=c.core(lang_name), args=[a_use, second], keywords=[])
+
     if isinstance(fast, ast.cmpop):
         body: ast.expr = ast.Compare(left=a_use, ops=[fast], comparators=[b_use])
     else:
         body = ast.BinOp(left=a_use, op=fast, right=b_use)
-    slow = ast.Call(func=c.core(lang_name), args=[a_use, b_use], keywords=[])
-    return ast.IfExp(test=test, body=body, orelse=slow)
+    if _const_int(a) and _const_int(b):
+        return body
+    if _const_int(b):
+        return ast.IfExp(test=_not_int(c, a_bind), body=slow(b_use), orelse=body)
+    if _const_int(a):
+        return ast.IfExp(test=_not_int(c, b_bind), body=slow(b_use), orelse=body)
+    if b_bind is b_use or _small(b):
+        inner = ast.IfExp(test=_not_int(c, b_bind), body=slow(b_use), orelse=body)
+        return ast.IfExp(test=_not_int(c, a_bind), body=slow(b), orelse=inner)
+    # both operands are evaluated before the chain's first comparison can short-circuit
+    test = ast.Compare(
+        left=_type_of(a_bind), ops=[ast.Is(), ast.Is()], comparators=[_type_of(b_bind), c.code_constant(int)]
+    )
+    return ast.IfExp(test=test, body=body, orelse=slow(b_use))
 
 
 @inline("+", "-", "*")
@@ -87,7 +117,7 @@ def _step(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     bind, use = c.bind_once(arg.expr)
     slow = ast.Call(func=c.core(head.name), args=[use], keywords=[])  # type: ignore[union-attr]
     return Result(
-        [], ast.IfExp(test=_is_int(bind), body=ast.BinOp(left=use, op=op, right=const(1)), orelse=slow)
+        [], ast.IfExp(test=_not_int(c, bind), body=slow, orelse=ast.BinOp(left=use, op=op, right=const(1)))
     )
 
 
@@ -97,7 +127,7 @@ def _eq_expr(c: Compiler, a: ast.expr, b: ast.expr) -> ast.expr:
         return ast.Call(func=c.core("="), args=[a, b], keywords=[])
     if isinstance(a, ast.Constant):
         a, b = b, a
-    if isinstance(b, ast.Name) and b.id in c.constants and type(c.constants[b.id]) is Keyword:
+    if type(c.object_of(b)) is Keyword:
         return ast.Compare(left=a, ops=[ast.Is()], comparators=[b])
     if isinstance(b, ast.Constant):
         v = b.value
@@ -160,7 +190,7 @@ def _get(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     if any(r.stmts for r in args):
         return None
     key = args[1].expr
-    if not (isinstance(key, ast.Name) and type(c.constants.get(key.id)) is Keyword):
+    if type(c.object_of(key)) is not Keyword:
         return None
     default = args[2].expr if len(args) == 3 else const(None)
     return Result([], c.lookup_expr(args[0].expr, key, default))

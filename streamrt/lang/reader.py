@@ -1,22 +1,31 @@
 """The reader: script text -> forms with positions.
 
-lark's LALR parser runs with the transformer inlined (no parse tree is built), so reading costs one pass. Lexical
-details the grammar leaves generous on purpose (number shapes, string escapes) are checked here, where the error
-can point at the exact character. Bracket mistakes get their own scan so the message names the opener that was
-never closed, not just the place the parser gave up.
+Theory of operation. lark's LALR parser runs with the transformer inlined (no parse tree is built), so reading
+costs one pass. Two things keep that pass cheap, since reading is about half of ``streamrt check``'s time:
+
+- the grammar lists atoms inline in every collection, so an atom costs the parser one reduction instead of three,
+  and the collection callbacks here turn atom tokens into forms;
+- :class:`_Lexer`, a lark custom lexer, scans with one regular expression built from the grammar's own terminals
+  (in lark's priority order), instead of lark's general lexer, which tracks per-token state the parser never
+  reads. The grammar stays the single definition of every token.
+
+Lexical details the grammar leaves generous on purpose (number shapes, string escapes) are checked here, where the
+error can point at the exact character. Bracket mistakes get their own scan so the message names the opener that
+was never closed, not just the place the parser gave up.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer, LexerState
 
 from streamrt.errors import Pos, ScriptSyntaxError
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF
@@ -40,25 +49,62 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parents[2] / "grammar" / "streamrt.lark").read_text(encoding="utf-8")
 
 
+class _AtomToken(Token):
+    """An atom token that carries the form the lexer made of it."""
+
+    __slots__ = ("form",)
+    form: Form
+
+
+def _atom(kind: str, text: str, pos: Pos) -> Form:
+    """The form for one atom token; invalid shapes the grammar lets through are reported here."""
+    if kind == "SYMBOL":
+        if text in _LITERALS:
+            return Lit(_LITERALS[text], pos)
+        if text != "/" and (text.startswith("/") or text.endswith("/") or text.count("/") > 1):
+            raise _located(f"invalid symbol '{text}'", pos)
+        return Sym(text, pos)
+    if kind == "KEYWORD":
+        name = text[1:]
+        if name.startswith("/") or name.endswith("/") or "//" in name:
+            raise _located(f"invalid keyword ':{name}'", pos)
+        return Kw(Keyword(name), pos)
+    if kind == "NUMBER":
+        if _INT.match(text):
+            return Lit(int(text), pos)
+        if _FLOAT.match(text):
+            return Lit(float(text), pos)
+        raise _located(f"invalid number '{text}'", pos)
+    return Lit(_unescape(text, pos), pos)
+
+
 class _ToForms(Transformer[Token, Any]):
-    """Builds forms while the LALR parser reduces; ``filename`` is set per read under the lock."""
+    """Builds forms while the LALR parser reduces; ``filename`` is set per read under the lock.
+
+    Collections receive their opening bracket (for the position), their items (forms, or atom tokens carrying
+    their form) and the closing bracket.
+    """
 
     filename = "<script>"
 
     def _pos(self, tok: Token) -> Pos:
         return Pos(self.filename, tok.line or 0, tok.column or 0)
 
-    def start(self, items: Sequence[Form]) -> Sequence[Form]:
-        return items
+    @staticmethod
+    def _forms(items: Sequence[Any]) -> list[Form]:
+        return [x.form if type(x) is _AtomToken else x for x in items]
+
+    def start(self, items: Sequence[Any]) -> list[Form]:
+        return self._forms(items)
 
     def list(self, items: Sequence[Any]) -> ListF:
-        return ListF([*items[1:-1]], self._pos(items[0]))
+        return ListF(self._forms(items[1:-1]), self._pos(items[0]))
 
     def vector(self, items: Sequence[Any]) -> VecF:
-        return VecF([*items[1:-1]], self._pos(items[0]))
+        return VecF(self._forms(items[1:-1]), self._pos(items[0]))
 
     def map(self, items: Sequence[Any]) -> MapF:
-        forms = [*items[1:-1]]
+        forms = self._forms(items[1:-1])
         pos = self._pos(items[0])
         if len(forms) % 2:
             last = forms[-1]
@@ -67,39 +113,74 @@ class _ToForms(Transformer[Token, Any]):
 
     def quote(self, items: Sequence[Any]) -> ListF:
         pos = self._pos(items[0])
-        return ListF([Sym("quote", pos), items[1]], pos)
+        (form,) = self._forms(items[1:])
+        return ListF([Sym("quote", pos), form], pos)
 
-    def number(self, items: Sequence[Token]) -> Lit:
-        tok = items[0]
-        text = str(tok)
-        pos = self._pos(tok)
-        if _INT.match(text):
-            return Lit(int(text), pos)
-        if _FLOAT.match(text):
-            return Lit(float(text), pos)
-        raise _located(f"invalid number '{text}'", pos)
 
-    def string(self, items: Sequence[Token]) -> Lit:
-        tok = items[0]
-        return Lit(_unescape(str(tok), self._pos(tok)), self._pos(tok))
+_ATOMS = frozenset({"NUMBER", "STRING", "KEYWORD", "SYMBOL"})
 
-    def keyword(self, items: Sequence[Token]) -> Kw:
-        tok = items[0]
-        name = str(tok)[1:]
-        pos = self._pos(tok)
-        if name.startswith("/") or name.endswith("/") or "//" in name:
-            raise _located(f"invalid keyword ':{name}'", pos)
-        return Kw(Keyword(name), pos)
 
-    def symbol(self, items: Sequence[Token]) -> Sym | Lit:
-        tok = items[0]
-        name = str(tok)
-        pos = self._pos(tok)
-        if name in _LITERALS:
-            return Lit(_LITERALS[name], pos)
-        if name != "/" and (name.startswith("/") or name.endswith("/") or name.count("/") > 1):
-            raise _located(f"invalid symbol '{name}'", pos)
-        return Sym(name, pos)
+class _Lexer(Lexer):
+    """One-regex lexer over the grammar's terminals, for lark's LALR parser (a lark custom lexer).
+
+    Terminals are tried in lark's own order (priority, then longest pattern), so it splits text exactly as lark's
+    basic lexer would; on a character no terminal matches it raises lark's ``UnexpectedCharacters``. Atoms are
+    made into forms as they are scanned, so a bad atom is reported before anything later in the text.
+    """
+
+    __future_interface__ = True  # lex(lexer_state, parser_state), the interface of lark's own lexers
+
+    def __init__(self, conf: Any) -> None:
+        ignore = frozenset(conf.ignore)
+        terminals = sorted(
+            (t for t in conf.terminals if t.name not in ignore),
+            key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name),
+        )
+        skip = "|".join(t.pattern.to_regexp() for t in conf.terminals if t.name in ignore)
+        tokens = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terminals)
+        # ignored text (whitespace, comments) is skipped by the same match that finds the next token; the skip is
+        # atomic so a comment can never give back text for a token
+        self._skip = re.compile(f"(?>(?:{skip})*)", conf.g_regex_flags).match
+        self._match = re.compile(f"(?>(?:{skip})*)(?:{tokens})", conf.g_regex_flags).match
+        self._allowed = {t.name for t in terminals}
+
+    def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
+        source: Any = lexer_state.text  # a TextSlice (lark >= 1.2.2) or the str itself
+        text: str = getattr(source, "text", source)
+        filename = _transformer.filename
+        match, count, atoms = self._match, text.count, _ATOMS
+        pos, end, line, line_start = 0, len(text), 1, 0
+        while pos < end:
+            m = match(text, pos)
+            if m is None:
+                stuck = self._skip(text, pos).end()  # type: ignore[union-attr]
+                if stuck == end:
+                    return
+                line_col = self._line_col(text, stuck)
+                raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
+                    text, stuck, *line_col, allowed=self._allowed, state=parser_state
+                )
+            kind: str = m.lastgroup  # type: ignore[assignment]
+            start = m.start(kind)
+            if count("\n", pos, start):
+                line += count("\n", pos, start)
+                line_start = text.rindex("\n", pos, start) + 1
+            value = m.group(kind)
+            column = start - line_start + 1
+            if kind in atoms:
+                tok = _AtomToken(kind, value, start, line, column)
+                tok.form = _atom(kind, value, Pos(filename, line, column))
+                yield tok
+            else:
+                yield Token(kind, value, start, line, column)
+            pos = m.end()
+            if kind == "STRING" and count("\n", start, pos):
+                line += count("\n", start, pos)
+                line_start = text.rindex("\n", start, pos) + 1
+
+    @staticmethod
+    def _line_col(text: str, pos: int) -> tuple[int, int]:
+        return text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
 
 
 class _Located(Exception):
@@ -164,7 +245,7 @@ def _get_parser() -> Lark:
         _parser = Lark(
             grammar_text(),
             parser="lalr",
-            lexer="contextual",
+            lexer=_Lexer,
             strict=True,
             transformer=_transformer,
             maybe_placeholders=False,
