@@ -9,11 +9,14 @@ StreamrtError
 │   ├── ScriptSyntaxError        the reader could not read it
 │   ├── ScriptCompileError       unknown symbol, malformed special form, wrong arity: found before running
 │   └── ScriptRuntimeError       a form failed while running (names the script line of the failing form)
+│       └── LimitExceededError   one chunk took more fuel, time, call depth or value size than its limits allow
 ├── CapabilityError              a `call` named a capability the host did not grant, or gave it bad arguments
+│   └── EffectDeniedError        the security context denies an effect the call needs (also a ScriptError)
 ├── StreamError                  a stream-level problem reported to the host
 │   ├── UnknownStreamError       no stream with that id
 │   ├── DuplicateStreamError     a stream with that id already exists
 │   ├── QueueFullError           push_nowait on a full queue
+│   ├── SchemaViolation          a chunk, output or state does not match the stream's schema
 │   └── StreamClosedError        a chunk or directive for a stream in a terminal status
 ├── SourceError                  a source cannot be opened or has failed for good
 │   └── SourceAuthError          the peer refused our credentials (401/403); never includes the secret
@@ -34,9 +37,12 @@ from dataclasses import dataclass
 __all__ = [
     "CapabilityError",
     "DuplicateStreamError",
+    "EffectDeniedError",
+    "LimitExceededError",
     "Pos",
     "ProcessorChangedError",
     "QueueFullError",
+    "SchemaViolation",
     "ScriptCompileError",
     "ScriptError",
     "ScriptRuntimeError",
@@ -118,8 +124,39 @@ class ScriptRuntimeError(ScriptError):
     """A form of the script failed while running."""
 
 
+class LimitExceededError(ScriptRuntimeError):
+    """A processor went past one of its per-chunk limits; ``limit`` names it (``"fuel"``), ``value`` is its value."""
+
+    def __init__(
+        self, message: str, *, limit: str, value: int, pos: Pos | None = None, source_line: str | None = None
+    ) -> None:
+        super().__init__(message, pos, source_line)
+        self.limit = limit
+        self.value = value
+
+
 class CapabilityError(StreamrtError):
     """A capability call was not granted or was malformed."""
+
+
+class EffectDeniedError(CapabilityError, ScriptError):
+    """The security context denies an effect a ``call`` (or an ``(effects ...)`` declaration) needs.
+
+    A :class:`ScriptError` too, so it is located at the script line of the ``call`` and printed with a caret.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        capability: str | None,
+        effect: str,
+        pos: Pos | None = None,
+        source_line: str | None = None,
+    ) -> None:
+        ScriptError.__init__(self, message, pos, source_line)
+        self.capability = capability
+        self.effect = effect
 
 
 class StreamError(StreamrtError):
@@ -139,6 +176,27 @@ class DuplicateStreamError(StreamError):
 
 class QueueFullError(StreamError):
     """The stream's queue is at capacity (raised only by the non-waiting push)."""
+
+
+class SchemaViolation(StreamError):
+    """A value does not match a stream's schema; says where (``path`` inside the value) and what was expected."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stream_id: str,
+        seq: int | None,
+        option: str,
+        path: tuple[object, ...],
+        problem: str,
+    ) -> None:
+        super().__init__(message)
+        self.stream_id = stream_id
+        self.seq = seq
+        self.option = option
+        self.path = path
+        self.problem = problem
 
 
 class StreamClosedError(StreamError):

@@ -8,20 +8,28 @@ came from and the code object gets the script's filename, so a failure can be lo
 
 Names. User symbols never appear in generated code as written: globals become ``g_<mangled>``, locals
 ``l<n>_<mangled>`` (a fresh name per binding, so shadowing and closures need no care), core functions
-``c_<mangled>``, keywords ``_k<n>``; runtime support names start with ``_``. Mangling is injective and yields
+``c_<mangled>``; runtime support names start with ``_``. Mangling is injective and yields
 ``[A-Za-z0-9_]`` only, and the script runs with empty ``__builtins__``, so no symbol or string can reach the host.
 
 Resolution order for a symbol: local binding, script global (``def``/``defn``), core function. Anything else is a
 compile error with a suggestion. Arity of core functions and of ``defn`` functions is checked at compile time.
+
+Code constants. Keywords (and a few runtime objects such as ``int`` for type guards) are constants of the code
+object itself, loaded with ``LOAD_CONST`` instead of a global lookup, and a map literal with keyword keys becomes
+one ``BUILD_CONST_KEY_MAP``. ``ast.Constant`` cannot hold such objects, so the tree carries a placeholder
+``(nonce, index)`` that :func:`_with_objects` swaps for the object after ``compile()``; the nonce is random per
+process, so no script text can spell a placeholder.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import secrets
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import CodeType
 from typing import Any
 
 from streamrt.errors import Pos, ScriptCompileError
@@ -116,27 +124,84 @@ def inline(*names: str) -> Callable[[InlineFn], InlineFn]:
 
 
 def locate(node: Any, pos: Pos) -> Any:
-    """Give ``node`` and its unlocated descendants the script position ``pos``.
+    """Give ``node`` the script position ``pos`` unless it has one; its unlocated descendants get it too.
 
-    Trees are built bottom-up and every node is located once its subtree is, so a located node's subtree is done:
-    the walk stops there, which keeps compiling linear in the size of the script rather than in size x depth.
+    Only the node itself is marked here, in O(1): trees are built bottom-up, so every unlocated node below it will
+    take the position of its nearest located ancestor, which :func:`fill_positions` hands down once, at the end.
     """
-    line, col = pos.line, max(pos.column - 1, 0)
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        if isinstance(n, _LOCATABLE):
-            if hasattr(n, "lineno"):
-                continue
-            n.lineno = line
-            n.col_offset = col
-            n.end_lineno = line
-            n.end_col_offset = col + 1
-        todo.extend(ast.iter_child_nodes(n))
+    if "lineno" not in node.__dict__:
+        col = max(pos.column - 1, 0)
+        node.lineno = node.end_lineno = pos.line
+        node.col_offset = col
+        node.end_col_offset = col + 1
     return node
 
 
-_LOCATABLE = (ast.expr, ast.stmt, ast.excepthandler, ast.arg)
+def fill_positions(root: ast.AST) -> None:
+    """Give every unlocated node its nearest located ancestor's position (line 1 at the top), in one walk.
+
+    What ``ast.fix_missing_locations`` does, but visiting only the fields that can hold nodes and locating leaves
+    (names, constants) without a visit of their own, since it runs over every node of every script compiled. A
+    node shared by two parents takes the position of the first in source order.
+    """
+    todo: list[tuple[Any, tuple[int, int, int, int]]] = [(root, (1, 0, 1, 0))]
+    pop, push = todo.pop, todo.append
+    fields_of = _node_fields
+    while todo:
+        node, pos = pop()
+        own = node.__dict__
+        if "lineno" in own:
+            line, col = own["lineno"], own.get("col_offset", 0)
+            pos = (line, col, own.get("end_lineno", line), own.get("end_col_offset", col + 1))
+        elif node._attributes:
+            node.lineno, node.col_offset, node.end_lineno, node.end_col_offset = pos
+        for key in fields_of(type(node)):
+            value = own.get(key)
+            for child in reversed(value) if type(value) is list else (value,):  # reversed: source order
+                if child is None:
+                    continue
+                if fields_of(type(child)):
+                    push((child, pos))
+                elif "lineno" not in child.__dict__ and child._attributes:
+                    child.lineno, child.col_offset, child.end_lineno, child.end_col_offset = pos
+
+
+# fields that never hold a node that needs a position (names, flags, operators, contexts)
+_NOT_NODES = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "names", "kind", "type_comment"})
+_NOT_NODES |= {"conversion", "is_async", "simple", "level", "module", "type_ignores"}
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: ()}
+
+
+def _node_fields(cls: type) -> tuple[str, ...]:
+    """The fields of an AST class that can hold nodes, last first."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        fields: tuple[str, ...] = getattr(cls, "_fields", ())
+        found = _FIELDS[cls] = tuple(reversed([f for f in fields if f not in _NOT_NODES]))
+    return found
+
+
+_NONCE = "\0streamrt-object:" + secrets.token_hex(16)
+
+
+def _with_objects(code: CodeType, objects: list[Any]) -> CodeType:
+    """``code`` (and the code nested in it) with every placeholder constant replaced by its object."""
+
+    def swap(value: Any) -> Any:
+        kind = type(value)
+        if kind is tuple:
+            if len(value) == 2 and value[0] == _NONCE and type(value[1]) is int:
+                return objects[value[1]]
+            return tuple(swap(v) for v in value)
+        if kind is frozenset:
+            return frozenset(swap(v) for v in value)
+        if kind is CodeType:
+            return _with_objects(value, objects)
+        return value
+
+    return code.replace(co_consts=tuple(swap(c) for c in code.co_consts))
 
 
 def name(pyname: str) -> ast.Name:
@@ -159,11 +224,15 @@ def is_simple(expr: ast.expr) -> bool:
 class Compiler:
     """Compiles the top-level forms of one script."""
 
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, *, meter: bool = False) -> None:
         self.filename = filename
+        self.meter = meter
+        """Compile the metered variant: every function charges fuel and counts depth (:mod:`streamrt.policy.limits`)."""
         self.counter = 0
         self.constants: dict[str, Any] = {}
-        self.keywords: dict[Keyword, str] = {}
+        self.objects: list[Any] = []
+        """Objects the code object holds as constants, by placeholder index (see :meth:`code_constant`)."""
+        self._object_index: dict[int, int] = {}
         self.globals: dict[str, GlobalDef] = {}
         self.current_index = 0
 
@@ -177,13 +246,25 @@ class Compiler:
         self.counter += 1
         return f"l{self.counter}_{mangle(sym)}"
 
-    def keyword(self, kw: Keyword) -> ast.Name:
-        pyname = self.keywords.get(kw)
-        if pyname is None:
-            pyname = f"_k{len(self.keywords)}"
-            self.keywords[kw] = pyname
-            self.constants[pyname] = kw
-        return name(pyname)
+    def keyword(self, kw: Keyword) -> ast.Constant:
+        return self.code_constant(kw)
+
+    def code_constant(self, value: Any) -> ast.Constant:
+        """``value`` as a constant of the code object (``LOAD_CONST``): a fresh placeholder node for each use."""
+        index = self._object_index.get(id(value))
+        if index is None:
+            index = self._object_index[id(value)] = len(self.objects)
+            self.objects.append(value)
+        placeholder: Any = (_NONCE, index)
+        return ast.Constant(value=placeholder)
+
+    def object_of(self, expr: ast.expr) -> Any:
+        """The object a :meth:`code_constant` node stands for, or ``None``."""
+        if isinstance(expr, ast.Constant):
+            value: Any = expr.value
+            if type(value) is tuple and len(value) == 2 and value[0] == _NONCE:
+                return self.objects[value[1]]
+        return None
 
     def constant(self, value: Any) -> ast.Name:
         pyname = self.fresh("_q")
@@ -212,12 +293,13 @@ class Compiler:
             if not is_simple(result.expr):
                 body.append(locate(ast.Expr(result.expr), form.pos))
         module = ast.Module(body=body, type_ignores=[])
-        ast.fix_missing_locations(module)
+        fill_positions(module)
         with warnings.catch_warnings():
             # CPython lints generated code ("is" with a literal, calling a constant); under -W error that would
             # escape as a SyntaxError. The code's meaning is right either way, and a user cannot act on it.
             warnings.simplefilter("ignore", SyntaxWarning)
             code = compile(module, self.filename, "exec", dont_inherit=True, optimize=0)
+        code = _with_objects(code, self.objects)
         return CompiledScript(code, self.filename, self.constants, self.globals, expanded)
 
     def _declare_globals(self, forms: list[Form]) -> None:
@@ -468,9 +550,9 @@ class Compiler:
         return {self._quoted_value(k): self._quoted_value(v) for k, v in form.pairs()}
 
 
-def compile_forms(forms: list[Form], filename: str) -> CompiledScript:
-    """Compile read forms into a :class:`CompiledScript`."""
+def compile_forms(forms: list[Form], filename: str, *, meter: bool = False) -> CompiledScript:
+    """Compile read forms into a :class:`CompiledScript`; ``meter`` gives the variant that enforces limits."""
     from streamrt.lang import inline as _inline  # noqa: F401  (registers fast paths)
     from streamrt.lang import specials as _specials  # noqa: F401  (registers special forms)
 
-    return Compiler(filename).compile_module(forms)
+    return Compiler(filename, meter=meter).compile_module(forms)

@@ -14,15 +14,26 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamrt.errors import CapabilityError, Pos, ScriptError, ScriptRuntimeError, UsageError
+from streamrt.errors import (
+    CapabilityError,
+    EffectDeniedError,
+    Pos,
+    ScriptError,
+    ScriptRuntimeError,
+    UsageError,
+)
 from streamrt.lang.compiler import CompiledScript, compile_forms
 from streamrt.lang.forms import Form, form_str
 from streamrt.lang.macros import expand_all
 from streamrt.lang.reader import read
 from streamrt.lang.rt import runtime_error, support_names
 from streamrt.values import Keyword, pr_str
+
+if TYPE_CHECKING:
+    from streamrt.policy.effects import SecurityContext
+    from streamrt.policy.limits import Limits
 
 __all__ = [
     "CallContext",
@@ -86,7 +97,11 @@ class Script:
     """A compiled and loaded script: its processors are plain Python callables."""
 
     def __init__(
-        self, compiled: CompiledScript, source: str, capabilities: Mapping[str, Capability] | None
+        self,
+        compiled: CompiledScript,
+        source: str,
+        capabilities: Mapping[str, Capability] | None,
+        security: SecurityContext | None = None,
     ) -> None:
         self.filename = compiled.filename
         self.source = source
@@ -97,6 +112,18 @@ class Script:
         self._capabilities: dict[str, Capability] = dict(self._default_capabilities())
         if capabilities is not None:
             self._capabilities.update(capabilities)
+        from streamrt.policy.effects import declared_effects, guard_capabilities
+
+        # the script's own (effects ...) declaration binds it; the host's context is checked first (outermost)
+        self.declaration = declared_effects(compiled.forms)
+        self._capabilities = guard_capabilities(self._capabilities, self.declaration)
+        self._capabilities = guard_capabilities(self._capabilities, security)
+        self.toplevel_results: tuple[Any, ...] = ()
+        """What the ``call`` forms returned while the top level ran (replayed by the metered variant)."""
+        self._recorded: list[Any] | None = None
+        self._metered_code: CompiledScript | None = None
+        self._metered: dict[Limits, dict[str, Any]] = {}
+        self._after_toplevel: list[Callable[[], None]] = []
         self.namespace: dict[str, Any] = {"__builtins__": {}, **support_names(), **compiled.constants}
         self.namespace["_rt_error"] = self._runtime_error
         self.namespace["_rt_call"] = self._call
@@ -131,9 +158,14 @@ class Script:
                 self.source_line(line),
             )
         try:
-            return cap(args, CallContext(self, pos))
+            result = cap(args, CallContext(self, pos))
+        except EffectDeniedError:
+            raise
         except CapabilityError as exc:
             raise ScriptRuntimeError(f"{capability!r}: {exc}", pos, self.source_line(line)) from exc
+        if self._recorded is not None:
+            self._recorded.append(result)
+        return result
 
     def _runtime_error(self, exc: BaseException) -> BaseException:
         return runtime_error(exc, self.filename, self._lines)
@@ -145,6 +177,7 @@ class Script:
 
     def run_toplevel(self) -> None:
         """Run the top-level forms (definitions and capability calls)."""
+        self._recorded = []
         try:
             exec(self.compiled.code, self.namespace)
         except ScriptError as exc:
@@ -153,12 +186,19 @@ class Script:
             raise self._runtime_error(exc) from None
         except Exception as exc:
             raise self._runtime_error(exc) from None
+        finally:
+            self.toplevel_results = tuple(self._recorded)
+            self._recorded = None
         for gdef in self.compiled.globals.values():
             value = self.namespace.get(gdef.pyname)
             if gdef.arity is not None and callable(value):
                 value.__name__ = gdef.name
                 value.__qualname__ = gdef.name
                 value.__doc__ = gdef.doc
+        # streams started while the top level ran get their metered processors now (streamrt.policy.limits)
+        hooks, self._after_toplevel = self._after_toplevel, []
+        for hook in hooks:
+            hook()
 
     @property
     def names(self) -> list[str]:
@@ -234,15 +274,22 @@ def load_script(
     *,
     capabilities: Mapping[str, Capability] | None = None,
     filename: str | None = None,
+    security: SecurityContext | None = None,
 ) -> Script:
     """Compile a script and run its top level.
 
     ``source`` is a path (``pathlib.Path``, or a short string naming a file) or the script text itself.
     ``capabilities`` maps capability names (``"mcp.stream.start"``) to host functions ``(args, ctx) -> value``.
+    ``security`` (a :class:`~streamrt.policy.effects.SecurityContext`) is checked against the script's
+    ``(effects ...)`` declaration before anything runs, and by every capability call before it does anything.
     """
     text, fname = _source_of(source, filename)
     compiled = compile_script(text, filename=fname)
-    script = Script(compiled, text, capabilities)
+    if security is not None:
+        from streamrt.policy.effects import check_declared
+
+        check_declared(compiled, security, text.splitlines())
+    script = Script(compiled, text, capabilities, security)
     script.run_toplevel()
     return script
 

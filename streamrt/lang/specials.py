@@ -1,6 +1,6 @@
 """Special forms, one function each, registered with their argument shape.
 
-``def defn fn let if do and or quote call``. Destructuring (vector ``[a b & r :as v]`` and map
+``def defn fn let if do and or quote call effects``. Destructuring (vector ``[a b & r :as v]`` and map
 ``{:keys [a b] :or {a 0} :as m}``, ``{x :x}``) is shared by ``let`` and function parameters.
 """
 
@@ -221,7 +221,7 @@ def _compile_fn(
     return _Fn(arguments, pre, compile_body(c, body, fscope, pos))
 
 
-def _def_of(pyname: str, fn: _Fn, pos: Any) -> ast.FunctionDef:
+def _def_of(pyname: str, fn: _Fn, pos: Any, meter: bool = False) -> ast.FunctionDef:
     """A Python ``def`` for compiled parts; failures inside are located in the script."""
     inner: list[ast.stmt] = [*fn.pre, *fn.body.stmts, locate(ast.Return(value=fn.body.expr), pos)]
     handler = ast.ExceptHandler(
@@ -230,8 +230,13 @@ def _def_of(pyname: str, fn: _Fn, pos: Any) -> ast.FunctionDef:
         body=[ast.Raise(exc=ast.Call(func=name("_rt_error"), args=[name("_e")], keywords=[]), cause=None)],
     )
     guarded = ast.Try(body=inner, handlers=[handler], orelse=[], finalbody=[])
+    body: list[ast.stmt] = [guarded]
+    if meter:
+        from streamrt.policy.limits import metered_body
+
+        body = metered_body(guarded)
     fdef = ast.FunctionDef(
-        name=pyname, args=fn.args, body=[guarded], decorator_list=[], returns=None, type_comment=None
+        name=pyname, args=fn.args, body=body, decorator_list=[], returns=None, type_comment=None
     )
     return locate(fdef, pos)  # type: ignore[no-any-return]
 
@@ -246,7 +251,7 @@ def function_def(
     self_name: Sym | None = None,
 ) -> ast.FunctionDef:
     """A Python ``def`` for a language function."""
-    return _def_of(pyname, _compile_fn(c, params, body, scope, pos, self_name, pyname), pos)
+    return _def_of(pyname, _compile_fn(c, params, body, scope, pos, self_name, pyname), pos, c.meter)
 
 
 # --- special forms --------------------------------------------------------------------------------------------
@@ -276,10 +281,10 @@ def _fn(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
         c.check_bindable(self_name)
     pyname = c.local_name(self_name.name if self_name else "fn")
     fn = _compile_fn(c, params, a["body"], scope, form.pos, self_name, pyname)
-    if self_name is None and fn.args.vararg is None and not fn.pre and not fn.body.stmts:
+    if self_name is None and fn.args.vararg is None and not fn.pre and not fn.body.stmts and not c.meter:
         # a plain expression body needs no statements: a lambda, cheaper to create than a def
         return Result([], locate(ast.Lambda(args=fn.args, body=fn.body.expr), form.pos))
-    return Result([_def_of(pyname, fn, form.pos)], locate(name(pyname), form.pos))
+    return Result([_def_of(pyname, fn, form.pos, c.meter)], locate(name(pyname), form.pos))
 
 
 @special("let", "bindings:vector body*")
@@ -419,6 +424,17 @@ def _check_stream_start(c: Compiler, args: MapF) -> None:
             raise c.fail(
                 f"mcp-stream: the {what} '{fname}' must take {shape}; it takes {lo} parameters", value.pos
             )
+
+
+@special("effects", "labels*")
+def _effects(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
+    """``(effects :network :log)``: the effects the script needs; read by :mod:`streamrt.policy.effects`."""
+    from streamrt.policy.effects import declaration_labels
+
+    if scope.in_fn or scope.parent is not None:
+        raise c.fail("effects is only allowed at the top level of a script", form.pos)
+    declaration_labels(a["labels"])
+    return Result([], const(None))
 
 
 @special("call", "capability:keyword args?")

@@ -1,8 +1,9 @@
-"""The store commands of ``streamrt``: ``resume``, ``inspect`` and ``list``.
+"""The store commands of ``streamrt``: ``resume``, ``inspect``, ``list`` and ``dead-letters``.
 
 ``streamrt.cli`` parses the command line and calls ``COMMANDS[name](args, out, err)``; each function runs its own
 event loop and returns the exit code. Store and snapshot problems print one line and exit 2, like other usage
-errors; ``inspect`` and ``list`` print JSON on stdout.
+errors; ``inspect`` and ``list`` print JSON on stdout; ``dead-letters`` prints JSON lines, one dead letter per line,
+oldest first, so a long list can be piped and filtered as it comes.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import json
 from collections.abc import Callable
 from typing import Any, Final, TextIO
 
-from streamrt.errors import StreamrtError
-from streamrt.store import Snapshot, open_store
+from streamrt.errors import SnapshotNotFoundError, StreamrtError
+from streamrt.store import DeadLetter, Snapshot, open_store
 from streamrt.values import to_json
 
-__all__ = ["COMMANDS", "describe_snapshot"]
+__all__ = ["COMMANDS", "describe_dead_letter", "describe_snapshot"]
 
 EXIT_OK: Final = 0
 EXIT_USAGE: Final = 2
@@ -90,6 +91,30 @@ async def _list(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def describe_dead_letter(letter: DeadLetter) -> dict[str, Any]:
+    """A dead letter as JSON-ready data: ``stream``, ``seq``, ``error``, ``chunk``, ``meta``, ``created_at``."""
+    return to_json(  # type: ignore[no-any-return]
+        {
+            "stream": letter.stream_id,
+            "seq": letter.seq,
+            "error": letter.error,
+            "chunk": letter.chunk,
+            "meta": letter.meta,
+            "created_at": letter.created_at,
+        }
+    )
+
+
+async def _dead_letters(args: argparse.Namespace, out: TextIO) -> int:
+    async with open_store(args.store) as store:
+        letters = await store.dead_letters(args.stream_id)
+        if not letters and args.stream_id not in {row.stream_id for row in await store.list()}:
+            raise SnapshotNotFoundError(f"the store {store.url} holds no stream {args.stream_id!r}")
+    for letter in letters:
+        out.write(json.dumps(describe_dead_letter(letter), ensure_ascii=False, separators=(",", ":")) + "\n")
+    return EXIT_OK
+
+
 def _guarded(
     name: str, body: Callable[[argparse.Namespace, TextIO], Any]
 ) -> Callable[[argparse.Namespace, TextIO, TextIO], int]:
@@ -104,24 +129,8 @@ def _guarded(
     return command
 
 
-def _resume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from streamrt.runtime.runner import run_script
-
-    return asyncio.run(
-        run_script(
-            args.script,
-            source_uri=args.source,
-            out=out,
-            err=err,
-            store_url=args.store,
-            resume_id=args.stream_id,
-            accept_changed=args.accept_changed_processor,
-        )
-    )
-
-
 COMMANDS: Final[dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]]] = {
-    "resume": _resume,
     "inspect": _guarded("inspect", _inspect),
     "list": _guarded("list", _list),
+    "dead-letters": _guarded("dead-letters", _dead_letters),
 }

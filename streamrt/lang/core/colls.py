@@ -15,6 +15,7 @@ from typing import Any
 from streamrt.lang.core.coerce import MISSING, expected, int_arg, items_of, key_error
 from streamrt.lang.core.equality import hash_key
 from streamrt.lang.core.registry import core, fail
+from streamrt.policy.limits import WATCH, built
 from streamrt.values import LList
 
 __all__ = [
@@ -148,6 +149,13 @@ def _conj_map(fname: str, m: dict[Any, Any], xs: Sequence[Any]) -> dict[Any, Any
 
 
 def _conj(fname: str, coll: Any, xs: Sequence[Any]) -> Any:
+    result = _conj_unchecked(fname, coll, xs)
+    if len(result) > WATCH:
+        built(len(result), fname)
+    return result
+
+
+def _conj_unchecked(fname: str, coll: Any, xs: Sequence[Any]) -> Any:
     t = type(coll)
     if t is tuple:
         return coll + _vector(tuple(xs))
@@ -180,6 +188,8 @@ def into(to: Any, frm: Any) -> Any:
     """``to`` with every item of ``frm`` conj'ed: ``(into {} pairs)``, ``(into [] coll)``, ``(into nil coll)``."""
     items = items_of("into", frm)
     if to is None or (type(to) is tuple and not to):
+        if len(items) > WATCH:
+            built(len(items), "into")
         return _vector(items)
     return _conj("into", to, items)
 
@@ -205,13 +215,20 @@ def list_(*xs: Any) -> LList:
 @core("cons")
 def cons(x: Any, coll: Any) -> tuple[Any, ...]:
     """A vector of ``x`` followed by the items of ``coll``."""
-    return (x, *items_of("cons", coll))
+    items = items_of("cons", coll)
+    if len(items) >= WATCH:
+        built(len(items) + 1, "cons")
+    return (x, *items)
 
 
 @core("concat")
 def concat(*colls: Any) -> tuple[Any, ...]:
     """One vector of the items of every collection, in order."""
-    return tuple(chain.from_iterable(items_of("concat", c) for c in colls))
+    parts = [items_of("concat", c) for c in colls]
+    n = sum(map(len, parts))
+    if n > WATCH:
+        built(n, "concat")
+    return tuple(chain.from_iterable(parts))
 
 
 @core("take")
@@ -265,11 +282,16 @@ def range_(a: Any, b: Any = MISSING, step: Any = MISSING) -> tuple[Any, ...]:
     if not _number("range", by):
         fail("range: step must not be zero")
     if type(start) is int and type(end) is int and type(by) is int:
-        return tuple(range(start, end, by))
+        numbers = range(start, end, by)
+        if len(numbers) > WATCH:
+            built(len(numbers), "range")
+        return tuple(numbers)
     try:
         n = max(0, math.ceil((end - start) / by))
     except (OverflowError, ValueError):
         fail(f"range: cannot count from {start} to {end} by {by}")
+    if n > WATCH:
+        built(n, "range")
     return tuple(start + i * by for i in range(n))
 
 
@@ -283,4 +305,7 @@ def partition(n: Any, a: Any, b: Any = MISSING) -> tuple[tuple[Any, ...], ...]:
     if size <= 0 or step <= 0:
         fail(f"partition: size and step must be positive, got {size} and {step}")
     items = _vector(items_of("partition", a if b is MISSING else b))
+    groups = max(0, (len(items) - size) // step + 1)
+    if groups * size > WATCH:
+        built(groups * size, "partition")
     return tuple(items[i : i + size] for i in range(0, len(items) - size + 1, step))

@@ -14,6 +14,7 @@ from typing import Any
 
 from streamrt.lang.core.coerce import MISSING, fn_arg, items_of, key_error
 from streamrt.lang.core.registry import core
+from streamrt.policy.limits import WATCH, built, spend
 
 __all__ = [
     "apply_",
@@ -33,6 +34,14 @@ __all__ = [
 ]
 
 
+def _walked(fname: str, coll: Any) -> tuple[Any, ...]:
+    """The items of ``coll``, charged as fuel when there are many (see :mod:`streamrt.policy.limits`)."""
+    items = items_of(fname, coll)
+    if len(items) > WATCH:
+        spend(len(items))
+    return items
+
+
 @core("map")
 def map_(f: Any, coll: Any, *colls: Any) -> tuple[Any, ...]:
     """``(f item)`` for each item; with several collections ``(f a b ...)`` pairwise, stopping at the shortest."""
@@ -42,7 +51,10 @@ def map_(f: Any, coll: Any, *colls: Any) -> tuple[Any, ...]:
 def _map(fname: str, f: Any, coll: Any, colls: tuple[Any, ...]) -> tuple[Any, ...]:
     f = fn_arg(fname, f)
     if not colls:
-        return tuple(map(f, items_of(fname, coll)))
+        items = items_of(fname, coll)
+        if len(items) > WATCH:
+            spend(len(items))
+        return tuple(map(f, items))
     return tuple(map(f, items_of(fname, coll), *(items_of(fname, c) for c in colls)))
 
 
@@ -50,28 +62,31 @@ def _map(fname: str, f: Any, coll: Any, colls: tuple[Any, ...]) -> tuple[Any, ..
 def filter_(pred: Any, coll: Any) -> tuple[Any, ...]:
     """The items for which ``(pred item)`` is truthy (anything but nil and false)."""
     pred = fn_arg("filter", pred)
-    return tuple([x for x in items_of("filter", coll) if (r := pred(x)) is not None and r is not False])
+    return tuple([x for x in _walked("filter", coll) if (r := pred(x)) is not None and r is not False])
 
 
 @core("remove")
 def remove(pred: Any, coll: Any) -> tuple[Any, ...]:
     """The items for which ``(pred item)`` is nil or false."""
     pred = fn_arg("remove", pred)
-    return tuple([x for x in items_of("remove", coll) if (r := pred(x)) is None or r is False])
+    return tuple([x for x in _walked("remove", coll) if (r := pred(x)) is None or r is False])
 
 
 @core("keep")
 def keep(f: Any, coll: Any) -> tuple[Any, ...]:
     """The results of ``(f item)`` that are not nil (false is kept, as in Clojure)."""
     f = fn_arg("keep", f)
-    return tuple([r for x in items_of("keep", coll) if (r := f(x)) is not None])
+    return tuple([r for x in _walked("keep", coll) if (r := f(x)) is not None])
 
 
 @core("mapcat")
 def mapcat(f: Any, coll: Any, *colls: Any) -> tuple[Any, ...]:
     """``map``, then ``concat`` of the results (each result must be a collection)."""
-    results = _map("mapcat", f, coll, colls)
-    return tuple(chain.from_iterable(items_of("mapcat", r) for r in results))
+    results = [items_of("mapcat", r) for r in _map("mapcat", f, coll, colls)]
+    n = sum(map(len, results))
+    if n > WATCH:
+        built(n, "mapcat")
+    return tuple(chain.from_iterable(results))
 
 
 @core("reduce")
@@ -83,8 +98,8 @@ def reduce_(f: Any, a: Any, b: Any = MISSING) -> Any:
     """
     f = fn_arg("reduce", f)
     if b is not MISSING:
-        return _reduce(f, items_of("reduce", b), a)
-    items = items_of("reduce", a)
+        return _reduce(f, _walked("reduce", b), a)
+    items = _walked("reduce", a)
     if not items:
         return f()
     return _reduce(f, items)
@@ -94,7 +109,7 @@ def reduce_(f: Any, a: Any, b: Any = MISSING) -> Any:
 def some(pred: Any, coll: Any) -> Any:
     """The first truthy ``(pred item)``, or nil (not the item: ``(some :id maps)`` gives the first id)."""
     pred = fn_arg("some", pred)
-    for x in items_of("some", coll):
+    for x in _walked("some", coll):
         r = pred(x)
         if r is not None and r is not False:
             return r
@@ -105,7 +120,7 @@ def some(pred: Any, coll: Any) -> Any:
 def every(pred: Any, coll: Any) -> bool:
     """True when ``(pred item)`` is truthy for every item (and for an empty collection)."""
     pred = fn_arg("every?", pred)
-    for x in items_of("every?", coll):
+    for x in _walked("every?", coll):
         r = pred(x)
         if r is None or r is False:
             return False
@@ -117,7 +132,7 @@ def group_by(f: Any, coll: Any) -> dict[Any, tuple[Any, ...]]:
     """A map from each ``(f item)`` to the vector of items that gave it, in order."""
     f = fn_arg("group-by", f)
     groups: dict[Any, list[Any]] = {}
-    for x in items_of("group-by", coll):
+    for x in _walked("group-by", coll):
         k = f(x)
         try:
             group = groups.get(k)
@@ -134,7 +149,7 @@ def group_by(f: Any, coll: Any) -> dict[Any, tuple[Any, ...]]:
 def frequencies(coll: Any) -> dict[Any, int]:
     """A map from each distinct item to the number of times it occurs."""
     counts: dict[Any, int] = {}
-    for x in items_of("frequencies", coll):
+    for x in _walked("frequencies", coll):
         try:
             counts[x] = counts.get(x, 0) + 1
         except TypeError:

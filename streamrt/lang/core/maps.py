@@ -12,6 +12,7 @@ from typing import Any
 
 from streamrt.lang.core.coerce import MISSING, expected, fn_arg, items_of, key_error
 from streamrt.lang.core.registry import core, fail
+from streamrt.policy.limits import WATCH, built
 from streamrt.values import Keyword, LList, type_name
 
 __all__ = [
@@ -127,6 +128,8 @@ def _assoc1(fname: str, m: Any, k: Any, v: Any) -> Any:
         r[k] = v
     except TypeError:
         key_error(fname, k)
+    if len(r) > WATCH:
+        built(len(r), fname)
     return r
 
 
@@ -152,6 +155,8 @@ def assoc(m: Any, k: Any, v: Any, *kvs: Any) -> Any:
             r[kvs[i]] = kvs[i + 1]
     except TypeError:
         key_error("assoc", _first_unhashable((k, *kvs[0::2])))
+    if len(r) > WATCH:
+        built(len(r), "assoc")
     return r
 
 
@@ -239,6 +244,8 @@ def merge(*maps: Any) -> Any:
                 result = result.copy()
                 copied = True
             result.update(m)
+            if len(result) > WATCH:
+                built(len(result), "merge")
     return result
 
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from streamrt.lang.core.coerce import MISSING, describe, expected, fn_arg, items_of
 from streamrt.lang.core.registry import core, fail
+from streamrt.policy.limits import WATCH, spend
 from streamrt.values import Keyword, LList, is_truthy
 
 __all__ = ["compare", "compare_values", "sort", "sort_by"]
@@ -107,11 +108,13 @@ def sort(a: Any, b: Any = MISSING) -> tuple[Any, ...]:
     The comparator returns a number (negative, zero, positive) or a boolean "less than", so ``(sort > xs)`` sorts
     descending. A map sorts as its ``[k v]`` pairs.
     """
+    items = items_of("sort", a if b is MISSING else b)
+    if len(items) > WATCH:
+        spend(len(items))
     if b is MISSING:
-        items = items_of("sort", a)
         return tuple(sorted(items, key=_natural_key("sort", items)))
     cmp = _comparator("sort", fn_arg("sort", a))
-    return tuple(sorted(items_of("sort", b), key=cmp_to_key(cmp)))
+    return tuple(sorted(items, key=cmp_to_key(cmp)))
 
 
 @core("sort-by")
@@ -122,6 +125,8 @@ def sort_by(keyfn: Any, a: Any, b: Any = MISSING) -> tuple[Any, ...]:
     """
     keyfn = fn_arg("sort-by", keyfn)
     items = items_of("sort-by", a if b is MISSING else b)
+    if len(items) > WATCH:
+        spend(len(items))
     ks = [keyfn(x) for x in items]
     indexes = range(len(items))
     if b is MISSING:

@@ -14,6 +14,7 @@ from typing import Any
 
 from streamrt.lang.core.coerce import MISSING, expected, items_of, str_arg
 from streamrt.lang.core.registry import core, fail
+from streamrt.policy.limits import WATCH, built
 from streamrt.values import Keyword, Symbol, from_json_text, pr_str, to_json_text
 
 __all__ = [
@@ -53,9 +54,10 @@ def _text(x: Any) -> str:
 @core("str")
 def str_(*xs: Any) -> str:
     """The concatenated text of the arguments: ``(str "a" :b 1 nil [1 2])`` is ``"a:b1[1 2]"``."""
-    if len(xs) == 1:
-        return _text(xs[0])
-    return "".join([_text(x) for x in xs])
+    text = _text(xs[0]) if len(xs) == 1 else "".join([_text(x) for x in xs])
+    if len(text) > WATCH:
+        built(len(text), "str", "characters")
+    return text
 
 
 @core("pr-str")
@@ -126,8 +128,12 @@ def split(s: Any, sep: Any, limit: Any = None) -> tuple[str, ...]:
 def join(a: Any, b: Any = MISSING) -> str:
     """``(join coll)`` or ``(join sep coll)``: the text of the items (as ``str`` gives it) with ``sep`` between."""
     if b is MISSING:
-        return "".join([_text(x) for x in items_of("join", a)])
-    return str_arg("join", a).join([_text(x) for x in items_of("join", b)])
+        text = "".join([_text(x) for x in items_of("join", a)])
+    else:
+        text = str_arg("join", a).join([_text(x) for x in items_of("join", b)])
+    if len(text) > WATCH:
+        built(len(text), "join", "characters")
+    return text
 
 
 @core("starts-with?", returns_bool=True)
