@@ -1,5 +1,9 @@
 """What ``Provider.inspect`` returns: one stream in detail, or a one-line-per-stream summary.
 
+Besides the record's fields and stats, a stream's report says what it is waiting for right now (``activity``):
+whether a worker is processing, how many producers wait for queue room (backpressure), whether a snapshot write
+holds it, and whether its source reader is alive. Those answer "why is my stream stuck?" without a debugger.
+
 The envelope uses string keys so it is JSON-ready after :func:`streamrt.values.to_json`; the values a script owns
 (state, chunks, options) are left as language values, so a script calling ``:mcp.stream.inspect`` gets them back
 unchanged and the CLI converts them for printing.
@@ -8,12 +12,28 @@ unchanged and the CLI converts them for printing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from streamrt.runtime.machine import Status
 from streamrt.runtime.stream import StreamRecord
 
-__all__ = ["describe_all", "describe_stream"]
+__all__ = ["SUMMED", "activity", "describe_all", "describe_stream"]
+
+SUMMED: Final = ("processed", "queued", "dropped", "errors", "outputs")
+"""The counters a summary row shows and ``totals`` adds up."""
+
+
+def activity(s: StreamRecord) -> dict[str, Any]:
+    """What the stream is doing or waiting for now (the asyncio driver's bookkeeping; absent on a bare record)."""
+    worker = getattr(s, "worker", None)
+    reader = getattr(s, "reader", None)
+    return {
+        "processing": worker is not None and not worker.done(),
+        "producers_waiting": len(getattr(s, "space_waiters", None) or ()),
+        "snapshot_in_flight": getattr(s, "pending", None) is not None,
+        "source_reading": reader is not None and not reader.done(),
+        "queue_full": len(s.queue) >= s.capacity,
+    }
 
 
 def describe_stream(
@@ -32,11 +52,13 @@ def describe_stream(
         "seq": s.seq,
         "output_seq": s.output_seq,
         "queue_capacity": s.capacity,
+        "queue_depth": len(s.queue),
         "input_ended": s.input_ended,
         "source": dict(source) if source is not None else None,
         "continuation": s.continuation,
         "options": dict(s.options) if s.options else {},
         "stats": s.statistics()._asdict(),
+        "activity": activity(s),
     }
     if include_state:
         out["state"] = s.state
@@ -56,12 +78,13 @@ def describe_stream(
 
 
 def describe_all(streams: Iterable[StreamRecord], *, closed: bool) -> dict[str, Any]:
-    """A summary of every stream: counts by status and the main counters of each."""
+    """A summary of every stream: counts by status, the counters added up, and the main counters of each."""
     by_status = {status.value: 0 for status in Status}
+    totals = dict.fromkeys(SUMMED, 0)
     rows: dict[str, Any] = {}
     for s in streams:
         by_status[s.status.value] += 1
-        rows[s.id] = {
+        row: dict[str, Any] = {
             "processor": s.processor_name,
             "status": s.status.value,
             "message": s.message,
@@ -70,5 +93,10 @@ def describe_all(streams: Iterable[StreamRecord], *, closed: bool) -> dict[str, 
             "dropped": s.dropped,
             "errors": s.errors,
             "outputs": s.outputs,
+            "queue_capacity": s.capacity,
+            "last_event_time": s.last_event_time,
         }
-    return {"total": len(rows), "closed": closed, "by_status": by_status, "streams": rows}
+        for name in SUMMED:
+            totals[name] += row[name]
+        rows[s.id] = row
+    return {"total": len(rows), "closed": closed, "by_status": by_status, "totals": totals, "streams": rows}
