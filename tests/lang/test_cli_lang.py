@@ -15,7 +15,7 @@ import pytest
 from streamrt.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSORS = sorted((ROOT / "processors").glob("*.rtfs"))
+PROCESSORS = sorted(p for p in (ROOT / "processors").glob("*.rtfs") if not p.name.endswith("_test.rtfs"))
 CONSOLE_SCRIPT = Path(sys.executable).parent / "streamrt"
 
 
