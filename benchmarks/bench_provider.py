@@ -17,7 +17,17 @@ pre-built keyword-keyed chunks. All parts run in one process:
     (``ru_maxrss`` before and after), and the memory an idle stream costs beyond its state, measured with
     ``tracemalloc`` in a separate pass (target < 2 KB).
 
-(a), (b1), (b2) and (c) are best of ``--repeats``, interleaved so drift in machine load hits all alike.
+(e) (b1) again, with and without ``:input-schema [:map [:value :int]]``, interleaved, in CPU time; the ratio
+    (target >= 0.85x, i.e. the schema costs at most 15%). ``--only-schema`` runs just this part.
+(f) (b1) again, with the default per-chunk limits (``Provider()``: fuel, time, depth, size; the processor runs
+    as its metered variant) and without them (``Provider(limits=None)``), interleaved; the ratio (target >= 0.85x).
+    ``--only-limits`` runs just this part.
+(g) (b1) and (b2) again, with Prometheus metrics attached (``observe.metrics.instrument`` with a registry, scraped
+    once at the end inside the timing) and without, interleaved; the ratio (target >= 0.9x, i.e. within 10%).
+    ``--only-metrics`` runs just this part.
+
+(a), (b1), (b2), (c) and both runs of (e) are best of ``--repeats``, interleaved so drift in machine load hits all
+alike.
 """
 
 from __future__ import annotations
@@ -185,6 +195,130 @@ def _rate(n: int, seconds: float) -> str:
     return f"{n / seconds / 1e6:6.3f} M chunks/s"
 
 
+INPUT_SCHEMA = "[:map [:value :int]]"
+
+
+async def _schema_run(
+    proc: Processor, chunks: list[dict[Keyword, Any]], schema: str | None
+) -> tuple[float, Any]:
+    async with Provider() as p:
+        sid = p.start(proc, stream_id="bench", input_schema=schema)
+        t0 = time.process_time()
+        await p.push_many(sid, chunks)
+        p.end_input(sid)
+        await p.wait(sid)
+        return time.process_time() - t0, p.record(sid).state
+
+
+def schema_overhead(proc: Processor, chunks: list[dict[Keyword, Any]], repeats: int) -> None:
+    """(e): (b1) with ``:input-schema [:map [:value :int]]`` against (b1) without, interleaved; target >= 0.85x.
+
+    Timed in CPU seconds of this process (``time.process_time``), so a busy machine skews both runs alike.
+    """
+    want = expected_state(chunks)
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        for key, schema in (("plain", None), ("schema", INPUT_SCHEMA)):
+            gc.collect()
+            secs, state = asyncio.run(_schema_run(proc, chunks, schema))
+            assert state == want, f"(e {key}) ended with {state!r}, expected {want!r}"
+            best[key] = min(best.get(key, float("inf")), secs)
+    n = len(chunks)
+    ratio = best["plain"] / best["schema"]
+    verdict = "met" if ratio >= 0.85 else "NOT met"
+    print(f"(e) input schema {INPUT_SCHEMA}, push_many, best of {repeats}, CPU time:")
+    print(f"  without schema: {_rate(n, best['plain'])}")
+    print(
+        f"  with schema   : {_rate(n, best['schema'])}  = {ratio:4.2f}x without  (target >= 0.85x: {verdict})"
+    )
+
+
+async def _limits_run(proc: Processor, chunks: list[dict[Keyword, Any]], limits: bool) -> tuple[float, Any]:
+    async with Provider() if limits else Provider(limits=None) as p:
+        sid = p.start(proc, stream_id="bench")
+        t0 = time.perf_counter()
+        await p.push_many(sid, chunks)
+        p.end_input(sid)
+        await p.wait(sid)
+        return time.perf_counter() - t0, p.record(sid).state
+
+
+def limits_overhead(proc: Processor, chunks: list[dict[Keyword, Any]], repeats: int) -> None:
+    """(f): (b1) with the default limits against (b1) with none, interleaved; target >= 0.85x."""
+    want = expected_state(chunks)
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        for key, on in (("off", False), ("on", True)):
+            gc.collect()
+            secs, state = asyncio.run(_limits_run(proc, chunks, on))
+            assert state == want, f"(f {key}) ended with {state!r}, expected {want!r}"
+            best[key] = min(best.get(key, float("inf")), secs)
+    n = len(chunks)
+    ratio = best["off"] / best["on"]
+    verdict = "met" if ratio >= 0.85 else "NOT met"
+    print(f"(f) per-chunk limits (defaults), push_many, best of {repeats}:")
+    print(f"  limits off : {_rate(n, best['off'])}")
+    print(f"  limits on  : {_rate(n, best['on'])}  = {ratio:4.2f}x off  (target >= 0.85x: {verdict})")
+
+
+async def _metrics_run(
+    proc: Processor, chunks: list[dict[Keyword, Any]], batched: bool, metrics: bool
+) -> tuple[float, Any]:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from streamrt.observe.metrics import instrument
+
+    async with Provider() as p:
+        registry = CollectorRegistry() if metrics else None
+        if registry is not None:
+            instrument(p, registry)
+        sid = p.start(proc, stream_id="bench")
+        t0 = time.process_time()
+        if batched:
+            await p.push_many(sid, chunks)
+        else:
+            push = p.push
+            for chunk in chunks:
+                await push(sid, chunk)
+        p.end_input(sid)
+        await p.wait(sid)
+        if registry is not None:
+            scraped = generate_latest(registry)
+        elapsed = time.process_time() - t0
+        if registry is not None:
+            processed = registry.get_sample_value(
+                "streamrt_chunks_processed_total", {"processor": p.record(sid).processor_name}
+            )
+            assert processed == len(chunks) and b"streamrt_chunk_latency_seconds_count" in scraped
+        return elapsed, p.record(sid).state
+
+
+def metrics_overhead(proc: Processor, chunks: list[dict[Keyword, Any]], repeats: int) -> None:
+    """(g): (b1) and (b2) with Prometheus metrics attached (and scraped once, timed) against without; >= 0.9x.
+
+    Timed in CPU seconds of this process (``time.process_time``), so a busy machine skews both runs alike.
+    """
+    want = expected_state(chunks)
+    best: dict[tuple[bool, bool], float] = {}
+    for _ in range(repeats):
+        for batched in (True, False):
+            for on in (False, True):
+                gc.collect()
+                secs, state = asyncio.run(_metrics_run(proc, chunks, batched, on))
+                assert state == want, f"(g) ended with {state!r}, expected {want!r}"
+                best[batched, on] = min(best.get((batched, on), float("inf")), secs)
+    n = len(chunks)
+    print(
+        f"(g) Prometheus metrics (instrument(provider, registry), one timed scrape at the end), best of {repeats}, CPU time:"
+    )
+    for batched, label in ((True, "push_many"), (False, "await push per chunk")):
+        off, on = best[batched, False], best[batched, True]
+        ratio = off / on
+        verdict = "met" if ratio >= 0.9 else "NOT met"
+        print(f"  {label:<20} metrics off: {_rate(n, off)}")
+        print(f"  {label:<20} metrics on : {_rate(n, on)}  = {ratio:4.2f}x off  (target >= 0.90x: {verdict})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -203,10 +337,24 @@ def main(argv: list[str] | None = None) -> None:
         help="TestingSource batch_size values for (c): 1 is bytewax's default, 1000 its best case",
     )
     parser.add_argument("--skip-bytewax", action="store_true", help="do not run (c)")
+    parser.add_argument("--only-schema", action="store_true", help="run only (e), the input-schema overhead")
+    parser.add_argument(
+        "--only-limits", action="store_true", help="run only (f), the per-chunk limits overhead"
+    )
+    parser.add_argument("--only-metrics", action="store_true", help="run only (g), the metrics overhead")
     args = parser.parse_args(argv)
 
     print("command:", shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(argv))
     proc: Processor = load_script(SOURCE, filename="count_and_sum.rtfs").processor("count-and-sum")
+    if args.only_schema:
+        schema_overhead(proc, make_chunks(args.chunks), args.repeats)
+        return
+    if args.only_limits:
+        limits_overhead(proc, make_chunks(args.chunks), args.repeats)
+        return
+    if args.only_metrics:
+        metrics_overhead(proc, make_chunks(args.chunks), args.repeats)
+        return
 
     # (d) first, so ru_maxrss is not already at the high-water mark of the 1M-chunk runs.
     rss0 = _maxrss_bytes()
@@ -277,6 +425,9 @@ def main(argv: list[str] | None = None) -> None:
         "    method: tracemalloc traced bytes after starting the streams and feeding each its chunks until its"
         " queue is empty and its worker gone, minus before, minus the deep size of every final state"
     )
+    schema_overhead(proc, chunks, args.repeats)
+    limits_overhead(proc, chunks, args.repeats)
+    metrics_overhead(proc, chunks, args.repeats)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from streamrt import __version__
 from streamrt.errors import ScriptError, StreamrtError
+from streamrt.observe.session import add_observe_arguments, observe_options
 
 __all__ = ["build_parser", "main"]
 
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--snapshot-every", metavar="N|Tms", help="snapshot policy: every N chunks or every T ms"
     )
+    add_observe_arguments(run)
+    _add_policy_arguments(run)
 
     resume = sub.add_parser("resume", help="rehydrate a stream from a store and run it on")
     resume.add_argument("stream_id", metavar="ID")
@@ -59,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="resume even if the processor's source changed since the snapshot",
     )
+    _add_policy_arguments(resume)
+    add_observe_arguments(resume)
 
     inspect = sub.add_parser("inspect", help="state, status and stats of streams in a store, as JSON")
     inspect.add_argument("stream_id", metavar="ID", nargs="?")
@@ -69,12 +74,71 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="the streams in a store")
     lst.add_argument("--store", metavar="URL", required=True)
 
+    dead = sub.add_parser(
+        "dead-letters", help="the chunks a stream gave up on (:on-error :dead-letter), as JSON lines"
+    )
+    dead.add_argument("stream_id", metavar="ID")
+    dead.add_argument("--store", metavar="URL", required=True)
+
     check = sub.add_parser("check", help="parse and compile scripts; errors as file:line:col: message")
     check.add_argument("scripts", nargs="+", metavar="SCRIPT")
+    _add_policy_arguments(check, limits=False)
 
     lower = sub.add_parser("lower", help="print the script's forms after macro expansion")
     lower.add_argument("script")
+
+    test = sub.add_parser("test", help="run the tests in *_test.rtfs files (deftest, defproperty)")
+    test.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders (default: .)")
+    test.add_argument("-k", dest="keyword", metavar="TEXT", help="only the tests whose name contains TEXT")
+    test.add_argument("--runs", type=_positive_int, metavar="N", help="runs per property (overrides :runs)")
+    test.add_argument("--seed", type=int, metavar="N", help="the random seed of every property")
     return parser
+
+
+def _add_policy_arguments(parser: argparse.ArgumentParser, *, limits: bool = True) -> None:
+    """The security context (``--allow`` / ``--deny``) and, to run, the per-chunk limits (docs/policy.md)."""
+    group = parser.add_argument_group("effects and limits")
+    group.add_argument(
+        "--allow",
+        metavar="EFFECTS",
+        action="append",
+        help="allow only these effects (comma-separated: network,fs,stdin,log,stream,host; 'none' for none)",
+    )
+    group.add_argument("--deny", metavar="EFFECTS", action="append", help="deny these effects")
+    if not limits:
+        return
+    group.add_argument("--fuel", metavar="N", type=_positive_int, help="steps per chunk (default 10,000,000)")
+    group.add_argument(
+        "--time-ms", metavar="N", type=_positive_int, help="wall-clock ms per chunk (default 2000)"
+    )
+    group.add_argument(
+        "--depth", metavar="N", type=_positive_int, help="nested calls per chunk (default 800)"
+    )
+    group.add_argument(
+        "--max-size", metavar="N", type=_positive_int, help="items in one value built (default 1,000,000)"
+    )
+    group.add_argument("--no-limits", action="store_true", help="run processors without per-chunk limits")
+
+
+def _policy_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``security`` and ``limits`` for :func:`~streamrt.runtime.runner.run_script` from the parsed flags."""
+    from streamrt.errors import UsageError
+    from streamrt.policy.effects import SecurityContext
+    from streamrt.policy.limits import DEFAULT_LIMITS
+
+    options: dict[str, Any] = {}
+    if args.allow is not None or args.deny is not None:
+        options["security"] = SecurityContext.parse(allow=args.allow, deny=args.deny)
+    if not hasattr(args, "no_limits"):
+        return options
+    given = {"fuel": args.fuel, "time-ms": args.time_ms, "depth": args.depth, "max-size": args.max_size}
+    if args.no_limits:
+        if any(v is not None for v in given.values()):
+            raise UsageError("--no-limits cannot be combined with --fuel, --time-ms, --depth or --max-size")
+        options["limits"] = None
+    else:
+        options["limits"] = DEFAULT_LIMITS.merged({k: v for k, v in given.items() if v is not None})
+    return options
 
 
 def _positive_int(text: str) -> int:
@@ -96,11 +160,21 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path
 
     from streamrt.lang.script import compile_script
+    from streamrt.policy.effects import check_script
 
+    security = _policy_options(args).get("security")
     status = EXIT_OK
     for path in args.scripts:
         try:
+            if path.endswith("_test.rtfs"):
+                # a test file is checked as `streamrt test` reads it: with the script it tests in scope
+                from streamrt.testing.scripts import load_test_file
+
+                tests = load_test_file(path).tests
+                print(f"{path}: ok ({len(tests)} test{'s' if len(tests) != 1 else ''})", file=out)
+                continue
             compiled = compile_script(Path(path))
+            check_script(compiled, security, Path(path).read_text(encoding="utf-8").splitlines())
         except ScriptError as exc:
             print(exc.format(), file=err)
             status = EXIT_USAGE
@@ -135,15 +209,43 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             queue_capacity=args.queue_capacity,
             out=out,
             err=err,
+            observe=observe_options(args),
             **options,
+            **_policy_options(args),
         )
     )
+
+
+def _cmd_resume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from streamrt.runtime.runner import run_script
+
+    return asyncio.run(
+        run_script(
+            args.script,
+            source_uri=args.source,
+            out=out,
+            err=err,
+            store_url=args.store,
+            resume_id=args.stream_id,
+            accept_changed=args.accept_changed_processor,
+            observe=observe_options(args),
+            **_policy_options(args),
+        )
+    )
+
+
+def _cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from streamrt.testing.cli import run_command
+
+    return run_command(args, out, err)
 
 
 _COMMANDS = {
     "check": _cmd_check,
     "lower": _cmd_lower,
     "run": _cmd_run,
+    "resume": _cmd_resume,
+    "test": _cmd_test,
 }
 
 
@@ -160,7 +262,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     if handler is None:
         import importlib
 
-        # resume / inspect / list live with the store, which is imported only when one of them runs
+        # inspect / list / dead-letters live with the store, which is imported only when one of them runs
         handler = importlib.import_module("streamrt.store.cli").COMMANDS[args.command]
     try:
         return handler(args, out, err)

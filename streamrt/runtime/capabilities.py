@@ -35,6 +35,7 @@ _ENDPOINT: Final = Keyword("endpoint")
 _MESSAGE: Final = Keyword("message")
 _LEVEL: Final = Keyword("level")
 _INCLUDE_STATE: Final = Keyword("include-state")
+_INCLUDE_QUEUE: Final = Keyword("include-queue")
 _RAW: Final = frozenset({"state", "initial_state", "options", "chunk", "meta"})
 
 log = logging.getLogger("streamrt.script")
@@ -147,8 +148,9 @@ def build_capabilities(
     def inspect(args: dict[Keyword, Any], ctx: CallContext) -> Any:
         sid = args.get(_STREAM_ID) if isinstance(args, Mapping) else None
         include_state = bool(args.get(_INCLUDE_STATE)) if isinstance(args, Mapping) else False
+        include_queue = bool(args.get(_INCLUDE_QUEUE)) if isinstance(args, Mapping) else False
         try:
-            report = provider.inspect(sid, include_state=include_state)
+            report = provider.inspect(sid, include_state=include_state, include_queue=include_queue)
         except StreamrtError as exc:
             raise CapabilityError(str(exc)) from None
         return _for_script(report)

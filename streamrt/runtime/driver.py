@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect as _inspect
+import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import (
     StreamClosedError,
@@ -33,14 +34,19 @@ from streamrt.errors import (
     UnknownStreamError,
     UsageError,
 )
+from streamrt.observe.logs import log_transition, stream_log
 from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event, Status, Transition, transition
 from streamrt.runtime.outputs import Output, OutputSubscription, Sink
 from streamrt.runtime.stream import StreamRecord
-from streamrt.sources.base import Chunk, ChunkFault, Control, Source
+from streamrt.sources.base import Chunk, ChunkFault, Control, Source, redact_url
 from streamrt.values import Keyword, pr_str
 
-__all__ = ["Driver", "takes_meta"]
+if TYPE_CHECKING:
+    from streamrt.observe.hooks import Observer
+    from streamrt.policy.guard import DeadLetterWriter
+
+__all__ = ["Driver", "is_source_failure", "source_failure_message", "takes_meta"]
 
 _BATCH: Final = 64
 _YIELD_EVERY: Final = 256
@@ -51,6 +57,10 @@ _SOURCE: Final = Keyword("source")
 _RECEIVED_AT: Final = Keyword("received-at")
 _ENDED_AT: Final = Keyword("ended-at")
 _ABSENT: Final[Any] = object()
+_FAIL: Final = Event.FAIL
+_DEBUG, _INFO, _ERROR = logging.DEBUG, logging.INFO, logging.ERROR
+_OVER_FOR_GOOD: Final = frozenset({Status.COMPLETED, Status.STOPPED, Status.CANCELLED})
+"""Terminal statuses after which a source may release what its server keeps for a resume (not ``:error``)."""
 
 
 class _Fault:
@@ -65,13 +75,23 @@ class _Fault:
 class _Stream(StreamRecord):
     """The record plus what only the asyncio driver needs."""
 
-    __slots__ = ("batch", "done_waiters", "pending", "reader", "source", "space_waiters", "worker")
+    __slots__ = (
+        "batch",
+        "done_waiters",
+        "pending",
+        "reader",
+        "source",
+        "source_failure",
+        "space_waiters",
+        "worker",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.worker: asyncio.Task[None] | None = None
         self.reader: asyncio.Task[None] | None = None
         self.source: Source | None = None
+        self.source_failure: str | None = None
         self.space_waiters: list[asyncio.Future[None]] | None = None
         self.done_waiters: list[asyncio.Future[None]] | None = None
         self.pending: Awaitable[None] | None = None
@@ -110,6 +130,18 @@ def _name_of(fn: Any) -> str:
     return str(name) if name else repr(fn)
 
 
+def source_failure_message(uri: str, exc: BaseException) -> str:
+    """A stream's ``:error`` message when its source failed: ``source URI: cause`` (no user info in the URI)."""
+    label = redact_url(uri)
+    cause = _failure(exc)
+    return f"source {label}: {cause.removeprefix(f'{label}: ')}"
+
+
+def is_source_failure(message: str | None, uri: str | None) -> bool:
+    """Whether an ``:error`` message says the source at ``uri`` failed (such a stream may be resumed)."""
+    return message is not None and uri is not None and message.startswith(f"source {redact_url(uri)}: ")
+
+
 def _failure(exc: BaseException) -> str:
     """A one-line message for a processor's exception: ours say what they mean; others need their type name."""
     if isinstance(exc, StreamrtError):
@@ -140,6 +172,13 @@ class Driver:
         self._persist: Callable[[StreamRecord, bool], Awaitable[None] | None] | None = None
         """A snapshot policy's hook (:mod:`streamrt.runtime.persist`): called after each batch (``forced`` False)
         and on each status change (True); an awaitable it returns is awaited before the stream goes on."""
+        self._durable: Callable[[str], Awaitable[None] | None] | None = None
+        """The persister's durability wait (per-chunk policy): an awaitable done once every chunk the stream has
+        accepted is in a committed snapshot; ``push`` awaits it before returning."""
+        self._dead_letter: DeadLetterWriter | None = None
+        """Keeps a dead letter in the store (set by a persister); None: guarded streams keep them in memory."""
+        self._observer: Observer | None = None
+        """Metrics (:func:`streamrt.observe.metrics.instrument`): told once per processed batch, never per chunk."""
 
     def _end_input(self, s: _Stream) -> None:
         if s.status.terminal or s.input_ended:
@@ -227,6 +266,9 @@ class Driver:
             s.pending = pending
 
     def _carry_out(self, s: _Stream, t: Transition) -> None:
+        level = _ERROR if t.event is _FAIL else _INFO if t.source is not t.target else _DEBUG
+        if stream_log.isEnabledFor(level):
+            log_transition(s, t, level)
         if self._persist is not None and t.changed:
             self._persisted(s, True)
             if s.pending is not None and not t.finish:
@@ -251,6 +293,8 @@ class Driver:
     def _finish(self, s: _Stream) -> None:
         """The stream just became terminal: release everyone waiting on it and stop its source."""
         self._live -= 1
+        if s.source is not None and s.status in _OVER_FOR_GOOD:
+            s.source.closing_for_good = True
         reader = s.reader
         if reader is not None and reader is not asyncio.current_task():
             reader.cancel()
@@ -302,7 +346,7 @@ class Driver:
             return False
         if s.queue:
             return True
-        if s.input_ended:
+        if s.input_ended or s.source_failure is not None:
             self._end(s)
         return False
 
@@ -322,9 +366,12 @@ class Driver:
         """Process up to ``s.batch`` queued chunks synchronously, in order, while the stream stays active.
 
         Nothing is processed while a snapshot write is in flight: the stream waits for it before the next chunk.
+        A stream with schemas or an ``:on-error`` policy runs its guard's copy of this loop instead.
         """
         if s.pending is not None:
             return 0
+        if s.guard is not None:
+            return s.guard.run_batch(self, s)
         queue = s.queue
         proc = s.processor
         name = s.processor_name
@@ -393,6 +440,8 @@ class Driver:
             now = self._clock()
             s.last_latency = now - received
             s.last_event_time = now
+            if self._observer is not None:
+                self._observer.batch(s, n)
         return n
 
     def _emit(self, s: _Stream, values: tuple[Any, ...]) -> None:
@@ -412,7 +461,13 @@ class Driver:
                     sub.put(out)
 
     def _end(self, s: _Stream) -> None:
-        """The input ended and the queue is empty: run ``:on-end`` (if any), then complete."""
+        """The input ended and the queue is empty: run ``:on-end`` (if any), then complete.
+
+        If the input ended because the source failed, the stream goes to ``:error`` instead (no ``:on-end``).
+        """
+        if s.source_failure is not None:
+            self._fail(s, s.source_failure)
+            return
         t = transition(s.status, Event.END)
         if t.run_on_end and s.on_end is not None:
             fn = s.on_end
@@ -424,6 +479,8 @@ class Driver:
                 else:
                     value = fn(s.state)
                 new_state, _, outs = interpret(value, s.state, label)
+                if s.guard is not None:
+                    s.guard.check_end(s, new_state, outs)
                 s.state = new_state
                 if outs:
                     self._emit(s, outs)
@@ -460,7 +517,20 @@ class Driver:
             raise
         except Exception as exc:
             if not s.status.terminal:
-                self._fail(s, f"source {source.uri}: {_failure(exc)}")
+                self._source_failed(s, source_failure_message(source.uri, exc))
+
+    def _source_failed(self, s: _Stream, message: str) -> None:
+        """The source gave up: process what it already delivered (in order, as usual), then go to ``:error``.
+
+        Failing at once would discard the queue, and the continuation already points past those chunks, so a
+        resumed stream would never see them. The input is not marked ended: a snapshot taken meanwhile must make
+        a resume reopen the source, not complete the stream.
+        """
+        s.source_failure = message
+        if not s.queue:
+            self._fail(s, message)
+        elif s.status is _ACTIVE and s.worker is None:
+            self._schedule(s)
 
     def _take_item(self, s: _Stream, item: Chunk | Control | ChunkFault) -> None:
         if item.continuation is not None:

@@ -8,6 +8,7 @@ directive machine (:mod:`streamrt.runtime.machine`), and queueing, processing an
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -15,15 +16,20 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from streamrt.errors import DuplicateStreamError, StreamClosedError, UsageError
+from streamrt.observe.logs import stream_started
+from streamrt.policy.limits import DEFAULT_LIMITS, Limits, metered, resolve_limits
 from streamrt.runtime.driver import _ABSENT, Driver, _name_of, _Stream, takes_meta
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event
 from streamrt.runtime.outputs import Output, OutputSubscription, Sink
 from streamrt.runtime.stream import DEFAULT_QUEUE_CAPACITY, StreamRecord
 from streamrt.sources.base import Source
+from streamrt.store.snapshot import DeadLetter
 from streamrt.values import Keyword, pr_str
 
 if TYPE_CHECKING:
     from streamrt.lang.script import Capability, Script, StreamRequest
+    from streamrt.policy.effects import SecurityContext
+    from streamrt.policy.guard import OnError
     from streamrt.runtime.capabilities import SourceFactory
 
 __all__ = ["Output", "Provider", "takes_meta"]
@@ -34,6 +40,9 @@ class Provider(Driver):
 
     ``on_checkpoint(record)`` is called on each ``:checkpoint`` directive; if it returns an awaitable, the stream
     processes nothing more until it is done (a store captures the snapshot synchronously, then writes it).
+
+    ``limits`` are the per-chunk limits of script processors (a stream's ``:limits`` option overrides them key by
+    key; ``None`` turns them off); ``security`` is the context every capability from :meth:`capabilities` checks.
     """
 
     def __init__(
@@ -42,7 +51,13 @@ class Provider(Driver):
         default_queue_capacity: int = DEFAULT_QUEUE_CAPACITY,
         clock: Callable[[], float] = time.time,
         on_checkpoint: Callable[[StreamRecord], Awaitable[None] | None] | None = None,
+        limits: Limits | None = DEFAULT_LIMITS,
+        security: SecurityContext | None = None,
     ) -> None:
+        if limits is not None and not isinstance(limits, Limits):
+            raise UsageError(f"limits must be a Limits or None, got {limits!r}")
+        self.limits = limits
+        self.security = security
         if type(default_queue_capacity) is not int or default_queue_capacity < 1:
             raise UsageError(
                 f"default_queue_capacity must be a positive integer, got {default_queue_capacity!r}"
@@ -101,16 +116,26 @@ class Provider(Driver):
         on_end: Callable[..., Any] | None = None,
         processor_name: str | None = None,
         options: Mapping[Keyword, Any] | None = None,
+        input_schema: Any = None,
+        output_schema: Any = None,
+        state_schema: Any = None,
+        on_error: OnError | Keyword | str | None = None,
     ) -> str:
         """Start a stream and return its id; with a ``source`` its reader task starts (needs a running loop).
 
         ``initial_state`` ``None`` means ``{}``. ``on_end`` is ``(state meta)`` or ``(state)`` and runs when the
         input ends; its result's ``:state`` and outputs are applied (its action is ignored: the stream completes).
+
+        ``input_schema`` / ``output_schema`` / ``state_schema`` (schema data, its text, or a compiled
+        :class:`~streamrt.policy.schema.Schema`) check each chunk, each output and the state after each chunk (and
+        the initial state); ``on_error`` is ``"fail"`` (default), ``"skip"`` or ``"dead-letter"``. Each defaults to
+        the ``options`` key of the same name (``:input-schema`` ...), which is how scripts and resumed streams set them.
         """
         if self._closed:
             raise UsageError("the provider is closed; no new streams can start")
         if not callable(processor):
             raise UsageError(f"processor must be callable, got {pr_str(processor)}")
+        limits = resolve_limits(self.limits, options)
         name = processor_name or _name_of(processor)
         meta = takes_meta(processor)
         if on_end is not None and not callable(on_end):
@@ -123,6 +148,19 @@ class Provider(Driver):
             raise UsageError(f"stream id must be a non-empty string, got {stream_id!r}")
         elif stream_id in self._streams:
             raise DuplicateStreamError(f"a stream with id {stream_id!r} already exists")
+        from streamrt.policy.guard import build_guard  # here: the guard module builds on the runtime's
+
+        guard, options = build_guard(
+            options,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            state_schema=state_schema,
+            on_error=on_error,
+        )
+        if initial_state is None:
+            initial_state = {}
+        if guard is not None:
+            guard.check_initial(stream_id, initial_state)
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
             self._loop = loop
@@ -135,7 +173,7 @@ class Provider(Driver):
             processor,
             processor_name=name,
             takes_meta=meta,
-            initial_state={} if initial_state is None else initial_state,
+            initial_state=initial_state,
             capacity=self.default_queue_capacity if queue_capacity is None else queue_capacity,
             options=dict(options) if options else None,
             on_end=on_end,
@@ -143,8 +181,15 @@ class Provider(Driver):
         )
         if on_end is not None:
             takes_meta(on_end, (1, 2), "on-end function")
+        if limits is not None:
+            # a script's functions run as their metered variant (host functions run as they are)
+            s.processor = metered(processor, limits, when_ready=functools.partial(setattr, s, "processor"))
+            if on_end is not None:
+                s.on_end = metered(on_end, limits, when_ready=functools.partial(setattr, s, "on_end"))
+        s.guard = guard
         self._streams[stream_id] = s
         self._live += 1
+        stream_started(s, source)
         if source is not None and loop is not None:
             s.source = source
             s.reader = loop.create_task(self._read(s, source), name=f"streamrt-source-{stream_id}")
@@ -172,26 +217,39 @@ class Provider(Driver):
         source_factory: SourceFactory | None = None,
         stream_id: str | None = None,
         queue_capacity: int | None = None,
+        endpoint_uri: Callable[[str], str] | None = None,
     ) -> dict[str, Capability]:
         """The host capabilities a script may ``call``, bound to this provider.
 
         ``source_factory(endpoint, options)`` opens each started stream's source (without it, streams are fed by the host);
         ``stream_id`` names the single stream the script may start; ``queue_capacity`` overrides every stream's.
+        Each capability checks its effects against the provider's ``security`` first; ``endpoint_uri(endpoint)``
+        names the URI ``source_factory`` really opens for an endpoint, when it differs (the CLI's ``--source``).
         """
+        from streamrt.policy.effects import guard_capabilities
         from streamrt.runtime.capabilities import build_capabilities
 
-        return build_capabilities(
+        table = build_capabilities(
             self, source_factory=source_factory, stream_id=stream_id, queue_capacity=queue_capacity
         )
+        return guard_capabilities(table, self.security, endpoint_uri=endpoint_uri)
 
     # --- feeding chunks ---------------------------------------------------------------------------------------
 
     async def push(self, stream_id: str, chunk: Any, meta: dict[Keyword, Any] | None = None) -> None:
-        """Queue ``chunk``, waiting while the queue is full; raises ``StreamClosedError`` if the stream is over."""
+        """Queue ``chunk``, waiting while the queue is full; raises ``StreamClosedError`` if the stream is over.
+
+        With a per-chunk snapshot policy it returns once the chunk is in a committed snapshot (docs/persistence.md).
+        """
         s = self._get(stream_id)
         if len(s.queue) >= s.capacity:
             await self._make_room(s)
         self._intake(s, chunk, meta)
+        if self._durable is not None:
+            # Under a per-chunk snapshot policy a push is acknowledged once the chunk is in a committed snapshot.
+            durable = self._durable(stream_id)
+            if durable is not None:
+                await durable
 
     async def push_many(
         self, stream_id: str, chunks: Iterable[Any], meta: dict[Keyword, Any] | None = None
@@ -212,6 +270,10 @@ class Provider(Driver):
             self._intake(s, chunk, meta)  # raises (and counts) when the stream or the provider is closed
             total += 1 + s.offer_many(it, meta, self._clock())
             chunk = next(it, _ABSENT)
+        if total and self._durable is not None:
+            durable = self._durable(stream_id)
+            if durable is not None:
+                await durable
         return total
 
     def push_nowait(self, stream_id: str, chunk: Any, meta: dict[Keyword, Any] | None = None) -> None:
@@ -302,6 +364,12 @@ class Provider(Driver):
         for s in streams:
             while s.worker is not None and not self._closed:
                 await asyncio.wait({s.worker})
+
+    def dead_letters(self, stream_id: str) -> list[DeadLetter]:
+        """The dead letters a stream without a store kept in memory, oldest first (persisted streams keep theirs
+        in the store: ``store.dead_letters(stream_id)``)."""
+        guard = self._get(stream_id).guard
+        return list(guard.dead_letters) if guard is not None else []
 
     def stream_ids(self) -> list[str]:
         return list(self._streams)

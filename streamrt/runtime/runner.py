@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -18,6 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from streamrt.errors import ScriptError, StreamrtError, UsageError
+from streamrt.observe.logs import configure_logging, unconfigure_logging
+from streamrt.observe.session import Observation, ObserveOptions
+from streamrt.policy.limits import DEFAULT_LIMITS, Limits
 from streamrt.runtime.machine import Status
 from streamrt.runtime.outputs import Output
 from streamrt.runtime.provider import Provider
@@ -25,6 +27,8 @@ from streamrt.sources.base import Source
 from streamrt.values import Keyword, to_json_text
 
 if TYPE_CHECKING:
+    from streamrt.lang.script import CallContext
+    from streamrt.policy.effects import SecurityContext
     from streamrt.runtime.persist import Persister
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE", "run_script"]
@@ -113,6 +117,15 @@ async def _abandon(persister: Persister | None, code: int) -> int:
     return code
 
 
+def _naming_only(args: dict[Keyword, Any], ctx: CallContext) -> str:
+    """``:mcp.stream.start`` while resuming: the script's streams are only named (the resumed one is in the store)."""
+    from streamrt.lang.script import stream_request
+
+    request = stream_request(args, ctx.pos)
+    sid = request.options.get(Keyword("stream-id"))
+    return sid if isinstance(sid, str) else request.processor
+
+
 def relative_to_script(endpoint: str, script_dir: Path) -> str:
     """Resolve a relative ``jsonl:`` / ``*.jsonl`` path in a script's endpoint against the script's folder."""
     scheme, sep, rest = endpoint.partition(":")
@@ -139,11 +152,17 @@ async def run_script(
     snapshot_every: str | int | None = None,
     resume_id: str | None = None,
     accept_changed: bool = False,
+    observe: ObserveOptions | None = None,
+    security: SecurityContext | None = None,
+    limits: Limits | None = DEFAULT_LIMITS,
 ) -> int:
     """Run a script's streams to their end; return the process exit code.
 
     With ``store_url`` every stream is snapshotted under the ``snapshot_every`` policy (default: every chunk); with
     ``resume_id`` the script's streams are not started: that stream is rehydrated from the store instead.
+    ``security`` is the effect policy of the script's capability calls (and of a resumed stream's source);
+    ``limits`` the per-chunk limits of its processors (``None``: off). ``observe`` sets the log level and format, the ``/metrics`` server and the progress lines (default: warnings
+    and errors as text on ``err``, no metrics, progress when ``err`` is a terminal).
     """
     command = "resume" if resume_id is not None else "run"
     persister: Persister | None = None
@@ -168,6 +187,9 @@ async def run_script(
             err,
             resume_id,
             accept_changed,
+            observe or ObserveOptions(),
+            security=security,
+            limits=limits,
         )
     finally:
         if persister is not None:
@@ -195,8 +217,13 @@ async def _run(
     err: TextIO,
     resume_id: str | None,
     accept_changed: bool,
+    observe: ObserveOptions,
+    *,
+    security: SecurityContext | None,
+    limits: Limits | None,
 ) -> int:
     from streamrt.lang.script import load_script
+    from streamrt.policy.effects import check_source, declare_effects
     from streamrt.runtime.persist import SCRIPT_KEY
     from streamrt.runtime.resume import resume_stream
     from streamrt.sources import open_source
@@ -232,21 +259,23 @@ async def _run(
         existing = {row.stream_id for row in await persister.store.list()}
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[int] = loop.create_future()
-    handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    script_log = logging.getLogger("streamrt.script")
-    script_log.addHandler(handler)
+    handler = configure_logging(observe.log_level, observe.log_format, err)
+    observing: Observation | None = None
     try:
-        async with Provider() as provider:
-            provider.add_sink(_JsonLines(out))
+        async with Provider(limits=limits, security=security) as provider:
+            observing = Observation(provider, observe, out=out, err=err, log_handler=handler, command=command)
+            provider.add_sink(observing.guard(_JsonLines(out)))
             caps = provider.capabilities(
-                source_factory=source_factory, stream_id=stream_id, queue_capacity=queue_capacity
+                source_factory=source_factory,
+                stream_id=stream_id,
+                queue_capacity=queue_capacity,
+                endpoint_uri=lambda endpoint: source_uri or relative_to_script(endpoint, script_dir),
             )
             try:
                 if resume_id is not None:
                     # the script's mcp-stream forms only name streams here: the resumed one comes from the store
-                    caps = {name: cap for name, cap in caps.items() if name != "mcp.stream.start"}
-                script = load_script(os.fspath(script_path), capabilities=caps)
+                    caps["mcp.stream.start"] = declare_effects()(_naming_only)
+                script = load_script(os.fspath(script_path), capabilities=caps, security=security)
                 if persister is not None and resume_id is None:
                     _refuse_existing(provider, persister, existing)
                 if persister is not None:
@@ -254,6 +283,11 @@ async def _run(
                     persister.script_path = str(Path(script_path).resolve())
                     persister.attach(provider)
                 if resume_id is not None and persister is not None:
+                    if security is not None:
+                        snap = await persister.store.get(resume_id)
+                        uri = source_uri if source_uri is not None else snap.source_uri
+                        if uri is not None:
+                            check_source(security, uri, f"the resumed stream {resume_id!r}")
                     await resume_stream(
                         provider,
                         persister,
@@ -283,6 +317,11 @@ async def _run(
                     f"streamrt run: {script.filename} starts no streams (add an (mcp-stream ...) form)\n"
                 )
                 return EXIT_USAGE
+            try:
+                observing.start()
+            except UsageError as exc:
+                err.write(f"streamrt {command}: {exc}\n")
+                return await _abandon(persister, EXIT_USAGE)
             with _signals(loop, stop):
                 done: asyncio.Future[Any] = asyncio.ensure_future(provider.wait())
                 watched: list[asyncio.Future[Any]] = [done, stop]
@@ -291,6 +330,13 @@ async def _run(
                 finally:
                     done.cancel()
                 code = stop.result() if stop.done() else None
+                if persister is None:
+                    # Without a store nothing can resume these streams: their sources may release what a server
+                    # keeps for a resume (an MCP source ends its session).
+                    for sid in provider.stream_ids():
+                        src = provider._get(sid).source
+                        if src is not None:
+                            src.closing_for_good = True
                 await provider.close()
                 if persister is not None:
                     try:
@@ -298,6 +344,7 @@ async def _run(
                     except StreamrtError as exc:
                         err.write(f"streamrt {command}: final snapshot failed: {exc}\n")
                         code = EXIT_ERROR if code is None else code
+            await observing.stop()
             lines, failed = _summary(provider)
             for line in lines:
                 err.write(line + "\n")
@@ -312,6 +359,8 @@ async def _run(
         err.write(f"streamrt {command}: {exc}\n")
         return EXIT_USAGE
     finally:
-        script_log.removeHandler(handler)
+        if observing is not None:
+            await observing.stop()
+        unconfigure_logging(handler)
         if not stop.done():
             stop.cancel()

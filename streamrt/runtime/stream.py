@@ -17,12 +17,15 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import repeat
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from streamrt.errors import QueueFullError, StreamClosedError, UsageError
 from streamrt.runtime.machine import Event, Status, Transition, transition
 from streamrt.sources.base import Continuation
 from streamrt.values import Keyword
+
+if TYPE_CHECKING:
+    from streamrt.policy.guard import Guard
 
 __all__ = [
     "DEFAULT_QUEUE_CAPACITY",
@@ -62,6 +65,10 @@ class StreamStats(NamedTuple):
     """The deepest the queue has been."""
     backpressure_wait: float
     """Seconds producers spent waiting for room in the queue."""
+    skipped: int = 0
+    """Chunks that failed and were passed over under ``:on-error :skip`` or ``:dead-letter`` (also in ``errors``)."""
+    dead_lettered: int = 0
+    """Of those, the chunks kept as dead letters (in the store, or in memory without one)."""
 
 
 class StreamRecord:
@@ -71,8 +78,10 @@ class StreamRecord:
         "backpressure_wait",
         "capacity",
         "continuation",
+        "dead_lettered",
         "dropped",
         "errors",
+        "guard",
         "id",
         "initial_state",
         "input_ended",
@@ -89,6 +98,7 @@ class StreamRecord:
         "queue",
         "queue_high_watermark",
         "seq",
+        "skipped",
         "source_kind",
         "state",
         "status",
@@ -137,6 +147,10 @@ class StreamRecord:
         self.last_event_time: float | None = None
         self.queue_high_watermark = 0
         self.backpressure_wait = 0.0
+        self.guard: Guard | None = None
+        """Schemas and ``:on-error`` policy (:mod:`streamrt.policy.guard`); None: the plain, unchecked loop."""
+        self.skipped = 0
+        self.dead_lettered = 0
 
     def __repr__(self) -> str:
         return f"<StreamRecord {self.id} {self.status.value} queued={len(self.queue)}>"
@@ -216,4 +230,6 @@ class StreamRecord:
             last_event_time=self.last_event_time,
             queue_high_watermark=self.queue_high_watermark,
             backpressure_wait=self.backpressure_wait,
+            skipped=self.skipped,
+            dead_lettered=self.dead_lettered,
         )

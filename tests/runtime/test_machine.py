@@ -167,6 +167,8 @@ def test_statistics_fields() -> None:
         "last_event_time": None,
         "queue_high_watermark": 0,
         "backpressure_wait": 0.0,
+        "skipped": 0,
+        "dead_lettered": 0,
     }
 
 

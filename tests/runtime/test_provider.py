@@ -334,6 +334,8 @@ async def test_stats_field_by_field() -> None:
             "last_event_time": pytest.approx(11.5),
             "queue_high_watermark": 3,
             "backpressure_wait": 0.0,
+            "skipped": 0,
+            "dead_lettered": 0,
         }
 
 
