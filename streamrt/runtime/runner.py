@@ -87,6 +87,8 @@ def _summary(provider: Provider) -> tuple[list[str], bool]:
             f"stream {sid}: {status}; processed {stats['processed']}, outputs {stats['outputs']}, "
             f"dropped {stats['dropped']}, errors {stats['errors']}"
         )
+        if stats["skipped"]:
+            text += f" ({stats['skipped']} skipped, {stats['dead_lettered']} of them dead-lettered)"
         if report["message"]:
             text += f"; {report['message']}"
         lines.append(text)

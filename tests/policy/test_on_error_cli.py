@@ -72,6 +72,7 @@ def test_run_with_skip_goes_on_and_counts(tmp_path: Path) -> None:
     code, out, err = cli("run", str(project(tmp_path, ":skip")), "--store", str(db))
     assert code == 0, err
     assert outputs(out) == [{"sum": 1}, {"sum": 3}, {"sum": 7}, {"total": GOOD_TOTAL}]
+    assert "errors 3 (3 skipped, 0 of them dead-lettered)" in err
     code, report, err = cli("inspect", "adder", "--store", str(db))
     assert code == 0, err
     stats = json.loads(report)["stats"]
