@@ -52,11 +52,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_observe_arguments(run)
     _add_policy_arguments(run)
 
-    resume = sub.add_parser("resume", help="rehydrate a stream from a store and run it on")
-    resume.add_argument("stream_id", metavar="ID")
-    resume.add_argument("script", nargs="?", help="the script (default: the path recorded in the snapshot)")
+    resume = sub.add_parser(
+        "resume",
+        help="rehydrate streams from a store and run them on",
+        usage="%(prog)s (ID [ID ...] | --all) --store URL [--script SCRIPT] [options]",
+    )
+    resume.add_argument(
+        "targets",
+        metavar="ID",
+        nargs="*",
+        help="the streams to resume, all in one process; a last argument naming a script file (an existing file, "
+        "or *.rtfs) is taken as --script, as in `resume ID --store URL SCRIPT`",
+    )
+    resume.add_argument(
+        "--all",
+        action="store_true",
+        help="every active or paused stream in the store, and those in :error because their source failed",
+    )
+    resume.add_argument(
+        "--script", metavar="SCRIPT", help="the script (default: the path recorded in the snapshots)"
+    )
     resume.add_argument("--store", metavar="URL", required=True)
-    resume.add_argument("--source", metavar="URI", help="override the recorded source")
+    resume.add_argument("--source", metavar="URI", help="override the recorded source (one stream only)")
     resume.add_argument(
         "--accept-changed-processor",
         action="store_true",
@@ -217,16 +234,35 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import os
+
     from streamrt.runtime.runner import run_script
 
+    ids: list[str] = list(args.targets)
+    script: str | None = args.script
+    last = ids[-1] if ids else ""
+    # the older form `resume ID --store URL SCRIPT`: a script is recognised as a file, never by position alone
+    if script is None and (len(ids) > 1 or args.all) and (last.endswith(".rtfs") or os.path.isfile(last)):
+        script = ids.pop()
+    problem = None
+    if args.all and ids:
+        problem = f"--all resumes every resumable stream; it takes no IDs (got {', '.join(ids)})"
+    elif not args.all and not ids:
+        problem = "name the streams to resume (ID [ID ...]) or pass --all"
+    elif args.source is not None and (args.all or len(ids) > 1):
+        problem = "--source replaces the source of one stream, not of several"
+    if problem is not None:
+        print(f"streamrt resume: {problem}", file=err)
+        return EXIT_USAGE
     return asyncio.run(
         run_script(
-            args.script,
+            script,
             source_uri=args.source,
             out=out,
             err=err,
             store_url=args.store,
-            resume_id=args.stream_id,
+            resume_ids=None if args.all else ids,
+            resume_all=args.all,
             accept_changed=args.accept_changed_processor,
             observe=observe_options(args),
             **_policy_options(args),

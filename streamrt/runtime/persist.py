@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StoreError, UsageError
 from streamrt.observe.hooks import snapshots_written
-from streamrt.runtime.driver import _BATCH, _Fault
+from streamrt.runtime.driver import _BATCH, _Fault, is_source_failure
 from streamrt.runtime.machine import Status
 from streamrt.runtime.stream import StreamRecord
 from streamrt.store import Snapshot, SnapshotStore
@@ -59,6 +59,7 @@ __all__ = [
     "parse_policy",
     "restore",
     "snapshot_of",
+    "source_failed",
 ]
 
 SCRIPT_KEY: Final = Keyword("script")
@@ -158,11 +159,25 @@ def snapshot_of(
         output_seq=record.output_seq,
         input_ended=record.input_ended,
         source_kind=record.source_kind,
+        source_failed=_source_failed(record),
     )
 
 
+def _source_failed(record: StreamRecord) -> bool:
+    """The driver's mark (its records only): the source gave up and the stream drains or failed because of it.
+
+    An ``:error`` with another message failed for another reason (the processor, while draining), and stays so.
+    """
+    failure = getattr(record, "source_failure", None)
+    return failure is not None and (record.status is not Status.ERROR or record.message == failure)
+
+
 def restore(record: StreamRecord, snapshot: Snapshot, *, now: float | None = None) -> None:
-    """Put a snapshot's state, status, queue, counters, continuation and input-ended flag into a fresh record."""
+    """Put a snapshot's state, status, queue, counters, continuation and input-ended flag into a fresh record.
+
+    A driver's record also gets its source-failure mark back (the status message, as the driver keeps it), so the
+    one deciding what to do with the stream (:mod:`streamrt.runtime.resume`) reads it where the driver left it.
+    """
     received = time.time() if now is None else now
     record.state = snapshot.state
     record.initial_state = snapshot.initial_state
@@ -174,6 +189,9 @@ def restore(record: StreamRecord, snapshot: Snapshot, *, now: float | None = Non
     record.input_ended = snapshot.input_ended
     if snapshot.source_kind:
         record.source_kind = snapshot.source_kind
+    if hasattr(record, "source_failure"):
+        failed = source_failed(snapshot)
+        record.source_failure = (snapshot.status_message or "source failed") if failed else None
     for name in (*_STATS, *_OPTIONAL_STATS):
         if name in snapshot.stats:
             setattr(record, name, snapshot.stats[name])
@@ -183,6 +201,19 @@ def restore(record: StreamRecord, snapshot: Snapshot, *, now: float | None = Non
         fault = meta.get(_FAULT_KEY) if isinstance(meta, dict) else None
         slot: Any = _Fault(str(fault)) if fault is not None else (meta or None)
         record.queue.append((first + i, chunk, slot, received))
+
+
+def source_failed(snapshot: Snapshot) -> bool:
+    """Whether the stream's source gave up, so a resume reopens it (see :attr:`Snapshot.source_failed`).
+
+    Snapshots before format 3 did not record it: for them an ``:error`` message of the driver's
+    ``source URI: cause`` shape is the only sign.
+    """
+    if snapshot.source_failed is not None:
+        return snapshot.source_failed
+    return snapshot.status == Status.ERROR.value and is_source_failure(
+        snapshot.status_message, snapshot.source_uri
+    )
 
 
 class Persister:

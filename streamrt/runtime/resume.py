@@ -10,22 +10,22 @@ per batch; everything is checked before the first stream starts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import ProcessorChangedError, SnapshotNotFoundError
 from streamrt.runtime.capabilities import _function
-from streamrt.runtime.driver import is_source_failure
 from streamrt.runtime.machine import Status
-from streamrt.runtime.persist import SCRIPT_KEY, Persister, restore
-from streamrt.store import Snapshot
+from streamrt.runtime.persist import SCRIPT_KEY, Persister, restore, source_failed
+from streamrt.store import Snapshot, SnapshotStore
+from streamrt.store.codec import gc_paused
 from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.lang.script import Script
     from streamrt.runtime.provider import Provider
 
-__all__ = ["check_processor", "resume_stream", "resume_streams"]
+__all__ = ["check_processor", "read_resumable", "resume_stream", "resume_streams"]
 
 _ON_END: Final = Keyword("on-end")
 _RESUMABLE: Final = frozenset({Status.ACTIVE.value, Status.PAUSED.value, Status.ERROR.value})
@@ -67,6 +67,29 @@ async def resume_stream(
     return snap
 
 
+async def read_resumable(store: SnapshotStore, stream_ids: Iterable[str] | None) -> dict[str, Snapshot]:
+    """The snapshots :func:`resume_streams` would resume, by stream id, read in one query.
+
+    ``None``: every active or paused stream in the store, and the ``:error`` ones whose source failed. Named
+    streams that have no snapshot raise SnapshotNotFoundError naming them (the first five, and how many more).
+    """
+    if stream_ids is None:
+        ids = [row.stream_id for row in await store.list() if row.status in _RESUMABLE]
+        return {
+            sid: snap
+            for sid, snap in (await store.get_many(ids)).items()
+            if snap.status != Status.ERROR.value or source_failed(snap)
+        }
+    ids = list(dict.fromkeys(stream_ids))
+    snaps = await store.get_many(ids)
+    missing = [sid for sid in ids if sid not in snaps]
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        names = ", ".join(repr(sid) for sid in missing[:5])
+        raise SnapshotNotFoundError(f"no snapshot of stream {names}{more} in {store.url}")
+    return snaps
+
+
 async def resume_streams(
     provider: Provider,
     persister: Persister,
@@ -74,6 +97,8 @@ async def resume_streams(
     script: Script,
     *,
     accept_changed: bool = False,
+    source: str | None = None,
+    snapshots: Mapping[str, Snapshot] | None = None,
 ) -> list[Snapshot]:
     """:func:`resume_stream` for many streams (``None``: every stream in the store that ``script`` can run).
 
@@ -82,28 +107,16 @@ async def resume_streams(
     snapshots are read in one query and the leases claimed in one statement per batch, which is what makes
     resuming thousands of streams take a fraction of a second. With ``None``, terminal streams stay in the store
     and are not brought back (an ``:error`` one is, if its source failed). Each stream reads from the source its
-    snapshot recorded.
+    snapshot recorded, or from ``source`` when given. ``snapshots``: what :func:`read_resumable` returned for
+    ``stream_ids``, when the caller has already read them (``stream_ids`` is then ignored).
     """
-    store = persister.store
-    if stream_ids is None:
-        ids = [row.stream_id for row in await store.list() if row.status in _RESUMABLE]
-        snaps = {
-            sid: snap
-            for sid, snap in (await store.get_many(ids)).items()
-            if snap.status != Status.ERROR.value or is_source_failure(snap.status_message, snap.source_uri)
-        }
-    else:
-        ids = list(dict.fromkeys(stream_ids))
-        snaps = await store.get_many(ids)
-    missing = [sid for sid in ids if sid not in snaps] if stream_ids is not None else []
-    if missing:
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        names = ", ".join(repr(sid) for sid in missing[:5])
-        raise SnapshotNotFoundError(f"no snapshot of stream {names}{more} in {store.url}")
-    parts = [(snap, _prepare(snap, script, accept_changed)) for snap in snaps.values()]
+    snaps = await read_resumable(persister.store, stream_ids) if snapshots is None else snapshots
+    with gc_paused():
+        parts = [(snap, _prepare(snap, script, accept_changed)) for snap in snaps.values()]
     await persister.claim_many({snap.stream_id: snap.version for snap in snaps.values()})
-    for snap, prepared in parts:
-        _rehydrate(provider, persister, snap, prepared, None)
+    with gc_paused():
+        for snap, prepared in parts:
+            _rehydrate(provider, persister, snap, prepared, source)
     return list(snaps.values())
 
 
@@ -139,11 +152,14 @@ def _rehydrate(
     )
     record = provider._get(stream_id)
     restore(record, snap)
-    if record.status is Status.ERROR and is_source_failure(snap.status_message, snap.source_uri):
-        # The source gave up (retries exhausted, say): what it delivered was processed before the stream failed and
-        # the continuation says where it stopped, so the stream goes on from there (docs/sources.md).
-        record.status = Status.ACTIVE
-        record.message = None
+    if getattr(record, "source_failure", None) is not None:
+        # The source gave up (retries exhausted, say): what it delivered was processed, or is in the queue, and the
+        # continuation says where it stopped, so the stream goes on from there with its source reopened
+        # (docs/sources.md).
+        record.source_failure = None
+        if record.status is Status.ERROR:
+            record.status = Status.ACTIVE
+            record.message = None
         record.input_ended = False
     persister.track(record)
     if record.status.terminal:

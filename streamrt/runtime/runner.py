@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from streamrt.lang.script import CallContext
     from streamrt.policy.effects import SecurityContext
     from streamrt.runtime.persist import Persister
+    from streamrt.store import Snapshot
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE", "run_script"]
 
@@ -119,6 +120,23 @@ async def _abandon(persister: Persister | None, code: int) -> int:
     return code
 
 
+def _recorded_script(snaps: Iterable[Snapshot], key: Keyword) -> tuple[str | None, str]:
+    """The script path the snapshots recorded (one for all of them), or None and what is wrong."""
+    paths: dict[str, str] = {}
+    for snap in snaps:
+        recorded = snap.options.get(key)
+        if not isinstance(recorded, str):
+            return None, f"the snapshot of {snap.stream_id!r} records no script; name it with --script"
+        paths.setdefault(recorded, snap.stream_id)
+    if len(paths) > 1:
+        (first, a), (second, b) = list(paths.items())[:2]
+        return None, (
+            f"the streams were run from different scripts ({a!r} from {first}, {b!r} from {second}); "
+            "resume them separately or name one with --script"
+        )
+    return next(iter(paths)), ""
+
+
 def _naming_only(args: dict[Keyword, Any], ctx: CallContext) -> str:
     """``:mcp.stream.start`` while resuming: the script's streams are only named (the resumed one is in the store)."""
     from streamrt.lang.script import stream_request
@@ -153,6 +171,8 @@ async def run_script(
     store_url: str | None = None,
     snapshot_every: str | int | None = None,
     resume_id: str | None = None,
+    resume_ids: Sequence[str] | None = None,
+    resume_all: bool = False,
     accept_changed: bool = False,
     observe: ObserveOptions | None = None,
     security: SecurityContext | None = None,
@@ -161,14 +181,18 @@ async def run_script(
     """Run a script's streams to their end; return the process exit code.
 
     With ``store_url`` every stream is snapshotted under the ``snapshot_every`` policy (default: every chunk); with
-    ``resume_id`` the script's streams are not started: that stream is rehydrated from the store instead.
+    ``resume_id`` (one stream), ``resume_ids`` (several) or ``resume_all`` (every resumable stream) the script's
+    streams are not started: those streams are rehydrated from the store instead, all in one provider
+    (:func:`~streamrt.runtime.resume.resume_streams`), and ``script_path`` defaults to the one they recorded.
     ``security`` is the effect policy of the script's capability calls (and of a resumed stream's source);
     ``limits`` the per-chunk limits of its processors (``None``: off). ``observe`` sets the log level and format, the ``/metrics`` server and the progress lines (default: warnings
     and errors as text on ``err``, no metrics, progress when ``err`` is a terminal).
     """
-    command = "resume" if resume_id is not None else "run"
+    ids = [resume_id] if resume_id is not None else None if resume_ids is None else list(resume_ids)
+    resuming = ids is not None or resume_all
+    command = "resume" if resuming else "run"
     persister: Persister | None = None
-    if store_url is not None or resume_id is not None:
+    if store_url is not None or resuming:
         try:
             persister = await _open_persister(store_url, snapshot_every)
         except StreamrtError as exc:
@@ -187,7 +211,8 @@ async def run_script(
             queue_capacity,
             out,
             err,
-            resume_id,
+            resuming,
+            ids,
             accept_changed,
             observe or ObserveOptions(),
             security=security,
@@ -217,7 +242,8 @@ async def _run(
     queue_capacity: int | None,
     out: TextIO,
     err: TextIO,
-    resume_id: str | None,
+    resuming: bool,
+    resume_ids: list[str] | None,
     accept_changed: bool,
     observe: ObserveOptions,
     *,
@@ -227,22 +253,25 @@ async def _run(
     from streamrt.lang.script import load_script
     from streamrt.policy.effects import check_source, declare_effects
     from streamrt.runtime.persist import SCRIPT_KEY
-    from streamrt.runtime.resume import resume_stream
+    from streamrt.runtime.resume import read_resumable, resume_streams
     from streamrt.sources import open_source
 
-    if resume_id is not None and persister is not None and script_path is None:
+    snaps: dict[str, Snapshot] = {}
+    if resuming and persister is not None:
         try:
-            snap = await persister.store.get(resume_id)
+            snaps = await read_resumable(persister.store, resume_ids)
         except StreamrtError as exc:
             err.write(f"streamrt resume: {exc}\n")
             return EXIT_USAGE
-        recorded = snap.options.get(SCRIPT_KEY)
-        if not isinstance(recorded, str):
-            err.write(
-                f"streamrt resume: the snapshot of {resume_id!r} records no script; name it on the command line\n"
-            )
-            return EXIT_USAGE
-        script_path = recorded
+        if not snaps:
+            err.write(f"streamrt resume: no resumable streams in {persister.store.url}\n")
+            return EXIT_OK
+        if script_path is None:
+            recorded, problem = _recorded_script(snaps.values(), SCRIPT_KEY)
+            if recorded is None:
+                err.write(f"streamrt resume: {problem}\n")
+                return EXIT_USAGE
+            script_path = recorded
     assert script_path is not None
     if queue_capacity is not None and (type(queue_capacity) is not int or queue_capacity < 1):
         err.write(f"streamrt run: --queue-capacity must be a positive integer, got {queue_capacity!r}\n")
@@ -257,7 +286,7 @@ async def _run(
         return open_source(relative_to_script(endpoint, script_dir), options=options)
 
     existing: set[str] = set()
-    if persister is not None and resume_id is None:
+    if persister is not None and not resuming:
         existing = {row.stream_id for row in await persister.store.list()}
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[int] = loop.create_future()
@@ -274,31 +303,31 @@ async def _run(
                 endpoint_uri=lambda endpoint: source_uri or relative_to_script(endpoint, script_dir),
             )
             try:
-                if resume_id is not None:
-                    # the script's mcp-stream forms only name streams here: the resumed one comes from the store
+                if resuming:
+                    # the script's mcp-stream forms only name streams here: the resumed ones come from the store
                     caps["mcp.stream.start"] = declare_effects()(_naming_only)
                 script = load_script(os.fspath(script_path), capabilities=caps, security=security)
-                if persister is not None and resume_id is None:
+                if persister is not None and not resuming:
                     _refuse_existing(provider, persister, existing)
                 if persister is not None:
                     persister.processor_hash = script.source_hash
                     persister.script_path = str(Path(script_path).resolve())
                     persister.attach(provider)
-                if resume_id is not None and persister is not None:
-                    if security is not None:
-                        snap = await persister.store.get(resume_id)
+                if resuming and persister is not None:
+                    for snap in snaps.values():
                         uri = source_uri if source_uri is not None else snap.source_uri
-                        if uri is not None:
-                            check_source(security, uri, f"the resumed stream {resume_id!r}")
-                    await resume_stream(
+                        if security is not None and uri is not None:
+                            check_source(security, uri, f"the resumed stream {snap.stream_id!r}")
+                    await resume_streams(
                         provider,
                         persister,
-                        resume_id,
+                        None,
                         script,
                         source=source_uri,
                         accept_changed=accept_changed,
+                        snapshots=snaps,
                     )
-                for request in script.stream_requests if resume_id is None else ():
+                for request in script.stream_requests if not resuming else ():
                     provider.start_request(
                         script,
                         request,
@@ -306,7 +335,7 @@ async def _run(
                         stream_id=stream_id,
                         queue_capacity=queue_capacity,
                     )
-                if persister is not None and resume_id is None:
+                if persister is not None and not resuming:
                     await _claim_new(provider, persister)
             except ScriptError as exc:
                 err.write(exc.format() + "\n")

@@ -32,10 +32,12 @@ A Python ``list`` is packed as an array and so comes back as a tuple (a vector),
 
 from __future__ import annotations
 
+import gc
 import struct
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Final
 
 import msgpack
@@ -50,9 +52,10 @@ __all__ = [
     "decode_value",
     "encode_snapshot",
     "encode_value",
+    "gc_paused",
 ]
 
-SUPPORTED_FORMAT_VERSIONS: Final = frozenset({1, 2})
+SUPPORTED_FORMAT_VERSIONS: Final = frozenset({1, 2, 3})
 
 _SNAPSHOT_MAGIC: Final = b"SRTS"
 _VALUE_MAGIC: Final = b"SRTV"
@@ -85,8 +88,9 @@ _FIELDS: Final = (
     "updated_at",
     "input_ended",
     "source_kind",
+    "source_failed",
 )
-_FIELD_COUNT: Final = {1: len(_FIELDS) - 2, 2: len(_FIELDS)}
+_FIELD_COUNT: Final = {1: len(_FIELDS) - 3, 2: len(_FIELDS) - 1, 3: len(_FIELDS)}
 """Fields per format version: each version appends fields, so an older snapshot is a prefix of the layout."""
 
 # --- packing ---------------------------------------------------------------------------------------------------
@@ -186,6 +190,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
         s.updated_at,
         s.input_ended,
         s.source_kind,
+        bool(s.source_failed),
     ]
     try:
         payload = _pack(fields)
@@ -204,6 +209,24 @@ def encode_value(value: Any, *, stream_id: str, what: str = "value") -> bytes:
 
 
 # --- unpacking -------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector off while thousands of snapshots are decoded or rehydrated.
+
+    Decoding allocates many small containers and none of them is garbage, yet each few hundred allocations trigger
+    a collection that walks the ever larger young heap: measured on 10,000 snapshots, that was two thirds of the
+    time (msgpack's documentation gives the same advice for large messages). Reference counting still frees
+    everything; a collection that was due runs once the block ends. Nested use keeps the outermost setting.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
@@ -288,6 +311,7 @@ _FIELD_TYPES: Final[tuple[type | tuple[type, ...] | None, ...]] = (
     _NUMBER,  # updated_at
     bool,  # input_ended
     str,  # source_kind
+    bool,  # source_failed
 )
 
 
@@ -306,7 +330,8 @@ def decode_snapshot(blob: bytes, *, stream_id: str) -> Snapshot:
     (sid, processor, processor_hash, state, initial_state, status, status_message, queue, continuation,
      source_uri, queue_capacity, options, stats, seq, output_seq, pending, snap_version, created_at,
      updated_at) = fields[:19]  # fmt: skip
-    input_ended, source_kind = fields[19:] if version >= 2 else (False, "")
+    input_ended, source_kind = fields[19:21] if version >= 2 else (False, "")
+    source_failed: bool | None = fields[21] if version >= 3 else None
     if sid != stream_id:
         raise corrupt(f"it holds stream {sid!r}")
     try:
@@ -337,4 +362,5 @@ def decode_snapshot(blob: bytes, *, stream_id: str) -> Snapshot:
         updated_at,
         input_ended,
         source_kind,
+        source_failed,
     )

@@ -21,7 +21,7 @@ from streamrt.store.base import (
     check_lease_args,
     conflict_error,
 )
-from streamrt.store.codec import decode_snapshot, decode_value, encode_snapshot, encode_value
+from streamrt.store.codec import decode_snapshot, decode_value, encode_snapshot, encode_value, gc_paused
 from streamrt.store.snapshot import DeadLetter, Lease, Snapshot, StreamSummary
 
 __all__ = ["MemoryStore"]
@@ -74,11 +74,12 @@ class MemoryStore(SnapshotStore):
     async def get_many(self, stream_ids: Iterable[str]) -> dict[str, Snapshot]:
         self._check_open()
         rows = self._rows
-        return {
-            sid: decode_snapshot(rows[sid].blob, stream_id=sid)
-            for sid in dict.fromkeys(stream_ids)
-            if sid in rows
-        }
+        with gc_paused():
+            return {
+                sid: decode_snapshot(rows[sid].blob, stream_id=sid)
+                for sid in dict.fromkeys(stream_ids)
+                if sid in rows
+            }
 
     async def put_many(self, items: Sequence[tuple[Snapshot, int | None]]) -> builtins.list[int]:
         self._check_open()

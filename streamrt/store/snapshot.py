@@ -20,9 +20,9 @@ __all__ = [
     "StreamSummary",
 ]
 
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 3
 """The snapshot encoding the codec writes; bumped whenever the field layout changes (2 added ``input_ended`` and
-``source_kind``; the codec still reads 1)."""
+``source_kind``, 3 added ``source_failed``; the codec still reads 1 and 2)."""
 
 
 @dataclass(slots=True)
@@ -63,6 +63,10 @@ class Snapshot:
     rather than waiting for more."""
     source_kind: str = ""
     """The chunks' ``:source`` label (``jsonl``, ``sse``, ``host``, ...); empty in format 1 snapshots."""
+    source_failed: bool | None = False
+    """The stream's source gave up (the stream is in ``:error`` for it, or still draining what the source had
+    delivered): a resume reopens the source from the continuation. None in snapshots older than format 3, which
+    did not record it (resume then recognises the failure by the status message)."""
 
 
 @dataclass(frozen=True, slots=True)

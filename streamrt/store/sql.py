@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from streamrt.errors import SnapshotNotFoundError, StoreError, StoreUnavailableError
 from streamrt.store.base import SnapshotStore, check_expected_version, check_lease_args, conflict_error
-from streamrt.store.codec import decode_snapshot, decode_value, encode_snapshot, encode_value
+from streamrt.store.codec import decode_snapshot, decode_value, encode_snapshot, encode_value, gc_paused
 from streamrt.store.schema import SCHEMA_VERSION, dead_letters, leases, metadata, schema_info, snapshots
 from streamrt.store.snapshot import DeadLetter, Lease, Snapshot, StreamSummary
 from streamrt.store.sqlite_writer import SqliteWriter
@@ -282,7 +282,8 @@ class SqlStore(SnapshotStore):
                     result = await conn.execute(self._get_many, {"p_sids": chunk})
                     blobs.update((sid, blob) for sid, blob in result)
         # in the order asked for, as the memory store gives them
-        return {sid: decode_snapshot(blobs[sid], stream_id=sid) for sid in ids if sid in blobs}
+        with gc_paused():
+            return {sid: decode_snapshot(blobs[sid], stream_id=sid) for sid in ids if sid in blobs}
 
     async def put_many(self, items: Sequence[tuple[Snapshot, int | None]]) -> builtins.list[int]:
         engine = self._db()

@@ -270,13 +270,13 @@ def test_a_field_of_the_wrong_type_is_refused() -> None:
 
 
 def test_format_1_snapshots_are_still_read() -> None:
-    """Format 1 had no input_ended nor source_kind: the same layout minus its last two fields."""
+    """Format 1 had no input_ended, source_kind nor source_failed: the same layout minus its last three fields."""
     fields = msgpack.unpackb(GOOD[HEADER.size :], strict_map_key=False)
-    assert fields[-2:] == [False, ""]
-    old = decode_snapshot(_reframe(msgpack.packb(fields[:-2]), version=1), stream_id="orders-7")
+    assert fields[-3:] == [False, "", False]
+    old = decode_snapshot(_reframe(msgpack.packb(fields[:-3]), version=1), stream_id="orders-7")
     new = decode_snapshot(GOOD, stream_id="orders-7")
     assert (old.format_version, new.format_version) == (1, FORMAT_VERSION)
-    assert (old.input_ended, old.source_kind) == (False, "")
+    assert (old.input_ended, old.source_kind, old.source_failed) == (False, "", None)
     assert (old.state, old.queue, old.continuation, old.seq) == (
         new.state,
         new.queue,
@@ -285,6 +285,21 @@ def test_format_1_snapshots_are_still_read() -> None:
     )
     with pytest.raises(SnapshotCorruptError, match="unexpected layout"):
         decode_snapshot(_reframe(msgpack.packb(fields), version=1), stream_id="orders-7")
+
+
+def test_format_2_snapshots_are_read_with_source_failed_unknown() -> None:
+    """Format 2 did not record whether the source failed: None, so resume falls back to the status message."""
+    fields = msgpack.unpackb(
+        encode_snapshot(snapshot(1, input_ended=True, source_kind="sse", source_failed=True))[HEADER.size :],
+        strict_map_key=False,
+    )
+    assert fields[-1] is True
+    old = decode_snapshot(_reframe(msgpack.packb(fields[:-1]), version=2), stream_id="orders-7")
+    assert (old.format_version, old.input_ended, old.source_kind, old.source_failed) == (2, True, "sse", None)
+    new = decode_snapshot(_reframe(msgpack.packb(fields)), stream_id="orders-7")
+    assert new.source_failed is True
+    with pytest.raises(SnapshotCorruptError, match="unexpected layout"):
+        decode_snapshot(_reframe(msgpack.packb(fields[:-1])), stream_id="orders-7")
 
 
 def test_damaged_values_are_named_too() -> None:
