@@ -80,7 +80,7 @@ class Keyword:
         """
         if type(m) is dict:
             return m.get(self, default)
-        if not m:
+        if m is None or m is False or (not m and isinstance(m, Mapping | str | tuple)):
             return default
         if isinstance(m, Mapping):
             return m.get(self, default)

@@ -413,12 +413,18 @@ class Compiler:
         return Result(stmts, locate(self.lookup_expr(exprs[0], self.keyword(head.value), default), form.pos))
 
     def lookup_expr(self, target: ast.expr, key: ast.expr, default: ast.expr) -> ast.expr:
-        """``(target or {}).get(key, default)``: nil, false and empty values give the default at C speed.
+        """``(target or _lookup_target(target)).get(key, default)``: the core ``get`` rule for a keyword key.
 
-        A truthy value that is not a map has no ``get``; the resulting AttributeError becomes "expected a map" in
-        :func:`streamrt.lang.rt.runtime_error`, the same rule the core ``get`` keeps for keyword keys.
+        A non-empty map (the hot case) costs one truth test and the ``dict.get`` call; measured with cachegrind,
+        this is cheaper than a ``type(m) is dict`` guard and than a ``try``/``except AttributeError`` statement
+        (which also forces the enclosing expression into statements). Python-falsy values go to
+        :func:`streamrt.lang.rt.lookup_target`: nil, false and empty collections give the default, ``0`` and
+        ``0.0`` fail. A truthy non-map has no ``get`` (no language value but a map has one); the AttributeError
+        becomes "expected a map or nil" in :func:`streamrt.lang.rt.runtime_error`.
         """
-        either = ast.BoolOp(op=ast.Or(), values=[target, name("_E")])
+        bind, use = self.bind_once(target)
+        fallback = ast.Call(func=name("_lookup_target"), args=[use], keywords=[])
+        either = ast.BoolOp(op=ast.Or(), values=[bind, fallback])
         method = ast.Attribute(value=either, attr="get", ctx=ast.Load())
         return ast.Call(func=method, args=[key, default], keywords=[])
 

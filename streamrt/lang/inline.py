@@ -42,8 +42,9 @@ def _const_int(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Constant) and type(expr.value) is int
 
 
-_SMALL = 12
-"""Largest operand (in AST nodes) that may be repeated in a fallback branch."""
+_SMALL = 14
+"""Largest operand (in AST nodes) that may be repeated in a fallback branch: a keyword lookup with a plain target
+and default (``(m or _lookup_target(m)).get(k, d)``, 14 nodes with their contexts) still fits."""
 
 
 def _small(expr: ast.expr) -> bool:

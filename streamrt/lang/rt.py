@@ -18,6 +18,7 @@ __all__ = [
     "destructure_get",
     "destructure_nth",
     "destructure_rest",
+    "lookup_target",
     "mangle",
     "runtime_error",
     "support_names",
@@ -110,7 +111,25 @@ def _script_position(exc: BaseException, filename: str) -> Pos | None:
 
 
 _EMPTY: dict[Any, Any] = {}
-_NO_GET = re.compile(r"'(\w+)' object has no attribute 'get'")
+
+
+def keyword_lookup_error(value: Any) -> ScriptRuntimeError:
+    """The error for a keyword looked up in ``value``, which is neither a map nor nil nor false."""
+    return ScriptRuntimeError(f"cannot look up a keyword in {_a(type_name(value))}: expected a map or nil")
+
+
+def lookup_target(value: Any) -> Any:
+    """What a compiled ``(:k value)`` calls ``.get`` on when ``value`` is falsy in Python (see ``lookup_expr``).
+
+    The fast path is ``(value or lookup_target(value)).get(k, d)``, so a non-empty map never gets here. nil, false
+    and empty collections (map, vector, list, string) have no keys: they look up in an empty map. A number is an
+    error even when it is ``0`` or ``0.0``, as ``(get 0 :k)`` is.
+    """
+    if value is None or value is False or isinstance(value, Mapping | str | tuple):
+        return _EMPTY
+    raise keyword_lookup_error(value)
+
+
 _NOT_CALLABLE = re.compile(r"'(\w+)' object is not callable")
 _ARGS = re.compile(r"\A([^\s()]+)\(\) (takes|missing) (.*)")
 _PARAM = re.compile(r"'(\w+)'")
@@ -154,11 +173,9 @@ def _describe(exc: BaseException) -> str:
             kind = text.rsplit(":", 1)[-1].strip().strip("'")
             return f"a {_PY_TYPES.get(kind, kind)} cannot be used as a map key or set member"
         return text
-    if isinstance(exc, AttributeError):
-        m = _NO_GET.search(str(exc))
-        if m:
-            kind = _PY_TYPES.get(m.group(1), m.group(1))
-            return f"cannot look up a keyword in {_a(kind)}: expected a map or nil"
+    if isinstance(exc, AttributeError) and exc.name == "get":
+        # a compiled keyword lookup reached a truthy value without .get; exc.obj is that value (Python >= 3.10)
+        return keyword_lookup_error(exc.obj).message
     if isinstance(exc, MemoryError):
         return "out of memory"
     return f"{type(exc).__name__}: {exc}"
@@ -189,6 +206,7 @@ def support_names() -> dict[str, Any]:
         "_tuple": tuple,
         "_Exception": Exception,
         "_E": _EMPTY,
+        "_lookup_target": lookup_target,
         "_LList": LList,
         "_Symbol": Symbol,
         "_Keyword": Keyword,

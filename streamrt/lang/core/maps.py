@@ -53,7 +53,7 @@ def _lookup(fname: str, m: Any, k: Any, default: Any) -> Any:
     if m is None:
         return default
     if type(k) is Keyword and not isinstance(m, Mapping):
-        if not m:  # false and empty values give the default, as compiled (:k x) does
+        if m is False or (not m and isinstance(m, str | tuple)):  # false and empty collections act as nil
             return default
         kind = type_name(m)
         article = "an" if kind[0] in "aeiou" else "a"
@@ -75,8 +75,9 @@ def get(m: Any, k: Any, default: Any = None) -> Any:
     """The value at key ``k`` of a map, index ``k`` of a vector or string (a 1-character string), else ``default``.
 
     nil, a missing key and an index out of range give ``default`` (nil if not given). A keyword key follows the
-    rule of ``(:k x)``: on a value that is neither a map nor nil (nor false or empty) it is an error, since that is
-    almost always a mistake; other keys on a non-collection give ``default`` as in Clojure.
+    rule of ``(:k x)``: nil, false and an empty collection (no keys to find) give ``default``; any other value that
+    is not a map (a number, 0 included, a non-empty vector or string, a keyword, a function) is an error, since that
+    is almost always a mistake; other keys on a non-collection give ``default`` as in Clojure.
     """
     return _lookup("get", m, k, default)
 
