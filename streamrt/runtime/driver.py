@@ -8,6 +8,12 @@ at a time, right where it is (a direct hand-off: no task switch per batch, and t
 whoever processes it); a producer of a *paused* stream waits on a future that is resolved when room appears. That
 wait is the backpressure: a source's reader stops pulling, so a network source is slowed by TCP.
 
+``push_many`` goes one step further: once it has drained a full queue and nothing is queued or in flight (no
+snapshot write, no guard, no snapshot policy), it processes the rest of its chunks straight from the host's
+iterable, ``_HAND_OFF`` at a time, numbering each as it is processed (:meth:`Driver._hand_off`). With the queue
+empty that is the same order and the same outcome as queueing and draining, without the deque round trip; the
+moment the stream stops being active (or a checkpoint is in flight) the remaining chunks go back to the queue path.
+
 A stream has a worker task only while it has work: accepting a chunk for an active stream with no worker creates
 one; the worker processes queued chunks in a tight synchronous loop, yields to the event loop every ``_BATCH``
 chunks (so streams take turns), stays one extra turn when the queue runs dry (a producer usually refills it at
@@ -23,8 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect as _inspect
+import itertools
 import logging
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import (
@@ -50,6 +58,8 @@ __all__ = ["Driver", "is_source_failure", "source_failure_message", "takes_meta"
 
 _BATCH: Final = 64
 _YIELD_EVERY: Final = 256
+_HAND_OFF: Final = 1024
+"""Chunks a producer processes itself (:meth:`Driver._hand_off`) before it checks whether to yield."""
 _ACTIVE: Final = Status.ACTIVE
 _STREAM_ID: Final = Keyword("stream-id")
 _SEQ: Final = Keyword("seq")
@@ -98,8 +108,26 @@ class _Stream(StreamRecord):
         self.batch = _BATCH
 
 
+_ARITY: weakref.WeakKeyDictionary[Callable[..., Any], dict[tuple[int, int], bool]] = (
+    weakref.WeakKeyDictionary()
+)
+"""takes_meta's answers per function object: ``inspect.signature`` is slow enough to dominate starting (or
+resuming) many streams of one processor. Weak, so a script's functions go when the script does."""
+
+
 def takes_meta(fn: Callable[..., Any], nargs: tuple[int, int] = (2, 3), what: str = "processor") -> bool:
     """Whether ``fn`` is called with the larger of ``nargs`` positional arguments (detected once, at start)."""
+    try:
+        known = _ARITY.setdefault(fn, {})
+    except TypeError:  # not hashable or not weakly referenceable: ask every time
+        return _takes_meta(fn, nargs, what)
+    answer = known.get(nargs)
+    if answer is None:
+        answer = known[nargs] = _takes_meta(fn, nargs, what)
+    return answer
+
+
+def _takes_meta(fn: Callable[..., Any], nargs: tuple[int, int], what: str) -> bool:
     small, big = nargs
     try:
         sig = _inspect.signature(fn)
@@ -382,6 +410,7 @@ class Driver:
         seq = 0
         received = 0.0
         popleft = queue.popleft
+        disjoint = RESULT_KEYS.isdisjoint
         # state and the processed count live in locals for the batch and are written back before anything else
         # can look at the stream (the slow path, a failure, the end of the batch)
         state = s.state
@@ -409,7 +438,7 @@ class Driver:
                 # Fast paths for the commonest results: a bare map (the whole new state) and {:state x};
                 # everything else goes through the contract.
                 if type(res) is dict:
-                    if RESULT_KEYS.isdisjoint(res):
+                    if disjoint(res):
                         state = res
                         continue
                     if len(res) == 1:
@@ -442,6 +471,108 @@ class Driver:
             s.last_event_time = now
             if self._observer is not None:
                 self._observer.batch(s, n)
+        return n
+
+    def _can_hand_off(self, s: _Stream) -> bool:
+        """Whether a producer may process its chunks itself, skipping the queue (nothing queued or in flight)."""
+        return (
+            s.status is _ACTIVE
+            and not s.queue
+            and s.pending is None
+            and s.guard is None
+            and self._persist is None
+            and not self._closed
+        )
+
+    async def _hand_off(
+        self, s: _Stream, chunk: Any, rest: Iterator[Any], meta: dict[Keyword, Any] | None
+    ) -> tuple[int, Any]:
+        """Process ``chunk`` and then chunks from ``rest`` directly, batch by batch; the queue is not touched.
+
+        Only while :meth:`_can_hand_off` holds: the queue is empty, so processing in arrival order is the same as
+        queueing and draining. A chunk is taken from ``rest`` only when it is about to be processed, so a pause or
+        an end stops consumption at once. Returns how many were processed and the next chunk taken but not
+        processed (``_ABSENT`` if ``rest`` ran out); the caller queues or refuses it as usual.
+        """
+        total = 0
+        while True:
+            n = self._hand_off_batch(
+                s, itertools.chain((chunk,), itertools.islice(rest, _HAND_OFF - 1)), meta
+            )
+            total += n
+            self._after_batch(s)
+            if n < _HAND_OFF and s.status is _ACTIVE and s.pending is None:
+                return total, _ABSENT  # ``rest`` ran out
+            chunk = next(rest, _ABSENT)
+            if chunk is _ABSENT:
+                return total, _ABSENT
+            self._inline += n
+            if self._inline >= _YIELD_EVERY:
+                self._inline = 0
+                await asyncio.sleep(0)
+            if not self._can_hand_off(s):
+                return total, chunk
+
+    def _hand_off_batch(self, s: _Stream, chunks: Iterator[Any], smeta: dict[Keyword, Any] | None) -> int:
+        """:meth:`_run_batch`'s loop over chunks that were never queued: each is numbered as it is processed.
+
+        An exception from ``chunks`` itself (the host's iterable) is the host's: it propagates to the caller after
+        the record is brought up to date, and the stream goes on as if the iteration had simply stopped there.
+        """
+        proc = s.processor
+        with_meta = s.takes_meta
+        sid = s.id
+        kind = s.source_kind
+        disjoint = RESULT_KEYS.isdisjoint
+        start = done = seq = s.seq
+        received = self._clock()
+        state = s.state
+        failed: Exception | None = None
+        try:
+            for chunk in chunks:
+                seq += 1
+                try:
+                    if with_meta:
+                        meta = {_STREAM_ID: sid, _SEQ: seq, _SOURCE: kind, _RECEIVED_AT: received}
+                        if smeta:
+                            meta = {**smeta, **meta}
+                        res = proc(state, chunk, meta)
+                    else:
+                        res = proc(state, chunk)
+                    if type(res) is dict and disjoint(res):
+                        state = res
+                    elif type(res) is dict and len(res) == 1 and STATE in res:
+                        state = res[STATE]
+                    else:
+                        state, event, outs = interpret(res, state, s.processor_name)
+                        # the slow path: the record is brought up to date before anything can look at it
+                        s.seq, s.state, s.processed, done = seq, state, s.processed + seq - done, seq
+                        if outs:
+                            self._emit(s, outs)
+                        if event is not None:
+                            self._carry_out(s, s.apply(event))
+                        if s.pending is not None:
+                            break
+                        state = s.state
+                except Exception as exc:
+                    failed = exc
+                    break
+                # checked after every chunk: a processor may pause or cancel its own stream through a capability
+                if s.status is not _ACTIVE:
+                    break
+        finally:
+            s.seq, s.state, s.processed = seq, state, s.processed + seq - done
+            n = seq - start
+            if n:
+                if failed is not None:
+                    self._fail(s, f"chunk {seq}: {_failure(failed)}")
+                now = self._clock()
+                s.last_latency = now - received
+                s.last_event_time = now
+                if not s.queue_high_watermark:
+                    s.queue_high_watermark = 1  # each chunk was held, one at a time, as in a queue of one
+                if self._observer is not None:
+                    self._observer.batch(s, n)
         return n
 
     def _emit(self, s: _Stream, values: tuple[Any, ...]) -> None:

@@ -254,7 +254,10 @@ class Provider(Driver):
     async def push_many(
         self, stream_id: str, chunks: Iterable[Any], meta: dict[Keyword, Any] | None = None
     ) -> int:
-        """``push`` each of ``chunks`` in order, much cheaper per chunk; returns how many were queued.
+        """``push`` each of ``chunks`` in order, much cheaper per chunk; returns how many were accepted.
+
+        Once the queue has filled, an active stream's chunks are processed right here, as they are taken from
+        ``chunks`` (see :mod:`streamrt.runtime.driver`), so a large call returns with most of them processed.
 
         Chunks accepted together share their ``:received-at``. Stops with ``StreamClosedError`` at the first chunk
         refused because the stream ended (that one is counted as dropped; later ones are neither queued nor counted).
@@ -267,6 +270,12 @@ class Provider(Driver):
         while chunk is not _ABSENT:
             if len(s.queue) >= s.capacity:
                 await self._make_room(s)
+                if self._can_hand_off(s):
+                    # The producer outran the stream: process the rest straight from ``it`` while nothing else
+                    # is queued or in flight (a pause, an end or a checkpoint hands the rest back to the queue).
+                    done, chunk = await self._hand_off(s, chunk, it, meta)
+                    total += done
+                    continue
             self._intake(s, chunk, meta)  # raises (and counts) when the stream or the provider is closed
             total += 1 + s.offer_many(it, meta, self._clock())
             chunk = next(it, _ABSENT)
