@@ -14,28 +14,27 @@ Names. User symbols never appear in generated code as written: globals become ``
 Resolution order for a symbol: local binding, script global (``def``/``defn``), core function. Anything else is a
 compile error with a suggestion. Arity of core functions and of ``defn`` functions is checked at compile time.
 
-Code constants. Keywords (and a few runtime objects such as ``int`` for type guards) are constants of the code
-object itself, loaded with ``LOAD_CONST`` instead of a global lookup, and a map literal with keyword keys becomes
-one ``BUILD_CONST_KEY_MAP``. ``ast.Constant`` cannot hold such objects, so the tree carries a placeholder
-``(nonce, index)`` that :func:`_with_objects` swaps for the object after ``compile()``; the nonce is random per
-process, so no script text can spell a placeholder.
+Positions and code constants. AST nodes are marked with :func:`~streamrt.lang.positions.locate` as they are
+built and the rest filled in once at the end (:mod:`streamrt.lang.positions`). Keywords and a few runtime objects
+are constants of the code object itself, carried through ``compile()`` as placeholders
+(:mod:`streamrt.lang.codeconsts`).
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
-import secrets
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import CodeType
 from typing import Any
 
 from streamrt.errors import Pos, ScriptCompileError
 from streamrt.lang import macros
+from streamrt.lang.codeconsts import CodeConstants
 from streamrt.lang.core import CORE
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
+from streamrt.lang.positions import fill_positions, locate
 from streamrt.lang.rt import mangle
 from streamrt.lang.shapes import Shape
 from streamrt.values import Keyword, LList, Symbol
@@ -123,87 +122,6 @@ def inline(*names: str) -> Callable[[InlineFn], InlineFn]:
     return register
 
 
-def locate(node: Any, pos: Pos) -> Any:
-    """Give ``node`` the script position ``pos`` unless it has one; its unlocated descendants get it too.
-
-    Only the node itself is marked here, in O(1): trees are built bottom-up, so every unlocated node below it will
-    take the position of its nearest located ancestor, which :func:`fill_positions` hands down once, at the end.
-    """
-    if "lineno" not in node.__dict__:
-        col = max(pos.column - 1, 0)
-        node.lineno = node.end_lineno = pos.line
-        node.col_offset = col
-        node.end_col_offset = col + 1
-    return node
-
-
-def fill_positions(root: ast.AST) -> None:
-    """Give every unlocated node its nearest located ancestor's position (line 1 at the top), in one walk.
-
-    What ``ast.fix_missing_locations`` does, but visiting only the fields that can hold nodes and locating leaves
-    (names, constants) without a visit of their own, since it runs over every node of every script compiled. A
-    node shared by two parents takes the position of the first in source order.
-    """
-    todo: list[tuple[Any, tuple[int, int, int, int]]] = [(root, (1, 0, 1, 0))]
-    pop, push = todo.pop, todo.append
-    fields_of = _node_fields
-    while todo:
-        node, pos = pop()
-        own = node.__dict__
-        if "lineno" in own:
-            line, col = own["lineno"], own.get("col_offset", 0)
-            pos = (line, col, own.get("end_lineno", line), own.get("end_col_offset", col + 1))
-        elif node._attributes:
-            node.lineno, node.col_offset, node.end_lineno, node.end_col_offset = pos
-        for key in fields_of(type(node)):
-            value = own.get(key)
-            for child in reversed(value) if type(value) is list else (value,):  # reversed: source order
-                if child is None:
-                    continue
-                if fields_of(type(child)):
-                    push((child, pos))
-                elif "lineno" not in child.__dict__ and child._attributes:
-                    child.lineno, child.col_offset, child.end_lineno, child.end_col_offset = pos
-
-
-# fields that never hold a node that needs a position (names, flags, operators, contexts)
-_NOT_NODES = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "names", "kind", "type_comment"})
-_NOT_NODES |= {"conversion", "is_async", "simple", "level", "module", "type_ignores"}
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: ()}
-
-
-def _node_fields(cls: type) -> tuple[str, ...]:
-    """The fields of an AST class that can hold nodes, last first."""
-    found = _FIELDS.get(cls)
-    if found is None:
-        fields: tuple[str, ...] = getattr(cls, "_fields", ())
-        found = _FIELDS[cls] = tuple(reversed([f for f in fields if f not in _NOT_NODES]))
-    return found
-
-
-_NONCE = "\0streamrt-object:" + secrets.token_hex(16)
-
-
-def _with_objects(code: CodeType, objects: list[Any]) -> CodeType:
-    """``code`` (and the code nested in it) with every placeholder constant replaced by its object."""
-
-    def swap(value: Any) -> Any:
-        kind = type(value)
-        if kind is tuple:
-            if len(value) == 2 and value[0] == _NONCE and type(value[1]) is int:
-                return objects[value[1]]
-            return tuple(swap(v) for v in value)
-        if kind is frozenset:
-            return frozenset(swap(v) for v in value)
-        if kind is CodeType:
-            return _with_objects(value, objects)
-        return value
-
-    return code.replace(co_consts=tuple(swap(c) for c in code.co_consts))
-
-
 def name(pyname: str) -> ast.Name:
     return ast.Name(id=pyname, ctx=ast.Load())
 
@@ -230,9 +148,8 @@ class Compiler:
         """Compile the metered variant: every function charges fuel and counts depth (:mod:`streamrt.policy.limits`)."""
         self.counter = 0
         self.constants: dict[str, Any] = {}
-        self.objects: list[Any] = []
-        """Objects the code object holds as constants, by placeholder index (see :meth:`code_constant`)."""
-        self._object_index: dict[int, int] = {}
+        self.code_constants = CodeConstants()
+        """Objects the code object holds as constants (see :meth:`code_constant`)."""
         self.globals: dict[str, GlobalDef] = {}
         self.current_index = 0
 
@@ -251,20 +168,11 @@ class Compiler:
 
     def code_constant(self, value: Any) -> ast.Constant:
         """``value`` as a constant of the code object (``LOAD_CONST``): a fresh placeholder node for each use."""
-        index = self._object_index.get(id(value))
-        if index is None:
-            index = self._object_index[id(value)] = len(self.objects)
-            self.objects.append(value)
-        placeholder: Any = (_NONCE, index)
-        return ast.Constant(value=placeholder)
+        return self.code_constants.node(value)
 
     def object_of(self, expr: ast.expr) -> Any:
         """The object a :meth:`code_constant` node stands for, or ``None``."""
-        if isinstance(expr, ast.Constant):
-            value: Any = expr.value
-            if type(value) is tuple and len(value) == 2 and value[0] == _NONCE:
-                return self.objects[value[1]]
-        return None
+        return self.code_constants.object_of(expr)
 
     def constant(self, value: Any) -> ast.Name:
         pyname = self.fresh("_q")
@@ -299,7 +207,7 @@ class Compiler:
             # escape as a SyntaxError. The code's meaning is right either way, and a user cannot act on it.
             warnings.simplefilter("ignore", SyntaxWarning)
             code = compile(module, self.filename, "exec", dont_inherit=True, optimize=0)
-        code = _with_objects(code, self.objects)
+        code = self.code_constants.install(code)
         return CompiledScript(code, self.filename, self.constants, self.globals, expanded)
 
     def _declare_globals(self, forms: list[Form]) -> None:

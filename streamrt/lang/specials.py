@@ -16,12 +16,12 @@ from streamrt.lang.compiler import (
     Scope,
     const,
     is_simple,
-    locate,
     name,
     special,
     store,
 )
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
+from streamrt.lang.positions import locate
 from streamrt.values import Keyword
 
 __all__ = ["bind", "compile_body", "function_def"]

@@ -22,9 +22,11 @@ from hypothesis import strategies as st
 
 from streamrt.errors import ScriptRuntimeError
 from streamrt.lang import compiler
-from streamrt.lang.compiler import compile_forms, fill_positions
+from streamrt.lang.codeconsts import NONCE
+from streamrt.lang.compiler import compile_forms
 from streamrt.lang.core import CORE
 from streamrt.lang.forms import ListF, Sym
+from streamrt.lang.positions import fill_positions
 from streamrt.lang.reader import read
 from tests.lang.conftest import FILENAME, K, last_fn, load, runtime_error, syntax_error
 
@@ -159,8 +161,8 @@ def test_keywords_are_code_constants_and_no_placeholder_survives() -> None:
 
 
 def test_a_string_shaped_like_a_placeholder_stays_a_string() -> None:
-    fake = f'["{compiler._NONCE[1:]}" 0]'
-    assert last_fn(f"(defn f [] {fake})")() == (compiler._NONCE[1:], 0)
+    fake = f'["{NONCE[1:]}" 0]'
+    assert last_fn(f"(defn f [] {fake})")() == (NONCE[1:], 0)
 
 
 def test_fill_positions_matches_fix_missing_locations(monkeypatch: pytest.MonkeyPatch) -> None:
