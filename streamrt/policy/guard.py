@@ -4,7 +4,8 @@ Theory of operation
 -------------------
 A stream with no schema and the default ``:on-error :fail`` has no guard (``record.guard is None``) and runs the
 driver's plain loop, untouched: it pays nothing for this module. Any other stream gets a :class:`Guard`, and the
-driver hands each of its batches to :meth:`Guard.run_batch`, a copy of the plain loop with the checks in it:
+driver hands each of its batches to :meth:`Guard.run_batch` (a producer's direct hand-off to
+:meth:`Guard.hand_off_batch`), a copy of the plain loop with the checks in it:
 
 1. the chunk against ``:input-schema`` (before the processor runs);
 2. the processor, and the result contract (a bad shape or an unknown action is a failure like an exception);
@@ -29,20 +30,22 @@ from __future__ import annotations
 import enum
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
-from itertools import islice
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import SchemaViolation, UsageError
 from streamrt.policy.schema import Schema, compile_schema
+from streamrt.runtime.batch import _ACTIVE, _RECEIVED_AT, _SEQ, _SOURCE, _STREAM_ID, _Fault
+from streamrt.runtime.callables import failure_text
 from streamrt.runtime.contract import RESULT_KEYS, interpret
-from streamrt.runtime.driver import _ACTIVE, _RECEIVED_AT, _SEQ, _SOURCE, _STREAM_ID, _failure, _Fault
 from streamrt.runtime.stream import StreamRecord
 from streamrt.store.snapshot import DeadLetter
 from streamrt.values import Keyword, pr_str
 
 if TYPE_CHECKING:
-    from streamrt.runtime.driver import Driver, _Stream
+    from streamrt.runtime.batch import ChunkLoops
+    from streamrt.runtime.driver import _Stream
 
 __all__ = [
     "INPUT_SCHEMA",
@@ -137,7 +140,7 @@ class Guard:
 
     # --- the guarded loop ---------------------------------------------------------------------------------------
 
-    def run_batch(self, d: Driver, s: _Stream) -> int:
+    def run_batch(self, d: ChunkLoops, s: _Stream) -> int:
         """The driver's ``_run_batch`` for a guarded stream: same order and bookkeeping, plus checks and policy."""
         if s.pending is not None:
             return 0
@@ -222,7 +225,7 @@ class Guard:
             s.state = state
             s.processed += processed
             processed = 0
-            d._fail(s, f"chunk {seq}: {_failure(exc)}")
+            d._fail(s, f"chunk {seq}: {failure_text(exc)}")
         else:
             s.state = state
             s.processed += processed
@@ -234,11 +237,115 @@ class Guard:
                 d._observer.batch(s, n)
         return n
 
+    def hand_off_batch(
+        self, d: ChunkLoops, s: _Stream, chunks: Iterable[Any], smeta: dict[Keyword, Any] | None
+    ) -> int:
+        """The driver's ``_hand_off_batch`` for a guarded stream: chunks never queued, numbered as they are
+        processed, each checked and handled as in :meth:`run_batch`.
+
+        The input schema is checked over the whole batch in one call when ``chunks`` is a list (taken at once, see
+        ``ChunkLoops._hand_off``), else chunk by chunk, as each is taken. A dead-letter write that makes the stream wait ends the batch with
+        ``s.pending`` set: the producer hands the rest back to the queue, as for a checkpoint.
+        """
+        proc = s.processor
+        name = s.processor_name
+        with_meta = s.takes_meta
+        sid = s.id
+        kind = s.source_kind
+        in_schema = self.input
+        in_check = in_schema.check if in_schema is not None else None
+        if (
+            in_check is not None
+            and type(chunks) is list
+            and in_schema.check_queued(  # type: ignore[union-attr]
+                zip(repeat(None), chunks, repeat(None), repeat(None))
+            )
+        ):
+            in_check = None  # every chunk of the batch fits: no check per chunk
+        state_schema = self.state
+        state_check = state_schema.check if state_schema is not None else None
+        out_schema = self.output
+        disjoint = RESULT_KEYS.isdisjoint
+        start = done = seq = s.seq
+        received = d._clock()
+        state = s.state
+        failed: Exception | None = None
+        try:
+            for chunk in chunks:
+                seq += 1
+                try:
+                    if in_check is not None and not in_check(chunk):
+                        raise in_schema.violation(  # type: ignore[union-attr]
+                            chunk, stream_id=sid, subject=f"chunk {seq}", seq=seq
+                        )
+                    if with_meta:
+                        meta = {_STREAM_ID: sid, _SEQ: seq, _SOURCE: kind, _RECEIVED_AT: received}
+                        if smeta:
+                            meta = {**smeta, **meta}
+                        res = proc(state, chunk, meta)
+                    else:
+                        res = proc(state, chunk)
+                    # the commonest result, a bare map that passes: the new state, nothing else to do
+                    if type(res) is dict and disjoint(res) and (state_check is None or state_check(res)):
+                        state = res
+                        if s.status is not _ACTIVE:
+                            break
+                        continue
+                    new_state, event, outs = interpret(res, state, name)
+                    if state_check is not None and not state_check(new_state):
+                        raise state_schema.violation(  # type: ignore[union-attr]
+                            new_state, stream_id=sid, subject=f"the state after chunk {seq}", seq=seq
+                        )
+                    if out_schema is not None and outs:
+                        for i, value in enumerate(outs, 1):
+                            if not out_schema.check(value):
+                                raise out_schema.violation(
+                                    value, stream_id=sid, subject=f"output {i} of chunk {seq}", seq=seq
+                                )
+                except Exception as exc:
+                    s.seq, s.state, s.processed, done = seq, state, s.processed + seq - done, seq
+                    if not self._failed(d, s, exc, seq, chunk, smeta, received) or s.status is not _ACTIVE:
+                        break
+                    continue
+                state = new_state
+                if event is not None or outs:
+                    # the record is brought up to date before anything can look at it
+                    s.seq, s.state, s.processed, done = seq, state, s.processed + seq - done, seq
+                    try:
+                        if outs:
+                            d._emit(s, outs)
+                        if event is not None:
+                            d._carry_out(s, s.apply(event))
+                    except Exception as exc:
+                        # not a chunk's fault (an output sink failed): the stream fails whatever its policy
+                        failed = exc
+                        break
+                    if s.pending is not None:
+                        break
+                    state = s.state
+                # checked after every chunk: a processor may pause or cancel its own stream through a capability
+                if s.status is not _ACTIVE:
+                    break
+        finally:
+            s.seq, s.state, s.processed = seq, state, s.processed + seq - done
+            n = seq - start
+            if n:
+                if failed is not None:
+                    d._fail(s, f"chunk {seq}: {failure_text(failed)}")
+                now = d._clock()
+                s.last_latency = now - received
+                s.last_event_time = now
+                if not s.queue_high_watermark:
+                    s.queue_high_watermark = 1  # each chunk was held, one at a time, as in a queue of one
+                if d._observer is not None:
+                    d._observer.batch(s, n)
+        return n
+
     def _failed(
-        self, d: Driver, s: _Stream, exc: Exception, seq: int, chunk: Any, smeta: Any, received: float
+        self, d: ChunkLoops, s: _Stream, exc: Exception, seq: int, chunk: Any, smeta: Any, received: float
     ) -> bool:
         """Apply the policy to a failed chunk; whether the batch may go on."""
-        message = str(exc) if isinstance(exc, SchemaViolation) else f"chunk {seq}: {_failure(exc)}"
+        message = str(exc) if isinstance(exc, SchemaViolation) else f"chunk {seq}: {failure_text(exc)}"
         policy = self.on_error
         if policy is OnError.FAIL:
             d._fail(s, message)

@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StoreError, UsageError
 from streamrt.observe.hooks import snapshots_written
-from streamrt.runtime.driver import _BATCH, _Fault, is_source_failure
+from streamrt.runtime.batch import _BATCH, _Fault
 from streamrt.runtime.machine import Status
+from streamrt.runtime.reading import is_source_failure
 from streamrt.runtime.stream import StreamRecord
 from streamrt.store import Snapshot, SnapshotStore
 from streamrt.store.group import GroupCommit

@@ -1,8 +1,9 @@
 """The asyncio :class:`Provider`: start streams, feed them, direct them, watch them.
 
 The public API for Python hosts and the ``streamrt`` CLI. It is a thin layer: statuses change only through the
-directive machine (:mod:`streamrt.runtime.machine`), and queueing, processing and source reading live in
-:mod:`streamrt.runtime.driver`.
+directive machine (:mod:`streamrt.runtime.machine`), and queueing lives in
+:mod:`streamrt.runtime.driver`, processing in :mod:`streamrt.runtime.batch`, source reading in
+:mod:`streamrt.runtime.reading`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from streamrt.errors import DuplicateStreamError, StreamClosedError, UsageError
 from streamrt.observe.logs import stream_started
 from streamrt.policy.limits import DEFAULT_LIMITS, Limits, metered, resolve_limits
-from streamrt.runtime.driver import _ABSENT, Driver, _name_of, _Stream, takes_meta
+from streamrt.runtime.batch import _ABSENT
+from streamrt.runtime.callables import name_of, takes_meta
+from streamrt.runtime.driver import Driver, _Stream
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event
 from streamrt.runtime.outputs import Output, OutputSubscription, Sink
 from streamrt.runtime.stream import DEFAULT_QUEUE_CAPACITY, StreamRecord
@@ -136,7 +139,7 @@ class Provider(Driver):
         if not callable(processor):
             raise UsageError(f"processor must be callable, got {pr_str(processor)}")
         limits = resolve_limits(self.limits, options)
-        name = processor_name or _name_of(processor)
+        name = processor_name or name_of(processor)
         meta = takes_meta(processor)
         if on_end is not None and not callable(on_end):
             raise UsageError(f"on_end must be callable, got {pr_str(on_end)}")
@@ -257,7 +260,7 @@ class Provider(Driver):
         """``push`` each of ``chunks`` in order, much cheaper per chunk; returns how many were accepted.
 
         Once the queue has filled, an active stream's chunks are processed right here, as they are taken from
-        ``chunks`` (see :mod:`streamrt.runtime.driver`), so a large call returns with most of them processed.
+        ``chunks`` (see :mod:`streamrt.runtime.batch`), so a large call returns with most of them processed.
 
         Chunks accepted together share their ``:received-at``. Stops with ``StreamClosedError`` at the first chunk
         refused because the stream ended (that one is counted as dropped; later ones are neither queued nor counted).
@@ -273,7 +276,7 @@ class Provider(Driver):
                 if self._can_hand_off(s):
                     # The producer outran the stream: process the rest straight from ``it`` while nothing else
                     # is queued or in flight (a pause, an end or a checkpoint hands the rest back to the queue).
-                    done, chunk = await self._hand_off(s, chunk, it, meta)
+                    done, chunk, it = await self._hand_off(s, chunk, it, meta)
                     total += done
                     continue
             self._intake(s, chunk, meta)  # raises (and counts) when the stream or the provider is closed

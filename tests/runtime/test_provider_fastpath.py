@@ -3,7 +3,8 @@
 The reference is the queued path with the hand-off switched off, both with a queue of one (the hand-off holds one
 chunk at a time, so that is the queue it stands for; with a deeper queue the first fill differs by design): both
 must agree on state, status, message, counters, sequence numbers, outputs and what
-``push_many`` returns or raises, whatever the processor answers chunk by chunk.
+``push_many`` returns or raises, whatever the processor answers chunk by chunk; for a guarded stream (schemas, an
+``:on-error`` policy) also on its dead letters, whatever chunks fit the input schema.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import streamrt.runtime.driver as driver
+import streamrt.runtime.batch as batch
 from streamrt.errors import StreamClosedError, UsageError
+from streamrt.policy.guard import Guard
 from streamrt.runtime import Provider
+from streamrt.runtime.callables import takes_meta
 from streamrt.runtime.contract import result
-from streamrt.runtime.driver import takes_meta
 from streamrt.values import Keyword
 
 from .helpers import SEEN, collect
@@ -34,7 +36,7 @@ HAND_OFF = 4
 @pytest.fixture(autouse=True)
 def small_hand_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches of a few chunks, so every test crosses several batch boundaries."""
-    monkeypatch.setattr(driver, "_HAND_OFF", HAND_OFF)
+    monkeypatch.setattr(batch, "_HAND_OFF", HAND_OFF)
 
 
 class QueuedOnly(Provider):
@@ -283,6 +285,172 @@ async def test_checkpoint_mid_batch_waits_for_the_write_before_the_next_chunk() 
     at = order.index("snapshot at 6")
     assert order[at - 1 : at + 3] == ["chunk 5", "snapshot at 6", "written", "chunk 6"]
     assert [x for x in order if x.startswith("chunk")] == [f"chunk {i}" for i in range(12)]
+
+
+# --- guarded streams ----------------------------------------------------------------------------------------
+
+VALUE = K("value")
+INPUT = "[:map [:value :int]]"
+OUTPUT = ":int"
+STATE = "[:map [:seen {:optional true} [:vector :int]] [:seqs {:optional true} [:vector :int]]]"
+GUARDED_ANSWERS = (*ANSWERS, "bad-output", "bad-state")
+"""``bad-output`` emits a string (against ``:output-schema :int``); ``bad-state`` returns a state that breaks
+``:state-schema``."""
+
+
+def _chunk(i: int, fits: bool) -> dict[Keyword, Any]:
+    return {VALUE: i if fits else str(i)}
+
+
+def guarded(answers: list[str], p: Provider) -> Any:
+    def proc(state: Any, chunk: dict[Keyword, Any], meta: dict[Keyword, Any]) -> Any:
+        i = int(chunk[VALUE])
+        new = {SEEN: (*state.get(SEEN, ()), i), SEQS: (*state.get(SEQS, ()), meta[K("seq")])}
+        kind = answers[i % len(answers)]
+        if kind == "bad-output":
+            return result(new, output=f"not an int: {i}")
+        if kind == "bad-state":
+            return {SEEN: "not a vector"}
+        return _answer(kind, new, i, p)
+
+    return proc
+
+
+async def _observe_guarded(
+    p: Provider,
+    answers: list[str],
+    fits: list[bool],
+    schemas: tuple[bool, bool, bool],
+    on_error: str,
+    as_list: bool,
+) -> dict[str, Any]:
+    outs: list[tuple[int, Any]] = []
+    p.add_sink(lambda o: outs.append((o.seq, o.value)))
+    snapshots: list[int] = []
+
+    def snapshot(record: Any) -> Any:
+        # a write the stream waits for: the hand-off stops mid-batch and hands what it took back to the queue
+        snapshots.append(record.processed)
+        return asyncio.ensure_future(asyncio.sleep(0))
+
+    p._on_checkpoint = snapshot
+    use_input, use_output, use_state = schemas
+    sid = p.start(
+        guarded(answers, p),
+        stream_id="s",
+        input_schema=INPUT if use_input else None,
+        output_schema=OUTPUT if use_output else None,
+        state_schema=STATE if use_state else None,
+        on_error=on_error,
+    )
+    try:
+        chunks = [_chunk(i, f) for i, f in enumerate(fits)]
+        # a list is taken a batch at a time by the hand-off (its input schema checked at once), a generator lazily
+        returned: Any = await p.push_many(sid, chunks if as_list else (c for c in chunks))
+    except StreamClosedError as exc:
+        returned = f"closed: {exc}"
+    await p.settle(sid)
+    r = p.record(sid)
+    stats = r.statistics()._replace(
+        last_latency=None, last_event_time=None, backpressure_wait=0.0, queue_high_watermark=0
+    )
+    letters = [
+        (d.seq, d.chunk, d.error, {k: v for k, v in d.meta.items() if k != K("received-at")})
+        for d in p.dead_letters(sid)
+    ]
+    return {
+        "returned": returned,
+        "state": r.state,
+        "status": r.status,
+        "message": r.message,
+        "seq": r.seq,
+        "stats": stats,
+        "outputs": outs,
+        "dead_letters": letters,
+        "checkpoints": snapshots,
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    answers=st.lists(st.sampled_from(GUARDED_ANSWERS), min_size=1, max_size=12),
+    fits=st.lists(st.sampled_from([True, True, True, False]), max_size=40),
+    schemas=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+    on_error=st.sampled_from(["fail", "skip", "dead-letter"]),
+    as_list=st.booleans(),
+)
+def test_guarded_hand_off_matches_the_queued_path(
+    answers: list[str], fits: list[bool], schemas: tuple[bool, bool, bool], on_error: str, as_list: bool
+) -> None:
+    """``fits``: whether each chunk fits the input schema (most do, so runs get past the first misfit)."""
+
+    async def both() -> tuple[dict[str, Any], dict[str, Any]]:
+        async with Provider(default_queue_capacity=1) as fast, QueuedOnly(default_queue_capacity=1) as ref:
+            return (
+                await _observe_guarded(fast, answers, fits, schemas, on_error, as_list),
+                await _observe_guarded(ref, answers, fits, schemas, on_error, as_list),
+            )
+
+    fast, ref = asyncio.run(both())
+    assert fast == ref
+    s = fast["stats"]
+    if not isinstance(fast["returned"], str):
+        assert s.processed + s.queued + s.dropped == len(fits)
+        if on_error == "dead-letter":
+            assert len(fast["dead_letters"]) == s.skipped
+
+
+@pytest.mark.parametrize("provider", [Provider, QueuedOnly], ids=["hand-off", "queued"])
+async def test_a_dead_letter_write_makes_the_stream_wait_then_the_rest_is_queued(
+    provider: type[Provider], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order: list[str] = []
+    handed_off: list[int] = []
+    real = Guard.hand_off_batch
+
+    def spy(self: Guard, d: Any, s: Any, chunks: Any, smeta: Any) -> int:
+        n: int = real(self, d, s, chunks, smeta)
+        handed_off.append(n)
+        return n
+
+    monkeypatch.setattr(Guard, "hand_off_batch", spy)
+    # the producer yields after every batch, so the worker the first chunks started is gone by the end
+    monkeypatch.setattr(batch, "_YIELD_EVERY", HAND_OFF)
+
+    def writer(record: Any, seq: int, chunk: Any, meta: Any, error: str) -> Any:
+        order.append(f"dead letter {seq}")
+
+        async def write() -> None:
+            await asyncio.sleep(0)
+            order.append("written")
+
+        return asyncio.ensure_future(write())
+
+    def proc(state: Any, chunk: dict[Keyword, Any]) -> Any:
+        order.append(f"chunk {chunk[VALUE]}")
+        return state
+
+    async with provider(default_queue_capacity=2) as p:
+        p._dead_letter = writer  # what a persister installs (Persister.attach), without its snapshot policy
+        sid = p.start(proc, input_schema=INPUT, on_error="dead-letter")
+        assert await p.push_many(sid, [_chunk(i, i not in (5, 19)) for i in range(20)]) == 20
+        await p.settle(sid)
+        r = p.record(sid)
+        assert (r.processed, r.skipped, r.dead_lettered, r.seq, r.status.value) == (20, 2, 2, 20, "active")
+        assert p._get(sid).pending is None  # the write was settled
+    at = order.index("dead letter 6")
+    assert order[at - 1 : at + 3] == ["chunk 4", "dead letter 6", "written", "chunk 6"]
+    assert [x for x in order if x.startswith("chunk")] == [
+        f"chunk {i}" for i in range(20) if i not in (5, 19)
+    ]
+    assert order[-2:] == ["dead letter 20", "written"]  # the last chunk's write too, though no chunk follows
+    if provider is Provider:
+        # the hand-off took chunks 2-5 (the queue of two held 0 and 1) and stopped at the dead letter; 6 and 7
+        # were queued and processed once the write was done, and the producer handed off 8-19 again (19 is
+        # dead-lettered at the very end, with no worker left: one must be started to settle that write)
+        assert handed_off == [HAND_OFF] * 4
+    else:
+        assert handed_off == []
 
 
 def test_takes_meta_inspects_each_function_once(monkeypatch: pytest.MonkeyPatch) -> None:

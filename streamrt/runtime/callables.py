@@ -1,0 +1,70 @@
+"""What the runtime needs to know about the host's and the script's functions: arity, name, failure text."""
+
+from __future__ import annotations
+
+import inspect as _inspect
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from streamrt.errors import StreamrtError, UsageError
+
+__all__ = ["failure_text", "name_of", "takes_meta"]
+
+_ARITY: weakref.WeakKeyDictionary[Callable[..., Any], dict[tuple[int, int], bool]] = (
+    weakref.WeakKeyDictionary()
+)
+"""takes_meta's answers per function object: ``inspect.signature`` is slow enough to dominate starting (or
+resuming) many streams of one processor. Weak, so a script's functions go when the script does."""
+
+
+def takes_meta(fn: Callable[..., Any], nargs: tuple[int, int] = (2, 3), what: str = "processor") -> bool:
+    """Whether ``fn`` is called with the larger of ``nargs`` positional arguments (detected once, at start)."""
+    try:
+        known = _ARITY.setdefault(fn, {})
+    except TypeError:  # not hashable or not weakly referenceable: ask every time
+        return _takes_meta(fn, nargs, what)
+    answer = known.get(nargs)
+    if answer is None:
+        answer = known[nargs] = _takes_meta(fn, nargs, what)
+    return answer
+
+
+def _takes_meta(fn: Callable[..., Any], nargs: tuple[int, int], what: str) -> bool:
+    small, big = nargs
+    try:
+        sig = _inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    required = optional = 0
+    for p in sig.parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if p.default is p.empty:
+                required += 1
+            else:
+                optional += 1
+        elif p.kind is p.VAR_POSITIONAL:
+            optional += big
+    if required <= big <= required + optional:
+        return True
+    if required <= small <= required + optional:
+        return False
+    raise UsageError(f"{what} {name_of(fn)} must take {small} or {big} positional arguments{_sig_text(sig)}")
+
+
+def _sig_text(sig: _inspect.Signature) -> str:
+    return f", not {sig}"
+
+
+def name_of(fn: Any) -> str:
+    """A function's name for messages and stream ids: a script's own name, else the qualified Python name."""
+    name = getattr(fn, "__streamrt_name__", None) or getattr(fn, "__qualname__", None)
+    return str(name) if name else repr(fn)
+
+
+def failure_text(exc: BaseException) -> str:
+    """A one-line message for a processor's exception: ours say what they mean; others need their type name."""
+    if isinstance(exc, StreamrtError):
+        return str(exc)
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
