@@ -133,12 +133,17 @@ async def test_the_capability_gives_the_same_fields_in_kebab_case() -> None:
     (call :mcp.stream.pause {:stream-id sid})
     (defn look [] (call :mcp.stream.inspect {:stream-id sid :include-state true}))
     (defn everything [] (call :mcp.stream.inspect {}))
+    (defn queued [] (call :mcp.stream.inspect {:stream-id sid :include-queue true}))
     """
     async with Provider() as p:
         script = load_script(text, capabilities=p.capabilities())
         await p.push_many("cap", [10, 20])
         info = script.processor("look")()
         summary = script.processor("everything")()
+        with_queue = script.processor("queued")()
+    assert K("queue") not in info
+    assert [(e[K("seq")], e[K("chunk")]) for e in with_queue[K("queue")]] == [(1, 10), (2, 20)]
+    assert K("state") not in with_queue
     assert info[K("stream-id")] == "cap"
     assert info[K("processor")] == "tally"
     assert info[K("status")] == "paused"
