@@ -291,7 +291,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     err = err or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command == "resume" and not any(e.startswith("-") for e in extra):
+            # `resume ID --store URL SCRIPT` (design.md's form): argparse fills a positional list once, so the
+            # words after the options come back unparsed; they belong to it
+            args.targets.extend(extra)
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     handler = _COMMANDS.get(args.command)

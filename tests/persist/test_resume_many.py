@@ -110,6 +110,17 @@ def test_the_older_form_with_a_positional_script_still_works(half_run: tuple[Pat
     assert resumed_outputs(out) == {"b": list(range(6, 13))}
 
 
+def test_the_design_form_with_the_script_after_the_options_works(
+    half_run: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    script, db = half_run
+    code, out, err = cli("resume", "b", "--store", str(db), str(script))
+    assert code == 0, err
+    assert resumed_outputs(out) == {"b": list(range(6, 13))}
+    code, _, _ = cli("resume", "b", "--store", str(db), "--bogus")
+    assert code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err  # argparse's own stderr
+
+
 def test_one_missing_id_is_a_clear_error_and_nothing_resumes(half_run: tuple[Path, Path]) -> None:
     _, db = half_run
     before = {n: report(db, n) for n in NAMES}
