@@ -138,6 +138,18 @@ class Guard:
                 if not output.check(value):
                     raise output.violation(value, stream_id=s.id, subject=f"output {i} of :on-end")
 
+    def check_result(self, sid: str, seq: int, state: Any, outputs: tuple[Any, ...]) -> None:
+        """Check a chunk's new state and outputs (only called when the stream has a state or output schema)."""
+        if self.state is not None and not self.state.check(state):
+            raise self.state.violation(state, stream_id=sid, subject=f"the state after chunk {seq}", seq=seq)
+        output = self.output
+        if output is not None:
+            for i, value in enumerate(outputs, 1):
+                if not output.check(value):
+                    raise output.violation(
+                        value, stream_id=sid, subject=f"output {i} of chunk {seq}", seq=seq
+                    )
+
     # --- the guarded loop ---------------------------------------------------------------------------------------
 
     def run_batch(self, d: ChunkLoops, s: _Stream) -> int:
@@ -154,8 +166,7 @@ class Guard:
         in_check = self.input.check if self.input is not None else None
         if in_check is not None and self.input.check_queued(islice(queue, s.batch)):  # type: ignore[union-attr]
             in_check = None  # every chunk this batch can reach fits: no check per chunk
-        state_schema = self.state
-        out_schema = self.output
+        check_result = self.check_result if self.state is not None or self.output is not None else None
         n = 0
         seq = 0
         received = 0.0
@@ -190,16 +201,8 @@ class Guard:
                         new_state, event, outs = res, None, _NO_OUTPUTS
                     else:
                         new_state, event, outs = interpret(res, state, name)
-                    if state_schema is not None and not state_schema.check(new_state):
-                        raise state_schema.violation(
-                            new_state, stream_id=sid, subject=f"the state after chunk {seq}", seq=seq
-                        )
-                    if out_schema is not None and outs:
-                        for i, value in enumerate(outs, 1):
-                            if not out_schema.check(value):
-                                raise out_schema.violation(
-                                    value, stream_id=sid, subject=f"output {i} of chunk {seq}", seq=seq
-                                )
+                    if check_result is not None:
+                        check_result(sid, seq, new_state, outs)
                 except Exception as exc:
                     s.state = state
                     s.processed += processed
@@ -262,9 +265,8 @@ class Guard:
             )
         ):
             in_check = None  # every chunk of the batch fits: no check per chunk
-        state_schema = self.state
-        state_check = state_schema.check if state_schema is not None else None
-        out_schema = self.output
+        state_check = self.state.check if self.state is not None else None
+        check_result = self.check_result if self.state is not None or self.output is not None else None
         disjoint = RESULT_KEYS.isdisjoint
         start = done = seq = s.seq
         received = d._clock()
@@ -292,16 +294,8 @@ class Guard:
                             break
                         continue
                     new_state, event, outs = interpret(res, state, name)
-                    if state_check is not None and not state_check(new_state):
-                        raise state_schema.violation(  # type: ignore[union-attr]
-                            new_state, stream_id=sid, subject=f"the state after chunk {seq}", seq=seq
-                        )
-                    if out_schema is not None and outs:
-                        for i, value in enumerate(outs, 1):
-                            if not out_schema.check(value):
-                                raise out_schema.violation(
-                                    value, stream_id=sid, subject=f"output {i} of chunk {seq}", seq=seq
-                                )
+                    if check_result is not None:
+                        check_result(sid, seq, new_state, outs)
                 except Exception as exc:
                     s.seq, s.state, s.processed, done = seq, state, s.processed + seq - done, seq
                     if not self._failed(d, s, exc, seq, chunk, smeta, received) or s.status is not _ACTIVE:
