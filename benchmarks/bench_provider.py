@@ -210,19 +210,30 @@ async def _schema_run(
         return time.process_time() - t0, p.record(sid).state
 
 
+def interleaved_best(
+    repeats: int, variants: dict[Any, Callable[[], tuple[float, Any]]], want: Any, part: str
+) -> dict[Any, float]:
+    """Best seconds of each variant over ``repeats`` interleaved rounds; each run must end in ``want``."""
+    best: dict[Any, float] = {}
+    for _ in range(repeats):
+        for key, run in variants.items():
+            gc.collect()
+            secs, state = run()
+            assert state == want, f"({part} {key}) ended with {state!r}, expected {want!r}"
+            best[key] = min(best.get(key, float("inf")), secs)
+    return best
+
+
 def schema_overhead(proc: Processor, chunks: list[dict[Keyword, Any]], repeats: int) -> None:
     """(e): (b1) with ``:input-schema [:map [:value :int]]`` against (b1) without, interleaved; target >= 0.85x.
 
     Timed in CPU seconds of this process (``time.process_time``), so a busy machine skews both runs alike.
     """
-    want = expected_state(chunks)
-    best: dict[str, float] = {}
-    for _ in range(repeats):
-        for key, schema in (("plain", None), ("schema", INPUT_SCHEMA)):
-            gc.collect()
-            secs, state = asyncio.run(_schema_run(proc, chunks, schema))
-            assert state == want, f"(e {key}) ended with {state!r}, expected {want!r}"
-            best[key] = min(best.get(key, float("inf")), secs)
+    variants: dict[Any, Callable[[], tuple[float, Any]]] = {
+        key: lambda schema=schema: asyncio.run(_schema_run(proc, chunks, schema))  # type: ignore[misc]
+        for key, schema in (("plain", None), ("schema", INPUT_SCHEMA))
+    }
+    best = interleaved_best(repeats, variants, expected_state(chunks), "e")
     n = len(chunks)
     ratio = best["plain"] / best["schema"]
     verdict = "met" if ratio >= 0.85 else "NOT met"
@@ -236,27 +247,24 @@ def schema_overhead(proc: Processor, chunks: list[dict[Keyword, Any]], repeats: 
 async def _limits_run(proc: Processor, chunks: list[dict[Keyword, Any]], limits: bool) -> tuple[float, Any]:
     async with Provider() if limits else Provider(limits=None) as p:
         sid = p.start(proc, stream_id="bench")
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         await p.push_many(sid, chunks)
         p.end_input(sid)
         await p.wait(sid)
-        return time.perf_counter() - t0, p.record(sid).state
+        return time.process_time() - t0, p.record(sid).state
 
 
 def limits_overhead(proc: Processor, chunks: list[dict[Keyword, Any]], repeats: int) -> None:
     """(f): (b1) with the default limits against (b1) with none, interleaved; target >= 0.85x."""
-    want = expected_state(chunks)
-    best: dict[str, float] = {}
-    for _ in range(repeats):
-        for key, on in (("off", False), ("on", True)):
-            gc.collect()
-            secs, state = asyncio.run(_limits_run(proc, chunks, on))
-            assert state == want, f"(f {key}) ended with {state!r}, expected {want!r}"
-            best[key] = min(best.get(key, float("inf")), secs)
+    variants: dict[Any, Callable[[], tuple[float, Any]]] = {
+        key: lambda on=on: asyncio.run(_limits_run(proc, chunks, on))  # type: ignore[misc]
+        for key, on in (("off", False), ("on", True))
+    }
+    best = interleaved_best(repeats, variants, expected_state(chunks), "f")
     n = len(chunks)
     ratio = best["off"] / best["on"]
     verdict = "met" if ratio >= 0.85 else "NOT met"
-    print(f"(f) per-chunk limits (defaults), push_many, best of {repeats}:")
+    print(f"(f) per-chunk limits (defaults), push_many, best of {repeats}, CPU time:")
     print(f"  limits off : {_rate(n, best['off'])}")
     print(f"  limits on  : {_rate(n, best['on'])}  = {ratio:4.2f}x off  (target >= 0.85x: {verdict})")
 
@@ -298,15 +306,14 @@ def metrics_overhead(proc: Processor, chunks: list[dict[Keyword, Any]], repeats:
 
     Timed in CPU seconds of this process (``time.process_time``), so a busy machine skews both runs alike.
     """
-    want = expected_state(chunks)
-    best: dict[tuple[bool, bool], float] = {}
-    for _ in range(repeats):
-        for batched in (True, False):
-            for on in (False, True):
-                gc.collect()
-                secs, state = asyncio.run(_metrics_run(proc, chunks, batched, on))
-                assert state == want, f"(g) ended with {state!r}, expected {want!r}"
-                best[batched, on] = min(best.get((batched, on), float("inf")), secs)
+    variants: dict[Any, Callable[[], tuple[float, Any]]] = {
+        (batched, on): lambda batched=batched, on=on: asyncio.run(  # type: ignore[misc]
+            _metrics_run(proc, chunks, batched, on)
+        )
+        for batched in (True, False)
+        for on in (False, True)
+    }
+    best = interleaved_best(repeats, variants, expected_state(chunks), "g")
     n = len(chunks)
     print(
         f"(g) Prometheus metrics (instrument(provider, registry), one timed scrape at the end), best of {repeats}, CPU time:"
