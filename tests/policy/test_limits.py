@@ -32,6 +32,7 @@ SCRIPT = """
 (defn quadratic [state chunk] {:n (count (reduce concat [] (map vector (range (:n chunk)))))})
 (defn slow [state chunk] {:sum (reduce (fn [acc x] (+ acc x)) 0 (range (:n chunk)))})
 (defn counter [state chunk] {:count (inc (:count state 0))})
+(defn squaring [state chunk] {:n (reduce (fn [x _] (* x x)) 3 (range (:n chunk)))})
 """
 
 
@@ -83,6 +84,18 @@ async def run_two(
         ),
         pytest.param("huge-str", {}, None, "max-size", "str would build", id="huge-str"),
         pytest.param("huge-concat", {}, None, "max-size", "concat would build 1,200,000", id="huge-concat"),
+        # 3^(2^40) has about 5e11 digits: unchecked, one of the last multiplications alone would take hours
+        pytest.param(
+            "squaring", {Keyword("n"): 40}, None, "max-size", "* would build 1,", id="runaway-product"
+        ),
+        pytest.param(
+            "squaring",
+            {Keyword("n"): 40},
+            limits(max_size=WATCH),
+            "max-size",
+            "digits in one integer, more than 1,000 items",
+            id="product-past-max-size",
+        ),
         pytest.param(
             "quadratic", {Keyword("n"): 100_000}, None, "fuel", "10,000,000 steps", id="quadratic-concat"
         ),
@@ -239,3 +252,15 @@ async def test_bad_limits_option_refuses_the_start() -> None:
     async with Provider() as p:
         with pytest.raises(UsageError, match="unknown key"):
             p.start(script.processor("counter"), options={LIMITS: {Keyword("steps"): 1}})
+
+
+def test_big_products_are_only_bounded_under_limits() -> None:
+    script = load_script(SCRIPT)
+    squaring = script.processor("squaring")
+    # 3^(2^12) has 1,955 digits: past WATCH, inside max-size, so the metered variant computes it as the plain one
+    plain = squaring({}, {Keyword("n"): 12})
+    assert metered(squaring, DEFAULT_LIMITS)({}, {Keyword("n"): 12}) == plain == {Keyword("n"): 3 ** (2**12)}
+    with pytest.raises(LimitExceededError) as caught:
+        metered(squaring, Limits(max_size=WATCH))({}, {Keyword("n"): 12})
+    assert caught.value.limit == "max-size"
+    assert "* would build 1,955 digits in one integer" in str(caught.value)

@@ -1,8 +1,9 @@
 """Arithmetic, comparison and rounding.
 
-Numbers are Python ``int`` (arbitrary size) and ``float``. Booleans are never numbers here, although Python treats
-``True`` as ``1``: every function checks ``type(x) is int or type(x) is float`` (fast, and rejects ``bool``), so
-``(+ true 1)`` is an error that names the function, not a silent ``2``.
+Numbers are Python ``int`` (arbitrary size; under limits a product's digits count against ``max-size``) and
+``float``. Booleans are never numbers here, although Python treats ``True`` as ``1``: every function checks
+``type(x) is int or type(x) is float`` (fast, and rejects ``bool``), so ``(+ true 1)`` is an error that names the
+function, not a silent ``2``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Final
 
 from streamrt.lang.core.coerce import MISSING, expected, int_arg, str_arg
 from streamrt.lang.core.registry import core, fail
+from streamrt.policy.limits import WATCH, built
 
 __all__ = [
     "abs_",
@@ -44,6 +46,8 @@ __all__ = [
 ]
 
 _NUMBER = "a number"
+_WATCH_BITS: Final = math.ceil(WATCH / math.log10(2))
+"""Bits of a ``WATCH``-digit integer: a product past it is checked against ``max-size``, in digits."""
 
 
 def _num(fname: str, x: Any) -> float:
@@ -97,6 +101,10 @@ def mul(*xs: Any) -> Any:
         if t is not int and t is not float:
             expected("*", _NUMBER, x)
         total *= x
+        if type(total) is int and total.bit_length() > _WATCH_BITS:
+            # the one way to grow an integer fast (squaring doubles it): under limits its digits count as items,
+            # so a runaway product stops at max-size before one multiplication can take seconds
+            built(int(total.bit_length() * math.log10(2)) + 1, "*", "digits in one integer")
     return total
 
 
