@@ -12,11 +12,16 @@ nothing is applied twice, whatever the policy; the policy only decides how far b
 (every chunk, every N chunks, every T ms) whether a snapshot is due; on every status change (pause, resume, the
 terminal statuses) and on ``:checkpoint`` it always takes one. Due streams go to a group commit
 (:class:`~streamrt.store.group.GroupCommit`): one transaction in flight at a time, and everything that becomes due
-meanwhile (other streams, later chunks of the same stream) is captured at its latest and committed together in
-the next one. Under the per-chunk policy a stream goes on past a batch of ``GROUP_BATCH`` chunks only if its
-earlier snapshots are committed, so it is at most two batches ahead of the store; under interval policies, and on
-status changes and checkpoints, it waits for the commit. :meth:`Persister.durable` is the host's wait: done once a
-snapshot holding every chunk it pushed (in the state or in the queue) is committed.
+meanwhile (other streams, later chunks of the same stream) is committed together in the next one.
+
+Snapshots due by policy are asynchronous, as in Flink or Kafka Streams: the stream goes on while its snapshot is
+written, and waits only if, when its next one falls due, the previous one is still not committed. So a stream is
+never more than two policy steps past its last committed snapshot: two batches of ``GROUP_BATCH`` chunks under the
+per-chunk policy (where the group commit captures the stream at its latest, so one write covers every chunk
+processed meanwhile), two intervals under the interval policies (where the snapshot is captured at the interval's
+end and the stream yields once, so that its write starts at once). Status changes and checkpoints wait for their
+commit. :meth:`Persister.durable` is the host's wait: done once a snapshot holding every chunk it pushed (in the
+state or in the queue) is committed.
 
 Outputs are emitted (printed) as they are produced and the snapshot that records the output counter comes after:
 a crash between the two makes resume produce those outputs again, with the same ``seq``. Outputs are therefore
@@ -29,11 +34,8 @@ runs and releases them when it closes.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import socket
 import time
-import uuid
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -46,6 +48,7 @@ from streamrt.runtime.reading import is_source_failure
 from streamrt.runtime.stream import StreamRecord
 from streamrt.store import Snapshot, SnapshotStore
 from streamrt.store.group import GroupCommit
+from streamrt.store.owner import dead_local_owner, lease_time, owner_name
 from streamrt.values import Keyword
 
 if TYPE_CHECKING:
@@ -133,6 +136,7 @@ def snapshot_of(
         (chunk, {_FAULT_KEY: meta.message} if type(meta) is _Fault else (meta or {}))
         for _, chunk, meta, _ in record.queue
     ]
+    received = [entry[3] for entry in record.queue]
     # functions cannot be stored; keywords are callable too but are data (:on-error :skip)
     options = {k: v for k, v in (record.options or {}).items() if type(v) is Keyword or not callable(v)}
     if script_path is not None:
@@ -161,6 +165,7 @@ def snapshot_of(
         input_ended=record.input_ended,
         source_kind=record.source_kind,
         source_failed=_source_failed(record),
+        queue_received_at=received,
     )
 
 
@@ -178,8 +183,10 @@ def restore(record: StreamRecord, snapshot: Snapshot, *, now: float | None = Non
 
     A driver's record also gets its source-failure mark back (the status message, as the driver keeps it), so the
     one deciding what to do with the stream (:mod:`streamrt.runtime.resume`) reads it where the driver left it.
+    Queued chunks keep the time they were received (their ``:received-at``); snapshots that did not record it
+    (before format 4) stamp them with ``now``.
     """
-    received = time.time() if now is None else now
+    now = time.time() if now is None else now
     record.state = snapshot.state
     record.initial_state = snapshot.initial_state
     record.status = Status(snapshot.status)
@@ -197,11 +204,14 @@ def restore(record: StreamRecord, snapshot: Snapshot, *, now: float | None = Non
         if name in snapshot.stats:
             setattr(record, name, snapshot.stats[name])
     first = snapshot.seq - len(snapshot.queue) + 1
+    received = snapshot.queue_received_at
+    if received is None or len(received) != len(snapshot.queue):
+        received = [now] * len(snapshot.queue)
     record.queue.clear()
     for i, (chunk, meta) in enumerate(snapshot.queue):
         fault = meta.get(_FAULT_KEY) if isinstance(meta, dict) else None
         slot: Any = _Fault(str(fault)) if fault is not None else (meta or None)
-        record.queue.append((first + i, chunk, slot, received))
+        record.queue.append((first + i, chunk, slot, received[i]))
 
 
 def source_failed(snapshot: Snapshot) -> bool:
@@ -237,7 +247,7 @@ class Persister:
         self.policy = policy or SnapshotPolicy()
         self.processor_hash = processor_hash
         self.script_path = script_path
-        self.owner = owner or _owner_name()
+        self.owner = owner or owner_name()
         self._group = GroupCommit(store, self._snapshot, on_written=self._written, on_failed=self._failed)
         self.versions: dict[str, int | None] = self._group.versions
         """The version each stream has in the store (None: none yet); the next write expects it."""
@@ -308,7 +318,7 @@ class Persister:
         store = self.store
         if not await store.claim(stream_id, self.owner, LEASE_TTL):
             lease = await store.lease(stream_id)
-            if lease is not None and _dead_local_owner(lease.owner):
+            if lease is not None and dead_local_owner(lease.owner):
                 await store.release(stream_id, lease.owner)
                 lease = (
                     None
@@ -317,7 +327,7 @@ class Persister:
                 )
             if lease is not None:
                 raise StoreError(
-                    f"stream {stream_id!r} is owned by {lease.owner} (lease until {_when(lease.expires_at)}): "
+                    f"stream {stream_id!r} is owned by {lease.owner} (lease until {lease_time(lease.expires_at)}): "
                     "two providers must not run one stream"
                 )
         self._owned(stream_id, version)
@@ -373,13 +383,18 @@ class Persister:
                 return None
             if policy.ms is not None and (time.monotonic() - last[1]) * 1000.0 < policy.ms:
                 return None
-            if policy.chunks == 1 and not self._group.uncommitted(record.id):
-                # due, but the stream goes on for one more batch: the group commit captures it at its latest
-                # when the store is free; if it is still not committed after that batch, the stream waits (below)
-                self._last[record.id] = (processed, time.monotonic())
-                self._group.due(record.id)
-                return None
-        # an interval snapshot, a status change: the stream waits, so a crash rewinds at most one interval
+            if not self._group.uncommitted(record.id):
+                # Due, and the stream goes on while it is written; if it is still not committed when the next one
+                # falls due, the stream waits (below). Per chunk, the group commit captures the stream at its
+                # latest when the store is free; an interval snapshot is captured here, at the interval's end.
+                if policy.chunks == 1:
+                    self._last[record.id] = (processed, time.monotonic())
+                    self._group.due(record.id)
+                    return None
+                self._group.due(record.id, self._snapshot(record.id))
+                # one turn of the event loop, so the write starts now rather than at the stream's next yield
+                return _one_turn()
+        # the previous snapshot is not committed yet, or a status change: the stream waits for the commit
         return self._group.wait(record.id)
 
     def _checkpoint(self, record: StreamRecord) -> Awaitable[None] | None:
@@ -462,29 +477,19 @@ class Persister:
             await self.store.claim_many(self._claimed, self.owner, LEASE_TTL)
 
 
+def _one_turn() -> asyncio.Future[None]:
+    """A future done after the tasks already scheduled have had one step (a group commit's writer, say)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+    loop.call_soon(_done, fut)
+    return fut
+
+
+def _done(fut: asyncio.Future[None]) -> None:
+    if not fut.done():  # the waiting task may have been cancelled meanwhile
+        fut.set_result(None)
+
+
 async def _in_turn(first: Awaitable[None], second: Awaitable[None]) -> None:
     await first
     await second
-
-
-def _owner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _dead_local_owner(owner: str) -> bool:
-    """Whether ``owner`` names a process of this host (``host:pid:nonce``) that does not exist any more."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))

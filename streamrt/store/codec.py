@@ -55,7 +55,7 @@ __all__ = [
     "gc_paused",
 ]
 
-SUPPORTED_FORMAT_VERSIONS: Final = frozenset({1, 2, 3})
+SUPPORTED_FORMAT_VERSIONS: Final = frozenset({1, 2, 3, 4})
 
 _SNAPSHOT_MAGIC: Final = b"SRTS"
 _VALUE_MAGIC: Final = b"SRTV"
@@ -89,8 +89,9 @@ _FIELDS: Final = (
     "input_ended",
     "source_kind",
     "source_failed",
+    "queue_received_at",
 )
-_FIELD_COUNT: Final = {1: len(_FIELDS) - 3, 2: len(_FIELDS) - 1, 3: len(_FIELDS)}
+_FIELD_COUNT: Final = {1: len(_FIELDS) - 4, 2: len(_FIELDS) - 2, 3: len(_FIELDS) - 1, 4: len(_FIELDS)}
 """Fields per format version: each version appends fields, so an older snapshot is a prefix of the layout."""
 
 # --- packing ---------------------------------------------------------------------------------------------------
@@ -191,6 +192,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
         s.input_ended,
         s.source_kind,
         bool(s.source_failed),
+        s.queue_received_at,
     ]
     try:
         payload = _pack(fields)
@@ -312,6 +314,7 @@ _FIELD_TYPES: Final[tuple[type | tuple[type, ...] | None, ...]] = (
     bool,  # input_ended
     str,  # source_kind
     bool,  # source_failed
+    (tuple, _NONE),  # queue_received_at
 )
 
 
@@ -332,6 +335,7 @@ def decode_snapshot(blob: bytes, *, stream_id: str) -> Snapshot:
      updated_at) = fields[:19]  # fmt: skip
     input_ended, source_kind = fields[19:21] if version >= 2 else (False, "")
     source_failed: bool | None = fields[21] if version >= 3 else None
+    received: tuple[Any, ...] | None = fields[22] if version >= 4 else None
     if sid != stream_id:
         raise corrupt(f"it holds stream {sid!r}")
     try:
@@ -339,6 +343,10 @@ def decode_snapshot(blob: bytes, *, stream_id: str) -> Snapshot:
         pending_list = [(n, value) for n, value in pending]
     except (TypeError, ValueError):
         raise corrupt("malformed queue or pending outputs") from None
+    if received is not None and (
+        len(received) != len(queue_list) or not all(type(t) is float or type(t) is int for t in received)
+    ):
+        raise corrupt("the queued chunks' receive times do not match the queue")
     return Snapshot(
         sid,
         processor,
@@ -363,4 +371,5 @@ def decode_snapshot(blob: bytes, *, stream_id: str) -> Snapshot:
         input_ended,
         source_kind,
         source_failed,
+        list(received) if received is not None else None,
     )

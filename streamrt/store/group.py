@@ -15,6 +15,10 @@ next round captures each of them once, at its latest. So:
 - the number of transactions adapts to the store: a fast store commits often with small batches, a slow one
   less often with larger batches, and no stream waits for a write unless it asks to.
 
+A caller may also hand over a snapshot it captured itself (interval snapshots are taken at the interval's end,
+so that how far a stream can run past its last committed snapshot is a whole number of intervals); it is written
+as it is unless the stream becomes due again before the transaction starts.
+
 Waiting is opt-in: :meth:`GroupCommit.wait` marks a stream due and returns a future that resolves when a snapshot
 captured *after* the call is committed (``push`` under the per-chunk policy, checkpoints, status changes).
 
@@ -71,6 +75,7 @@ class GroupCommit:
         self.writes = 0
         self.transactions = 0
         self._due: dict[str, None] = {}
+        self._early: dict[str, Snapshot] = {}
         self._waiters: dict[str, asyncio.Future[None]] = {}
         self._held: dict[str, int] = {}
         self._writer: asyncio.Task[None] | None = None
@@ -82,9 +87,17 @@ class GroupCommit:
         """Whether a write is in flight or due."""
         return self._writer is not None
 
-    def due(self, stream_id: str) -> None:
-        """The stream has changed: capture and commit it in the next transaction."""
+    def due(self, stream_id: str, snapshot: Snapshot | None = None) -> None:
+        """The stream has changed: capture and commit it in the next transaction.
+
+        With ``snapshot``, the caller has captured it already (an interval snapshot, taken at the interval's end
+        rather than whenever the transaction starts); a later ``due`` without one drops it for a capture then.
+        """
         self._due[stream_id] = None
+        if snapshot is None:
+            self._early.pop(stream_id, None)
+        else:
+            self._early[stream_id] = snapshot
         if self._writer is None and stream_id not in self._held:
             self._writer = asyncio.get_running_loop().create_task(self._run(), name="streamrt-group-commit")
 
@@ -120,6 +133,7 @@ class GroupCommit:
         ids = list(self._due) if streams is None else [sid for sid in streams if sid in self._due]
         for sid in ids:
             self._due.pop(sid, None)
+            self._early.pop(sid, None)
             fut = self._waiters.pop(sid, None)
             if fut is not None and not fut.done():
                 fut.set_result(None)
@@ -157,7 +171,9 @@ class GroupCommit:
                 for sid in ready:
                     del self._due[sid]
                     fut = self._waiters.pop(sid, None)
-                    snap = self._capture(sid)
+                    snap = self._early.pop(sid, None)
+                    if snap is None:
+                        snap = self._capture(sid)
                     if snap is None:
                         if fut is not None and not fut.done():
                             fut.set_result(None)

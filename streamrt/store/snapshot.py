@@ -20,9 +20,9 @@ __all__ = [
     "StreamSummary",
 ]
 
-FORMAT_VERSION: Final = 3
+FORMAT_VERSION: Final = 4
 """The snapshot encoding the codec writes; bumped whenever the field layout changes (2 added ``input_ended`` and
-``source_kind``, 3 added ``source_failed``; the codec still reads 1 and 2)."""
+``source_kind``, 3 added ``source_failed``, 4 added ``queue_received_at``; the codec still reads 1, 2 and 3)."""
 
 
 @dataclass(slots=True)
@@ -67,6 +67,10 @@ class Snapshot:
     """The stream's source gave up (the stream is in ``:error`` for it, or still draining what the source had
     delivered): a resume reopens the source from the continuation. None in snapshots older than format 3, which
     did not record it (resume then recognises the failure by the status message)."""
+    queue_received_at: list[float] | None = None
+    """When each queued chunk was received (seconds since the epoch, one per ``queue`` item), so its
+    ``:received-at`` meta survives a resume. None when not recorded (snapshots older than format 4): resume then
+    stamps the queued chunks with the time of the resume."""
 
 
 @dataclass(frozen=True, slots=True)

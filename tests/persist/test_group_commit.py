@@ -96,6 +96,38 @@ async def test_a_stream_runs_at_most_two_batches_past_its_committed_snapshot() -
         assert persister.transactions < 200 // GROUP_BATCH + 2
 
 
+@pytest.mark.parametrize("feed", ["queued", "push_many"])
+async def test_interval_snapshots_are_taken_at_each_interval_and_written_while_the_stream_goes_on(
+    feed: str,
+) -> None:
+    async with GatedStore() as store, Provider() as p:
+        persister = Persister(store, parse_policy("10"))
+        persister.attach(p)
+        sid = p.start(add, stream_id="s", initial_state=0, queue_capacity=1000 if feed == "queued" else 32)
+        persister.track(p.record(sid))
+        store.gate = asyncio.Event()
+        if feed == "queued":
+            for i in range(100):
+                p.push_nowait(sid, i)
+        else:
+            pushing = asyncio.ensure_future(p.push_many(sid, range(100)))
+        await store.entered.wait()
+        await asyncio.sleep(0.05)  # give the stream every chance to run ahead while the write is held
+        # the snapshot after 10 chunks is being written; the stream went on for one more interval and waits there,
+        # so a crash now would rewind it by two intervals at most
+        assert p.record(sid).processed == 20
+        store.gate.set()
+        if feed == "push_many":
+            await pushing
+        await p.settle()
+        await persister.flush()
+        written = [snap for tx in store.transactions for snap in tx]
+        # each captured at its interval's end, not when the store got round to it
+        assert [(snap.stats["processed"], snap.state) for snap in written] == [
+            (n, sum(range(n))) for n in range(10, 101, 10)
+        ]
+
+
 async def test_push_returns_once_the_chunk_is_committed() -> None:
     async with GatedStore() as store, Provider() as p:
         persister = Persister(store)

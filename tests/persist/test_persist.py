@@ -119,6 +119,49 @@ async def test_paused_stream_with_20_queued_chunks_comes_back_the_same() -> None
             assert rec.processed == 25
 
 
+def stamps(state: Any, chunk: Any, meta: dict[Keyword, Any]) -> dict[Keyword, Any]:
+    """Keeps each chunk's ``:received-at``."""
+    return {K("state"): (*state, (chunk, meta[K("received-at")]))}
+
+
+class Ticks:
+    """A provider clock that moves one second per reading."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["format-4", "before-format-4"])
+async def test_queued_chunks_keep_their_received_at_across_a_resume(recorded: bool) -> None:
+    async with MemoryStore() as store:
+        async with Provider(clock=Ticks(1000.0)) as p:
+            persister = Persister(store)
+            persister.attach(p)
+            sid = p.start(stamps, stream_id="s", initial_state=())
+            persister.track(p.record(sid))
+            p.pause(sid)
+            for chunk in "abc":
+                p.push_nowait(sid, chunk)
+            await persister.close()
+        snap = await store.get("s")
+        assert snap.queue_received_at == [1001.0, 1002.0, 1003.0]
+        if not recorded:
+            snap.queue_received_at = None  # what a format 3 snapshot reads as
+
+        async with Provider(clock=Ticks(5000.0)) as p2:
+            sid = p2.start(stamps, stream_id="s", initial_state=())
+            rec = p2.record(sid)
+            restore(rec, snap, now=4000.0)
+            p2.resume(sid)
+            await p2.settle(sid)
+        expected = [1001.0, 1002.0, 1003.0] if recorded else [4000.0] * 3
+        assert rec.state == tuple(zip("abc", expected, strict=True))
+
+
 async def test_per_chunk_policy_commits_the_latest_state_of_every_stream() -> None:
     async with MemoryStore() as store:
         async with Provider() as p:

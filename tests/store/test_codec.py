@@ -103,6 +103,7 @@ def test_any_language_value_round_trips_exactly(value: Any) -> None:
     status=st.sampled_from(["active", "paused", "completed", "stopped", "cancelled", "error"]),
     message=st.none() | st.text(max_size=20),
     ended=st.booleans(),
+    stamped=st.booleans(),
 )
 def test_every_snapshot_field_round_trips(
     state: Any,
@@ -116,6 +117,7 @@ def test_every_snapshot_field_round_trips(
     status: str,
     message: str | None,
     ended: bool,
+    stamped: bool,
 ) -> None:
     seq, output_seq, version, capacity = numbers
     s = Snapshot(
@@ -140,6 +142,7 @@ def test_every_snapshot_field_round_trips(
         updated_at=2.25,
         input_ended=ended,
         source_kind="jsonl",
+        queue_received_at=[1.7e9 + i / 4 for i in range(len(queue))] if stamped else None,
     )
     got = decode_snapshot(encode_snapshot(s), stream_id="orders-7")
     assert same_snapshot(got, s)
@@ -270,10 +273,10 @@ def test_a_field_of_the_wrong_type_is_refused() -> None:
 
 
 def test_format_1_snapshots_are_still_read() -> None:
-    """Format 1 had no input_ended, source_kind nor source_failed: the same layout minus its last three fields."""
+    """Format 1 had no input_ended, source_kind, source_failed nor queue_received_at: the layout minus those."""
     fields = msgpack.unpackb(GOOD[HEADER.size :], strict_map_key=False)
-    assert fields[-3:] == [False, "", False]
-    old = decode_snapshot(_reframe(msgpack.packb(fields[:-3]), version=1), stream_id="orders-7")
+    assert fields[-4:] == [False, "", False, None]
+    old = decode_snapshot(_reframe(msgpack.packb(fields[:-4]), version=1), stream_id="orders-7")
     new = decode_snapshot(GOOD, stream_id="orders-7")
     assert (old.format_version, new.format_version) == (1, FORMAT_VERSION)
     assert (old.input_ended, old.source_kind, old.source_failed) == (False, "", None)
@@ -293,13 +296,42 @@ def test_format_2_snapshots_are_read_with_source_failed_unknown() -> None:
         encode_snapshot(snapshot(1, input_ended=True, source_kind="sse", source_failed=True))[HEADER.size :],
         strict_map_key=False,
     )
-    assert fields[-1] is True
-    old = decode_snapshot(_reframe(msgpack.packb(fields[:-1]), version=2), stream_id="orders-7")
+    assert fields[-2] is True
+    old = decode_snapshot(_reframe(msgpack.packb(fields[:-2]), version=2), stream_id="orders-7")
     assert (old.format_version, old.input_ended, old.source_kind, old.source_failed) == (2, True, "sse", None)
     new = decode_snapshot(_reframe(msgpack.packb(fields)), stream_id="orders-7")
     assert new.source_failed is True
     with pytest.raises(SnapshotCorruptError, match="unexpected layout"):
+        decode_snapshot(_reframe(msgpack.packb(fields[:-2])), stream_id="orders-7")
+
+
+def test_format_3_snapshots_are_read_without_receive_times() -> None:
+    """Format 3 did not keep when the queued chunks were received: None, and resume stamps them anew."""
+    queue = [({K("v"): 1}, {}), ({K("v"): 2}, {K("line"): 7})]
+    fields = msgpack.unpackb(
+        encode_snapshot(snapshot(1, queue=queue, queue_received_at=[100.5, 101.25]))[HEADER.size :],
+        strict_map_key=False,
+    )
+    assert fields[-1] == [100.5, 101.25]
+    old = decode_snapshot(_reframe(msgpack.packb(fields[:-1]), version=3), stream_id="orders-7")
+    assert (old.format_version, old.queue, old.queue_received_at) == (3, queue, None)
+    new = decode_snapshot(_reframe(msgpack.packb(fields)), stream_id="orders-7")
+    assert (new.format_version, new.queue, new.queue_received_at) == (FORMAT_VERSION, queue, [100.5, 101.25])
+    with pytest.raises(SnapshotCorruptError, match="unexpected layout"):
         decode_snapshot(_reframe(msgpack.packb(fields[:-1])), stream_id="orders-7")
+
+
+@pytest.mark.parametrize(
+    "received", [pytest.param([1.0], id="one-time-for-two-chunks"), pytest.param([1.0, "x"], id="not-a-time")]
+)
+def test_receive_times_that_do_not_match_the_queue_are_refused(received: list[Any]) -> None:
+    fields = msgpack.unpackb(
+        encode_snapshot(snapshot(1, queue=[(1, {}), (2, {})], queue_received_at=[5.0, 6.0]))[HEADER.size :],
+        strict_map_key=False,
+    )
+    fields[-1] = received
+    with pytest.raises(SnapshotCorruptError, match="receive times do not match the queue"):
+        decode_snapshot(_reframe(msgpack.packb(fields)), stream_id="orders-7")
 
 
 def test_damaged_values_are_named_too() -> None:
