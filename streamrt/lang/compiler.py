@@ -61,6 +61,10 @@ class GlobalDef:
     index: int
     arity: tuple[int, int | None] | None = None
     doc: str | None = None
+    result: str | None = None
+    """What every return of a ``defn`` is, known from its forms: ``"bare"`` (a map literal with constant keyword keys,
+    none of ``:state :action :output :outputs``: the whole new state) or ``"state"`` (``{:state x}`` alone); None
+    when unknown. The runtime skips its result check for these (:func:`streamrt.runtime.callables.result_shape`)."""
 
 
 @dataclass(slots=True)

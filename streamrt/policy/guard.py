@@ -38,7 +38,7 @@ from streamrt.errors import SchemaViolation, UsageError
 from streamrt.policy.schema import Schema, compile_schema
 from streamrt.runtime.batch import _ACTIVE, _RECEIVED_AT, _SEQ, _SOURCE, _STREAM_ID, _Fault
 from streamrt.runtime.callables import failure_text
-from streamrt.runtime.contract import RESULT_KEYS, interpret
+from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret
 from streamrt.runtime.stream import StreamRecord
 from streamrt.store.snapshot import DeadLetter
 from streamrt.values import Keyword, pr_str
@@ -167,6 +167,8 @@ class Guard:
         if in_check is not None and self.input.check_queued(islice(queue, s.batch)):  # type: ignore[union-attr]
             in_check = None  # every chunk this batch can reach fits: no check per chunk
         check_result = self.check_result if self.state is not None or self.output is not None else None
+        bare = s.result_shape == "bare"
+        wrapped = s.result_shape == "state"
         n = 0
         seq = 0
         received = 0.0
@@ -197,8 +199,10 @@ class Guard:
                         res = proc(state, chunk, meta)
                     else:
                         res = proc(state, chunk)
-                    if type(res) is dict and RESULT_KEYS.isdisjoint(res):
+                    if bare or (type(res) is dict and RESULT_KEYS.isdisjoint(res)):
                         new_state, event, outs = res, None, _NO_OUTPUTS
+                    elif wrapped:
+                        new_state, event, outs = res[STATE], None, _NO_OUTPUTS
                     else:
                         new_state, event, outs = interpret(res, state, name)
                     if check_result is not None:
@@ -267,7 +271,11 @@ class Guard:
             in_check = None  # every chunk of the batch fits: no check per chunk
         state_check = self.state.check if self.state is not None else None
         check_result = self.check_result if self.state is not None or self.output is not None else None
+        if in_check is None and check_result is None and self.on_error is OnError.FAIL:
+            # nothing left to check per chunk, and a failure fails the stream: exactly the unguarded loop
+            return d._hand_off_unchecked(s, chunks, smeta)
         disjoint = RESULT_KEYS.isdisjoint
+        bare = s.result_shape == "bare"
         start = done = seq = s.seq
         received = d._clock()
         state = s.state
@@ -288,7 +296,9 @@ class Guard:
                     else:
                         res = proc(state, chunk)
                     # the commonest result, a bare map that passes: the new state, nothing else to do
-                    if type(res) is dict and disjoint(res) and (state_check is None or state_check(res)):
+                    if (bare or (type(res) is dict and disjoint(res))) and (
+                        state_check is None or state_check(res)
+                    ):
                         state = res
                         if s.status is not _ACTIVE:
                             break

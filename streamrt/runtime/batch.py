@@ -15,6 +15,10 @@ trip; the moment the stream stops being active (or a checkpoint or a dead-letter
 chunks go back to the queue path. A guarded stream with an input schema fed a list or a tuple takes each batch at
 once instead, so the schema is checked over the whole batch in one call, as over a queued batch. A stream with a guard (schemas, an ``:on-error`` policy) runs its guard's copies
 of both loops (:mod:`streamrt.policy.guard`).
+
+Results are checked against the contract only when they could break it: when the script's compiler proved that
+every result of the processor is a bare state map (or ``{:state x}`` alone), ``s.result_shape`` says so and the
+loops take the new state unchecked (:func:`streamrt.runtime.callables.result_shape`).
 """
 
 from __future__ import annotations
@@ -103,6 +107,9 @@ class ChunkLoops:
         received = 0.0
         popleft = queue.popleft
         disjoint = RESULT_KEYS.isdisjoint
+        shape = s.result_shape
+        bare = shape == "bare"
+        wrapped = shape == "state"
         # state and the processed count live in locals for the batch and are written back before anything else
         # can look at the stream (the slow path, a failure, the end of the batch)
         state = s.state
@@ -127,8 +134,15 @@ class ChunkLoops:
                     res = proc(state, chunk, meta)
                 else:
                     res = proc(state, chunk)
-                # Fast paths for the commonest results: a bare map (the whole new state) and {:state x};
-                # everything else goes through the contract.
+                # Fast paths for the commonest results: a bare map (the whole new state) and {:state x}, taken
+                # unchecked when the compiler saw that every result has that shape; everything else goes through
+                # the contract.
+                if bare:
+                    state = res
+                    continue
+                if wrapped:
+                    state = res[STATE]
+                    continue
                 if type(res) is dict:
                     if disjoint(res):
                         state = res
@@ -230,16 +244,35 @@ class ChunkLoops:
         """
         if s.guard is not None:
             return s.guard.hand_off_batch(self, s, chunks, smeta)
+        return self._hand_off_unchecked(s, chunks, smeta)
+
+    def _hand_off_unchecked(self, s: _Stream, chunks: Iterable[Any], smeta: dict[Keyword, Any] | None) -> int:
+        """:meth:`_hand_off_batch` with no guard, or for a guard with nothing to check in this batch."""
         proc = s.processor
         with_meta = s.takes_meta
         sid = s.id
         kind = s.source_kind
         disjoint = RESULT_KEYS.isdisjoint
+        shape = s.result_shape
+        bare = shape == "bare"
+        wrapped = shape == "state"
         start = done = seq = s.seq
         received = self._clock()
         state = s.state
         failed: Exception | None = None
         try:
+            if bare and not with_meta:
+                # the commonest stream, in its own loop: a script processor whose every result is the new state
+                for chunk in chunks:
+                    seq += 1
+                    try:
+                        state = proc(state, chunk)
+                    except Exception as exc:
+                        failed = exc
+                        break
+                    if s.status is not _ACTIVE:
+                        break
+                chunks = ()
             for chunk in chunks:
                 seq += 1
                 try:
@@ -250,7 +283,11 @@ class ChunkLoops:
                         res = proc(state, chunk, meta)
                     else:
                         res = proc(state, chunk)
-                    if type(res) is dict and disjoint(res):
+                    if bare:  # the compiler saw that every result is a bare map (or {:state x}, below)
+                        state = res
+                    elif wrapped:
+                        state = res[STATE]
+                    elif type(res) is dict and disjoint(res):
                         state = res
                     elif type(res) is dict and len(res) == 1 and STATE in res:
                         state = res[STATE]

@@ -9,7 +9,9 @@ from typing import Any
 
 from streamrt.errors import StreamrtError, UsageError
 
-__all__ = ["failure_text", "name_of", "takes_meta"]
+__all__ = ["failure_text", "name_of", "result_shape", "takes_meta"]
+
+_ABSENT: Any = object()
 
 _ARITY: weakref.WeakKeyDictionary[Callable[..., Any], dict[tuple[int, int], bool]] = (
     weakref.WeakKeyDictionary()
@@ -54,6 +56,42 @@ def _takes_meta(fn: Callable[..., Any], nargs: tuple[int, int], what: str) -> bo
 
 def _sig_text(sig: _inspect.Signature) -> str:
     return f", not {sig}"
+
+
+_SHAPES: weakref.WeakKeyDictionary[Callable[..., Any], str | None] = weakref.WeakKeyDictionary()
+"""result_shape's answers per function object (a stream start looks it up; many streams share a processor)."""
+
+
+def result_shape(fn: Callable[..., Any]) -> str | None:
+    """What every result of ``fn`` is, if its script's compiler could tell (``GlobalDef.result``), else None.
+
+    ``"bare"``: a map with none of the result keys, so the result is the new state; ``"state"``: ``{:state x}``
+    alone. Found through the function's namespace, which a script's ``defn`` (plain or metered variant) shares
+    with the script's own ``_rt_call``; any other callable gets None, and the provider checks its results.
+    """
+    try:
+        known = _SHAPES.get(fn, _ABSENT)
+    except TypeError:  # not weakly referenceable: not a script's function
+        return None
+    if known is _ABSENT:
+        known = _SHAPES[fn] = _result_shape(fn)
+    return known  # type: ignore[no-any-return]
+
+
+def _result_shape(fn: Callable[..., Any]) -> str | None:
+    from streamrt.lang.script import Script
+
+    namespace = getattr(fn, "__globals__", None)
+    code = getattr(fn, "__code__", None)
+    if not isinstance(namespace, dict) or code is None:
+        return None
+    script = getattr(namespace.get("_rt_call"), "__self__", None)
+    if not isinstance(script, Script):
+        return None
+    for gdef in script.compiled.globals.values():
+        if gdef.pyname == code.co_name and namespace.get(gdef.pyname) is fn:
+            return gdef.result
+    return None
 
 
 def name_of(fn: Any) -> str:

@@ -60,6 +60,7 @@ class _Stream(StreamRecord):
         "done_waiters",
         "pending",
         "reader",
+        "result_shape",
         "source",
         "source_failure",
         "space_waiters",
@@ -76,6 +77,9 @@ class _Stream(StreamRecord):
         self.done_waiters: list[asyncio.Future[None]] | None = None
         self.pending: Awaitable[None] | None = None
         self.batch = _BATCH
+        self.result_shape: str | None = None
+        """What the processor always returns, if its script's compiler could tell (:func:`result_shape`): the
+        loops then take the new state without checking the result."""
 
 
 class Driver(ChunkLoops, SourceReading):

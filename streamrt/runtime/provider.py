@@ -20,7 +20,7 @@ from streamrt.errors import DuplicateStreamError, StreamClosedError, UsageError
 from streamrt.observe.logs import stream_started
 from streamrt.policy.limits import DEFAULT_LIMITS, Limits, metered, resolve_limits
 from streamrt.runtime.batch import _ABSENT
-from streamrt.runtime.callables import name_of, takes_meta
+from streamrt.runtime.callables import name_of, result_shape, takes_meta
 from streamrt.runtime.driver import Driver, _Stream
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event
 from streamrt.runtime.outputs import Output, OutputSubscription, Sink
@@ -190,6 +190,7 @@ class Provider(Driver):
             if on_end is not None:
                 s.on_end = metered(on_end, limits, when_ready=functools.partial(setattr, s, "on_end"))
         s.guard = guard
+        s.result_shape = result_shape(processor)
         self._streams[stream_id] = s
         self._live += 1
         stream_started(s, source)
