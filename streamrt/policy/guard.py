@@ -31,7 +31,7 @@ import enum
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from itertools import islice, repeat
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import SchemaViolation, UsageError
@@ -261,13 +261,7 @@ class Guard:
         kind = s.source_kind
         in_schema = self.input
         in_check = in_schema.check if in_schema is not None else None
-        if (
-            in_check is not None
-            and type(chunks) is list
-            and in_schema.check_queued(  # type: ignore[union-attr]
-                zip(repeat(None), chunks, repeat(None), repeat(None))
-            )
-        ):
+        if in_schema is not None and type(chunks) is list and in_schema.check_all(chunks):
             in_check = None  # every chunk of the batch fits: no check per chunk
         state_check = self.state.check if self.state is not None else None
         check_result = self.check_result if self.state is not None or self.output is not None else None

@@ -293,12 +293,19 @@ def make({params}):
             if not ({body}):
                 return False
         return True
-    return {name}, {name}_queued
+    def {name}_all(values):
+        for v in values:
+            if not ({body}):
+                return False
+        return True
+    return {name}, {name}_queued, {name}_all
 """
 
 
-def _generate(node: _Node, label: str) -> tuple[Callable[[Any], bool], Callable[[Iterable[Any]], bool]]:
-    """The check of one value, and the same check over queue entries in one loop (no call per chunk)."""
+def _generate(
+    node: _Node, label: str
+) -> tuple[Callable[[Any], bool], Callable[[Iterable[Any]], bool], Callable[[Iterable[Any]], bool]]:
+    """The check of one value, and the same check in one loop (no call per chunk) over queue entries and values."""
     gen = _Codegen()
     body = gen.expr(node, "v")
     name = "check_" + "".join(ch if ch.isalnum() else "_" for ch in label.lstrip(":"))
@@ -308,8 +315,8 @@ def _generate(node: _Node, label: str) -> tuple[Callable[[Any], bool], Callable[
     source = _TEMPLATE.format(params=", ".join(values), name=name, body=body)
     scope: dict[str, Any] = {"__builtins__": {}}
     exec(compile(source, f"<schema {label}>", "exec"), scope)
-    one, queued = scope["make"](**values)
-    return one, queued
+    one, queued, every = scope["make"](**values)
+    return one, queued, every
 
 
 # --- the slow path: where and why -------------------------------------------------------------------------------
@@ -416,7 +423,7 @@ def _explain(node: _Node, value: Any, path: list[Any]) -> tuple[list[Any], str] 
 class Schema:
     """A compiled schema: ``check(value)`` is the fast yes/no, ``explain``/``violation`` say what is wrong."""
 
-    __slots__ = ("_tree", "check", "check_queued", "option", "spec")
+    __slots__ = ("_tree", "check", "check_all", "check_queued", "option", "spec")
 
     def __init__(self, spec: Any, option: str, tree: _Node) -> None:
         self.spec = spec
@@ -428,7 +435,9 @@ class Schema:
         self.check_queued: Callable[[Iterable[Any]], bool]
         """True when the value of every ``(seq, value, meta, enqueued_at)`` queue entry fits: a whole batch of
         chunks checked in one call, which is what keeps an input schema cheap on the provider's hot path."""
-        self.check, self.check_queued = _generate(tree, option)
+        self.check_all: Callable[[Iterable[Any]], bool]
+        """True when every value fits: ``check_queued`` for a batch of chunks that were never queued."""
+        self.check, self.check_queued, self.check_all = _generate(tree, option)
 
     def __repr__(self) -> str:
         return f"<Schema {self.option} {pr_str(self.spec)}>"

@@ -316,6 +316,8 @@ def test_fast_check_and_explanation_agree(spec: Any, value: Any) -> None:
     assert s.check(value) is (found is None), f"{pr_str(spec)} on {pr_str(value)}: explain says {found}"
     assert s.check_queued([(1, 0, None, 0.0), (2, value, None, 0.0)]) is (s.check(0) and s.check(value))
     assert s.check_queued([(1, value, None, 0.0)]) is s.check(value)
+    assert s.check_all([0, value]) is (s.check(0) and s.check(value))
+    assert s.check_all([value]) is s.check(value)
     if found is not None:
         message = str(s.violation(value, stream_id="s", subject="chunk 1"))
         assert found[1] in message
