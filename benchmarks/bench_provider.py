@@ -85,20 +85,25 @@ def ceiling(proc: Processor, chunks: list[dict[Keyword, Any]]) -> tuple[float, A
     return time.perf_counter() - t0, state
 
 
+async def _feed(p: Provider, sid: str, chunks: list[dict[Keyword, Any]], batched: bool) -> None:
+    """All of ``chunks`` through one ``push_many`` or one ``await push`` each, then to the end of the stream."""
+    if batched:
+        await p.push_many(sid, chunks)
+    else:
+        push = p.push
+        for chunk in chunks:
+            await push(sid, chunk)
+    p.end_input(sid)
+    await p.wait(sid)
+
+
 async def _provider_run(
     proc: Processor, chunks: list[dict[Keyword, Any]], batched: bool
 ) -> tuple[float, Any]:
     async with Provider() as p:
         sid = p.start(proc, stream_id="bench")
         t0 = time.perf_counter()
-        if batched:
-            await p.push_many(sid, chunks)
-        else:
-            push = p.push
-            for chunk in chunks:
-                await push(sid, chunk)
-        p.end_input(sid)
-        await p.wait(sid)
+        await _feed(p, sid, chunks, batched)
         elapsed = time.perf_counter() - t0
         return elapsed, p.record(sid).state
 
@@ -324,14 +329,7 @@ async def _metrics_run(
             instrument(p, registry)
         sid = p.start(proc, stream_id="bench")
         t0 = time.process_time()
-        if batched:
-            await p.push_many(sid, chunks)
-        else:
-            push = p.push
-            for chunk in chunks:
-                await push(sid, chunk)
-        p.end_input(sid)
-        await p.wait(sid)
+        await _feed(p, sid, chunks, batched)
         if registry is not None:
             scraped = generate_latest(registry)
         elapsed = time.process_time() - t0

@@ -237,11 +237,7 @@ class Guard:
             s.state = state
             s.processed += processed
         if n:
-            now = d._clock()
-            s.last_latency = now - received
-            s.last_event_time = now
-            if d._observer is not None:
-                d._observer.batch(s, n)
+            d._batch_done(s, n, received)
         return n
 
     def hand_off_batch(
@@ -330,13 +326,7 @@ class Guard:
             if n:
                 if failed is not None:
                     d._fail(s, f"chunk {seq}: {failure_text(failed)}")
-                now = d._clock()
-                s.last_latency = now - received
-                s.last_event_time = now
-                if not s.queue_high_watermark:
-                    s.queue_high_watermark = 1  # each chunk was held, one at a time, as in a queue of one
-                if d._observer is not None:
-                    d._observer.batch(s, n)
+                d._batch_done(s, n, received, handed_off=True)
         return n
 
     def _failed(

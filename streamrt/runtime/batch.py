@@ -172,12 +172,18 @@ class ChunkLoops:
             s.state = state
             s.processed += processed
         if n:
-            now = self._clock()
-            s.last_latency = now - received
-            s.last_event_time = now
-            if self._observer is not None:
-                self._observer.batch(s, n)
+            self._batch_done(s, n, received)
         return n
+
+    def _batch_done(self, s: _Stream, n: int, received: float, *, handed_off: bool = False) -> None:
+        """After ``n`` chunks were processed (once per batch, all four loops): latency, last event, observer."""
+        now = self._clock()
+        s.last_latency = now - received
+        s.last_event_time = now
+        if handed_off and not s.queue_high_watermark:
+            s.queue_high_watermark = 1  # each chunk was held, one at a time, as in a queue of one
+        if self._observer is not None:
+            self._observer.batch(s, n)
 
     def _can_hand_off(self, s: _Stream) -> bool:
         """Whether a producer may process its chunks itself, skipping the queue (nothing queued or in flight)."""
@@ -314,13 +320,7 @@ class ChunkLoops:
             if n:
                 if failed is not None:
                     self._fail(s, f"chunk {seq}: {failure_text(failed)}")
-                now = self._clock()
-                s.last_latency = now - received
-                s.last_event_time = now
-                if not s.queue_high_watermark:
-                    s.queue_high_watermark = 1  # each chunk was held, one at a time, as in a queue of one
-                if self._observer is not None:
-                    self._observer.batch(s, n)
+                self._batch_done(s, n, received, handed_off=True)
         return n
 
     def _emit(self, s: _Stream, values: tuple[Any, ...]) -> None:
