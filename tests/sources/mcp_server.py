@@ -1,6 +1,7 @@
 """A small MCP server on the official MCP Python SDK, run as a subprocess by the MCP source tests.
 
-Usage: ``python mcp_server.py [--drop-every K] [--retry-ms N] [--json-response] [--token T] [--no-event-store]``.
+Usage: ``python mcp_server.py [--drop-every K] [--retry-ms N] [--json-response] [--token T] [--no-event-store]
+[--store-latency-ms N]``.
 It binds a free loopback port and prints ``READY <port>`` on stdout once it accepts connections.
 
 Tools:
@@ -21,32 +22,66 @@ import socket
 import sys
 import warnings
 
+import anyio
 import uvicorn
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from mcp.server.streamable_http import (
+    GET_STREAM_KEY,
+    EventCallback,
+    EventId,
+    EventMessage,
+    EventStore,
+    StreamId,
+)
 from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp_types import JSONRPCMessage
+from mcp_types import JSONRPCError, JSONRPCMessage, JSONRPCResponse
 
 # Context.info is deprecated for the 2026 protocol revision; this server speaks the handshake revisions.
 warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
 
 
 class MemoryEventStore(EventStore):
-    """Every event of every stream, in order; replay walks the live list so events stored meanwhile are included."""
+    """Every event of every stream, in order. Replaying a call's stream follows it live until the call's reply.
 
-    def __init__(self) -> None:
+    Why follow instead of returning after the stored events: the SDK registers a resumed stream for live delivery
+    only after ``replay_events_after`` returns and it has stored a priming event. A message stored in between is
+    kept but sent nowhere, so the client never sees it (the SDK's own comment calls this "the replay→live-tail
+    ordering window"; with a store that takes 30 ms per write it lost a step on every resume). While this store
+    follows the stream, the SDK has not registered it, so each message goes out exactly once: from here. Once the
+    reply is out it returns None and the SDK ends the response.
+
+    ``drop(stream_id)`` ends a followed stream the way ``close_sse_stream`` ends a registered one, so the client
+    must resume again (``--drop-every``). The standalone GET stream has no reply, so its replay still returns.
+    """
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency  # seconds each write takes, as with a store over the network
         self._events: list[tuple[StreamId, EventId, JSONRPCMessage | None]] = []
         self._position: dict[EventId, int] = {}
         self._ids = itertools.count(1)
+        self._changed = asyncio.Event()
+        self._drops: set[StreamId] = set()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         event_id = f"ev-{next(self._ids)}"
         self._position[event_id] = len(self._events)
         self._events.append((stream_id, event_id, message))
+        self._wake()
         return event_id
+
+    def drop(self, stream_id: StreamId) -> None:
+        """End the replay that follows ``stream_id``, if one does."""
+        self._drops.add(stream_id)
+        self._wake()
 
     async def replay_events_after(
         self, last_event_id: EventId, send_callback: EventCallback
@@ -55,13 +90,23 @@ class MemoryEventStore(EventStore):
         if start is None:
             return None
         stream_id = self._events[start][0]
+        self._drops.discard(stream_id)
         index = start + 1
-        while index < len(self._events):
-            sid, event_id, message = self._events[index]
-            if sid == stream_id and message is not None:
+        while True:
+            while index < len(self._events):
+                sid, event_id, message = self._events[index]
+                index += 1
+                if sid != stream_id or message is None:
+                    continue
                 await send_callback(EventMessage(message, event_id))
-            index += 1
-        return stream_id
+                if isinstance(message, JSONRPCResponse | JSONRPCError) and str(message.id) == stream_id:
+                    return None  # the reply is out: the response ends here
+            if stream_id == GET_STREAM_KEY:
+                return stream_id
+            if stream_id in self._drops:
+                self._drops.discard(stream_id)
+                raise anyio.ClosedResourceError  # what the SDK expects when a stream is closed on purpose
+            await self._changed.wait()
 
 
 class StaticTokenVerifier:
@@ -76,7 +121,7 @@ class StaticTokenVerifier:
         return AccessToken(token=token, client_id="streamrt-tests", scopes=[])
 
 
-def build_server(args: argparse.Namespace, port: int) -> MCPServer:
+def build_server(args: argparse.Namespace, port: int, store: MemoryEventStore | None) -> MCPServer:
     auth = None
     verifier = None
     if args.token:
@@ -93,6 +138,8 @@ def build_server(args: argparse.Namespace, port: int) -> MCPServer:
             await ctx.info(f"step {i}")
             if args.drop_every and i % args.drop_every == 0 and i < steps:
                 await ctx.close_sse_stream()
+                if store is not None:
+                    store.drop(ctx.request_id)
             if delay:
                 await asyncio.sleep(delay)
         return {"steps": steps, "sum": steps * (steps + 1) // 2}
@@ -117,16 +164,18 @@ async def main() -> None:
     parser.add_argument("--json-response", action="store_true")
     parser.add_argument("--token", default=None)
     parser.add_argument("--no-event-store", action="store_true")
+    parser.add_argument("--store-latency-ms", type=float, default=0.0)
     args = parser.parse_args()
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    mcp = build_server(args, port)
+    store = None if args.no_event_store else MemoryEventStore(args.store_latency_ms / 1000)
+    mcp = build_server(args, port, store)
     app = mcp.streamable_http_app(
         json_response=args.json_response,
-        event_store=None if args.no_event_store else MemoryEventStore(),
+        event_store=store,
         retry_interval=args.retry_ms,
     )
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

@@ -76,10 +76,16 @@ async def test_progress_logs_and_result(mcp_server: Callable[..., ServerProcess]
     assert source.health.state == "ended" and source.health.reconnects == 0
 
 
+SLOW_STORE = ("--store-latency-ms", "10")
+"""An event store that takes 10 ms a write, like one over the network: without the test server's follow-the-stream
+replay, the SDK lost an event on most resumes (see MemoryEventStore in mcp_server.py)."""
+
+
+@pytest.mark.parametrize("store", [(), SLOW_STORE], ids=["memory-store", "slow-store"])
 async def test_dropped_stream_resumes_every_step_once_in_order(
-    mcp_server: Callable[..., ServerProcess],
+    mcp_server: Callable[..., ServerProcess], store: tuple[str, ...]
 ) -> None:
-    server = mcp_server("--drop-every", "3", "--retry-ms", "5")
+    server = mcp_server("--drop-every", "3", "--retry-ms", "5", *store)
     chunks, source = await run(server.uri("count", {"steps": 12, "delay": 0.04}))
 
     assert progress_steps(chunks) == list(range(1, 13))
@@ -88,15 +94,17 @@ async def test_dropped_stream_resumes_every_step_once_in_order(
     assert chunks[-1].meta[K("kind")] == "result"
     event_ids = [c.meta[K("id")] for c in chunks]
     assert len(set(event_ids)) == len(event_ids)
-    assert source.health.reconnects >= 1, "the server drops the stream after steps 3, 6 and 9"
+    # the server drops the stream after steps 3, 6 and 9; a drop while the client is away is a no-op
+    assert 1 <= source.health.reconnects <= 3
     assert source.health.state == "ended"
     assert source.health.last_error is not None and "ended before the result" in source.health.last_error
 
 
+@pytest.mark.parametrize("store", [(), SLOW_STORE], ids=["memory-store", "slow-store"])
 async def test_resume_from_continuation_picks_up_where_it_stopped(
-    mcp_server: Callable[..., ServerProcess],
+    mcp_server: Callable[..., ServerProcess], store: tuple[str, ...]
 ) -> None:
-    server = mcp_server()
+    server = mcp_server(*store)
     uri = server.uri("count", {"steps": 8, "delay": 0.02})
     first = McpSource(uri, retry=FAST)
     assert first.delete_on_close is None  # by default a call that is not over keeps its session on close
