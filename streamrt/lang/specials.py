@@ -10,7 +10,6 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from streamrt.lang import macros
 from streamrt.lang.compiler import (
     Compiler,
     Result,
@@ -23,9 +22,10 @@ from streamrt.lang.compiler import (
 )
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
 from streamrt.lang.positions import locate
+from streamrt.lang.shape import result_shape
 from streamrt.values import Keyword
 
-__all__ = ["bind", "compile_body", "function_def", "result_shape"]
+__all__ = ["bind", "compile_body", "function_def"]
 
 _KEYS = Keyword("keys")
 _STRS = Keyword("strs")
@@ -253,48 +253,6 @@ def function_def(
 ) -> ast.FunctionDef:
     """A Python ``def`` for a language function."""
     return _def_of(pyname, _compile_fn(c, params, body, scope, pos, self_name, pyname), pos, c.meter)
-
-
-# --- what a function returns -----------------------------------------------------------------------------------
-
-_RESULT_KEYS = frozenset(Keyword(k) for k in ("state", "action", "output", "outputs"))
-"""The result contract's keys (``streamrt.runtime.contract.RESULT_KEYS``; the language does not import the runtime)."""
-_STATE = Keyword("state")
-
-
-def result_shape(body: list[Form]) -> str | None:
-    """``"bare"`` or ``"state"`` when every tail of ``body`` is a map literal of that kind (see ``GlobalDef.result``).
-
-    Tails are followed through ``if`` (both branches; no else is nil), ``let``, ``do`` and macros (``when``,
-    ``cond``, ...); anything else (a call, a symbol, ``and``/``or``) is unknown. Special forms and macros cannot be
-    rebound, so their names always mean them.
-    """
-    if not body:
-        return None
-    form = body[-1]
-    if isinstance(form, ListF) and macros.is_macro(form):
-        form = macros.expand(form)
-    if isinstance(form, MapF):
-        keys = form.items[0::2]
-        if not all(isinstance(k, Kw) for k in keys):
-            return None
-        names = {k.value for k in keys}  # type: ignore[union-attr]
-        if names.isdisjoint(_RESULT_KEYS):
-            return "bare"
-        return "state" if names == {_STATE} else None
-    if not (isinstance(form, ListF) and form.items and isinstance(form.items[0], Sym)):
-        return None
-    head, items = form.items[0].name, form.items
-    if head == "if":
-        if len(items) != 4:
-            return None
-        then = result_shape([items[2]])
-        return then if then is not None and then == result_shape([items[3]]) else None
-    if head == "let":
-        return result_shape(items[2:])
-    if head == "do":
-        return result_shape(items[1:])
-    return None
 
 
 # --- special forms --------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import streamrt.runtime.batch as batch
 from streamrt.errors import StreamClosedError
-from streamrt.lang import specials
+from streamrt.lang import shape as lang_shape
 from streamrt.lang.script import Script, load_script
 from streamrt.policy.limits import DEFAULT_LIMITS, metered
 from streamrt.runtime import Provider
@@ -68,7 +68,7 @@ def test_the_compiler_marks_only_what_it_can_prove(body: str, shape: str | None)
 
 
 def test_the_language_restates_the_contracts_result_keys() -> None:
-    assert specials._RESULT_KEYS == RESULT_KEYS
+    assert lang_shape._RESULT_KEYS == RESULT_KEYS
 
 
 # --- soundness: a marked function returns what its mark says, for any input ---------------------------------
