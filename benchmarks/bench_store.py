@@ -19,6 +19,8 @@ Run from the repository root::
     even ones, and the figure is the median of the per-pair ratios (with their range): on a shared machine the
     same code measured twice in a row can differ by 15-40%, far more than the difference being measured, and
     only runs taken side by side are comparable. The best rate of each side is printed too;
+(c2) the same SQLite run against ``push_many`` on a provider with no store at all, in ``--pairs`` interleaved pairs
+     likewise: what a store with snapshots every 1,000 chunks costs a bulk producer;
 (d) resuming 10,000 snapshotted streams from SQLite into one provider with ``resume_streams`` (one read, one
     lease claim per 1,000 streams), leases included (target < 1 s).
 
@@ -90,6 +92,20 @@ def _rate(chunks: int, elapsed: float, persister: Persister) -> Rate:
     rate = Rate(chunks / elapsed)
     rate.transactions = persister.transactions
     return rate
+
+
+async def without_store(chunks: int) -> Rate:
+    """Chunks per second for :func:`through_provider`'s run on a provider with no store (nothing persisted)."""
+    data = [{VALUE: i} for i in range(chunks)]
+    async with Provider() as p:
+        sid = p.start(count_and_sum, stream_id=f"bench-{uuid.uuid4().hex[:8]}", initial_state=INITIAL)
+        start = time.perf_counter()
+        await p.push_many(sid, data)
+        p.end_input(sid)
+        await p.wait(sid)
+        elapsed = time.perf_counter() - start
+        assert p.record(sid).state[COUNT] == chunks
+    return Rate(chunks / elapsed)
 
 
 async def through_provider(store: SnapshotStore, chunks: int, policy: SnapshotPolicy) -> Rate:
@@ -234,6 +250,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     ratios = sorted(x / y for x, y in zip(c_sqls, c_mems, strict=True))
     c_sql, c_mem = max(c_sqls), max(c_mems)
+    c2_sqls, c2_nones = paired(
+        args.pairs,
+        lambda f: through_provider(open_store(url(f, "c2.db")), n * 50, every),
+        lambda f: without_store(n * 50),
+    )
+    ratios2 = sorted(x / y for x, y in zip(c2_sqls, c2_nones, strict=True))
     resumes = []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp:
@@ -266,6 +288,13 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"    SQLite / memory, median of {args.pairs} interleaved pairs: {statistics.median(ratios):.2f}x "
         f"(range {ratios[0]:.2f}-{ratios[-1]:.2f})  [target >= 0.8x]"
+    )
+    print(
+        f"(c2) the same without a store (nothing persisted):  {max(c2_nones):12,.0f} chunks/s  (best of {args.pairs})"
+    )
+    print(
+        f"    SQLite / no store, median of {args.pairs} interleaved pairs: {statistics.median(ratios2):.2f}x "
+        f"(range {ratios2[0]:.2f}-{ratios2[-1]:.2f})"
     )
     print(f"(d) {args.streams} snapshots written in one put_many: {written:.3f} s")
     print(f"    resumed with resume_streams, leases claimed:  {resumed:.3f} s  [target < 1 s]")

@@ -8,13 +8,22 @@ local variables (the state, the processed count) and write them back to the reco
 at it: the slow path of the result contract, a failure, the end of the batch.
 
 ``push_many`` goes one step further than draining the queue: once a producer has drained a full queue and nothing
-is queued or in flight (no snapshot write, no snapshot policy), it processes the rest of its chunks straight from
-the host's iterable, ``_HAND_OFF`` at a time, numbering each as it is processed (:meth:`ChunkLoops._hand_off`).
-With the queue empty that is the same order and the same outcome as queueing and draining, without the deque round
-trip; the moment the stream stops being active (or a checkpoint or a dead-letter write is in flight) the remaining
-chunks go back to the queue path. A guarded stream with an input schema fed a list or a tuple takes each batch at
-once instead, so the schema is checked over the whole batch in one call, as over a queued batch. A stream with a guard (schemas, an ``:on-error`` policy) runs its guard's copies
-of both loops (:mod:`streamrt.policy.guard`).
+is queued or in flight (no snapshot or dead-letter write), it processes the rest of its chunks straight from the
+host's iterable, ``_HAND_OFF`` at a time, numbering each as it is processed (:meth:`ChunkLoops._hand_off`). With
+the queue empty that is the same order and the same outcome as queueing and draining, without the deque round
+trip; the moment the stream stops being active (or a checkpoint or a dead-letter write is in flight, or another
+producer queues a chunk) the remaining chunks go back to the queue path. A guarded stream with an input schema fed
+a list or a tuple takes each batch at once instead, so the schema is checked over the whole batch in one call, as
+over a queued batch. A stream with a guard (schemas, an ``:on-error`` policy) runs its guard's copies of both loops
+(:mod:`streamrt.policy.guard`).
+
+A persister does not turn the hand-off off. Between two batches the producer does what it does after draining a
+queued batch: it asks the snapshot policy (the persister's hook) and awaits the write the policy says the stream
+must wait for, before it takes another chunk. Each batch ends where the policy wants its next look
+(:meth:`~streamrt.runtime.persist.Persister.span`), so snapshots fall due as on the queued path. A snapshot sees
+each chunk either processed (counted in ``seq``, its effect in the state) or not yet taken from the host's
+iterable, i.e. not yet accepted: never in between, so the delivery guarantees of docs/persistence.md hold as they
+are.
 
 Results are checked against the contract only when they could break it: when the script's compiler proved that
 every result of the processor is a bare state map (or ``{:state x}`` alone), ``s.result_shape`` says so and the
@@ -78,6 +87,7 @@ class ChunkLoops:
         _closed: bool
         _inline: int
         _persist: Callable[[StreamRecord, bool], Awaitable[None] | None] | None
+        _persist_span: Callable[[StreamRecord], int | None] | None
         _observer: Observer | None
         _dead_letter: DeadLetterWriter | None
 
@@ -85,6 +95,8 @@ class ChunkLoops:
         def _fail(self, s: _Stream, message: str) -> None: ...
         def _schedule(self, s: _Stream) -> None: ...
         def _after_batch(self, s: _Stream) -> bool: ...
+        def _persisted(self, s: _Stream, forced: bool) -> None: ...
+        async def _settle_checkpoint(self, s: _Stream) -> None: ...
 
     def _run_batch(self, s: _Stream) -> int:
         """Process up to ``s.batch`` queued chunks synchronously, in order, while the stream stays active.
@@ -187,13 +199,7 @@ class ChunkLoops:
 
     def _can_hand_off(self, s: _Stream) -> bool:
         """Whether a producer may process its chunks itself, skipping the queue (nothing queued or in flight)."""
-        return (
-            s.status is _ACTIVE
-            and not s.queue
-            and s.pending is None
-            and self._persist is None
-            and not self._closed
-        )
+        return s.status is _ACTIVE and not s.queue and s.pending is None and not self._closed
 
     async def _hand_off(
         self, s: _Stream, chunk: Any, rest: Iterator[Any], meta: dict[Keyword, Any] | None
@@ -205,32 +211,56 @@ class ChunkLoops:
         an end stops consumption at once. Returns how many were processed, the next chunk taken but not processed
         (``_ABSENT`` if ``rest`` ran out) and the chunks after it; the caller queues or refuses them as usual.
 
+        After each batch, as after a queued batch a producer drains (``Driver._make_room``), the snapshot policy is
+        asked, and a snapshot write it says the stream must wait for is awaited before the next chunk is taken. A
+        write the batch itself set off (a checkpoint, a dead letter) ends the hand-off instead: a worker settles it.
+
         One exception: a guarded stream with an input schema takes a whole batch at once from a list or a tuple
         (which nobody can see), so the guard checks it in one call; what it did not process is handed back.
         """
         total = 0
         guard = s.guard
         ahead = guard is not None and guard.input is not None and type(rest) in _INERT
+        span = self._persist_span
         while True:
-            if ahead:
-                taken = [chunk, *itertools.islice(rest, _HAND_OFF - 1)]
-                n = self._hand_off_batch(s, taken, meta)
-            else:
-                n = self._hand_off_batch(
-                    s, itertools.chain((chunk,), itertools.islice(rest, _HAND_OFF - 1)), meta
-                )
+            size = _HAND_OFF
+            if span is not None:
+                size = min(span(s) or _HAND_OFF, _HAND_OFF)
+            try:
+                if ahead:
+                    taken = [chunk, *itertools.islice(rest, size - 1)]
+                    n = self._hand_off_batch(s, taken, meta)
+                    ran_out = n == len(taken) < size
+                else:
+                    n = self._hand_off_batch(
+                        s, itertools.chain((chunk,), itertools.islice(rest, size - 1)), meta
+                    )
+                    # fewer than asked for, with nothing to stop the batch: ``rest`` ran out
+                    ran_out = n < size and s.status is _ACTIVE and s.pending is None
+            except BaseException:
+                # the host's iterable raised: the producer leaves, the chunks it processed are the policy's all the same
+                if self._persist is not None and s.pending is None:
+                    self._persisted(s, False)
+                if s.pending is not None:
+                    self._schedule(s)  # a worker settles the write, as the producer cannot
+                raise
             total += n
+            if s.pending is not None:
+                # a write the batch set off (a checkpoint, a dead letter, a status change's snapshot) that the
+                # stream must wait for: a worker settles it, and the producer hands the rest to the queue
+                if s.worker is None:
+                    self._schedule(s)
+            elif self._persist is not None:
+                self._persisted(s, False)
+                if s.pending is not None:
+                    # the policy's wait (its previous snapshot is not committed yet, or one turn for the write
+                    # to start): awaited right here, as by a producer that drained a queued batch
+                    await self._settle_checkpoint(s)
             self._after_batch(s)
-            if s.pending is not None and s.worker is None:
-                # a write the stream must wait for (a dead letter): a worker settles it, as on the queued path
-                self._schedule(s)
-            if ahead:
-                if n < len(taken):
-                    return total, taken[n], itertools.chain(taken[n + 1 :], rest)
-                if len(taken) < _HAND_OFF:
-                    return total, _ABSENT, rest
-            elif n < _HAND_OFF and s.status is _ACTIVE and s.pending is None:
-                return total, _ABSENT, rest  # ``rest`` ran out
+            if ahead and n < len(taken):
+                return total, taken[n], itertools.chain(taken[n + 1 :], rest)
+            if ran_out:
+                return total, _ABSENT, rest
             chunk = next(rest, _ABSENT)
             if chunk is _ABSENT:
                 return total, _ABSENT, rest

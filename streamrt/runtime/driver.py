@@ -104,6 +104,9 @@ class Driver(ChunkLoops, SourceReading):
         self._persist: Callable[[StreamRecord, bool], Awaitable[None] | None] | None = None
         """A snapshot policy's hook (:mod:`streamrt.runtime.persist`): called after each batch (``forced`` False)
         and on each status change (True); an awaitable it returns is awaited before the stream goes on."""
+        self._persist_span: Callable[[StreamRecord], int | None] | None = None
+        """The same policy's word on how many chunks a producer may process straight from its iterable before the
+        hook must be asked again (None: as many as it likes); see :meth:`ChunkLoops._hand_off`."""
         self._durable: Callable[[str], Awaitable[None] | None] | None = None
         """The persister's durability wait (per-chunk policy): an awaitable done once every chunk the stream has
         accepted is in a committed snapshot; ``push`` awaits it before returning."""
@@ -135,14 +138,27 @@ class Driver(ChunkLoops, SourceReading):
         if s.offer(chunk, meta or None, self._clock()).process and s.worker is None:
             self._schedule(s)
 
-    async def _make_room(self, s: _Stream) -> None:
-        """Return once the queue has room, the stream is over or the provider closes.
+    async def _make_room(self, s: _Stream, *, drain: bool = False) -> None:
+        """Return once the queue has room (with ``drain``: is empty), the stream is over or the provider closes.
 
         An active stream is drained right here, by the producer, one batch at a time (a direct hand-off: no task
         switch per batch; the FIFO queue keeps the order whoever processes it); the producer then yields once so
         other tasks get their turn. A paused stream makes the producer wait, timed as backpressure.
+
+        ``drain`` is ``push_many``'s, whose producer goes on processing straight from its iterable once the queue
+        is empty and nothing is in flight (:meth:`ChunkLoops._hand_off`): an active stream's queue is drained to
+        the end (a batch can be shorter than the queue: 16 chunks under the per-chunk policy), and a write the
+        stream waits for meanwhile (the worker's snapshot, say) is waited for here too.
         """
-        while len(s.queue) >= s.capacity and not s.status.terminal and not self._closed:
+        while not s.status.terminal and not self._closed:
+            if drain and s.status is _ACTIVE:
+                if s.pending is not None:
+                    await self._settle_checkpoint(s)
+                    continue
+                if not s.queue:
+                    return
+            elif len(s.queue) < s.capacity:
+                return
             if s.status is _ACTIVE and s.pending is None:
                 self._inline += self._run_batch(s)
                 if self._persist is not None:
@@ -283,15 +299,26 @@ class Driver(ChunkLoops, SourceReading):
         return False
 
     async def _settle_checkpoint(self, s: _Stream) -> None:
-        # ``s.pending`` stays set while the write is in flight, so a producer does not process chunks meanwhile.
-        pending = s.pending
+        """Wait for the write in flight (``s.pending``); the stream fails if it failed.
+
+        ``s.pending`` stays set while the write is in flight, so nobody processes chunks meanwhile. A worker and a
+        producer may both wait for one write: a coroutine is made into one task that both await, each through a
+        shield, so a waiter that is cancelled (a host giving up on ``push_many``) cancels neither the write nor the
+        others' wait, and leaves the write pending for whoever comes next.
+        """
+        pending = asyncio.ensure_future(s.pending)  # type: ignore[arg-type]
+        s.pending = pending
+        settled = True
         try:
-            await pending  # type: ignore[misc]
+            await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            settled = pending.done()
+            raise
         except Exception as exc:
             if not s.status.terminal:
                 self._fail(s, f"checkpoint failed: {failure_text(exc)}")
         finally:
-            if s.pending is pending:
+            if settled and s.pending is pending:
                 s.pending = None
 
     def _end(self, s: _Stream) -> None:

@@ -42,14 +42,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StoreError, UsageError
 from streamrt.observe.hooks import snapshots_written
-from streamrt.runtime.batch import _BATCH, _Fault
+from streamrt.runtime.batch import _BATCH
+from streamrt.runtime.capture import SCRIPT_KEY, restore, snapshot_of, source_failed
 from streamrt.runtime.machine import Status
-from streamrt.runtime.reading import is_source_failure
 from streamrt.runtime.stream import StreamRecord
 from streamrt.store import Snapshot, SnapshotStore
 from streamrt.store.group import GroupCommit
 from streamrt.store.owner import dead_local_owner, lease_time, owner_name
-from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.runtime.provider import Provider
@@ -66,26 +65,12 @@ __all__ = [
     "source_failed",
 ]
 
-SCRIPT_KEY: Final = Keyword("script")
-"""The option under which a snapshot records the script's path, so ``resume`` can find the script again."""
-_FAULT_KEY: Final = Keyword("streamrt-fault")
 GROUP_BATCH: Final = 16
 """Chunks a stream processes between two looks at its snapshots under the per-chunk policy. It goes on past a
 batch only if its earlier snapshots are all committed, so it is never more than two batches (32 chunks) past its
 last committed snapshot, and a crash repeats the outputs of at most that many chunks."""
 LEASE_TTL: Final = 30.0
 """Seconds a lease lasts without renewal; a persister renews at a third of it."""
-_STATS: Final = (
-    "processed",
-    "dropped",
-    "errors",
-    "outputs",
-    "queue_high_watermark",
-    "backpressure_wait",
-    "skipped",
-    "dead_lettered",
-)
-_OPTIONAL_STATS: Final = ("last_latency", "last_event_time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,109 +107,6 @@ def parse_policy(text: str | int | None) -> SnapshotPolicy:
     if ms <= 0:
         raise UsageError(f"--snapshot-every: a time must be positive, got {text!r}")
     return SnapshotPolicy(chunks=None, ms=ms)
-
-
-def snapshot_of(
-    record: StreamRecord,
-    *,
-    processor_hash: str = "",
-    source_uri: str | None = None,
-    script_path: str | None = None,
-) -> Snapshot:
-    """Everything needed to bring ``record`` back, taken now (cheap: values are immutable, the queue is copied)."""
-    queue = [
-        (chunk, {_FAULT_KEY: meta.message} if type(meta) is _Fault else (meta or {}))
-        for _, chunk, meta, _ in record.queue
-    ]
-    received = [entry[3] for entry in record.queue]
-    # functions cannot be stored; keywords are callable too but are data (:on-error :skip)
-    options = {k: v for k, v in (record.options or {}).items() if type(v) is Keyword or not callable(v)}
-    if script_path is not None:
-        options[SCRIPT_KEY] = script_path
-    stats: dict[str, int | float] = {name: getattr(record, name) for name in _STATS}
-    for name in _OPTIONAL_STATS:
-        value = getattr(record, name)
-        if value is not None:
-            stats[name] = value
-    return Snapshot(
-        stream_id=record.id,
-        processor=record.processor_name,
-        processor_hash=processor_hash,
-        state=record.state,
-        initial_state=record.initial_state,
-        status=record.status.value,
-        status_message=record.message,
-        queue=queue,
-        continuation=dict(record.continuation) if record.continuation is not None else None,
-        source_uri=source_uri,
-        queue_capacity=record.capacity,
-        options=options,
-        stats=stats,
-        seq=record.seq,
-        output_seq=record.output_seq,
-        input_ended=record.input_ended,
-        source_kind=record.source_kind,
-        source_failed=_source_failed(record),
-        queue_received_at=received,
-    )
-
-
-def _source_failed(record: StreamRecord) -> bool:
-    """The driver's mark (its records only): the source gave up and the stream drains or failed because of it.
-
-    An ``:error`` with another message failed for another reason (the processor, while draining), and stays so.
-    """
-    failure = getattr(record, "source_failure", None)
-    return failure is not None and (record.status is not Status.ERROR or record.message == failure)
-
-
-def restore(record: StreamRecord, snapshot: Snapshot, *, now: float | None = None) -> None:
-    """Put a snapshot's state, status, queue, counters, continuation and input-ended flag into a fresh record.
-
-    A driver's record also gets its source-failure mark back (the status message, as the driver keeps it), so the
-    one deciding what to do with the stream (:mod:`streamrt.runtime.resume`) reads it where the driver left it.
-    Queued chunks keep the time they were received (their ``:received-at``); snapshots that did not record it
-    (before format 4) stamp them with ``now``.
-    """
-    now = time.time() if now is None else now
-    record.state = snapshot.state
-    record.initial_state = snapshot.initial_state
-    record.status = Status(snapshot.status)
-    record.message = snapshot.status_message
-    record.seq = snapshot.seq
-    record.output_seq = snapshot.output_seq
-    record.continuation = dict(snapshot.continuation) if snapshot.continuation is not None else None
-    record.input_ended = snapshot.input_ended
-    if snapshot.source_kind:
-        record.source_kind = snapshot.source_kind
-    if hasattr(record, "source_failure"):
-        failed = source_failed(snapshot)
-        record.source_failure = (snapshot.status_message or "source failed") if failed else None
-    for name in (*_STATS, *_OPTIONAL_STATS):
-        if name in snapshot.stats:
-            setattr(record, name, snapshot.stats[name])
-    first = snapshot.seq - len(snapshot.queue) + 1
-    received = snapshot.queue_received_at
-    if received is None or len(received) != len(snapshot.queue):
-        received = [now] * len(snapshot.queue)
-    record.queue.clear()
-    for i, (chunk, meta) in enumerate(snapshot.queue):
-        fault = meta.get(_FAULT_KEY) if isinstance(meta, dict) else None
-        slot: Any = _Fault(str(fault)) if fault is not None else (meta or None)
-        record.queue.append((first + i, chunk, slot, received[i]))
-
-
-def source_failed(snapshot: Snapshot) -> bool:
-    """Whether the stream's source gave up, so a resume reopens it (see :attr:`Snapshot.source_failed`).
-
-    Snapshots before format 3 did not record it: for them an ``:error`` message of the driver's
-    ``source URI: cause`` shape is the only sign.
-    """
-    if snapshot.source_failed is not None:
-        return snapshot.source_failed
-    return snapshot.status == Status.ERROR.value and is_source_failure(
-        snapshot.status_message, snapshot.source_uri
-    )
 
 
 class Persister:
@@ -271,6 +153,7 @@ class Persister:
         """Become ``provider``'s snapshot hook (one persister per provider), ``:checkpoint`` included."""
         self._provider = provider
         provider._persist = self._hook
+        provider._persist_span = self.span
         provider._durable = self.durable
         provider._dead_letter = self.dead_letter
         theirs = provider._on_checkpoint
@@ -396,6 +279,21 @@ class Persister:
                 return _one_turn()
         # the previous snapshot is not committed yet, or a status change: the stream waits for the commit
         return self._group.wait(record.id)
+
+    def span(self, record: StreamRecord) -> int | None:
+        """How many chunks the stream may process before the policy must be asked again (None: no limit).
+
+        ``push_many``'s hand-off ends its batches there: a queued batch per chunk or by time, and under every N
+        exactly where the next snapshot falls due (the queued path takes the end of the batch in progress).
+        """
+        last = self._last.get(record.id)
+        if last is None:
+            return None
+        chunks = self.policy.chunks
+        if chunks is not None and chunks > 1 and self.policy.ms is None:
+            return max(chunks - (record.processed - last[0]), 1)
+        batch: int = getattr(record, "batch", _BATCH)
+        return batch
 
     def _checkpoint(self, record: StreamRecord) -> Awaitable[None] | None:
         """``:checkpoint``: snapshot now; the stream goes on once it is committed."""

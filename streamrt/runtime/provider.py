@@ -83,6 +83,11 @@ class Provider(Driver):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock the provider stamps times with (its ``clock`` argument), so other times can agree."""
+        return self._clock
+
     async def close(self) -> None:
         """Stop intake and sources; a chunk being processed finishes; queued chunks stay queued (for snapshots)."""
         if self._closed:
@@ -273,7 +278,7 @@ class Provider(Driver):
         chunk = next(it, _ABSENT)
         while chunk is not _ABSENT:
             if len(s.queue) >= s.capacity:
-                await self._make_room(s)
+                await self._make_room(s, drain=True)
                 if self._can_hand_off(s):
                     # The producer outran the stream: process the rest straight from ``it`` while nothing else
                     # is queued or in flight (a pause, an end or a checkpoint hands the rest back to the queue).

@@ -151,7 +151,7 @@ def _rehydrate(
         options=options,
     )
     record = provider._get(stream_id)
-    restore(record, snap, now=provider._clock())
+    restore(record, snap, now=provider.clock())
     if getattr(record, "source_failure", None) is not None:
         # The source gave up (retries exhausted, say): what it delivered was processed, or is in the queue, and the
         # continuation says where it stopped, so the stream goes on from there with its source reopened

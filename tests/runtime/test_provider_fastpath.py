@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -24,6 +24,8 @@ from streamrt.policy.guard import Guard
 from streamrt.runtime import Provider
 from streamrt.runtime.callables import takes_meta
 from streamrt.runtime.contract import result
+from streamrt.runtime.persist import Persister, SnapshotPolicy
+from streamrt.store.memory import MemoryStore
 from streamrt.values import Keyword
 
 from .helpers import SEEN, collect
@@ -316,24 +318,29 @@ def guarded(answers: list[str], p: Provider) -> Any:
     return proc
 
 
+def _waited_checkpoint(snapshots: list[int]) -> Callable[[Any], Any]:
+    """An ``on_checkpoint`` hook whose write the stream waits for: the hand-off stops mid-batch and hands what
+    it took back to the queue."""
+
+    def snapshot(record: Any) -> Any:
+        snapshots.append(record.processed)
+        return asyncio.ensure_future(asyncio.sleep(0))
+
+    return snapshot
+
+
 async def _observe_guarded(
     p: Provider,
+    snapshots: list[int],
     answers: list[str],
     fits: list[bool],
     schemas: tuple[bool, bool, bool],
     on_error: str,
     as_list: bool,
 ) -> dict[str, Any]:
+    """``snapshots``: what ``p``'s ``on_checkpoint`` hook (:func:`_waited_checkpoint`) collects."""
     outs: list[tuple[int, Any]] = []
     p.add_sink(lambda o: outs.append((o.seq, o.value)))
-    snapshots: list[int] = []
-
-    def snapshot(record: Any) -> Any:
-        # a write the stream waits for: the hand-off stops mid-batch and hands what it took back to the queue
-        snapshots.append(record.processed)
-        return asyncio.ensure_future(asyncio.sleep(0))
-
-    p._on_checkpoint = snapshot
     use_input, use_output, use_state = schemas
     sid = p.start(
         guarded(answers, p),
@@ -385,10 +392,15 @@ def test_guarded_hand_off_matches_the_queued_path(
     """``fits``: whether each chunk fits the input schema (most do, so runs get past the first misfit)."""
 
     async def both() -> tuple[dict[str, Any], dict[str, Any]]:
-        async with Provider(default_queue_capacity=1) as fast, QueuedOnly(default_queue_capacity=1) as ref:
+        fast_cps: list[int] = []
+        ref_cps: list[int] = []
+        async with (
+            Provider(default_queue_capacity=1, on_checkpoint=_waited_checkpoint(fast_cps)) as fast,
+            QueuedOnly(default_queue_capacity=1, on_checkpoint=_waited_checkpoint(ref_cps)) as ref,
+        ):
             return (
-                await _observe_guarded(fast, answers, fits, schemas, on_error, as_list),
-                await _observe_guarded(ref, answers, fits, schemas, on_error, as_list),
+                await _observe_guarded(fast, fast_cps, answers, fits, schemas, on_error, as_list),
+                await _observe_guarded(ref, ref_cps, answers, fits, schemas, on_error, as_list),
             )
 
     fast, ref = asyncio.run(both())
@@ -400,11 +412,36 @@ def test_guarded_hand_off_matches_the_queued_path(
             assert len(fast["dead_letters"]) == s.skipped
 
 
-@pytest.mark.parametrize("provider", [Provider, QueuedOnly], ids=["hand-off", "queued"])
-async def test_a_dead_letter_write_makes_the_stream_wait_then_the_rest_is_queued(
-    provider: type[Provider], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    order: list[str] = []
+class SlowLetters(MemoryStore):
+    """A store whose dead-letter write takes a turn of the event loop, and says when it starts and ends."""
+
+    def __init__(self, order: list[str]) -> None:
+        super().__init__()
+        self.order = order
+
+    async def add_dead_letter(
+        self, stream_id: str, seq: int, chunk: Any, meta: Any, error: str, *, created_at: float | None = None
+    ) -> None:
+        self.order.append(f"dead letter {seq}")
+        await asyncio.sleep(0)
+        await super().add_dead_letter(stream_id, seq, chunk, meta, error, created_at=created_at)
+        self.order.append("written")
+
+
+LETTERED = (5, 19)
+"""The chunks (of 20) that miss the input schema and are dead-lettered: seqs 6 and 20."""
+
+
+def _noting(order: list[str]) -> Callable[[Any, dict[Keyword, Any]], Any]:
+    def proc(state: Any, chunk: dict[Keyword, Any]) -> Any:
+        order.append(f"chunk {chunk[VALUE]}")
+        return state
+
+    return proc
+
+
+def _spy_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many chunks each guarded hand-off batch processed, in order."""
     handed_off: list[int] = []
     real = Guard.hand_off_batch
 
@@ -416,32 +453,37 @@ async def test_a_dead_letter_write_makes_the_stream_wait_then_the_rest_is_queued
     monkeypatch.setattr(Guard, "hand_off_batch", spy)
     # the producer yields after every batch, so the worker the first chunks started is gone by the end
     monkeypatch.setattr(batch, "_YIELD_EVERY", HAND_OFF)
+    return handed_off
 
-    def writer(record: Any, seq: int, chunk: Any, meta: Any, error: str) -> Any:
-        order.append(f"dead letter {seq}")
 
-        async def write() -> None:
-            await asyncio.sleep(0)
-            order.append("written")
-
-        return asyncio.ensure_future(write())
-
-    def proc(state: Any, chunk: dict[Keyword, Any]) -> Any:
-        order.append(f"chunk {chunk[VALUE]}")
-        return state
-
-    async with provider(default_queue_capacity=2) as p:
-        p._dead_letter = writer  # what a persister installs (Persister.attach), without its snapshot policy
-        sid = p.start(proc, input_schema=INPUT, on_error="dead-letter")
-        assert await p.push_many(sid, [_chunk(i, i not in (5, 19)) for i in range(20)]) == 20
-        await p.settle(sid)
-        r = p.record(sid)
-        assert (r.processed, r.skipped, r.dead_lettered, r.seq, r.status.value) == (20, 2, 2, 20, "active")
-        assert p._get(sid).pending is None  # the write was settled
+@pytest.mark.parametrize("provider", [Provider, QueuedOnly], ids=["hand-off", "queued"])
+async def test_a_dead_letter_write_makes_the_stream_wait_then_the_rest_is_queued(
+    provider: type[Provider], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order: list[str] = []
+    handed_off = _spy_hand_offs(monkeypatch)
+    # a persister whose snapshot policy never falls due: only its dead-letter writes make the stream wait
+    async with SlowLetters(order) as store, provider(default_queue_capacity=2) as p:
+        persister = Persister(store, SnapshotPolicy(chunks=1_000_000))
+        persister.attach(p)
+        sid = p.start(_noting(order), input_schema=INPUT, on_error="dead-letter")
+        try:
+            await persister.claim(sid)
+            persister.track(p.record(sid))
+            assert await p.push_many(sid, [_chunk(i, i not in LETTERED) for i in range(20)]) == 20
+            await p.settle(sid)
+            r = p.record(sid)
+            counts = (r.processed, r.skipped, r.dead_lettered, r.seq, r.status.value)
+            assert counts == (20, 2, 2, 20, "active")
+            assert p._get(sid).pending is None  # the write was settled
+            letters = await store.dead_letters(sid)
+            assert [(d.seq, d.chunk) for d in letters] == [(i + 1, _chunk(i, False)) for i in LETTERED]
+        finally:
+            await persister.close()
     at = order.index("dead letter 6")
     assert order[at - 1 : at + 3] == ["chunk 4", "dead letter 6", "written", "chunk 6"]
     assert [x for x in order if x.startswith("chunk")] == [
-        f"chunk {i}" for i in range(20) if i not in (5, 19)
+        f"chunk {i}" for i in range(20) if i not in LETTERED
     ]
     assert order[-2:] == ["dead letter 20", "written"]  # the last chunk's write too, though no chunk follows
     if provider is Provider:
