@@ -13,9 +13,13 @@ The runtime writes one record per lifecycle event of a stream, never one per chu
 | ``snapshot`` | ``streamrt.snapshot`` | DEBUG | a snapshot was committed to the store |
 | ``reconnect`` | ``streamrt.source`` | WARNING | a live source lost its connection and retries |
 
-Every record carries the fields ``event``, ``stream_id``, ``seq`` (the last chunk sequence number the stream
-accepted), ``processed``, ``action`` and ``status`` as attributes (the ``extra`` of :meth:`logging.Logger.log`),
-so a formatter or a handler can use them without parsing the message. The driver checks
+Every record carries the fields ``event``, ``stream_id``, ``seq``, ``processed``, ``accepted``, ``action`` and
+``status`` as attributes (the ``extra`` of :meth:`logging.Logger.log`), so a formatter or a handler can use them
+without parsing the message. ``seq`` says where the stream was: the last chunk it had taken from its input, which
+for a directive in a processor's result is the chunk that gave it; ``accepted`` is the last chunk it had accepted,
+so ``accepted - seq`` chunks were queued behind it. Chunks are numbered as they are accepted and queued in order,
+so the record gives ``seq`` as ``accepted - queued`` (:func:`_reached`). A transition that discards the queue
+leaves nothing to count, so for those the caller passes the chunk's number when it knows it. The driver checks
 ``logger.isEnabledFor`` before calling in here, so a disabled level costs one cached lookup and nothing is
 formatted. :class:`JsonFormatter` writes one JSON object per line; :class:`TextFormatter` a readable line with
 the fields appended as ``key=value``.
@@ -59,7 +63,17 @@ snapshot_log: Final = logging.getLogger("streamrt.snapshot")
 source_log: Final = logging.getLogger("streamrt.source")
 _ROOT: Final = logging.getLogger("streamrt")
 
-FIELDS: Final = ("event", "stream_id", "seq", "processed", "action", "status", "processor", "error")
+FIELDS: Final = (
+    "event",
+    "stream_id",
+    "seq",
+    "processed",
+    "accepted",
+    "action",
+    "status",
+    "processor",
+    "error",
+)
 """The structured fields of a lifecycle record, in the order formatters print them."""
 
 LEVELS: Final = ("debug", "info", "warning", "error", "critical")
@@ -71,12 +85,18 @@ LogFormat = Literal["text", "json"]
 _STANDARD: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
-def _fields(s: StreamRecord, event: str, action: str | None) -> dict[str, Any]:
+def _reached(s: StreamRecord) -> int:
+    """The last chunk ``s`` has taken from its input (0 before the first): the ones after it are still queued."""
+    return s.seq - len(s.queue)
+
+
+def _fields(s: StreamRecord, event: str, action: str | None, seq: int | None = None) -> dict[str, Any]:
     return {
         "event": event,
         "stream_id": s.id,
-        "seq": s.seq,
+        "seq": _reached(s) if seq is None else seq,
         "processed": s.processed,
+        "accepted": s.seq,
         "action": action,
         "status": s.status.value,
         "processor": s.processor_name,
@@ -100,24 +120,26 @@ def stream_started(s: StreamRecord, source: Source | None) -> None:
         )
 
 
-def log_transition(s: StreamRecord, t: Transition, level: int) -> None:
+def log_transition(s: StreamRecord, t: Transition, level: int, seq: int | None = None) -> None:
     """Log a transition the driver carried out, at ``level`` (the driver has checked that it is enabled).
 
+    ``seq``: the chunk whose processing led to the transition, if the caller knows it; else :func:`_reached`,
+    which is that chunk unless the transition discarded the queue (then it is the last chunk accepted).
     A failure or an end that changes nothing (the stream was already over) is not an event and is not logged.
     """
     action = t.event.value
     if action == "fail":
         if t.changed:
-            fields = _fields(s, "error", action)
+            fields = _fields(s, "error", action, seq)
             fields["error"] = s.message
             stream_log.log(level, "stream %s failed: %s", s.id, s.message, extra=fields)
     elif action == "end":
         if t.changed:
-            fields = _fields(s, "status", action)
+            fields = _fields(s, "status", action, seq)
             stream_log.log(level, "stream %s %s: its input ended", s.id, t.target.value, extra=fields)
     else:
         text = "stream %s: %s, now %s" if t.changed else "stream %s: %s (stays %s)"
-        fields = _fields(s, "directive", action)
+        fields = _fields(s, "directive", action, seq)
         stream_log.log(level, text, s.id, action, t.target.value, extra=fields)
 
 
@@ -135,8 +157,9 @@ def log_snapshots(snapshots: Iterable[Snapshot], seconds: float) -> None:
             extra={
                 "event": "snapshot",
                 "stream_id": snap.stream_id,
-                "seq": snap.seq,
+                "seq": snap.seq - len(snap.queue),
                 "processed": snap.stats.get("processed"),
+                "accepted": snap.seq,
                 "action": "snapshot",
                 "status": snap.status,
                 "processor": snap.processor,

@@ -184,7 +184,7 @@ class Guard:
                     s.state = state
                     s.processed += processed
                     processed = 0
-                    d._fail(s, f"chunk {seq}: {smeta.message}")
+                    d._fail(s, f"chunk {seq}: {smeta.message}", seq)
                     break
                 processed += 1
                 try:
@@ -223,7 +223,7 @@ class Guard:
                 if outs:
                     d._emit(s, outs)
                 if event is not None:
-                    d._carry_out(s, s.apply(event))
+                    d._carry_out(s, s.apply(event), seq)
                     if s.pending is not None:
                         break
                 state = s.state
@@ -232,7 +232,7 @@ class Guard:
             s.state = state
             s.processed += processed
             processed = 0
-            d._fail(s, f"chunk {seq}: {failure_text(exc)}")
+            d._fail(s, f"chunk {seq}: {failure_text(exc)}", seq)
         else:
             s.state = state
             s.processed += processed
@@ -309,7 +309,7 @@ class Guard:
                         if outs:
                             d._emit(s, outs)
                         if event is not None:
-                            d._carry_out(s, s.apply(event))
+                            d._carry_out(s, s.apply(event), seq)
                     except Exception as exc:
                         # not a chunk's fault (an output sink failed): the stream fails whatever its policy
                         failed = exc
@@ -325,7 +325,7 @@ class Guard:
             n = seq - start
             if n:
                 if failed is not None:
-                    d._fail(s, f"chunk {seq}: {failure_text(failed)}")
+                    d._fail(s, f"chunk {seq}: {failure_text(failed)}", seq)
                 d._batch_done(s, n, received, handed_off=True)
         return n
 
@@ -336,7 +336,7 @@ class Guard:
         message = str(exc) if isinstance(exc, SchemaViolation) else f"chunk {seq}: {failure_text(exc)}"
         policy = self.on_error
         if policy is OnError.FAIL:
-            d._fail(s, message)
+            d._fail(s, message, seq)
             return False
         s.errors += 1
         s.skipped += 1

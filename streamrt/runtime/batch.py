@@ -91,8 +91,8 @@ class ChunkLoops:
         _observer: Observer | None
         _dead_letter: DeadLetterWriter | None
 
-        def _carry_out(self, s: _Stream, t: Transition) -> None: ...
-        def _fail(self, s: _Stream, message: str) -> None: ...
+        def _carry_out(self, s: _Stream, t: Transition, seq: int | None = None) -> None: ...
+        def _fail(self, s: _Stream, message: str, seq: int | None = None) -> None: ...
         def _schedule(self, s: _Stream) -> None: ...
         def _after_batch(self, s: _Stream) -> bool: ...
         def _persisted(self, s: _Stream, forced: bool) -> None: ...
@@ -136,7 +136,7 @@ class ChunkLoops:
                     s.state = state
                     s.processed += processed
                     processed = 0
-                    self._fail(s, f"chunk {seq}: {smeta.message}")
+                    self._fail(s, f"chunk {seq}: {smeta.message}", seq)
                     break
                 processed += 1
                 if with_meta:
@@ -171,7 +171,7 @@ class ChunkLoops:
                 if outs:
                     self._emit(s, outs)
                 if event is not None:
-                    self._carry_out(s, s.apply(event))
+                    self._carry_out(s, s.apply(event), seq)
                     if s.pending is not None:
                         break
                 state = s.state
@@ -179,7 +179,7 @@ class ChunkLoops:
             s.state = state
             s.processed += processed
             processed = 0
-            self._fail(s, f"chunk {seq}: {failure_text(exc)}")
+            self._fail(s, f"chunk {seq}: {failure_text(exc)}", seq)
         else:
             s.state = state
             s.processed += processed
@@ -334,7 +334,7 @@ class ChunkLoops:
                         if outs:
                             self._emit(s, outs)
                         if event is not None:
-                            self._carry_out(s, s.apply(event))
+                            self._carry_out(s, s.apply(event), seq)
                         if s.pending is not None:
                             break
                         state = s.state
@@ -349,7 +349,7 @@ class ChunkLoops:
             n = seq - start
             if n:
                 if failed is not None:
-                    self._fail(s, f"chunk {seq}: {failure_text(failed)}")
+                    self._fail(s, f"chunk {seq}: {failure_text(failed)}", seq)
                 self._batch_done(s, n, received, handed_off=True)
         return n
 

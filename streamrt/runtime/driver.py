@@ -213,10 +213,11 @@ class Driver(ChunkLoops, SourceReading):
             # A later snapshot of the same stream is written after an earlier one, so awaiting it covers both.
             s.pending = pending
 
-    def _carry_out(self, s: _Stream, t: Transition) -> None:
+    def _carry_out(self, s: _Stream, t: Transition, seq: int | None = None) -> None:
+        """Carry out ``t``; ``seq`` is the chunk whose result or failure led to it, when there is one (for the log)."""
         level = _ERROR if t.event is _FAIL else _INFO if t.source is not t.target else _DEBUG
         if stream_log.isEnabledFor(level):
-            log_transition(s, t, level)
+            log_transition(s, t, level, seq)
         if self._persist is not None and t.changed:
             self._persisted(s, True)
             if s.pending is not None and not t.finish:
@@ -235,8 +236,8 @@ class Driver(ChunkLoops, SourceReading):
                 s.pending = pending
                 self._schedule(s)
 
-    def _fail(self, s: _Stream, message: str) -> None:
-        self._carry_out(s, s.apply(Event.FAIL, message))
+    def _fail(self, s: _Stream, message: str, seq: int | None = None) -> None:
+        self._carry_out(s, s.apply(Event.FAIL, message), seq)
 
     def _finish(self, s: _Stream) -> None:
         """The stream just became terminal: release everyone waiting on it and stop its source."""

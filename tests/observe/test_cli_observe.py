@@ -157,4 +157,6 @@ def test_text_logs_go_to_stderr_and_stdout_stays_outputs(script: Path) -> None:
         "INFO streamrt.stream: stream feed started: processor echo, source mock mock:m?count=3"
         in log_lines[0]
     )
-    assert "event=status stream_id=feed seq=3 processed=3 action=end status=completed" in log_lines[1]
+    assert (
+        "event=status stream_id=feed seq=3 processed=3 accepted=3 action=end status=completed" in log_lines[1]
+    )

@@ -63,14 +63,14 @@ async def test_lifecycle_records_field_by_field(json_log: io.StringIO) -> None:
     assert start["level"] == "info"
     assert start["stream_id"] == "s1"
     assert start["processor"] == "pauser"
-    assert (start["seq"], start["processed"]) == (0, 0)
+    assert (start["seq"], start["processed"], start["accepted"]) == (0, 0, 0)
     assert start["message"] == "stream s1 started: processor pauser, fed by the host, queue capacity 32"
     assert start["ts"].endswith("Z") and "T" in start["ts"]
-    # the pause came from chunk 3; all five chunks had been accepted
-    assert (pause["seq"], pause["processed"]) == (5, 3)
+    # the pause came from chunk 3; all five chunks had been accepted, so 4 and 5 were queued behind it
+    assert (pause["seq"], pause["processed"], pause["accepted"]) == (3, 3, 5)
     assert pause["message"] == "stream s1: pause, now paused"
-    assert (resume["seq"], resume["processed"]) == (5, 3)
-    assert (end["seq"], end["processed"], end["level"]) == (5, 5, "info")
+    assert (resume["seq"], resume["processed"], resume["accepted"]) == (3, 3, 5)
+    assert (end["seq"], end["processed"], end["accepted"], end["level"]) == (5, 5, 5, "info")
     assert end["message"] == "stream s1 completed: its input ended"
 
 
