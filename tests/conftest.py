@@ -5,6 +5,10 @@ machine (Debian's ``/usr/lib/postgresql/<version>/bin``; ``.ci/ensure-postgres.s
 ``$STREAMRT_PG_BINDIR``. It listens on 127.0.0.1 at a free port, trusts local connections, runs with fsync off
 (nothing in it outlives the session) and is stopped by its own pid at the end. Without the binaries the tests
 that need it are skipped, unless ``CI`` is set, in which case they fail.
+
+Hypothesis runs without its per-example deadline (the ``streamrt`` profile; ``--hypothesis-profile`` picks another):
+the default 200 ms is a wall-clock bound, and on a loaded two-core CI machine a garbage collection or a descheduled
+process is enough to fail a correct test with ``DeadlineExceeded`` or ``Flaky``. Speed is the benchmarks' business.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("streamrt", deadline=None)
+settings.load_profile("streamrt")
 
 _PG_TOOLS = ("initdb", "pg_ctl", "createdb")
 

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -80,6 +81,22 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return samples
 
 
+def scrape_until(
+    url: str, name: str, labels: tuple[tuple[str, str], ...], count: float, timeout: float = 10.0
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Scrape until ``name`` reaches ``count``.
+
+    A batch's outputs are written as its chunks are processed, its counters once it is done: a scrape sent the moment
+    the last output line arrives can land between the two when the machine is busy.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(url)
+        if samples.get((name, labels), 0) >= count or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("per_stream", [False, True], ids=["by-processor", "per-stream"])
 def test_scrape_a_running_stream_and_check_counters_and_logs(
     script: Path, run_cli: Any, per_stream: bool
@@ -101,7 +118,7 @@ def test_scrape_a_running_stream_and_check_counters_and_logs(
     assert [o["output"] for o in outputs] == list(range(sent))
 
     labels = (("processor", "echo"), ("stream_id", "feed")) if per_stream else (("processor", "echo"),)
-    samples = scrape(url)
+    samples = scrape_until(url, "streamrt_chunks_processed_total", labels, sent)
     assert samples["streamrt_chunks_processed_total", labels] == sent
     assert samples["streamrt_outputs_total", labels] == sent
     assert samples["streamrt_errors_total", labels] == 0

@@ -1,7 +1,9 @@
 """A host program for the push crash test: feeds chunks with ``push`` and prints each acknowledged one.
 
-``python push_host.py DB N``: resumes stream ``pushed`` from the store if it is there (feeding on from its stored
-``seq``), or starts it; then pushes 1..N, printing ``ack K`` once chunk K is durable; ends the input and exits.
+``python push_host.py DB N WIDTH``: resumes stream ``pushed`` from the store if it is there (feeding on from its
+stored ``seq``), or starts it; then pushes 1..N, printing ``ack K`` once chunk K is durable; ends the input and exits.
+Each acknowledgement is padded to WIDTH bytes, so the host cannot run far ahead of the test reading them
+(tests/persist/pacing.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def add(state: Any, chunk: int) -> dict[Keyword, Any]:
     return {STATE: {SUM: state[SUM] + chunk, N: state[N] + 1, LAST: chunk}}
 
 
-async def main(db: str, total: int) -> None:
+async def main(db: str, total: int, width: int) -> None:
     async with open_store(db) as store, Provider() as p:
         persister = Persister(store)
         persister.attach(p)
@@ -45,7 +47,7 @@ async def main(db: str, total: int) -> None:
             durable = persister.durable(sid)
             if durable is not None:
                 await durable
-            sys.stdout.write(f"ack {value}\n")
+            sys.stdout.write(f"ack {value} ".ljust(width, ".") + "\n")
             sys.stdout.flush()
         p.end_input(sid)
         await p.wait(sid)
@@ -53,4 +55,4 @@ async def main(db: str, total: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))

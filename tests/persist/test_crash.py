@@ -18,22 +18,29 @@ from typing import Any
 import pytest
 
 from streamrt.runtime.persist import GROUP_BATCH
+from tests.persist.pacing import LEAD, LINE_BYTES, spawn_paced
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 LINES = 1500
 KILLS = 9
+#: the most output lines read before a kill; each run gets at most this many plus LEAD lines further
+MOST_READ = 150
 INTERVAL = 50
+# Every output carries LINE_BYTES of padding, so the child cannot run more than LEAD lines ahead of the lines read
+# (tests/persist/pacing.py): each planned kill lands before the input runs out, however loaded the machine.
 SCRIPT = """
 (defn add [state chunk]
   (let [s (+ (:sum state) (:v chunk))]
-    {:state {:sum s :n (inc (:n state)) :last (:v chunk)} :output {:sum s :v (:v chunk)}}))
+    {:state {:sum s :n (inc (:n state)) :last (:v chunk)} :output {:sum s :v (:v chunk) :pad "PAD"}}))
 (mcp-stream "jsonl:data.jsonl" add {:sum 0 :n 0 :last nil} {:stream-id "crashy"})
-"""
+""".replace("PAD", "x" * LINE_BYTES)
 CLI = "import sys; from streamrt.cli import entry; sys.argv[0] = 'streamrt'; entry()"
 
 
-def streamrt(*argv: str) -> subprocess.Popen[str]:
+def streamrt(*argv: str, paced: bool = False) -> subprocess.Popen[str]:
+    if paced:
+        return spawn_paced([sys.executable, "-c", CLI, *argv], env=dict(os.environ))
     return subprocess.Popen(
         [sys.executable, "-c", CLI, *argv],
         stdout=subprocess.PIPE,
@@ -109,6 +116,7 @@ def crash_loop(
     Also returns, for each kill after the first snapshot, how many outputs had been emitted past the committed
     snapshot (the ones resume repeats); never negative, or an output would have been lost.
     """
+    assert KILLS * (MOST_READ + LEAD) < LINES, "a run could reach the end of the input before its kill"
     rng = random.Random(seed)
     db = script.parent / f"crash-{seed}.db"
     seen: list[dict[str, Any]] = []
@@ -117,14 +125,15 @@ def crash_loop(
     stored = False
     while True:
         if stored:
-            proc = streamrt("resume", "crashy", "--store", str(db))
+            proc = streamrt("resume", "crashy", "--store", str(db), paced=True)
         else:
-            proc = streamrt("run", str(script), "--store", str(db), *extra)
+            proc = streamrt("run", str(script), "--store", str(db), *extra, paced=True)
         first = ""
         if kills < KILLS:
-            # kill once a random number of output lines has come out (at most 9 x 150 < LINES, so all 9 land)
+            # kill once a random number of output lines has come out: KILLS x (MOST_READ + LEAD) < LINES, so
+            # all of them land
             assert proc.stdout is not None
-            for _ in range(rng.randint(1, 150)):
+            for _ in range(rng.randint(1, MOST_READ)):
                 line = proc.stdout.readline()
                 first += line
                 if not line:

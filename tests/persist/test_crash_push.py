@@ -18,21 +18,20 @@ from pathlib import Path
 import pytest
 
 from streamrt.store import open_store
+from tests.persist.pacing import LEAD, LINE_BYTES, spawn_paced
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 HOST = Path(__file__).with_name("push_host.py")
 TOTAL = 600
 KILLS = 6
+#: the most acknowledgements read before a kill; the host pads each to LINE_BYTES, so it cannot get more than LEAD
+#: chunks further than that before the kill lands (tests/persist/pacing.py)
+MOST_READ = 80
 
 
 def host(db: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(HOST), str(db), str(TOTAL)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return spawn_paced([sys.executable, str(HOST), str(db), str(TOTAL), str(LINE_BYTES)])
 
 
 def stored(db: Path) -> tuple[int, dict[str, int | None]]:
@@ -45,6 +44,7 @@ def stored(db: Path) -> tuple[int, dict[str, int | None]]:
 
 
 def test_acknowledged_pushes_survive_sigkill(tmp_path: Path) -> None:
+    assert KILLS * (MOST_READ + LEAD) < TOTAL, "a run could push every chunk before its kill"
     rng = random.Random(7)
     db = tmp_path / "push.db"
     kills = 0
@@ -54,7 +54,7 @@ def test_acknowledged_pushes_survive_sigkill(tmp_path: Path) -> None:
         acked = 0
         try:
             if kills < KILLS:
-                for _ in range(rng.randint(5, 80)):
+                for _ in range(rng.randint(5, MOST_READ)):
                     line = proc.stdout.readline()
                     if not line:
                         break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,15 @@ class GatedStore(MemoryStore):
         return versions
 
 
+async def reaches(count: Callable[[], int], target: int, timeout: float = 10.0) -> None:
+    """Wait until ``count()`` is at least ``target``: how soon a stream gets there is the scheduler's business."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while count() < target:
+        assert loop.time() < deadline, f"stuck at {count()}, short of {target}"
+        await asyncio.sleep(0.001)
+
+
 async def test_snapshots_due_during_a_write_are_coalesced_into_the_next_transaction() -> None:
     async with GatedStore() as store, Provider() as p:
         persister = Persister(store)
@@ -87,7 +96,8 @@ async def test_a_stream_runs_at_most_two_batches_past_its_committed_snapshot() -
         for i in range(200):
             p.push_nowait(sid, i)
         await store.entered.wait()
-        await asyncio.sleep(0.05)  # give the stream every chance to run ahead while the write is held
+        await reaches(lambda: p.record(sid).processed, 2 * GROUP_BATCH)
+        await asyncio.sleep(0.05)  # give the stream every chance to run further while the write is held
         assert p.record(sid).processed == 2 * GROUP_BATCH
         store.gate.set()
         await p.settle()
@@ -112,7 +122,8 @@ async def test_interval_snapshots_are_taken_at_each_interval_and_written_while_t
         else:
             pushing = asyncio.ensure_future(p.push_many(sid, range(100)))
         await store.entered.wait()
-        await asyncio.sleep(0.05)  # give the stream every chance to run ahead while the write is held
+        await reaches(lambda: p.record(sid).processed, 20)
+        await asyncio.sleep(0.05)  # give the stream every chance to run further while the write is held
         # the snapshot after 10 chunks is being written; the stream went on for one more interval and waits there,
         # so a crash now would rewind it by two intervals at most
         assert p.record(sid).processed == 20
