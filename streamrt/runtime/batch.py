@@ -95,7 +95,7 @@ class ChunkLoops:
         def _fail(self, s: _Stream, message: str, seq: int | None = None) -> None: ...
         def _schedule(self, s: _Stream) -> None: ...
         def _after_batch(self, s: _Stream) -> bool: ...
-        def _persisted(self, s: _Stream, forced: bool) -> None: ...
+        def _ask_policy(self, s: _Stream) -> None: ...
         async def _settle_checkpoint(self, s: _Stream) -> None: ...
 
     def _run_batch(self, s: _Stream) -> int:
@@ -239,8 +239,7 @@ class ChunkLoops:
                     ran_out = n < size and s.status is _ACTIVE and s.pending is None
             except BaseException:
                 # the host's iterable raised: the producer leaves, the chunks it processed are the policy's all the same
-                if self._persist is not None and s.pending is None:
-                    self._persisted(s, False)
+                self._ask_policy(s)
                 if s.pending is not None:
                     self._schedule(s)  # a worker settles the write, as the producer cannot
                 raise
@@ -250,8 +249,8 @@ class ChunkLoops:
                 # stream must wait for: a worker settles it, and the producer hands the rest to the queue
                 if s.worker is None:
                     self._schedule(s)
-            elif self._persist is not None:
-                self._persisted(s, False)
+            else:
+                self._ask_policy(s)
                 if s.pending is not None:
                     # the policy's wait (its previous snapshot is not committed yet, or one turn for the write
                     # to start): awaited right here, as by a producer that drained a queued batch

@@ -162,8 +162,7 @@ class Driver(ChunkLoops, SourceReading):
             if s.status is _ACTIVE and s.pending is None:
                 self._inline += self._run_batch(s)
                 if self._persist is not None:
-                    if s.pending is None:
-                        self._persisted(s, False)
+                    self._ask_policy(s)
                     if s.pending is not None:
                         await self._settle_checkpoint(s)
                 self._after_batch(s)
@@ -206,6 +205,12 @@ class Driver(ChunkLoops, SourceReading):
                     ) from None
             self._loop = loop
             s.worker = loop.create_task(self._work(s))
+
+    def _ask_policy(self, s: _Stream) -> None:
+        """After a batch: the snapshot policy's look, unless a write is already pending; a write the stream must
+        wait for is left in ``s.pending`` (the queued loops and the hand-off each wait for it their own way)."""
+        if self._persist is not None and s.pending is None:
+            self._persisted(s, False)
 
     def _persisted(self, s: _Stream, forced: bool) -> None:
         pending = self._persist(s, forced)  # type: ignore[misc]
@@ -271,8 +276,7 @@ class Driver(ChunkLoops, SourceReading):
         try:
             while True:
                 self._run_batch(s)
-                if self._persist is not None and s.pending is None:
-                    self._persisted(s, False)
+                self._ask_policy(s)
                 if s.pending is not None:
                     await self._settle_checkpoint(s)
                 if not self._after_batch(s):

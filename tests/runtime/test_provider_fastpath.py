@@ -92,18 +92,9 @@ def scripted(answers: list[str], p: Provider) -> Any:
     return proc
 
 
-async def _observe(p: Provider, answers: list[str], n: int) -> dict[str, Any]:
-    outs: list[tuple[int, Any]] = []
-    p.add_sink(lambda o: outs.append((o.seq, o.value)))
-    sid = p.start(scripted(answers, p), stream_id="s")
-    try:
-        returned: Any = await p.push_many(sid, range(n))
-    except StreamClosedError as exc:
-        returned = f"closed: {exc}"
-    await p.settle(sid)
-    r = p.record(sid)
-    assert r.queue_high_watermark <= p.default_queue_capacity
-    # the queue's depth differs by construction (the hand-off starts once the queue was full); times are the clock's
+def outcome(r: Any, returned: Any, outs: Any) -> dict[str, Any]:
+    """What two ways of feeding a stream must agree on. The queue's depth differs by construction (the hand-off
+    starts once the queue was full) and times are the clock's, so those stats are left out."""
     stats = r.statistics()._replace(
         last_latency=None, last_event_time=None, backpressure_wait=0.0, queue_high_watermark=0
     )
@@ -116,6 +107,20 @@ async def _observe(p: Provider, answers: list[str], n: int) -> dict[str, Any]:
         "stats": stats,
         "outputs": outs,
     }
+
+
+async def _observe(p: Provider, answers: list[str], n: int) -> dict[str, Any]:
+    outs: list[tuple[int, Any]] = []
+    p.add_sink(lambda o: outs.append((o.seq, o.value)))
+    sid = p.start(scripted(answers, p), stream_id="s")
+    try:
+        returned: Any = await p.push_many(sid, range(n))
+    except StreamClosedError as exc:
+        returned = f"closed: {exc}"
+    await p.settle(sid)
+    r = p.record(sid)
+    assert r.queue_high_watermark <= p.default_queue_capacity
+    return outcome(r, returned, outs)
 
 
 @settings(max_examples=60, deadline=None)
@@ -358,24 +363,11 @@ async def _observe_guarded(
         returned = f"closed: {exc}"
     await p.settle(sid)
     r = p.record(sid)
-    stats = r.statistics()._replace(
-        last_latency=None, last_event_time=None, backpressure_wait=0.0, queue_high_watermark=0
-    )
     letters = [
         (d.seq, d.chunk, d.error, {k: v for k, v in d.meta.items() if k != K("received-at")})
         for d in p.dead_letters(sid)
     ]
-    return {
-        "returned": returned,
-        "state": r.state,
-        "status": r.status,
-        "message": r.message,
-        "seq": r.seq,
-        "stats": stats,
-        "outputs": outs,
-        "dead_letters": letters,
-        "checkpoints": snapshots,
-    }
+    return {**outcome(r, returned, outs), "dead_letters": letters, "checkpoints": snapshots}
 
 
 @settings(max_examples=150, deadline=None)
