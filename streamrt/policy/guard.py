@@ -35,8 +35,12 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import SchemaViolation, UsageError
+from streamrt.meta import RECEIVED_AT as _RECEIVED_AT
+from streamrt.meta import SEQ as _SEQ
+from streamrt.meta import SOURCE as _SOURCE
+from streamrt.meta import STREAM_ID as _STREAM_ID
 from streamrt.policy.schema import Schema, compile_schema
-from streamrt.runtime.batch import _ACTIVE, _RECEIVED_AT, _SEQ, _SOURCE, _STREAM_ID, _Fault
+from streamrt.runtime.batch import _ACTIVE, _Fault
 from streamrt.runtime.callables import failure_text
 from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret
 from streamrt.runtime.stream import StreamRecord

@@ -38,6 +38,10 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StreamError
+from streamrt.meta import RECEIVED_AT as _RECEIVED_AT
+from streamrt.meta import SEQ as _SEQ
+from streamrt.meta import SOURCE as _SOURCE
+from streamrt.meta import STREAM_ID as _STREAM_ID
 from streamrt.runtime.callables import failure_text, name_of
 from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret
 from streamrt.runtime.machine import Status, Transition
@@ -59,10 +63,6 @@ _YIELD_EVERY: Final = 256
 _HAND_OFF: Final = 1024
 """Chunks a producer processes itself (:meth:`ChunkLoops._hand_off`) before it checks whether to yield."""
 _ACTIVE: Final = Status.ACTIVE
-_STREAM_ID: Final = Keyword("stream-id")
-_SEQ: Final = Keyword("seq")
-_SOURCE: Final = Keyword("source")
-_RECEIVED_AT: Final = Keyword("received-at")
 _ABSENT: Final[Any] = object()
 _INERT: Final[tuple[type, ...]] = (type(iter([])), type(iter(())))
 """Iterators that taking a chunk from early changes nothing anyone can see (no code runs, nothing can raise)."""

@@ -28,8 +28,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StreamClosedError, UnknownStreamError, UsageError
+from streamrt.meta import ENDED_AT as _ENDED_AT
+from streamrt.meta import SEQ as _SEQ
+from streamrt.meta import SOURCE as _SOURCE
+from streamrt.meta import STREAM_ID as _STREAM_ID
 from streamrt.observe.logs import log_transition, stream_log
-from streamrt.runtime.batch import _ACTIVE, _BATCH, _SEQ, _SOURCE, _STREAM_ID, _YIELD_EVERY, ChunkLoops
+from streamrt.runtime.batch import _ACTIVE, _BATCH, _YIELD_EVERY, ChunkLoops
 from streamrt.runtime.callables import failure_text, name_of, takes_meta
 from streamrt.runtime.contract import interpret
 from streamrt.runtime.machine import Event, Status, Transition, transition
@@ -45,7 +49,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Driver"]
 
-_ENDED_AT: Final = Keyword("ended-at")
 _FAIL: Final = Event.FAIL
 _DEBUG, _INFO, _ERROR = logging.DEBUG, logging.INFO, logging.ERROR
 _OVER_FOR_GOOD: Final = frozenset({Status.COMPLETED, Status.STOPPED, Status.CANCELLED})

@@ -29,15 +29,13 @@ from collections.abc import AsyncGenerator
 from typing import IO, Final
 
 from streamrt.errors import SourceError
+from streamrt.meta import LINE, SOURCE
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source
 from streamrt.sources.decode import json_value
-from streamrt.values import Keyword
 
 __all__ = ["BLOCK_SIZE", "JsonlSource", "StdinSource", "jsonl_path"]
 
 BLOCK_SIZE: Final = 256 * 1024
-_LINE: Final = Keyword("line")
-_SOURCE: Final = Keyword("source")
 
 
 def jsonl_path(uri: str) -> str:
@@ -80,7 +78,7 @@ class _LineSource(Source):
         cont = {"line": self._line, "offset": self._offset}
         if not raw.strip():
             return None
-        meta = {_LINE: self._line, _SOURCE: self.kind}
+        meta = {LINE: self._line, SOURCE: self.kind}
         try:
             value = json_value(raw)
         except ValueError as err:

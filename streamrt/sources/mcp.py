@@ -46,6 +46,7 @@ import httpx
 from httpx_sse import EventSource
 
 from streamrt.errors import SourceError, StreamrtError
+from streamrt.meta import ID, KIND, REQUEST_ID, SOURCE, TOOL
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source
 from streamrt.sources.mcp_protocol import (
     PROTOCOL_VERSION,
@@ -71,11 +72,6 @@ __all__ = ["McpSource"]
 
 logger = logging.getLogger(__name__)
 
-_K_SOURCE = Keyword("source")
-_K_KIND = Keyword("kind")
-_K_TOOL = Keyword("tool")
-_K_REQUEST_ID = Keyword("request-id")
-_K_ID = Keyword("id")
 _K_MESSAGE = Keyword("message")
 
 
@@ -422,13 +418,13 @@ class McpSource(Source):
 
     def _meta(self, kind: str) -> dict[Keyword, Any]:
         meta: dict[Keyword, Any] = {
-            _K_SOURCE: self.kind,
-            _K_KIND: kind,
-            _K_TOOL: self.target.tool,
-            _K_REQUEST_ID: self._request_id,
+            SOURCE: self.kind,
+            KIND: kind,
+            TOOL: self.target.tool,
+            REQUEST_ID: self._request_id,
         }
         if self._last_event_id is not None:
-            meta[_K_ID] = self._last_event_id
+            meta[ID] = self._last_event_id
         return meta
 
     def _chunk(self, kind: str, value: Any) -> Chunk:

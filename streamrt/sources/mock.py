@@ -15,6 +15,7 @@ from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
 from streamrt.errors import SourceError
+from streamrt.meta import NAME, SOURCE
 from streamrt.sources.base import Chunk, Continuation, Item, Source
 from streamrt.values import Keyword
 
@@ -22,8 +23,6 @@ __all__ = ["MockSource"]
 
 _SEQ: Final = Keyword("seq")
 _PAYLOAD: Final = Keyword("payload")
-_SOURCE: Final = Keyword("source")
-_NAME: Final = Keyword("name")
 _YIELD_EVERY: Final = 256
 
 
@@ -74,7 +73,7 @@ class MockSource(Source):
     async def items(self) -> AsyncGenerator[Item, None]:
         self.health.set("connected")
         i = self._start
-        meta = {_SOURCE: self.kind, _NAME: self.name}
+        meta = {SOURCE: self.kind, NAME: self.name}
         while self.count is None or i < self.count:
             if self.interval:
                 if i > self._start:

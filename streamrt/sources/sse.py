@@ -34,6 +34,7 @@ import httpx
 from httpx_sse import ServerSentEvent, aconnect_sse
 
 from streamrt.errors import SourceAuthError, SourceError
+from streamrt.meta import EVENT, ID, SOURCE
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Control, Item
 from streamrt.sources.decode import json_or_text
 from streamrt.sources.reconnect import ReconnectingSource, redact_url
@@ -54,9 +55,6 @@ CONTROL_ACTIONS: Final = frozenset(
     {"pause", "resume", "cancel", "stop", "complete", "checkpoint", "continue"}
 )
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
-_EVENT: Final = Keyword("event")
-_ID: Final = Keyword("id")
-_SOURCE: Final = Keyword("source")
 _ACTION: Final = Keyword("action")
 
 
@@ -207,7 +205,7 @@ class SseSource(ReconnectingSource):
             return None
         if not data:
             return None
-        meta = {_EVENT: kind, _ID: event_id, _SOURCE: "sse"}
+        meta = {EVENT: kind, ID: event_id, SOURCE: "sse"}
         cont = {"last_event_id": event_id} if event_id is not None else None
         if kind == "control":
             return _control(data, meta, cont)

@@ -23,15 +23,14 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidHandshake, InvalidStatus, InvalidURI
 
 from streamrt.errors import SourceAuthError, SourceError
+from streamrt.meta import SOURCE
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item
 from streamrt.sources.decode import json_or_text
 from streamrt.sources.reconnect import ReconnectingSource, redact_url
 from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after
-from streamrt.values import Keyword
 
 __all__ = ["WebSocketSource"]
 
-_SOURCE: Final = Keyword("source")
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 _NORMAL_CLOSURE: Final = 1000
 
@@ -100,7 +99,7 @@ class WebSocketSource(ReconnectingSource):
         return SourceError(f"{where}: the server refused the WebSocket upgrade with HTTP {status}")
 
     def _convert(self, message: str | bytes) -> Item:
-        meta = {_SOURCE: self.kind}
+        meta = {SOURCE: self.kind}
         if isinstance(message, bytes):
             try:
                 message = message.decode("utf-8")

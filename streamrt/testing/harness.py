@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
 from streamrt.errors import QueueFullError, StreamClosedError, StreamrtError
+from streamrt.meta import SEQ
 from streamrt.runtime.contract import interpret
 from streamrt.runtime.machine import Status
 from streamrt.runtime.outputs import Output
@@ -43,7 +44,6 @@ PushResult = Literal["accepted", "refused", "full"]
 """What became of a chunk: queued; refused because the stream is over (counted as dropped); or not taken because
 the paused stream's queue is full (not counted: the producer keeps it)."""
 
-_SEQ: Final = Keyword("seq")
 _K = Keyword
 
 
@@ -106,7 +106,7 @@ class StreamHarness:
         record = self.provider.record(self.sid)
         if record.status is not Status.ACTIVE:
             self.violations.append(f"the processor was called while the stream was {record.status.value}")
-        seq = meta[_SEQ]
+        seq = meta[SEQ]
         if self.tracking and not (0 < seq <= len(self.accepted) and self.accepted[seq - 1] is chunk):
             self.violations.append(f"chunk {seq} is not the chunk pushed as number {seq}")
         self.seen.append(seq)
