@@ -1,32 +1,47 @@
-"""Every exception streamrt raises on purpose.
+"""Every exception streamrt raises on purpose, in one tree.
 
-User mistakes and environment problems are subclasses of :class:`StreamrtError`; the CLI prints them as one clear
-message and never a traceback. Anything else escaping streamrt is a bug in streamrt.
+Theory of operation
+-------------------
+:class:`StreamrtError` and its subclasses mean *someone outside streamrt can fix this*: the author of a script,
+the programmer of a host, the operator (a source or store out of reach). The CLI prints them as one message
+(``file:line:col: message`` with the line and a caret for a :class:`ScriptError`) and never a traceback. Any other
+exception escaping streamrt is a bug in streamrt and is left to show its traceback. Exceptions raised by host code
+(a Python processor, a sink) are not ours: the stream they happened in goes to ``:error`` with their text.
+
+Every class has one meaning. The four bases (``StreamrtError``, ``ScriptError``, ``StreamError``, ``StoreError``)
+are categories and never raised as themselves; catch one to handle the whole category. ``ScriptRuntimeError`` and
+``SourceError`` are raised as themselves and have one special case each. Builtin bases are added where
+Python code expects them: a lookup that finds nothing is also a :class:`KeyError`.
 
 ```
 StreamrtError
 ├── ScriptError                  a script is wrong; carries file, line, column and the source line
 │   ├── ScriptSyntaxError        the reader could not read it
 │   ├── ScriptCompileError       unknown symbol, malformed special form, wrong arity: found before running
-│   └── ScriptRuntimeError       a form failed while running (names the script line of the failing form)
-│       └── LimitExceededError   one chunk took more fuel, time, call depth or value size than its limits allow
-├── CapabilityError              a `call` named a capability the host did not grant, or gave it bad arguments
-│   └── EffectDeniedError        the security context denies an effect the call needs (also a ScriptError)
+│   ├── ScriptRuntimeError       a form failed while running (names the script line of the failing form)
+│   │   └── LimitExceededError   one chunk took more fuel, time, call depth or value size than its limits allow
+│   └── EffectDeniedError        the security context or the script's (effects ...) refuses an effect a call needs
+├── CapabilityError              a host capability refused its arguments; reported as a ScriptRuntimeError at the call
 ├── StreamError                  a stream-level problem reported to the host
-│   ├── UnknownStreamError       no stream with that id
+│   ├── UnknownStreamError       no stream with that id (also a KeyError)
 │   ├── DuplicateStreamError     a stream with that id already exists
 │   ├── QueueFullError           push_nowait on a full queue
+│   ├── StreamClosedError        a chunk or directive for a stream in a terminal status
 │   ├── SchemaViolation          a chunk, output or state does not match the stream's schema
-│   └── StreamClosedError        a chunk or directive for a stream in a terminal status
-├── SourceError                  a source cannot be opened or has failed for good
+│   ├── ProcessorResultError     a processor returned something the result contract does not allow
+│   └── SinkError                an output sink raised; the stream goes to :error
+├── SourceError                  a source cannot be opened or has failed for good (raised as itself)
 │   └── SourceAuthError          the peer refused our credentials (401/403); never includes the secret
 ├── StoreError                   a snapshot store problem
-│   ├── StoreUnavailableError    the store URL cannot be opened
-│   ├── SnapshotNotFoundError    no snapshot for that stream id
+│   ├── StoreUnavailableError    the store URL cannot be opened, or the connection to it failed
+│   ├── StoreOperationError      the database refused or failed a statement
+│   ├── SnapshotNotFoundError    no snapshot for that stream id (also a KeyError)
 │   ├── SnapshotCorruptError     a snapshot failed its integrity check or cannot be decoded
 │   ├── SnapshotConflictError    an optimistic-concurrency write lost a race
+│   ├── StreamOwnedError         another provider holds the stream's lease
+│   ├── UnstorableValueError     a state, chunk or option holds a value the snapshot codec cannot encode
 │   └── ProcessorChangedError    the processor's source changed since the snapshot
-└── UsageError                   a bad command line or host API argument
+└── UsageError                   a bad argument: a command-line flag, a host API argument or a stream option
 ```
 """
 
@@ -41,23 +56,28 @@ __all__ = [
     "LimitExceededError",
     "Pos",
     "ProcessorChangedError",
+    "ProcessorResultError",
     "QueueFullError",
     "SchemaViolation",
     "ScriptCompileError",
     "ScriptError",
     "ScriptRuntimeError",
     "ScriptSyntaxError",
+    "SinkError",
     "SnapshotConflictError",
     "SnapshotCorruptError",
     "SnapshotNotFoundError",
     "SourceAuthError",
     "SourceError",
     "StoreError",
+    "StoreOperationError",
     "StoreUnavailableError",
     "StreamClosedError",
     "StreamError",
+    "StreamOwnedError",
     "StreamrtError",
     "UnknownStreamError",
+    "UnstorableValueError",
     "UsageError",
 ]
 
@@ -135,14 +155,11 @@ class LimitExceededError(ScriptRuntimeError):
         self.value = value
 
 
-class CapabilityError(StreamrtError):
-    """A capability call was not granted or was malformed."""
+class EffectDeniedError(ScriptError):
+    """The security context (or the script's ``(effects ...)``) denies an effect a ``call`` or declaration needs.
 
-
-class EffectDeniedError(CapabilityError, ScriptError):
-    """The security context denies an effect a ``call`` (or an ``(effects ...)`` declaration) needs.
-
-    A :class:`ScriptError` too, so it is located at the script line of the ``call`` and printed with a caret.
+    Located at the script line of the ``call`` or declaration when there is one; a host reading a source itself (a
+    resumed stream's) gets one with no position.
     """
 
     def __init__(
@@ -157,6 +174,10 @@ class EffectDeniedError(CapabilityError, ScriptError):
         ScriptError.__init__(self, message, pos, source_line)
         self.capability = capability
         self.effect = effect
+
+
+class CapabilityError(StreamrtError):
+    """A host capability refused the arguments of a ``call``; the script reports it at the line of the call."""
 
 
 class StreamError(StreamrtError):
@@ -203,6 +224,14 @@ class StreamClosedError(StreamError):
     """The stream is in a terminal status; the chunk was counted as dropped."""
 
 
+class ProcessorResultError(StreamError):
+    """A processor returned something the result contract does not allow (not a map, an unknown action, ...)."""
+
+
+class SinkError(StreamError):
+    """An output sink raised; the stream goes to ``:error`` with the sink's name and what it raised."""
+
+
 class SourceError(StreamrtError):
     """A source cannot be opened or failed for good."""
 
@@ -219,6 +248,10 @@ class StoreUnavailableError(StoreError):
     """The store cannot be opened."""
 
 
+class StoreOperationError(StoreError):
+    """The database refused or failed a statement (a connection problem is a StoreUnavailableError)."""
+
+
 class SnapshotNotFoundError(StoreError, KeyError):
     """No snapshot for that stream id."""
 
@@ -232,6 +265,14 @@ class SnapshotCorruptError(StoreError):
 
 class SnapshotConflictError(StoreError):
     """A snapshot write lost an optimistic-concurrency race."""
+
+
+class StreamOwnedError(StoreError):
+    """Another provider holds a live lease on the stream: two providers must not run one stream."""
+
+
+class UnstorableValueError(StoreError):
+    """A value (state, queued chunk, option, dead letter) cannot be encoded by the snapshot codec."""
 
 
 class ProcessorChangedError(StoreError):

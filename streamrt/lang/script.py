@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from streamrt.errors import (
     CapabilityError,
-    EffectDeniedError,
     Pos,
+    ScriptCompileError,
     ScriptError,
     ScriptRuntimeError,
     UsageError,
@@ -159,8 +159,6 @@ class Script:
             )
         try:
             result = cap(args, CallContext(self, pos))
-        except EffectDeniedError:
-            raise
         except CapabilityError as exc:
             raise ScriptRuntimeError(f"{capability!r}: {exc}", pos, self.source_line(line)) from exc
         if self._recorded is not None:
@@ -266,7 +264,7 @@ def compile_script(source: str | os.PathLike[str], *, filename: str | None = Non
     except ScriptError as exc:
         raise _with_source_line(exc, text) from None
     except RecursionError:
-        raise ScriptError(f"{fname}: forms nested too deeply to compile") from None
+        raise ScriptCompileError(f"{fname}: forms nested too deeply to compile") from None
 
 
 def load_script(

@@ -37,7 +37,7 @@ import itertools
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-from streamrt.errors import StreamError
+from streamrt.errors import SinkError
 from streamrt.meta import RECEIVED_AT as _RECEIVED_AT
 from streamrt.meta import SEQ as _SEQ
 from streamrt.meta import SOURCE as _SOURCE
@@ -364,6 +364,6 @@ class ChunkLoops:
                     try:
                         sink(out)
                     except Exception as exc:
-                        raise StreamError(f"output sink {name_of(sink)} failed: {failure_text(exc)}") from exc
+                        raise SinkError(f"output sink {name_of(sink)} failed: {failure_text(exc)}") from exc
                 for sub in subs:
                     sub.put(out)

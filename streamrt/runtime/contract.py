@@ -3,7 +3,7 @@
 A processor returns a map with any of ``:state`` (the new state; unchanged when absent), ``:action`` (a directive
 keyword, ``:continue`` by default), ``:output`` (one value to emit) and ``:outputs`` (a vector of values to emit; after
 ``:output`` when both are given). A map with none of these keys is the whole new state, so older scripts that return
-bare state keep working. Anything else is a :class:`~streamrt.errors.StreamError` whose message names the processor
+bare state keep working. Anything else is a :class:`~streamrt.errors.ProcessorResultError` whose message names the processor
 and shows what it returned; the provider turns it into the stream's ``:error`` message.
 
 Python processors can build results with :func:`result` instead of spelling the keyword keys.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from streamrt.errors import StreamError
+from streamrt.errors import ProcessorResultError
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event
 from streamrt.values import Keyword, pr_str, type_name
 
@@ -61,10 +61,10 @@ def _known() -> str:
 def interpret(value: Any, state: Any, processor: str) -> Outcome:
     """Understand ``value``, returned by ``processor`` when the state was ``state``.
 
-    Raises :class:`StreamError` when ``value`` breaks the contract.
+    Raises :class:`~streamrt.errors.ProcessorResultError` when ``value`` breaks the contract.
     """
     if type(value) is not dict:
-        raise StreamError(
+        raise ProcessorResultError(
             f"processor {processor} returned {show(value)}; "
             "expected a map such as {:state new-state :action :continue :output value}"
         )
@@ -81,7 +81,7 @@ def interpret(value: Any, state: Any, processor: str) -> Outcome:
     if action is not _ABSENT and action is not None:
         event = DIRECTIVES.get(action) if type(action) is Keyword else None
         if event is None:
-            raise StreamError(
+            raise ProcessorResultError(
                 f"processor {processor} returned unknown action {show(action)}; known actions: {_known()}"
             )
         if event is Event.CONTINUE:
@@ -91,7 +91,7 @@ def interpret(value: Any, state: Any, processor: str) -> Outcome:
     elif isinstance(outputs, tuple | list):
         emitted = tuple(outputs) if output is _ABSENT else (output, *outputs)
     else:
-        raise StreamError(
+        raise ProcessorResultError(
             f"processor {processor} returned :outputs {show(outputs)}; :outputs must be a vector"
         )
     return (new_state, event, emitted)

@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from streamrt.errors import StoreError, UsageError
+from streamrt.errors import StoreError, StreamOwnedError, UsageError
 from streamrt.observe.hooks import snapshots_written
 from streamrt.runtime.batch import _BATCH
 from streamrt.runtime.capture import SCRIPT_KEY, restore, snapshot_of, source_failed
@@ -184,7 +184,7 @@ class Persister:
             try:
                 await self.store.add_dead_letter(record.id, seq, chunk, meta, error)
             except StoreError as exc:
-                raise StoreError(f"the dead letter of chunk {seq} could not be kept: {exc}") from exc
+                raise type(exc)(f"the dead letter of chunk {seq} could not be kept: {exc}") from exc
             finally:
                 self._group.release(record.id)
 
@@ -193,7 +193,7 @@ class Persister:
         return asyncio.ensure_future(write())
 
     async def claim(self, stream_id: str, version: int | None = None) -> None:
-        """Own ``stream_id`` (StoreError if another provider holds a live lease); ``version``: what the store has.
+        """Own ``stream_id`` (StreamOwnedError if another provider holds a live lease); ``version``: what the store has.
 
         A lease left by a process of this host that no longer runs (it was killed) is void and taken over at once
         rather than after it expires.
@@ -209,7 +209,7 @@ class Persister:
                     else await store.lease(stream_id)
                 )
             if lease is not None:
-                raise StoreError(
+                raise StreamOwnedError(
                     f"stream {stream_id!r} is owned by {lease.owner} (lease until {lease_time(lease.expires_at)}): "
                     "two providers must not run one stream"
                 )

@@ -42,7 +42,7 @@ from typing import Any, Final
 
 import msgpack
 
-from streamrt.errors import SnapshotCorruptError, StoreError
+from streamrt.errors import SnapshotCorruptError, UnstorableValueError
 from streamrt.store.snapshot import FORMAT_VERSION, Snapshot
 from streamrt.values import Keyword, LList, Symbol, type_name
 
@@ -167,7 +167,7 @@ def _frame(magic: bytes, payload: bytes) -> bytes:
 
 
 def encode_snapshot(snapshot: Snapshot) -> bytes:
-    """Encode a snapshot as a checksummed frame; a value that cannot be stored raises :class:`StoreError`."""
+    """Encode a snapshot as a checksummed frame; a value that cannot be stored raises :class:`~streamrt.errors.UnstorableValueError`."""
     s = snapshot
     fields = [
         s.stream_id,
@@ -197,7 +197,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
     try:
         payload = _pack(fields)
     except (TypeError, ValueError, OverflowError) as e:
-        raise StoreError(f"cannot snapshot stream {s.stream_id!r}: {e}") from None
+        raise UnstorableValueError(f"cannot snapshot stream {s.stream_id!r}: {e}") from None
     return _frame(_SNAPSHOT_MAGIC, payload)
 
 
@@ -206,7 +206,7 @@ def encode_value(value: Any, *, stream_id: str, what: str = "value") -> bytes:
     try:
         payload = _pack(value)
     except (TypeError, ValueError, OverflowError) as e:
-        raise StoreError(f"cannot store the {what} of stream {stream_id!r}: {e}") from None
+        raise UnstorableValueError(f"cannot store the {what} of stream {stream_id!r}: {e}") from None
     return _frame(_VALUE_MAGIC, payload)
 
 

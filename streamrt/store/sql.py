@@ -22,8 +22,8 @@ also names the loser of a race.
 
 Opening creates the schema if needed, serialised between concurrent openers (``BEGIN IMMEDIATE`` on SQLite, a
 transaction-scoped advisory lock on PostgreSQL), and checks the schema version. Every database failure leaves this
-module as a :class:`~streamrt.errors.StoreError` (``StoreUnavailableError`` for connection problems) whose message
-names the store with any password masked.
+module as a :class:`~streamrt.errors.StoreOperationError` (``StoreUnavailableError`` for connection problems) whose
+message names the store with any password masked.
 """
 
 from __future__ import annotations
@@ -50,7 +50,12 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from streamrt.errors import SnapshotConflictError, SnapshotNotFoundError, StoreError, StoreUnavailableError
+from streamrt.errors import (
+    SnapshotConflictError,
+    SnapshotNotFoundError,
+    StoreOperationError,
+    StoreUnavailableError,
+)
 from streamrt.store.base import SnapshotStore, check_expected_version, check_lease_args, conflict_error
 from streamrt.store.codec import decode_snapshot, decode_value, encode_snapshot, encode_value, gc_paused
 from streamrt.store.schema import SCHEMA_VERSION, dead_letters, leases, metadata, schema_info, snapshots
@@ -232,7 +237,7 @@ class SqlStore(SnapshotStore):
             connection_problem = isinstance(
                 e, OperationalError | InterfaceError | OSError | sqlite3.OperationalError
             ) or (isinstance(e, DBAPIError) and e.connection_invalidated)
-            cls = StoreUnavailableError if unavailable or connection_problem else StoreError
+            cls = StoreUnavailableError if unavailable or connection_problem else StoreOperationError
             raise cls(f"snapshot store {self.url}: {doing} failed: {_driver_message(e)}") from e
 
     # --- snapshots -------------------------------------------------------------------------------------------

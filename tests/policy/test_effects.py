@@ -96,7 +96,7 @@ CALLS = [
 
 
 def check_denial(err: EffectDeniedError, capability: str, effect: str, line: int) -> None:
-    assert isinstance(err, CapabilityError) and isinstance(err, ScriptError)
+    assert isinstance(err, ScriptError) and not isinstance(err, CapabilityError)
     assert (err.capability, err.effect) == (capability, effect)
     assert err.pos is not None and err.pos.line == line and err.pos.column == 1
     assert f":{capability}" in err.message and f"the :{effect} effect" in err.message
