@@ -149,7 +149,7 @@ class Compiler:
     def __init__(self, filename: str, *, meter: bool = False) -> None:
         self.filename = filename
         self.meter = meter
-        """Compile the metered variant: every function charges fuel and counts depth (:mod:`streamrt.policy.limits`)."""
+        """Compile the metered variant: every function charges fuel and counts depth (:mod:`streamrt.lang.meter`)."""
         self.counter = 0
         self.constants: dict[str, Any] = {}
         self.code_constants = CodeConstants()

@@ -32,8 +32,8 @@ from streamrt.lang.rt import runtime_error, support_names
 from streamrt.values import Keyword, pr_str
 
 if TYPE_CHECKING:
+    from streamrt.lang.meter import Limits
     from streamrt.policy.effects import SecurityContext
-    from streamrt.policy.limits import Limits
 
 __all__ = [
     "CallContext",
@@ -193,7 +193,7 @@ class Script:
                 value.__name__ = gdef.name
                 value.__qualname__ = gdef.name
                 value.__doc__ = gdef.doc
-        # streams started while the top level ran get their metered processors now (streamrt.policy.limits)
+        # streams started while the top level ran get their metered processors now (streamrt.lang.metered)
         hooks, self._after_toplevel = self._after_toplevel, []
         for hook in hooks:
             hook()

@@ -21,6 +21,7 @@ from streamrt.lang.compiler import (
     store,
 )
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
+from streamrt.lang.meter import metered_body
 from streamrt.lang.positions import locate
 from streamrt.lang.shape import result_shape
 from streamrt.values import Keyword
@@ -233,8 +234,6 @@ def _def_of(pyname: str, fn: _Fn, pos: Any, meter: bool = False) -> ast.Function
     guarded = ast.Try(body=inner, handlers=[handler], orelse=[], finalbody=[])
     body: list[ast.stmt] = [guarded]
     if meter:
-        from streamrt.policy.limits import metered_body
-
         body = metered_body(guarded)
     fdef = ast.FunctionDef(
         name=pyname, args=fn.args, body=body, decorator_list=[], returns=None, type_comment=None

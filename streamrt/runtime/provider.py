@@ -17,8 +17,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from streamrt.errors import DuplicateStreamError, StreamClosedError, UsageError
+from streamrt.lang.metered import metered
 from streamrt.observe.logs import stream_started
-from streamrt.policy.limits import DEFAULT_LIMITS, Limits, metered, resolve_limits
+from streamrt.policy.limits import DEFAULT_LIMITS, Limits, resolve_limits
 from streamrt.runtime.batch import _ABSENT
 from streamrt.runtime.callables import name_of, result_shape, takes_meta
 from streamrt.runtime.driver import Driver, _Stream

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from streamrt.errors import LimitExceededError, ScriptRuntimeError, UsageError
+from streamrt.lang.meter import DEFAULT_LIMITS, SLICE, WATCH, Limits
+from streamrt.lang.metered import metered
 from streamrt.lang.script import load_script
-from streamrt.policy.limits import DEFAULT_LIMITS, SLICE, WATCH, Limits, metered, resolve_limits
+from streamrt.policy.limits import resolve_limits
 from streamrt.runtime.provider import Provider
 from streamrt.values import Keyword
 

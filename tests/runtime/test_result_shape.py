@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 import streamrt.runtime.batch as batch
 from streamrt.errors import StreamClosedError
 from streamrt.lang import shape as lang_shape
+from streamrt.lang.meter import DEFAULT_LIMITS
+from streamrt.lang.metered import metered
 from streamrt.lang.script import Script, load_script
-from streamrt.policy.limits import DEFAULT_LIMITS, metered
 from streamrt.runtime import Provider
 from streamrt.runtime.callables import result_shape
 from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret

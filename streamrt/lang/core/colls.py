@@ -15,7 +15,7 @@ from typing import Any
 from streamrt.lang.core.coerce import MISSING, expected, int_arg, items_of, key_error
 from streamrt.lang.core.equality import hash_key
 from streamrt.lang.core.registry import core, fail
-from streamrt.policy.limits import WATCH, built
+from streamrt.lang.meter import WATCH, built
 from streamrt.values import LList
 
 __all__ = [

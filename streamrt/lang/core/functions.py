@@ -14,7 +14,7 @@ from typing import Any
 
 from streamrt.lang.core.coerce import MISSING, fn_arg, items_of, key_error
 from streamrt.lang.core.registry import core
-from streamrt.policy.limits import WATCH, built, spend
+from streamrt.lang.meter import WATCH, built, spend
 
 __all__ = [
     "apply_",
@@ -35,7 +35,7 @@ __all__ = [
 
 
 def _walked(fname: str, coll: Any) -> tuple[Any, ...]:
-    """The items of ``coll``, charged as fuel when there are many (see :mod:`streamrt.policy.limits`)."""
+    """The items of ``coll``, charged as fuel when there are many (see :mod:`streamrt.lang.meter`)."""
     items = items_of(fname, coll)
     if len(items) > WATCH:
         spend(len(items))

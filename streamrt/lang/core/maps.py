@@ -12,7 +12,7 @@ from typing import Any
 
 from streamrt.lang.core.coerce import MISSING, expected, fn_arg, items_of, key_error
 from streamrt.lang.core.registry import core, fail
-from streamrt.policy.limits import WATCH, built
+from streamrt.lang.meter import WATCH, built
 from streamrt.values import Keyword, LList, type_name
 
 __all__ = [

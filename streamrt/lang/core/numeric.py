@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from streamrt.lang.core.coerce import MISSING, expected, int_arg, str_arg
 from streamrt.lang.core.registry import core, fail
-from streamrt.policy.limits import WATCH, built
+from streamrt.lang.meter import WATCH, built
 
 __all__ = [
     "abs_",

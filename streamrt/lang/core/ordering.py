@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from streamrt.lang.core.coerce import MISSING, describe, expected, fn_arg, items_of
 from streamrt.lang.core.registry import core, fail
-from streamrt.policy.limits import WATCH, spend
+from streamrt.lang.meter import WATCH, spend
 from streamrt.values import Keyword, LList, is_truthy
 
 __all__ = ["compare", "compare_values", "sort", "sort_by"]

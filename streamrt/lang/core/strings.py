@@ -14,7 +14,7 @@ from typing import Any
 
 from streamrt.lang.core.coerce import MISSING, expected, items_of, str_arg
 from streamrt.lang.core.registry import core, fail
-from streamrt.policy.limits import WATCH, built
+from streamrt.lang.meter import WATCH, built
 from streamrt.values import Keyword, Symbol, from_json_text, pr_str, to_json_text
 
 __all__ = [

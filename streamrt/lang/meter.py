@@ -1,0 +1,247 @@
+"""Metering compiled code: per-chunk fuel (steps), wall-clock time, call depth and the size of values built.
+
+Theory of operation
+-------------------
+The plain compiled code stays as it is: a host calling ``script.processor("p")`` pays nothing. A stream started
+with limits runs a *metered variant* of its script instead, made on first use and cached per
+(:class:`Limits`, script) by :func:`streamrt.lang.metered.metered`: the script's forms are compiled again with
+``meter=True``, which gives every function this prologue (see :func:`metered_body`)::
+
+    _m = _M                    # the namespace's meter: an object with slots, cheap to read and write
+    if _m.d:                   # a nested call: check the depth, charge one step
+        if _m.d >= _m.dm: _rt_depth()
+        _m.f -= 1
+        if _m.f < 0: _rt_fuel()
+        _m.d += 1
+    else:                      # the outermost call: a new chunk (or :on-end) starts
+        _m.f = _m.k            # its first slice of fuel
+        _m.c = None            # no clock reading yet
+        _m.d = 1
+    try:
+        ... the body, unchanged ...
+    except Exception as _e: raise _rt_error(_e)
+    finally:
+        _m.d -= 1
+
+so the per-chunk reset needs no wrapper around the processor, and a host that gives no limits runs the plain code.
+Fuel is handed out in slices of at most :data:`SLICE` steps; ``_rt_fuel`` (:meth:`_Meter.refill`) runs once per
+slice, takes the slice from the chunk's budget, reads the clock (the first refill of a chunk starts it, so a
+chunk's first ``SLICE`` steps are not timed: well under a millisecond) and raises :class:`LimitExceededError` when
+the fuel or the time is gone. Each nested compiled function call is one step.
+
+Processors run on the event loop's thread, one chunk at a time, so one meter per variant serves all the streams
+that share it. The variant's top level is run again in its own namespace to define its functions; the results of
+the ``call`` forms the first run made are replayed, so nothing is started or logged twice.
+
+Core functions cost nothing extra on small values: only when a value past :data:`WATCH` items is built or walked
+do they call :func:`built` or :func:`spend`, which look up the stack for the nearest script frame; if it belongs to
+a metered variant, the size is checked against ``max-size`` and charged as fuel (one step per item). Python's own
+``RecursionError`` inside a metered variant is reported as the depth limit too.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Final
+
+from streamrt.errors import LimitExceededError, UsageError
+from streamrt.values import Keyword, pr_str
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "SLICE",
+    "WATCH",
+    "Limits",
+    "built",
+    "metered_body",
+    "spend",
+]
+
+SLICE: Final = 1000
+"""Steps between two clock readings (and between two looks at the remaining fuel)."""
+
+WATCH: Final = 1000
+"""Core functions check (and charge) only values with more items than this; ``max-size`` may not be lower."""
+
+_HOW = {
+    "fuel": ("fuel", "steps (function calls, and items walked by core functions) on one chunk"),
+    "time_ms": ("time-ms", "milliseconds of wall-clock time on one chunk"),
+    "depth": ("depth", "nested function calls"),
+    "max_size": ("max-size", "items (or characters) in one value built"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one chunk may use. Every field is a positive int; the defaults are generous on purpose."""
+
+    fuel: int = 10_000_000
+    time_ms: int = 2_000
+    depth: int = 800
+    max_size: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            key = _HOW[f.name][0]
+            if type(value) is not int or value < 1:
+                raise UsageError(f"the {key} limit must be a positive integer, got {pr_str(value)}")
+        if self.max_size < WATCH:
+            raise UsageError(f"the max-size limit must be at least {WATCH}, got {self.max_size}")
+
+    def merged(self, overrides: Mapping[Any, Any] | None) -> Limits:
+        """These limits with the keys of a ``:limits`` map (``{:fuel N :time-ms N :depth N :max-size N}``) set."""
+        if not overrides:
+            return self
+        if not isinstance(overrides, Mapping):
+            raise UsageError(
+                f":limits must be a map such as {{:fuel 1000000 :time-ms 500}}, got {pr_str(overrides)}"
+            )
+        known = {key: attr for attr, (key, _) in _HOW.items()}
+        changes: dict[str, Any] = {}
+        for k, v in overrides.items():
+            name = k.qualified if isinstance(k, Keyword) else k
+            attr = known.get(name) if isinstance(name, str) else None
+            if attr is None:
+                keys = " ".join(":" + key for key in known)
+                raise UsageError(f":limits has an unknown key {pr_str(k)}; known: {keys}")
+            changes[attr] = v
+        return replace(self, **changes)
+
+    def as_option(self) -> dict[Keyword, int]:
+        """The ``:limits`` map that gives these limits."""
+        return {Keyword(key): getattr(self, attr) for attr, (key, _) in _HOW.items()}
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+def _exceeded(attr: str, value: int, detail: str = "") -> LimitExceededError:
+    key, unit = _HOW[attr]
+    flag = {"time_ms": "--time-ms"}.get(attr, "--" + key)
+    return LimitExceededError(
+        f"{key} limit exceeded: {detail or 'more than'} {value:,} {unit}; raise it with "
+        f":limits {{:{key} N}} in the stream's options (or {flag} N on the command line)",
+        limit=key,
+        value=value,
+    )
+
+
+# --- the compiled prologue ------------------------------------------------------------------------------------
+
+_PROLOGUE = """
+_m = _M
+if _m.d:
+    if _m.d >= _m.dm:
+        _rt_depth()
+    _m.f -= 1
+    if _m.f < 0:
+        _rt_fuel()
+    _m.d += 1
+else:
+    _m.f = _m.k
+    _m.c = None
+    _m.d = 1
+"""
+
+
+def _unlocated(source: str) -> list[ast.stmt]:
+    """Statements parsed from a template, stripped of positions so the compiler gives them the script's."""
+    stmts = ast.parse(source).body
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+                if hasattr(node, attr):
+                    delattr(node, attr)
+    return stmts
+
+
+def metered_body(guarded: ast.Try) -> list[ast.stmt]:
+    """The body of a metered function around its ``try``/``except`` (see the module docs)."""
+    guarded.finalbody = _unlocated("_m.d -= 1")
+    return [*_unlocated(_PROLOGUE), guarded]
+
+
+# --- the metered namespace ------------------------------------------------------------------------------------
+
+
+class _Meter:
+    """The counters of one metered namespace (``_M``) and their slow paths: a fuel refill with a clock check, and
+    the depth error. Slots, because the prologue reads and writes them on every call."""
+
+    __slots__ = ("budget", "c", "d", "dm", "f", "k", "limits", "time_s")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.f = 0  # fuel left in the current slice
+        self.d = 0  # call depth; 0 between chunks
+        self.c: list[float] | None = (
+            None  # [fuel left beyond the slice, deadline], from the chunk's first refill
+        )
+        self.k = min(SLICE, limits.fuel)  # the first slice of a chunk
+        self.dm = limits.depth
+        self.time_s = limits.time_ms / 1000
+        self.budget = limits.fuel - self.k
+
+    def refill(self) -> None:
+        now = time.perf_counter()
+        state = self.c
+        if state is None:
+            # the first refill of this chunk: the prologue handed out its first slice
+            state = self.c = [self.budget, now + self.time_s]
+        state[0] += self.f
+        if state[0] < 0:
+            self.f = 0
+            raise _exceeded("fuel", self.limits.fuel)
+        if now > state[1]:
+            self.f = 0
+            raise _exceeded("time_ms", self.limits.time_ms)
+        piece = int(min(SLICE, state[0]))
+        state[0] -= piece
+        self.f = piece
+
+    def depth(self) -> None:
+        raise _exceeded("depth", self.limits.depth)
+
+
+# --- hooks for the core library -------------------------------------------------------------------------------
+
+
+def _metered_globals() -> dict[str, Any] | None:
+    """The namespace of the nearest script frame on the stack if it is a metered variant's, else None."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        g = frame.f_globals
+        if "_rt_call" in g:
+            return g if "_M" in g else None
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def built(n: int, what: str, unit: str = "items") -> None:
+    """A core function is about to build a value of ``n`` items (``n`` > :data:`WATCH`): check it, charge it."""
+    g = _metered_globals()
+    if g is None:
+        return
+    meter: _Meter = g["_M"]
+    cap = meter.limits.max_size
+    if n > cap:
+        raise _exceeded("max_size", cap, f"{what} would build {n:,} {unit}, more than")
+    meter.f -= n
+    if meter.f < 0:
+        meter.refill()
+
+
+def spend(n: int) -> None:
+    """A core function walks ``n`` items (``n`` > :data:`WATCH`): charge them as fuel."""
+    g = _metered_globals()
+    if g is None:
+        return
+    meter: _Meter = g["_M"]
+    meter.f -= n
+    if meter.f < 0:
+        meter.refill()
