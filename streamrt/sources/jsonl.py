@@ -32,18 +32,11 @@ from streamrt.errors import SourceError
 from streamrt.meta import LINE, SOURCE
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source
 from streamrt.sources.decode import json_value
+from streamrt.sources.registry import jsonl_path
 
-__all__ = ["BLOCK_SIZE", "JsonlSource", "StdinSource", "jsonl_path"]
+__all__ = ["BLOCK_SIZE", "JsonlSource", "StdinSource"]
 
 BLOCK_SIZE: Final = 256 * 1024
-
-
-def jsonl_path(uri: str) -> str:
-    """The file path of a ``jsonl:PATH`` URI or of a bare ``*.jsonl`` path (``~`` expanded)."""
-    path = uri[len("jsonl:") :] if uri.startswith("jsonl:") else uri
-    if path.startswith("//"):
-        path = path[2:]
-    return os.path.expanduser(path)
 
 
 def _start_line(uri: str, continuation: Continuation | None) -> tuple[int, int]:

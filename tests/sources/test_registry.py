@@ -10,7 +10,7 @@ import pytest
 import tenacity
 
 from streamrt.errors import SourceError, UsageError
-from streamrt.sources import auth_headers, open_source, resolve_uri
+from streamrt.sources import auth_headers, open_source, relative_to, resolve_uri, source_effects
 from streamrt.sources.jsonl import JsonlSource, StdinSource
 from streamrt.sources.mock import MockSource
 from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after, root_cause, wait_note
@@ -245,3 +245,18 @@ async def test_max_elapsed_stops_retrying() -> None:
                 raise OSError("down")
     assert time.monotonic() - started >= 0.05
     assert 2 <= attempts < 100
+
+
+@pytest.mark.parametrize(
+    "name", ["2024-01-01T10:00:00.jsonl", "data/2024-01-01T10:00:00.jsonl", "./x:y.jsonl"], ids=str
+)
+def test_one_parser_reads_a_path_with_colons_as_a_path(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"a": 1}\n')
+    source = open_source(str(path), env={})
+    assert isinstance(source, JsonlSource) and source.path == str(path)
+    relative = relative_to(name, tmp_path)
+    assert relative == f"jsonl:{tmp_path / name}"
+    assert isinstance(open_source(relative, env={}), JsonlSource)
+    assert source_effects(name) == source_effects(relative) == {"fs"}
