@@ -176,8 +176,8 @@ def _print_error(exc: StreamrtError, err: TextIO) -> None:
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path
 
+    from streamrt.lang.effects import check_script
     from streamrt.lang.script import compile_script
-    from streamrt.policy.effects import check_script
 
     security = _policy_options(args).get("security")
     status = EXIT_OK

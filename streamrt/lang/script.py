@@ -25,6 +25,7 @@ from streamrt.errors import (
     UsageError,
 )
 from streamrt.lang.compiler import CompiledScript, compile_forms
+from streamrt.lang.effects import EffectPolicy, check_declared, declared_effects, guard_capabilities
 from streamrt.lang.forms import Form, form_str
 from streamrt.lang.macros import expand_all
 from streamrt.lang.reader import read
@@ -33,7 +34,6 @@ from streamrt.values import Keyword, pr_str
 
 if TYPE_CHECKING:
     from streamrt.lang.meter import Limits
-    from streamrt.policy.effects import SecurityContext
 
 __all__ = [
     "CallContext",
@@ -101,7 +101,7 @@ class Script:
         compiled: CompiledScript,
         source: str,
         capabilities: Mapping[str, Capability] | None,
-        security: SecurityContext | None = None,
+        security: EffectPolicy | None = None,
     ) -> None:
         self.filename = compiled.filename
         self.source = source
@@ -112,8 +112,6 @@ class Script:
         self._capabilities: dict[str, Capability] = dict(self._default_capabilities())
         if capabilities is not None:
             self._capabilities.update(capabilities)
-        from streamrt.policy.effects import declared_effects, guard_capabilities
-
         # the script's own (effects ...) declaration binds it; the host's context is checked first (outermost)
         self.declaration = declared_effects(compiled.forms)
         self._capabilities = guard_capabilities(self._capabilities, self.declaration)
@@ -272,20 +270,19 @@ def load_script(
     *,
     capabilities: Mapping[str, Capability] | None = None,
     filename: str | None = None,
-    security: SecurityContext | None = None,
+    security: EffectPolicy | None = None,
 ) -> Script:
     """Compile a script and run its top level.
 
     ``source`` is a path (``pathlib.Path``, or a short string naming a file) or the script text itself.
     ``capabilities`` maps capability names (``"mcp.stream.start"``) to host functions ``(args, ctx) -> value``.
-    ``security`` (a :class:`~streamrt.policy.effects.SecurityContext`) is checked against the script's
+    ``security`` (a :class:`~streamrt.policy.effects.SecurityContext`, or any
+    :class:`~streamrt.lang.effects.EffectPolicy`) is checked against the script's
     ``(effects ...)`` declaration before anything runs, and by every capability call before it does anything.
     """
     text, fname = _source_of(source, filename)
     compiled = compile_script(text, filename=fname)
     if security is not None:
-        from streamrt.policy.effects import check_declared
-
         check_declared(compiled, security, text.splitlines())
     script = Script(compiled, text, capabilities, security)
     script.run_toplevel()

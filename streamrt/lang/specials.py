@@ -20,6 +20,7 @@ from streamrt.lang.compiler import (
     special,
     store,
 )
+from streamrt.lang.effects import declaration_labels
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
 from streamrt.lang.meter import metered_body
 from streamrt.lang.positions import locate
@@ -429,9 +430,7 @@ def _check_stream_start(c: Compiler, args: MapF) -> None:
 
 @special("effects", "labels*")
 def _effects(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
-    """``(effects :network :log)``: the effects the script needs; read by :mod:`streamrt.policy.effects`."""
-    from streamrt.policy.effects import declaration_labels
-
+    """``(effects :network :log)``: the effects the script needs; read by :mod:`streamrt.lang.effects`."""
     if scope.in_fn or scope.parent is not None:
         raise c.fail("effects is only allowed at the top level of a script", form.pos)
     declaration_labels(a["labels"])

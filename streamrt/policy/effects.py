@@ -1,145 +1,21 @@
-"""Effect labels of capabilities, the :class:`SecurityContext` that allows or denies them, and ``(effects ...)``.
+"""The host's effect policy: the :class:`SecurityContext` of ``--allow`` / ``--deny``, and the check of a source the
+host reads itself.
 
-Theory of operation
--------------------
-Every capability a script can ``call`` needs a set of *effects*, computed from its arguments before it runs:
-
-| capability | effects |
-|---|---|
-| ``:mcp.stream.start`` | by endpoint: ``:network`` (``http(s)``, ``mcp+http(s)``, ``ws(s)``, a bare stream name), ``:fs`` (``jsonl:``, ``*.jsonl``), ``:stdin`` (``-``), none (``mock:``) |
-| ``:mcp.stream.inspect`` / ``pause`` / ``resume`` / ``cancel`` | ``:stream`` (looks at or directs streams of the host) |
-| ``:log`` | ``:log`` |
-| a host's own capability | what :func:`declare_effects` gave it (which overrides the rows above), else ``:host`` |
-
-:func:`guard_capabilities` wraps a capability table so each call checks its effects against a context *before* the
-capability runs, and so before any I/O; a denial is an :class:`~streamrt.errors.EffectDeniedError` located at the
-``call``. The provider guards the table it hands out (``Provider(security=...)``), :func:`~streamrt.lang.script.
-load_script` the script's (``load_script(..., security=...)``), and both may apply: a call must pass every guard.
-
-A script may declare what it needs with ``(effects :network :log)`` at its top level. The declaration is a promise
-the runtime holds the script to (a call needing an undeclared effect is denied), and lets ``streamrt check`` and
-:func:`check_script` report a denial before anything runs, with the declaration's ``file:line:col``.
+What a ``call`` needs and how a guard refuses it is the language's side (:mod:`streamrt.lang.effects`); a
+:class:`SecurityContext` is one of the two :class:`~streamrt.lang.effects.EffectPolicy` kinds a guard holds a script
+to (the other being the script's own ``(effects ...)`` declaration).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from streamrt.errors import EffectDeniedError, Pos, ScriptCompileError, UsageError
-from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF
-from streamrt.values import Keyword, pr_str
+from streamrt.errors import EffectDeniedError
+from streamrt.lang.effects import effect_labels, uri_effects
+from streamrt.values import pr_str
 
-if TYPE_CHECKING:
-    from streamrt.lang.compiler import CompiledScript
-    from streamrt.lang.script import CallContext, Capability
-
-__all__ = [
-    "KNOWN_EFFECTS",
-    "Declaration",
-    "SecurityContext",
-    "capability_effects",
-    "check_declared",
-    "check_script",
-    "check_source",
-    "declaration_labels",
-    "declare_effects",
-    "declared_effects",
-    "guard_capabilities",
-    "uri_effects",
-]
-
-KNOWN_EFFECTS: Final[Mapping[str, str]] = {
-    "network": "opens network connections (SSE, MCP, WebSocket sources; bare stream names)",
-    "fs": "reads files (jsonl: sources)",
-    "stdin": "reads the process's standard input (the - source)",
-    "log": "writes to the host's log",
-    "stream": "inspects or directs streams of the host (inspect, pause, resume, cancel)",
-    "host": "a capability of the host that declares no effects of its own",
-}
-"""Every effect label, with what it means."""
-
-_NETWORK: Final = frozenset({"network"})
-_FS: Final = frozenset({"fs"})
-_STDIN: Final = frozenset({"stdin"})
-_NONE: Final[frozenset[str]] = frozenset()
-_HOST: Final = frozenset({"host"})
-_NETWORK_SCHEMES: Final = frozenset({"http", "https", "mcp+http", "mcp+https", "ws", "wss"})
-_FIXED: Final[Mapping[str, frozenset[str]]] = {
-    "log": frozenset({"log"}),
-    "mcp.stream.inspect": frozenset({"stream"}),
-    "mcp.stream.pause": frozenset({"stream"}),
-    "mcp.stream.resume": frozenset({"stream"}),
-    "mcp.stream.cancel": frozenset({"stream"}),
-}
-_START: Final = "mcp.stream.start"
-_ENDPOINT: Final = Keyword("endpoint")
-_EFFECTS_ATTR: Final = "__streamrt_effects__"
-_GUARD_ATTR: Final = "__streamrt_security__"
-
-C = TypeVar("C", bound=Callable[..., Any])
-
-
-def _labels(labels: Iterable[str], what: str) -> frozenset[str]:
-    out = set()
-    for label in labels:
-        name = label.strip().lstrip(":")
-        if name not in KNOWN_EFFECTS:
-            known = ", ".join(KNOWN_EFFECTS)
-            raise UsageError(f"{what}: unknown effect {label!r}; known effects: {known}")
-        out.add(name)
-    return frozenset(out)
-
-
-def uri_effects(uri: str) -> frozenset[str]:
-    """The effects of reading a source URI, decided from its text alone (no lookup, no I/O)."""
-    text = uri.strip()
-    if text == "-":
-        return _STDIN
-    scheme, sep, _ = text.partition(":")
-    scheme = scheme.lower()
-    if not sep or (len(scheme) == 1 and text.endswith(".jsonl")):  # a bare name, a path, C:\data.jsonl
-        return _FS if text.endswith(".jsonl") else _NETWORK
-    if scheme == "jsonl":
-        return _FS
-    if scheme == "mock":
-        return _NONE
-    # the network schemes, and any scheme we do not know (refused later; assume the worst until then)
-    return _NETWORK
-
-
-def declare_effects(*labels: str) -> Callable[[C], C]:
-    """Give a host's own capability its effect labels: ``@declare_effects("network")`` (none: effect-free)."""
-    effects = _labels(labels, "declare_effects")
-
-    def mark(capability: C) -> C:
-        setattr(capability, _EFFECTS_ATTR, effects)
-        return capability
-
-    return mark
-
-
-def capability_effects(
-    name: str,
-    args: Any,
-    capability: object | None = None,
-    endpoint_uri: Callable[[str], str] | None = None,
-) -> frozenset[str]:
-    """The effects a call of capability ``name`` with ``args`` needs (see the table in the module docs).
-
-    ``endpoint_uri`` maps a ``:mcp.stream.start`` endpoint to the URI the host will really open (the CLI's
-    ``--source``, say), so effects are judged on what is read rather than on what the script names.
-    """
-    declared = getattr(capability, _EFFECTS_ATTR, None)
-    if isinstance(declared, frozenset):
-        return declared
-    if name == _START:
-        endpoint = args.get(_ENDPOINT) if isinstance(args, Mapping) else None
-        if not isinstance(endpoint, str) or not endpoint:
-            return _NONE  # the capability refuses the call itself, before any I/O
-        return uri_effects(endpoint_uri(endpoint) if endpoint_uri is not None else endpoint)
-    return _FIXED.get(name, _HOST)
+__all__ = ["SecurityContext", "check_source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +30,8 @@ class SecurityContext:
 
     def __post_init__(self) -> None:
         if self.allow is not None:
-            object.__setattr__(self, "allow", _labels(self.allow, "allow"))
-        object.__setattr__(self, "deny", _labels(self.deny, "deny"))
+            object.__setattr__(self, "allow", effect_labels(self.allow, "allow"))
+        object.__setattr__(self, "deny", effect_labels(self.deny, "deny"))
 
     @classmethod
     def parse(
@@ -189,214 +65,12 @@ class SecurityContext:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Declaration:
-    """A script's ``(effects ...)``: the labels it declares and where each is written."""
-
-    labels: frozenset[str]
-    positions: Mapping[str, Pos]
-    pos: Pos
-
-    def refusal(self, effect: str) -> str:
-        return (
-            f"the script's (effects ...) declaration at line {self.pos.line} does not list :{effect}; "
-            f"add :{effect} to it"
-        )
-
-
-_Policy = SecurityContext | Declaration
-
-
-def _permits(policy: _Policy, effect: str) -> bool:
-    if isinstance(policy, Declaration):
-        return effect in policy.labels
-    return policy.permits(effect)
-
-
-def _denial(
-    policy: _Policy, capability: str, effects: frozenset[str], detail: str, pos: Pos | None, line: str | None
-) -> EffectDeniedError | None:
-    for effect in sorted(effects):
-        if not _permits(policy, effect):
-            return EffectDeniedError(
-                f":{capability}{detail} needs the :{effect} effect, but {policy.refusal(effect)}",
-                capability=capability,
-                effect=effect,
-                pos=pos,
-                source_line=line,
-            )
-    return None
-
-
-def _detail(name: str, args: Any, endpoint_uri: Callable[[str], str] | None) -> str:
-    if name != _START or not isinstance(args, Mapping):
-        return ""
-    endpoint = args.get(_ENDPOINT)
-    if not isinstance(endpoint, str):
-        return ""
-    uri = endpoint_uri(endpoint) if endpoint_uri is not None else endpoint
-    return f" for {pr_str(endpoint)}" + (f" (read from {pr_str(uri)})" if uri != endpoint else "")
-
-
-def _guard(
-    name: str, capability: Capability, policy: _Policy, endpoint_uri: Callable[[str], str] | None
-) -> Capability:
-    def guarded(args: dict[Keyword, Any], ctx: CallContext) -> Any:
-        effects = capability_effects(name, args, capability, endpoint_uri)
-        if effects:
-            line = ctx.script.source_line(ctx.pos.line) if ctx.pos is not None else None
-            denied = _denial(policy, name, effects, _detail(name, args, endpoint_uri), ctx.pos, line)
-            if denied is not None:
-                raise denied
-        return capability(args, ctx)
-
-    declared = getattr(capability, _EFFECTS_ATTR, None)
-    if declared is not None:
-        setattr(guarded, _EFFECTS_ATTR, declared)
-    setattr(guarded, _GUARD_ATTR, (*getattr(capability, _GUARD_ATTR, ()), policy))
-    return guarded
-
-
-def guard_capabilities(
-    table: Mapping[str, Capability],
-    policy: SecurityContext | Declaration | None,
-    *,
-    endpoint_uri: Callable[[str], str] | None = None,
-) -> dict[str, Capability]:
-    """``table`` with every capability checking its effects against ``policy`` first (None: unchanged).
-
-    A capability already guarded by an equal policy is left as it is, so a provider's table handed to
-    ``load_script(..., security=...)`` with the same context is checked once.
-    """
-    if policy is None:
-        return dict(table)
-    out: dict[str, Capability] = {}
-    for name, capability in table.items():
-        if policy in getattr(capability, _GUARD_ATTR, ()):
-            out[name] = capability
-        else:
-            out[name] = _guard(name, capability, policy, endpoint_uri)
-    return out
-
-
-# --- declarations and static checks ---------------------------------------------------------------------------
-
-
-def declaration_labels(labels: list[Form]) -> dict[str, Pos]:
-    """The labels of an ``(effects ...)`` form; a compile error at a label that is not a known effect keyword."""
-    out: dict[str, Pos] = {}
-    for form in labels:
-        if not isinstance(form, Kw) or form.value.qualified not in KNOWN_EFFECTS:
-            known = " ".join(":" + e for e in KNOWN_EFFECTS)
-            what = pr_str(form.value.qualified) if isinstance(form, Kw) else "that"
-            raise ScriptCompileError(f"effects: {what} is not an effect label; known: {known}", form.pos)
-        out.setdefault(form.value.qualified, form.pos)
-    return out
-
-
-def _is_effects(form: Form) -> bool:
-    head = form.items[0] if isinstance(form, ListF) and form.items else None
-    return isinstance(head, Sym) and head.name == "effects"
-
-
-def declared_effects(forms: list[Form]) -> Declaration | None:
-    """The union of a script's top-level ``(effects ...)`` forms, or None when it declares nothing."""
-    positions: dict[str, Pos] = {}
-    first: Pos | None = None
-    for form in forms:
-        if _is_effects(form):
-            assert isinstance(form, ListF)
-            first = first or form.pos
-            for label, pos in declaration_labels(form.items[1:]).items():
-                positions.setdefault(label, pos)
-    if first is None:
-        return None
-    return Declaration(frozenset(positions), positions, first)
-
-
-def _calls(form: Form) -> Iterator[ListF]:
-    """Every ``(call :capability ...)`` inside ``form``, macros expanded, quoted forms skipped."""
-    from streamrt.lang.macros import expand_all
-
-    todo = [expand_all(form)]
-    while todo:
-        f = todo.pop()
-        if isinstance(f, ListF):
-            head = f.items[0] if f.items else None
-            if isinstance(head, Sym) and head.name == "quote":
-                continue
-            if (
-                isinstance(head, Sym)
-                and head.name == "call"
-                and len(f.items) > 1
-                and isinstance(f.items[1], Kw)
-            ):
-                yield f
-            todo.extend(reversed(f.items))
-        elif isinstance(f, VecF | MapF):
-            todo.extend(reversed(f.items))
-
-
-def _literal_args(form: Form | None) -> Any:
-    """The literal string entries of a call's argument map, enough to judge its effects (None when unknown)."""
-    if form is None:
-        return {}
-    if not isinstance(form, MapF):
-        return None
-    return {k.value: v.value for k, v in form.pairs() if isinstance(k, Kw) and isinstance(v, Lit)}
-
-
-def check_script(
-    compiled: CompiledScript, security: SecurityContext | None, source_lines: list[str] | None = None
-) -> None:
-    """What ``streamrt check`` can tell before running: a declaration the context denies, and literal ``call``
-    forms that the context or the script's own declaration would refuse. Raises the first denial found."""
-
-    def line(pos: Pos) -> str | None:
-        return source_lines[pos.line - 1] if source_lines and 0 < pos.line <= len(source_lines) else None
-
-    declaration = declared_effects(compiled.forms)
-    if security is not None:
-        check_declared(compiled, security, source_lines or [])
-    policies: list[_Policy] = [p for p in (security, declaration) if p is not None]
-    for form in compiled.forms:
-        for call in _calls(form):
-            cap = call.items[1]
-            assert isinstance(cap, Kw)
-            args = _literal_args(call.items[2] if len(call.items) > 2 else None)
-            name = cap.value.qualified
-            if args is None or (name == _START and not isinstance(args.get(_ENDPOINT), str)):
-                continue  # not known before running; the guards check it then
-            effects = capability_effects(name, args)
-            for policy in policies:
-                denied = _denial(policy, name, effects, _detail(name, args, None), call.pos, line(call.pos))
-                if denied is not None:
-                    raise denied
-
-
 def check_source(security: SecurityContext, uri: str, what: str) -> None:
     """A host about to read ``uri`` itself (a resumed stream's source): refuse it as a ``call`` would be."""
     for effect in sorted(uri_effects(uri)):
         if not security.permits(effect):
             raise EffectDeniedError(
                 f"{what} reads {pr_str(uri)}, which needs the :{effect} effect, but {security.refusal(effect)}",
-                capability=_START,
+                capability="mcp.stream.start",
                 effect=effect,
-            )
-
-
-def check_declared(compiled: CompiledScript, security: SecurityContext, source_lines: list[str]) -> None:
-    """Before a script runs: its declaration must not ask for an effect ``security`` denies."""
-    declaration = declared_effects(compiled.forms)
-    if declaration is None:
-        return
-    for label in sorted(declaration.labels):
-        if not security.permits(label):
-            pos = declaration.positions[label]
-            raise EffectDeniedError(
-                f"the script declares the :{label} effect, but {security.refusal(label)}",
-                capability=None,
-                effect=label,
-                pos=pos,
-                source_line=source_lines[pos.line - 1] if 0 < pos.line <= len(source_lines) else None,
             )

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from streamrt.errors import DuplicateStreamError, StreamClosedError, UsageError
+from streamrt.lang.effects import guard_capabilities
 from streamrt.lang.metered import metered
 from streamrt.observe.logs import stream_started
 from streamrt.policy.limits import DEFAULT_LIMITS, Limits, resolve_limits
@@ -236,7 +237,6 @@ class Provider(Driver):
         Each capability checks its effects against the provider's ``security`` first; ``endpoint_uri(endpoint)``
         names the URI ``source_factory`` really opens for an endpoint, when it differs (the CLI's ``--source``).
         """
-        from streamrt.policy.effects import guard_capabilities
         from streamrt.runtime.capabilities import build_capabilities
 
         table = build_capabilities(

@@ -148,16 +148,9 @@ def _naming_only(args: dict[Keyword, Any], ctx: CallContext) -> str:
 
 def relative_to_script(endpoint: str, script_dir: Path) -> str:
     """Resolve a relative ``jsonl:`` / ``*.jsonl`` path in a script's endpoint against the script's folder."""
-    scheme, sep, rest = endpoint.partition(":")
-    if sep and scheme == "jsonl":
-        path = rest
-    elif endpoint.endswith(".jsonl") and not sep:
-        path = endpoint
-    else:
-        return endpoint
-    if os.path.isabs(path):
-        return endpoint
-    return "jsonl:" + str(script_dir / path)
+    from streamrt.sources import relative_to
+
+    return relative_to(endpoint, script_dir)
 
 
 async def run_script(
@@ -250,8 +243,9 @@ async def _run(
     security: SecurityContext | None,
     limits: Limits | None,
 ) -> int:
+    from streamrt.lang.effects import declare_effects
     from streamrt.lang.script import load_script
-    from streamrt.policy.effects import check_source, declare_effects
+    from streamrt.policy.effects import check_source
     from streamrt.runtime.persist import SCRIPT_KEY
     from streamrt.runtime.resume import read_resumable, resume_streams
     from streamrt.sources import open_source

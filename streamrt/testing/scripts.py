@@ -33,6 +33,7 @@ from streamrt.lang.rt import demangle
 from streamrt.lang.script import CallContext, Capability, Script, StreamRequest, load_script
 from streamrt.lang.shapes import Shape
 from streamrt.runtime.machine import KNOWN_ACTIONS
+from streamrt.sources import relative_to
 from streamrt.testing import specs
 from streamrt.testing.specs import ExampleTest, PropertyTest, SpecProblem, Subject
 from streamrt.values import Keyword, pr_str
@@ -256,9 +257,7 @@ class _Loader:
     def _source_uri(self, uri: str | None) -> str | None:
         if uri is None:
             return None
-        from streamrt.runtime.runner import relative_to_script
-
-        return relative_to_script(uri, Path(self.file.path).resolve().parent)
+        return relative_to(uri, Path(self.file.path).resolve().parent)
 
     def property(self, name: str, spec: Mapping[str, Any], pos: Any) -> PropertyTest:
         specs.check_keys({_K(k): v for k, v in spec.items()}, specs.PROPERTY_KEYS, "defproperty")

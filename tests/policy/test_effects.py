@@ -11,14 +11,9 @@ from typing import Any
 import pytest
 
 from streamrt.errors import CapabilityError, EffectDeniedError, ScriptCompileError, ScriptError, UsageError
+from streamrt.lang.effects import capability_effects, check_script, declare_effects, uri_effects
 from streamrt.lang.script import CallContext, compile_script, load_script
-from streamrt.policy.effects import (
-    SecurityContext,
-    capability_effects,
-    check_script,
-    declare_effects,
-    uri_effects,
-)
+from streamrt.policy.effects import SecurityContext
 from streamrt.runtime.provider import Provider
 from streamrt.sources import open_source
 from streamrt.values import Keyword

@@ -151,3 +151,26 @@ def test_limit_flags(tmp_path: Path) -> None:
     assert code == 0
     code, _, err = cli("run", "--no-limits", "--depth", "5", str(big))
     assert code == 2 and "--no-limits cannot be combined" in err
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["data/2024-01-01T10:00:00.jsonl", "2024-01-01T10:00:00.jsonl", "jsonl:data/2024-01-01T10:00:00.jsonl"],
+    ids=["folder", "bare-file", "jsonl-scheme"],
+)
+def test_deny_fs_holds_for_a_path_with_a_colon(tmp_path: Path, endpoint: str) -> None:
+    """The effect check and the opener read the URI with one parser (a timestamp in a file name was a bypass)."""
+    secret = tmp_path / endpoint.removeprefix("jsonl:")
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text('{"secret": 1}\n', encoding="utf-8")
+    script = write(
+        tmp_path, "s.rtfs", f'(defn p [state chunk] {{:output chunk}})\n(mcp-stream "{endpoint}" p)\n'
+    )
+    code, out, err = cli("run", "--deny", "fs", str(script))
+    assert (code, out) == (2, "")
+    assert "needs the :fs effect" in err and "secret" not in err
+    code, out, _ = cli("check", "--deny", "fs", str(script))
+    assert code == 2
+    code, out, err = cli("run", "--deny", "network", str(script))
+    assert code == 0, err
+    assert json.loads(out)["output"] == {"secret": 1}
