@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from streamrt.errors import SourceError, UsageError
+from streamrt.errors import SourceError, StoreUnavailableError, UsageError
 from streamrt.plugins import Registry, scheme_of
 from streamrt.sources import SOURCES, SourceRequest, SourceType, open_source, parse_source_uri, source_effects
 from streamrt.sources.mock import MockSource
+from streamrt.store import STORES, MemoryStore, StoreType, open_store
 
 
 @pytest.mark.parametrize(
@@ -101,3 +102,20 @@ def test_installed_entry_points_are_found_after_the_built_ins(installed: Path) -
         registry.get("wrong")
     with pytest.raises(UsageError, match=r"plugin 'broken' .* cannot be loaded: ModuleNotFoundError"):
         registry.get("broken")
+
+
+class _Kept(MemoryStore):
+    """A memory store under a name, for the registry test."""
+
+
+def test_a_store_type_added_in_process_opens_its_scheme() -> None:
+    STORES.add("kept", StoreType(lambda url: _Kept(url), "kept:NAME"))
+    try:
+        store = open_store("kept+v2:one")
+        assert type(store) is _Kept and store.url == "kept+v2:one"
+        with pytest.raises(StoreUnavailableError, match=r"unsupported store URL scheme 'gone'.*kept:NAME"):
+            open_store("gone:x")
+    finally:
+        STORES.remove("kept")
+    with pytest.raises(StoreUnavailableError, match="unsupported store URL scheme 'kept'"):
+        open_store("kept:one")
