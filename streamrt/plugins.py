@@ -105,6 +105,17 @@ class Registry(Generic[T]):
         others = (set(self._added) | set(self._entry_points())) - set(self._builtins)
         return [*self._builtins, *sorted(others)]
 
+    def usages(self) -> list[str]:
+        """How every type's URIs look (its ``usage``, else ``NAME:…``), each once, for messages."""
+        out: dict[str, None] = {}
+        for name in self.names():
+            try:
+                found = self.get(name)
+            except StreamrtError:
+                found = None  # a broken plugin is reported when it is used
+            out[str(getattr(found, "usage", "") or f"{name}:…")] = None
+        return list(out)
+
     def _entry_points(self) -> dict[str, EntryPoint]:
         if self._installed is None:
             # importlib.metadata costs tens of milliseconds to import: only when a name is not built in

@@ -278,14 +278,7 @@ SOURCES: Final = Registry(
 
 def forms() -> str:
     """How source URIs look, built-in and installed, for messages."""
-    usages: dict[str, None] = {}
-    for name in SOURCES.names():
-        try:
-            found = SOURCES.get(name)
-        except SourceError:
-            found = None  # a broken plugin is reported when it is used
-        usages[found.usage if found is not None and found.usage else f"{name}:…"] = None
-    return ", ".join([*usages, "or a bare stream name"])
+    return ", ".join([*SOURCES.usages(), "or a bare stream name"])
 
 
 def open_source(

@@ -75,17 +75,6 @@ STORES: Final = Registry(
 """Store types by URL scheme."""
 
 
-def _forms() -> str:
-    usages: dict[str, None] = {}
-    for name in STORES.names():
-        try:
-            found = STORES.get(name)
-        except StoreUnavailableError:
-            found = None  # a broken plugin is reported when it is used
-        usages[found.usage if found is not None and found.usage else f"{name}:…"] = None
-    return ", ".join(usages)
-
-
 def open_store(url: str | None = None) -> SnapshotStore:
     """The store a URL names, not yet opened; a URL that cannot name a store raises StoreUnavailableError.
 
@@ -96,11 +85,13 @@ def open_store(url: str | None = None) -> SnapshotStore:
         url = DEFAULT_STORE_PATH
     url = url.strip()
     if not url:
-        raise StoreUnavailableError(f"empty store URL (use {_forms()})")
+        raise StoreUnavailableError(f"empty store URL (use {', '.join(STORES.usages())})")
     scheme = scheme_of(url)
     if scheme is None:
         return _open_sqlite_file(url)
     store_type = STORES.get(scheme) or STORES.get(scheme.split("+", 1)[0])
     if store_type is None:
-        raise StoreUnavailableError(f"unsupported store URL scheme {scheme!r}: use {_forms()}")
+        raise StoreUnavailableError(
+            f"unsupported store URL scheme {scheme!r}: use {', '.join(STORES.usages())}"
+        )
     return store_type.open(url)

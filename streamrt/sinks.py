@@ -1,0 +1,124 @@
+"""Where ``streamrt run`` writes outputs: sink types by URI scheme, built in or from other packages.
+
+| URI (``--sink``) | sink |
+|---|---|
+| ``-`` (the default) | one JSON object per line on standard output: ``{"stream": ID, "seq": N, "output": VALUE}`` |
+| ``jsonl:PATH``, ``PATH.jsonl`` | the same lines, appended to a file |
+
+A sink is a callable taking each :class:`~streamrt.runtime.outputs.Output` in order (the provider's
+:meth:`~streamrt.runtime.provider.Provider.add_sink` contract) with a ``close()`` the command calls once the streams
+have ended. Other packages add schemes through the ``streamrt.sinks`` entry-point group (a :class:`SinkType` per
+scheme; see ``docs/architecture.md``, "Ports"), looked up as :class:`streamrt.plugins.Registry` describes. The sink
+is the host's choice, not the script's, so no effect check applies to it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO, Final, Protocol, TextIO
+
+from streamrt.errors import UsageError
+from streamrt.plugins import Registry, scheme_of
+from streamrt.runtime.outputs import Output
+from streamrt.values import to_json_text
+
+__all__ = ["SINKS", "JsonLinesSink", "OutputSink", "SinkRequest", "SinkType", "open_sink", "output_line"]
+
+_STDOUT: Final = "-"
+
+
+class OutputSink(Protocol):
+    """What a sink type opens: called with each output, in order; closed once when the run ends."""
+
+    def __call__(self, output: Output) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SinkRequest:
+    """What a sink type's opener is given."""
+
+    uri: str
+    scheme: str
+    """Lower case; ``"jsonl"`` for a plain path ending in ``.jsonl``, ``"-"`` for standard output."""
+    stdout: TextIO
+    """The command's standard output (tests and embedding hosts pass their own)."""
+    env: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SinkType:
+    """How to open the sinks of one URI scheme."""
+
+    open: Callable[[SinkRequest], OutputSink]
+    usage: str = ""
+    """How its URIs look, for messages: ``"jsonl:PATH, PATH.jsonl"``."""
+
+
+def output_line(output: Output) -> str:
+    """One output as the JSON line ``streamrt run`` prints (without the newline)."""
+    return to_json_text({"stream": output.stream_id, "seq": output.seq, "output": output.value})
+
+
+class JsonLinesSink:
+    """Outputs as JSON lines on a text stream, flushed per line so a consumer sees each output at once."""
+
+    def __init__(self, out: TextIO | IO[str], *, owned: bool = False) -> None:
+        self.out = out
+        self._owned = owned
+
+    def __call__(self, output: Output) -> None:
+        self.out.write(output_line(output) + "\n")
+        self.out.flush()
+
+    def close(self) -> None:
+        if self._owned:
+            self.out.close()
+        else:
+            self.out.flush()
+
+
+def _open_stdout(request: SinkRequest) -> OutputSink:
+    return JsonLinesSink(request.stdout)
+
+
+def _open_jsonl(request: SinkRequest) -> OutputSink:
+    path = (
+        request.uri[len("jsonl:") :] if request.scheme == "jsonl" and scheme_of(request.uri) else request.uri
+    )
+    path = os.path.expanduser(path)
+    try:
+        return JsonLinesSink(open(path, "a", encoding="utf-8"), owned=True)
+    except OSError as exc:
+        raise UsageError(f"--sink {request.uri}: cannot open {path}: {exc.strerror or exc}") from None
+
+
+SINKS: Final = Registry(
+    "streamrt.sinks",
+    SinkType,
+    {
+        _STDOUT: SinkType(_open_stdout, "- (standard output)"),
+        "jsonl": SinkType(_open_jsonl, "jsonl:PATH, PATH.jsonl"),
+    },
+)
+"""Sink types by URI scheme (``"-"`` is standard output)."""
+
+
+def open_sink(uri: str | None, *, stdout: TextIO, env: Mapping[str, str] | None = None) -> OutputSink:
+    """The sink ``uri`` names (``None``: standard output); a URI that names none raises UsageError."""
+    text = (uri or _STDOUT).strip()
+    if text == _STDOUT:
+        scheme: str | None = _STDOUT
+    else:
+        scheme = scheme_of(text) or ("jsonl" if text.endswith(".jsonl") else None)
+    if scheme is None:
+        raise UsageError(
+            f"--sink {text!r}: a path must end in .jsonl or use jsonl:PATH; or use {', '.join(SINKS.usages())}"
+        )
+    sink_type = SINKS.get(scheme)
+    if sink_type is None:
+        raise UsageError(f"--sink {text!r}: unknown sink scheme {scheme!r}; use {', '.join(SINKS.usages())}")
+    return sink_type.open(SinkRequest(text, scheme, stdout, os.environ if env is None else env))
