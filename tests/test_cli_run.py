@@ -1,4 +1,4 @@
-"""``run_script`` (the body of ``streamrt run``) and the capabilities it hands to scripts."""
+"""``streamrt run``'s body (streamrt.cli.run), its sinks, and the capabilities it hands to scripts."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from streamrt.cli import main
+from streamrt.cli.run import run_script
 from streamrt.lang.script import load_script
 from streamrt.runtime.provider import Provider
-from streamrt.runtime.runner import run_script
 from streamrt.values import Keyword
 
 pytestmark = pytest.mark.timeout(30)
@@ -149,7 +150,7 @@ def test_signal_shuts_down_cleanly(tmp_path: Path, sig: signal.Signals, expected
         "endless.rtfs",
         '(defn f [s c] {:state s :output (:seq c)})\n(mcp-stream "mock:e?count=inf&interval_ms=5" f)\n',
     )
-    code = f"import asyncio, sys; from streamrt.runtime.runner import run_script; sys.exit(asyncio.run(run_script({str(script)!r})))"
+    code = f"import asyncio, sys; from streamrt.cli.run import run_script; sys.exit(asyncio.run(run_script({str(script)!r})))"
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
@@ -172,3 +173,38 @@ def test_signal_shuts_down_cleanly(tmp_path: Path, sig: signal.Signals, expected
     assert "Traceback" not in err
     seqs = [json.loads(line)["seq"] for line in [first, *out.splitlines()]]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+@pytest.mark.parametrize("form", ["jsonl:{}", "{}"], ids=["jsonl-scheme", "plain-path"])
+def test_sink_appends_the_output_lines_to_a_file(tmp_path: Path, form: str) -> None:
+    script = write(tmp_path, "count.rtfs", COUNT)
+    target = tmp_path / "outputs.jsonl"
+    target.write_text('{"earlier": true}\n', encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["run", str(script), "--sink", form.format(target)], out=out, err=err)
+    assert code == 0, err.getvalue()
+    assert out.getvalue() == ""
+    lines = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert lines[0] == {"earlier": True}
+    assert [line["output"] for line in lines[1:]] == [
+        {"seq": 1, "payload": "mock-payload-1"},
+        {"seq": 2, "payload": "mock-payload-2"},
+        {"final-count": 3},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sink", "message"),
+    [
+        pytest.param(
+            "kafka://h/t", "unknown sink scheme 'kafka'; use - (standard output), jsonl:PATH", id="scheme"
+        ),
+        pytest.param("out.txt", "a path must end in .jsonl or use jsonl:PATH", id="not-jsonl"),
+        pytest.param("jsonl:/no/such/dir/o.jsonl", "cannot open /no/such/dir/o.jsonl", id="unwritable"),
+    ],
+)
+def test_a_sink_that_cannot_be_opened_is_a_usage_error(tmp_path: Path, sink: str, message: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["run", str(write(tmp_path, "count.rtfs", COUNT)), "--sink", sink], out=out, err=err)
+    assert (code, out.getvalue()) == (2, "")
+    assert message in err.getvalue() and "Traceback" not in err.getvalue()

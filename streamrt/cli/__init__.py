@@ -3,7 +3,8 @@
 Exit codes: 0 every stream ended without error; 1 some stream ended in ``:error`` (or ``check`` found problems in
 a script that reads); 2 a bad command line or script; 130 / 143 after a clean shutdown on SIGINT / SIGTERM.
 User mistakes print one clear message (``file:line:col: message`` plus the line and a caret for scripts), never a
-traceback. Heavy modules are imported inside the commands so ``streamrt check`` starts fast.
+traceback. Each command's module is imported only when the command runs, so ``streamrt --help`` and ``streamrt
+check`` start fast; ``run`` and ``resume`` are :mod:`streamrt.cli.run`.
 """
 
 from __future__ import annotations
@@ -12,17 +13,28 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from streamrt import __version__
 from streamrt.errors import ScriptError, StreamrtError
-from streamrt.observe.session import add_observe_arguments, observe_options
+from streamrt.observe.session import add_observe_arguments
 
-__all__ = ["build_parser", "main"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
+    "EXIT_USAGE",
+    "build_parser",
+    "entry",
+    "main",
+]
 
-EXIT_OK = 0
-EXIT_STREAM_ERROR = 1
-EXIT_USAGE = 2
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_SIGINT: Final = 130
+EXIT_SIGTERM: Final = 143
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--snapshot-every", metavar="N|Tms", help="snapshot policy: every N chunks or every T ms"
     )
+    _add_sink_argument(run)
     add_observe_arguments(run)
     _add_policy_arguments(run)
 
@@ -79,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="resume even if the processor's source changed since the snapshot",
     )
+    _add_sink_argument(resume)
     _add_policy_arguments(resume)
     add_observe_arguments(resume)
 
@@ -112,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_sink_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sink",
+        metavar="URI",
+        help="where outputs go: - (stdout, the default), jsonl:PATH or PATH.jsonl (appended), or a plugin's URI",
+    )
+
+
 def _add_policy_arguments(parser: argparse.ArgumentParser, *, limits: bool = True) -> None:
     """The security context (``--allow`` / ``--deny``) and, to run, the per-chunk limits (docs/policy.md)."""
     group = parser.add_argument_group("effects and limits")
@@ -138,7 +160,7 @@ def _add_policy_arguments(parser: argparse.ArgumentParser, *, limits: bool = Tru
 
 
 def _policy_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``security`` and ``limits`` for :func:`~streamrt.runtime.runner.run_script` from the parsed flags."""
+    """``security`` and ``limits`` for :class:`~streamrt.cli.run.RunConfig` from the parsed flags."""
     from streamrt.errors import UsageError
     from streamrt.policy.effects import SecurityContext
     from streamrt.policy.limits import DEFAULT_LIMITS
@@ -211,63 +233,43 @@ def _cmd_lower(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from streamrt.runtime.runner import run_script
+    from streamrt.cli.run import RunConfig, run
 
-    options: dict[str, Any] = {}
-    if args.store is not None:
-        options["store_url"] = args.store
-    if args.snapshot_every is not None:
-        options["snapshot_every"] = args.snapshot_every
-    return asyncio.run(
-        run_script(
-            args.script,
-            source_uri=args.source,
-            stream_id=args.stream_id,
-            queue_capacity=args.queue_capacity,
-            out=out,
-            err=err,
-            observe=observe_options(args),
-            **options,
-            **_policy_options(args),
-        )
-    )
+    args.script = args.script if args.command == "run" else _resume_script(args)
+    if args.command == "resume":
+        problem = _resume_problem(args)
+        if problem is not None:
+            print(f"streamrt resume: {problem}", file=err)
+            return EXIT_USAGE
+    return asyncio.run(run(RunConfig.from_args(args, **_policy_options(args)), out=out, err=err))
 
 
-def _cmd_resume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _resume_script(args: argparse.Namespace) -> str | None:
+    """``--script``, or the older form ``resume ID --store URL SCRIPT``: a last ID that is a script file."""
     import os
 
-    from streamrt.runtime.runner import run_script
-
-    ids: list[str] = list(args.targets)
-    script: str | None = args.script
+    ids: list[str] = args.targets
     last = ids[-1] if ids else ""
-    # the older form `resume ID --store URL SCRIPT`: a script is recognised as a file, never by position alone
-    if script is None and (len(ids) > 1 or args.all) and (last.endswith(".rtfs") or os.path.isfile(last)):
-        script = ids.pop()
-    problem = None
+    # a script is recognised as a file, never by position alone
+    if (
+        args.script is None
+        and (len(ids) > 1 or args.all)
+        and (last.endswith(".rtfs") or os.path.isfile(last))
+    ):
+        return ids.pop()
+    script: str | None = args.script
+    return script
+
+
+def _resume_problem(args: argparse.Namespace) -> str | None:
+    ids: list[str] = args.targets
     if args.all and ids:
-        problem = f"--all resumes every resumable stream; it takes no IDs (got {', '.join(ids)})"
-    elif not args.all and not ids:
-        problem = "name the streams to resume (ID [ID ...]) or pass --all"
-    elif args.source is not None and (args.all or len(ids) > 1):
-        problem = "--source replaces the source of one stream, not of several"
-    if problem is not None:
-        print(f"streamrt resume: {problem}", file=err)
-        return EXIT_USAGE
-    return asyncio.run(
-        run_script(
-            script,
-            source_uri=args.source,
-            out=out,
-            err=err,
-            store_url=args.store,
-            resume_ids=None if args.all else ids,
-            resume_all=args.all,
-            accept_changed=args.accept_changed_processor,
-            observe=observe_options(args),
-            **_policy_options(args),
-        )
-    )
+        return f"--all resumes every resumable stream; it takes no IDs (got {', '.join(ids)})"
+    if not args.all and not ids:
+        return "name the streams to resume (ID [ID ...]) or pass --all"
+    if args.source is not None and (args.all or len(ids) > 1):
+        return "--source replaces the source of one stream, not of several"
+    return None
 
 
 def _cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -280,7 +282,7 @@ _COMMANDS = {
     "check": _cmd_check,
     "lower": _cmd_lower,
     "run": _cmd_run,
-    "resume": _cmd_resume,
+    "resume": _cmd_run,
     "test": _cmd_test,
 }
 
@@ -293,8 +295,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     try:
         args, extra = parser.parse_known_args(argv)
         if extra and args.command == "resume" and not any(e.startswith("-") for e in extra):
-            # `resume ID --store URL SCRIPT` (design.md's form): argparse fills a positional list once, so the
-            # words after the options come back unparsed; they belong to it
+            # `resume ID --store URL SCRIPT` (the order docs/persistence.md also shows): argparse fills a
+            # positional list once, so the words after the options come back unparsed; they belong to it
             args.targets.extend(extra)
         elif extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")

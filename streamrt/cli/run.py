@@ -1,57 +1,120 @@
-"""The body of ``streamrt run``: load a script, start its streams, print outputs as JSON lines until they end.
+"""The body of ``streamrt run`` and ``streamrt resume``: load a script, start (or resume) its streams, write their
+outputs to the sink until they end.
 
-Exit codes (design.md, "The CLI"): 0 when every stream ended without error, 1 when any ended in ``:error``,
-2 for a bad script or command line, 130 after SIGINT and 143 after SIGTERM. A signal stops intake, lets the chunk
-being processed finish, closes the sources and prints the summary, so the streams are left resumable.
+A run is a :class:`RunConfig` (from the command line, :meth:`RunConfig.from_args`, or from a caller) carried out by
+the steps of :class:`_Run`: open the store and read what to resume; load the script and start or resume its
+streams; wait for them to end, or for SIGINT / SIGTERM; close; print the summary. A signal stops intake, lets the
+chunk being processed finish, closes the sources and prints the summary, so the streams are left resumable.
+
+Exit codes are :mod:`streamrt.cli`'s: 0 when every stream ended without error, 1 when any ended in ``:error``, 2 for
+a bad script or command line, 130 after SIGINT and 143 after SIGTERM.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TextIO
+from typing import Any, Final, TextIO
 
+from streamrt.cli import EXIT_ERROR, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
 from streamrt.errors import ScriptError, StreamrtError, UsageError
+from streamrt.lang.effects import declare_effects
+from streamrt.lang.meter import DEFAULT_LIMITS, Limits
+from streamrt.lang.script import CallContext, Script, load_script, stream_request
 from streamrt.observe.logs import configure_logging, unconfigure_logging
-from streamrt.observe.session import Observation, ObserveOptions
-from streamrt.policy.limits import DEFAULT_LIMITS, Limits
+from streamrt.observe.session import Observation, ObserveOptions, observe_options
+from streamrt.policy.effects import SecurityContext, check_source
 from streamrt.runtime.machine import Status
-from streamrt.runtime.outputs import Output
+from streamrt.runtime.persist import SCRIPT_KEY, Persister, parse_policy
 from streamrt.runtime.provider import Provider
-from streamrt.sources.base import Source
-from streamrt.values import Keyword, to_json_text
+from streamrt.runtime.resume import read_resumable, resume_streams
+from streamrt.sinks import OutputSink, open_sink
+from streamrt.sources import Source, open_source, relative_to
+from streamrt.store import Snapshot, open_store
+from streamrt.values import Keyword
 
-if TYPE_CHECKING:
-    from streamrt.lang.script import CallContext
-    from streamrt.policy.effects import SecurityContext
-    from streamrt.runtime.persist import Persister
-    from streamrt.store import Snapshot
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
+    "EXIT_USAGE",
+    "RunConfig",
+    "run",
+    "run_script",
+]
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE", "run_script"]
-
-EXIT_OK: Final = 0
-EXIT_ERROR: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_SIGINT: Final = 130
-EXIT_SIGTERM: Final = 143
 _EXIT_FOR_SIGNAL: Final = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
+_STREAM_ID_OPTION: Final = Keyword("stream-id")
 
 
-class _JsonLines:
-    """The stdout sink: one ``{"stream", "seq", "output"}`` object per line, flushed per line."""
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """What one ``streamrt run`` or ``streamrt resume`` is asked to do.
 
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
+    With ``store_url`` every stream is snapshotted under the ``snapshot_every`` policy (default: every chunk); with
+    ``resume_ids`` or ``resume_all`` the script's streams are not started: those streams are rehydrated from the
+    store instead, all in one provider, and ``script`` defaults to the one they recorded. ``security`` is the effect
+    policy of the script's capability calls (and of a resumed stream's source); ``limits`` the per-chunk limits of
+    its processors (``None``: off); ``observe`` the log level and format, the ``/metrics`` server and the progress
+    lines; ``sink_uri`` where outputs go (:func:`streamrt.sinks.open_sink`; default standard output).
+    """
 
-    def __call__(self, output: Output) -> None:
-        line = to_json_text({"stream": output.stream_id, "seq": output.seq, "output": output.value})
-        self.out.write(line + "\n")
-        self.out.flush()
+    script: str | os.PathLike[str] | None
+    source_uri: str | None = None
+    sink_uri: str | None = None
+    stream_id: str | None = None
+    queue_capacity: int | None = None
+    store_url: str | None = None
+    snapshot_every: str | int | None = None
+    resume_ids: tuple[str, ...] | None = None
+    resume_all: bool = False
+    accept_changed: bool = False
+    observe: ObserveOptions = field(default_factory=ObserveOptions)
+    security: SecurityContext | None = None
+    limits: Limits | None = DEFAULT_LIMITS
+
+    @property
+    def resuming(self) -> bool:
+        return self.resume_ids is not None or self.resume_all
+
+    @property
+    def command(self) -> str:
+        return "resume" if self.resuming else "run"
+
+    def check(self) -> None:
+        """Refuse what no run can do, before anything is opened."""
+        if self.snapshot_every is not None and self.store_url is None and not self.resuming:
+            raise UsageError("--snapshot-every needs --store")
+        capacity = self.queue_capacity
+        if capacity is not None and (type(capacity) is not int or capacity < 1):
+            raise UsageError(f"--queue-capacity must be a positive integer, got {capacity!r}")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, **policy: Any) -> RunConfig:
+        """From the parsed flags of ``run`` or ``resume``; ``policy`` holds ``security`` and ``limits``."""
+        resuming = args.command == "resume"
+        return cls(
+            script=args.script,
+            source_uri=args.source,
+            sink_uri=args.sink,
+            stream_id=getattr(args, "stream_id", None),
+            queue_capacity=getattr(args, "queue_capacity", None),
+            store_url=args.store,
+            snapshot_every=getattr(args, "snapshot_every", None),
+            resume_ids=(None if args.all else tuple(args.targets)) if resuming else None,
+            resume_all=resuming and args.all,
+            accept_changed=resuming and args.accept_changed_processor,
+            observe=observe_options(args),
+            **policy,
+        )
 
 
 @contextlib.contextmanager
@@ -76,7 +139,8 @@ def _signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Future[int]) -> Iter
             loop.remove_signal_handler(sig)
 
 
-def _summary(provider: Provider) -> tuple[list[str], bool]:
+def summary(provider: Provider) -> tuple[list[str], bool]:
+    """One line per stream (status and counts), and whether any stream ended in ``:error``."""
     lines = []
     failed = False
     for sid in provider.stream_ids():
@@ -96,35 +160,11 @@ def _summary(provider: Provider) -> tuple[list[str], bool]:
     return lines, failed
 
 
-def _refuse_existing(provider: Provider, persister: Persister, existing: set[str]) -> None:
-    """Before anything is processed: a new run must not take over a stream the store already holds."""
-    for sid in provider.stream_ids():
-        if sid in existing:
-            raise UsageError(
-                f"the store {persister.store.url} already holds stream {sid!r}: "
-                f"use `streamrt resume {sid} --store {persister.store.url}`, or another --stream-id"
-            )
-        persister.track(provider.record(sid))
-
-
-async def _claim_new(provider: Provider, persister: Persister) -> None:
-    """Own each new stream (a concurrent run of the same ids is refused by its lease or its first write)."""
-    for sid in provider.stream_ids():
-        await persister.claim(sid)
-
-
-async def _abandon(persister: Persister | None, code: int) -> int:
-    """Leave the store as it was: no final snapshots, leases released."""
-    if persister is not None:
-        await persister.close(final=False)
-    return code
-
-
-def _recorded_script(snaps: Iterable[Snapshot], key: Keyword) -> tuple[str | None, str]:
+def recorded_script(snaps: Iterable[Snapshot]) -> tuple[str | None, str]:
     """The script path the snapshots recorded (one for all of them), or None and what is wrong."""
     paths: dict[str, str] = {}
     for snap in snaps:
-        recorded = snap.options.get(key)
+        recorded = snap.options.get(SCRIPT_KEY)
         if not isinstance(recorded, str):
             return None, f"the snapshot of {snap.stream_id!r} records no script; name it with --script"
         paths.setdefault(recorded, snap.stream_id)
@@ -139,253 +179,256 @@ def _recorded_script(snaps: Iterable[Snapshot], key: Keyword) -> tuple[str | Non
 
 def _naming_only(args: dict[Keyword, Any], ctx: CallContext) -> str:
     """``:mcp.stream.start`` while resuming: the script's streams are only named (the resumed one is in the store)."""
-    from streamrt.lang.script import stream_request
-
     request = stream_request(args, ctx.pos)
-    sid = request.options.get(Keyword("stream-id"))
+    sid = request.options.get(_STREAM_ID_OPTION)
     return sid if isinstance(sid, str) else request.processor
 
 
-def relative_to_script(endpoint: str, script_dir: Path) -> str:
-    """Resolve a relative ``jsonl:`` / ``*.jsonl`` path in a script's endpoint against the script's folder."""
-    from streamrt.sources import relative_to
+class _Sources:
+    """Opens the script's sources: ``--source`` (relative to where the user is) for every stream, else each
+    endpoint (relative to where the script is). Keeps what it opened, to release it on a run without a store."""
 
-    return relative_to(endpoint, script_dir)
+    def __init__(self, source_uri: str | None, script_dir: Path) -> None:
+        self.source_uri = source_uri
+        self.script_dir = script_dir
+        self.opened: list[Source] = []
+
+    def uri_for(self, endpoint: str) -> str:
+        return self.source_uri or relative_to(endpoint, self.script_dir)
+
+    def open(self, endpoint: str, options: Mapping[Keyword, Any]) -> Source:
+        source = open_source(self.uri_for(endpoint), options=options)
+        self.opened.append(source)
+        return source
+
+
+class _Run:
+    """The steps of one run; each returns an exit code when the run must end there, else None."""
+
+    def __init__(self, config: RunConfig, out: TextIO, err: TextIO) -> None:
+        self.config = config
+        self.out = out
+        self.err = err
+        self.command = config.command
+        self.persister: Persister | None = None
+        self.snapshots: dict[str, Snapshot] = {}
+
+    def fail(self, problem: StreamrtError | str, code: int = EXIT_USAGE) -> int:
+        if isinstance(problem, ScriptError):
+            self.err.write(problem.format() + "\n")
+        else:
+            self.err.write(f"streamrt {self.command}: {problem}\n")
+        return code
+
+    async def __call__(self) -> int:
+        config = self.config
+        try:
+            config.check()
+            if config.store_url is not None or config.resuming:
+                store = open_store(config.store_url)
+                policy = parse_policy(config.snapshot_every)
+                await store.open()
+                self.persister = Persister(store, policy)
+        except StreamrtError as exc:
+            return self.fail(exc)
+        try:
+            code = await self.read_snapshots()
+            if code is not None:
+                return code
+            return await self.run_streams()
+        finally:
+            if self.persister is not None:
+                await self.persister.store.aclose()
+
+    async def read_snapshots(self) -> int | None:
+        """What to resume, and the script it names when none was given."""
+        persister = self.persister
+        if not self.config.resuming or persister is None:
+            return None
+        ids = None if self.config.resume_ids is None else list(self.config.resume_ids)
+        try:
+            self.snapshots = await read_resumable(persister.store, ids)
+        except StreamrtError as exc:
+            return self.fail(exc)
+        if not self.snapshots:
+            return self.fail(f"no resumable streams in {persister.store.url}", EXIT_OK)
+        if self.config.script is None:
+            recorded, problem = recorded_script(self.snapshots.values())
+            if recorded is None:
+                return self.fail(problem)
+            self.config = replace(self.config, script=recorded)
+        return None
+
+    async def run_streams(self) -> int:
+        config = self.config
+        assert config.script is not None
+        script_text = os.fspath(
+            config.script
+        )  # as given: error messages name the script the way the user did
+        script_path = Path(script_text)
+        sources = _Sources(config.source_uri, script_path.resolve().parent)
+        existing: set[str] = set()
+        if self.persister is not None and not config.resuming:
+            existing = {row.stream_id for row in await self.persister.store.list()}
+        stop: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        handler = configure_logging(config.observe.log_level, config.observe.log_format, self.err)
+        observing: Observation | None = None
+        sink: OutputSink | None = None
+        try:
+            sink = open_sink(config.sink_uri, stdout=self.out)
+            async with Provider(limits=config.limits, security=config.security) as provider:
+                observing = Observation(
+                    provider,
+                    config.observe,
+                    out=self.out,
+                    err=self.err,
+                    log_handler=handler,
+                    command=self.command,
+                )
+                provider.add_sink(observing.guard(sink))
+                try:
+                    await self.start(provider, sources, script_text, existing)
+                except StreamrtError as exc:
+                    return await self.abandon(self.fail(exc))
+                if not provider.stream_ids():
+                    return self.fail(f"{script_text} starts no streams (add an (mcp-stream ...) form)")
+                try:
+                    observing.start()
+                except UsageError as exc:
+                    return await self.abandon(self.fail(exc))
+                code = await self.wait(provider, stop, sources)
+                await observing.stop()
+                return self.report(provider, code)
+        except UsageError as exc:
+            return self.fail(exc)
+        finally:
+            if observing is not None:
+                await observing.stop()
+            if sink is not None:
+                sink.close()
+            unconfigure_logging(handler)
+            if not stop.done():
+                stop.cancel()
+
+    async def start(
+        self, provider: Provider, sources: _Sources, script_path: str, existing: set[str]
+    ) -> None:
+        """Load the script and start its streams, or resume the streams read from the store."""
+        config, persister = self.config, self.persister
+        caps = provider.capabilities(
+            source_factory=sources.open,
+            stream_id=config.stream_id,
+            queue_capacity=config.queue_capacity,
+            endpoint_uri=sources.uri_for,
+        )
+        if config.resuming:
+            # the script's mcp-stream forms only name streams here: the resumed ones come from the store
+            caps["mcp.stream.start"] = declare_effects()(_naming_only)
+        script = load_script(script_path, capabilities=caps, security=config.security)
+        if persister is not None:
+            if not config.resuming:
+                self.refuse_existing(provider, persister, existing)
+            persister.processor_hash = script.source_hash
+            persister.script_path = str(Path(script_path).resolve())
+            persister.attach(provider)
+        if config.resuming:
+            await self.resume(provider, script)
+            return
+        for request in script.stream_requests:
+            provider.start_request(
+                script,
+                request,
+                source=sources.open(request.endpoint, request.options),
+                stream_id=config.stream_id,
+                queue_capacity=config.queue_capacity,
+            )
+        if persister is not None:
+            for sid in provider.stream_ids():
+                # own each new stream (a concurrent run of the same ids is refused by its lease or first write)
+                await persister.claim(sid)
+
+    def refuse_existing(self, provider: Provider, persister: Persister, existing: set[str]) -> None:
+        """Before anything is processed: a new run must not take over a stream the store already holds."""
+        for sid in provider.stream_ids():
+            if sid in existing:
+                raise UsageError(
+                    f"the store {persister.store.url} already holds stream {sid!r}: "
+                    f"use `streamrt resume {sid} --store {persister.store.url}`, or another --stream-id"
+                )
+            persister.track(provider.record(sid))
+
+    async def resume(self, provider: Provider, script: Script) -> None:
+        config, persister = self.config, self.persister
+        assert persister is not None
+        for snap in self.snapshots.values():
+            uri = config.source_uri if config.source_uri is not None else snap.source_uri
+            if config.security is not None and uri is not None:
+                check_source(config.security, uri, f"the resumed stream {snap.stream_id!r}")
+        await resume_streams(
+            provider,
+            persister,
+            None,
+            script,
+            source=config.source_uri,
+            accept_changed=config.accept_changed,
+            snapshots=self.snapshots,
+        )
+
+    async def abandon(self, code: int) -> int:
+        """Leave the store as it was: no final snapshots, leases released."""
+        if self.persister is not None:
+            await self.persister.close(final=False)
+        return code
+
+    async def wait(self, provider: Provider, stop: asyncio.Future[int], sources: _Sources) -> int | None:
+        """Until every stream ends or a signal comes (its exit code); then close the provider and the store."""
+        with _signals(asyncio.get_running_loop(), stop):
+            done: asyncio.Future[Any] = asyncio.ensure_future(provider.wait())
+            try:
+                await asyncio.wait([done, stop], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                done.cancel()
+            code = stop.result() if stop.done() else None
+            if self.persister is None:
+                # Without a store nothing can resume these streams: their sources may release what a server keeps
+                # for a resume (an MCP source ends its session).
+                for source in sources.opened:
+                    source.closing_for_good = True
+            await provider.close()
+            if self.persister is not None:
+                try:
+                    await self.persister.close()
+                except StreamrtError as exc:
+                    self.fail(f"final snapshot failed: {exc}")
+                    code = EXIT_ERROR if code is None else code
+        return code
+
+    def report(self, provider: Provider, code: int | None) -> int:
+        """The closing summary on stderr, and the exit code."""
+        lines, failed = summary(provider)
+        for line in lines:
+            self.err.write(line + "\n")
+        if code is not None:
+            live = sum(1 for sid in provider.stream_ids() if not provider.record(sid).status.terminal)
+            self.fail(f"interrupted; {live} stream(s) left unfinished and resumable")
+            return code
+        return EXIT_ERROR if failed else EXIT_OK
+
+
+async def run(config: RunConfig, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """Run ``config``'s streams to their end; return the process exit code."""
+    return await _Run(config, out, err)()
 
 
 async def run_script(
-    script_path: str | os.PathLike[str] | None,
+    script: str | os.PathLike[str] | None,
     *,
-    source_uri: str | None = None,
-    stream_id: str | None = None,
-    queue_capacity: int | None = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
-    store_url: str | None = None,
-    snapshot_every: str | int | None = None,
     resume_id: str | None = None,
     resume_ids: Sequence[str] | None = None,
-    resume_all: bool = False,
-    accept_changed: bool = False,
-    observe: ObserveOptions | None = None,
-    security: SecurityContext | None = None,
-    limits: Limits | None = DEFAULT_LIMITS,
+    **options: Any,
 ) -> int:
-    """Run a script's streams to their end; return the process exit code.
-
-    With ``store_url`` every stream is snapshotted under the ``snapshot_every`` policy (default: every chunk); with
-    ``resume_id`` (one stream), ``resume_ids`` (several) or ``resume_all`` (every resumable stream) the script's
-    streams are not started: those streams are rehydrated from the store instead, all in one provider
-    (:func:`~streamrt.runtime.resume.resume_streams`), and ``script_path`` defaults to the one they recorded.
-    ``security`` is the effect policy of the script's capability calls (and of a resumed stream's source);
-    ``limits`` the per-chunk limits of its processors (``None``: off). ``observe`` sets the log level and format, the ``/metrics`` server and the progress lines (default: warnings
-    and errors as text on ``err``, no metrics, progress when ``err`` is a terminal).
-    """
-    ids = [resume_id] if resume_id is not None else None if resume_ids is None else list(resume_ids)
-    resuming = ids is not None or resume_all
-    command = "resume" if resuming else "run"
-    persister: Persister | None = None
-    if store_url is not None or resuming:
-        try:
-            persister = await _open_persister(store_url, snapshot_every)
-        except StreamrtError as exc:
-            err.write(f"streamrt {command}: {exc}\n")
-            return EXIT_USAGE
-    elif snapshot_every is not None:
-        err.write("streamrt run: --snapshot-every needs --store\n")
-        return EXIT_USAGE
-    try:
-        return await _run(
-            script_path,
-            persister,
-            command,
-            source_uri,
-            stream_id,
-            queue_capacity,
-            out,
-            err,
-            resuming,
-            ids,
-            accept_changed,
-            observe or ObserveOptions(),
-            security=security,
-            limits=limits,
-        )
-    finally:
-        if persister is not None:
-            await persister.store.aclose()
-
-
-async def _open_persister(store_url: str | None, snapshot_every: str | int | None) -> Persister:
-    from streamrt.runtime.persist import Persister, parse_policy
-    from streamrt.store import open_store
-
-    policy = parse_policy(snapshot_every)
-    store = open_store(store_url)
-    await store.open()
-    return Persister(store, policy)
-
-
-async def _run(
-    script_path: str | os.PathLike[str] | None,
-    persister: Persister | None,
-    command: str,
-    source_uri: str | None,
-    stream_id: str | None,
-    queue_capacity: int | None,
-    out: TextIO,
-    err: TextIO,
-    resuming: bool,
-    resume_ids: list[str] | None,
-    accept_changed: bool,
-    observe: ObserveOptions,
-    *,
-    security: SecurityContext | None,
-    limits: Limits | None,
-) -> int:
-    from streamrt.lang.effects import declare_effects
-    from streamrt.lang.script import load_script
-    from streamrt.policy.effects import check_source
-    from streamrt.runtime.persist import SCRIPT_KEY
-    from streamrt.runtime.resume import read_resumable, resume_streams
-    from streamrt.sources import open_source
-
-    snaps: dict[str, Snapshot] = {}
-    if resuming and persister is not None:
-        try:
-            snaps = await read_resumable(persister.store, resume_ids)
-        except StreamrtError as exc:
-            err.write(f"streamrt resume: {exc}\n")
-            return EXIT_USAGE
-        if not snaps:
-            err.write(f"streamrt resume: no resumable streams in {persister.store.url}\n")
-            return EXIT_OK
-        if script_path is None:
-            recorded, problem = _recorded_script(snaps.values(), SCRIPT_KEY)
-            if recorded is None:
-                err.write(f"streamrt resume: {problem}\n")
-                return EXIT_USAGE
-            script_path = recorded
-    assert script_path is not None
-    if queue_capacity is not None and (type(queue_capacity) is not int or queue_capacity < 1):
-        err.write(f"streamrt run: --queue-capacity must be a positive integer, got {queue_capacity!r}\n")
-        return EXIT_USAGE
-
-    script_dir = Path(script_path).resolve().parent
-
-    def source_factory(endpoint: str, options: Mapping[Keyword, Any]) -> Source:
-        # --source is relative to where the user is; a script's own endpoint to where the script is
-        if source_uri is not None:
-            return open_source(source_uri, options=options)
-        return open_source(relative_to_script(endpoint, script_dir), options=options)
-
-    existing: set[str] = set()
-    if persister is not None and not resuming:
-        existing = {row.stream_id for row in await persister.store.list()}
-    loop = asyncio.get_running_loop()
-    stop: asyncio.Future[int] = loop.create_future()
-    handler = configure_logging(observe.log_level, observe.log_format, err)
-    observing: Observation | None = None
-    try:
-        async with Provider(limits=limits, security=security) as provider:
-            observing = Observation(provider, observe, out=out, err=err, log_handler=handler, command=command)
-            provider.add_sink(observing.guard(_JsonLines(out)))
-            caps = provider.capabilities(
-                source_factory=source_factory,
-                stream_id=stream_id,
-                queue_capacity=queue_capacity,
-                endpoint_uri=lambda endpoint: source_uri or relative_to_script(endpoint, script_dir),
-            )
-            try:
-                if resuming:
-                    # the script's mcp-stream forms only name streams here: the resumed ones come from the store
-                    caps["mcp.stream.start"] = declare_effects()(_naming_only)
-                script = load_script(os.fspath(script_path), capabilities=caps, security=security)
-                if persister is not None and not resuming:
-                    _refuse_existing(provider, persister, existing)
-                if persister is not None:
-                    persister.processor_hash = script.source_hash
-                    persister.script_path = str(Path(script_path).resolve())
-                    persister.attach(provider)
-                if resuming and persister is not None:
-                    for snap in snaps.values():
-                        uri = source_uri if source_uri is not None else snap.source_uri
-                        if security is not None and uri is not None:
-                            check_source(security, uri, f"the resumed stream {snap.stream_id!r}")
-                    await resume_streams(
-                        provider,
-                        persister,
-                        None,
-                        script,
-                        source=source_uri,
-                        accept_changed=accept_changed,
-                        snapshots=snaps,
-                    )
-                for request in script.stream_requests if not resuming else ():
-                    provider.start_request(
-                        script,
-                        request,
-                        source=source_factory(request.endpoint, request.options),
-                        stream_id=stream_id,
-                        queue_capacity=queue_capacity,
-                    )
-                if persister is not None and not resuming:
-                    await _claim_new(provider, persister)
-            except ScriptError as exc:
-                err.write(exc.format() + "\n")
-                return await _abandon(persister, EXIT_USAGE)
-            except StreamrtError as exc:
-                err.write(f"streamrt {command}: {exc}\n")
-                return await _abandon(persister, EXIT_USAGE)
-            if not provider.stream_ids():
-                err.write(
-                    f"streamrt run: {script.filename} starts no streams (add an (mcp-stream ...) form)\n"
-                )
-                return EXIT_USAGE
-            try:
-                observing.start()
-            except UsageError as exc:
-                err.write(f"streamrt {command}: {exc}\n")
-                return await _abandon(persister, EXIT_USAGE)
-            with _signals(loop, stop):
-                done: asyncio.Future[Any] = asyncio.ensure_future(provider.wait())
-                watched: list[asyncio.Future[Any]] = [done, stop]
-                try:
-                    await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    done.cancel()
-                code = stop.result() if stop.done() else None
-                if persister is None:
-                    # Without a store nothing can resume these streams: their sources may release what a server
-                    # keeps for a resume (an MCP source ends its session).
-                    for sid in provider.stream_ids():
-                        src = provider._get(sid).source
-                        if src is not None:
-                            src.closing_for_good = True
-                await provider.close()
-                if persister is not None:
-                    try:
-                        await persister.close()
-                    except StreamrtError as exc:
-                        err.write(f"streamrt {command}: final snapshot failed: {exc}\n")
-                        code = EXIT_ERROR if code is None else code
-            await observing.stop()
-            lines, failed = _summary(provider)
-            for line in lines:
-                err.write(line + "\n")
-            if code is not None:
-                live = sum(1 for sid in provider.stream_ids() if not provider.record(sid).status.terminal)
-                err.write(
-                    f"streamrt {command}: interrupted; {live} stream(s) left unfinished and resumable\n"
-                )
-                return code
-            return EXIT_ERROR if failed else EXIT_OK
-    except UsageError as exc:
-        err.write(f"streamrt {command}: {exc}\n")
-        return EXIT_USAGE
-    finally:
-        if observing is not None:
-            await observing.stop()
-        unconfigure_logging(handler)
-        if not stop.done():
-            stop.cancel()
+    """:func:`run` with the :class:`RunConfig` fields as keywords (``resume_id`` resumes one stream)."""
+    ids = (resume_id,) if resume_id is not None else None if resume_ids is None else tuple(resume_ids)
+    return await run(RunConfig(script, resume_ids=ids, **options), out=out, err=err)

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from streamrt.cli.run import EXIT_ERROR, EXIT_OK, run_script
 from streamrt.lang.script import load_script
 from streamrt.runtime.persist import Persister
 from streamrt.runtime.provider import Provider
 from streamrt.runtime.resume import resume_stream
-from streamrt.runtime.runner import EXIT_ERROR, EXIT_OK, run_script
 from streamrt.sources import open_source
 from streamrt.store import open_store
 from streamrt.values import Keyword
