@@ -1,5 +1,221 @@
-"""streamrt: a stateful stream-processor runtime with a small Lisp-like language."""
+"""streamrt: a stateful stream-processor runtime with a small Lisp-like language.
+
+The names below are the embedding surface: everything a host program needs to load scripts, run streams, plug in
+its own sources, sinks and stores, and handle errors (``docs/embedding.md``; the exception tree is drawn in
+:mod:`streamrt.errors`). They are imported on first use, so ``import streamrt`` (and the CLI) starts without
+loading the compiler, asyncio machinery, SQLAlchemy or httpx. ``tests/architecture/test_public_api.py`` keeps
+``__all__``, the lazy table and the names type checkers see in step.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streamrt.errors import (
+        CapabilityError,
+        DuplicateStreamError,
+        EffectDeniedError,
+        LimitExceededError,
+        Pos,
+        ProcessorChangedError,
+        ProcessorResultError,
+        QueueFullError,
+        SchemaViolation,
+        ScriptCompileError,
+        ScriptError,
+        ScriptRuntimeError,
+        ScriptSyntaxError,
+        SinkError,
+        SnapshotConflictError,
+        SnapshotCorruptError,
+        SnapshotNotFoundError,
+        SourceAuthError,
+        SourceError,
+        StoreError,
+        StoreOperationError,
+        StoreUnavailableError,
+        StreamClosedError,
+        StreamError,
+        StreamOwnedError,
+        StreamrtError,
+        UnknownStreamError,
+        UnstorableValueError,
+        UsageError,
+    )
+    from streamrt.lang.effects import declare_effects
+    from streamrt.lang.meter import DEFAULT_LIMITS, Limits
+    from streamrt.lang.script import CallContext, Script, StreamRequest, compile_script, load_script
+    from streamrt.observe.metrics import instrument
+    from streamrt.policy.effects import SecurityContext
+    from streamrt.policy.schema import Schema, compile_schema
+    from streamrt.runtime.machine import Status
+    from streamrt.runtime.outputs import Output
+    from streamrt.runtime.provider import Provider
+    from streamrt.runtime.stream import StreamRecord
+    from streamrt.sinks import OutputSink, SinkRequest, SinkType, open_sink
+    from streamrt.sources.base import Chunk, ChunkFault, Control, Source
+    from streamrt.sources.registry import SourceRequest, SourceType, open_source
+    from streamrt.store.base import SnapshotStore
+    from streamrt.store.memory import MemoryStore
+    from streamrt.store.registry import StoreType, open_store
+    from streamrt.store.snapshot import Snapshot
+    from streamrt.values import Keyword, LList, Symbol, from_json, pr_str, to_json
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "CallContext",
+    "CapabilityError",
+    "Chunk",
+    "ChunkFault",
+    "compile_schema",
+    "compile_script",
+    "Control",
+    "declare_effects",
+    "DEFAULT_LIMITS",
+    "DuplicateStreamError",
+    "EffectDeniedError",
+    "from_json",
+    "instrument",
+    "Keyword",
+    "LimitExceededError",
+    "Limits",
+    "LList",
+    "load_script",
+    "MemoryStore",
+    "open_sink",
+    "open_source",
+    "open_store",
+    "Output",
+    "OutputSink",
+    "Pos",
+    "pr_str",
+    "ProcessorChangedError",
+    "ProcessorResultError",
+    "Provider",
+    "QueueFullError",
+    "Schema",
+    "SchemaViolation",
+    "Script",
+    "ScriptCompileError",
+    "ScriptError",
+    "ScriptRuntimeError",
+    "ScriptSyntaxError",
+    "SecurityContext",
+    "SinkError",
+    "SinkRequest",
+    "SinkType",
+    "Snapshot",
+    "SnapshotConflictError",
+    "SnapshotCorruptError",
+    "SnapshotNotFoundError",
+    "SnapshotStore",
+    "Source",
+    "SourceAuthError",
+    "SourceError",
+    "SourceRequest",
+    "SourceType",
+    "Status",
+    "StoreError",
+    "StoreOperationError",
+    "StoreType",
+    "StoreUnavailableError",
+    "StreamClosedError",
+    "StreamError",
+    "StreamOwnedError",
+    "StreamRecord",
+    "StreamRequest",
+    "StreamrtError",
+    "Symbol",
+    "to_json",
+    "UnknownStreamError",
+    "UnstorableValueError",
+    "UsageError",
+]
+
+_HOME: dict[str, str] = {
+    "CallContext": "streamrt.lang.script",
+    "CapabilityError": "streamrt.errors",
+    "Chunk": "streamrt.sources.base",
+    "ChunkFault": "streamrt.sources.base",
+    "compile_schema": "streamrt.policy.schema",
+    "compile_script": "streamrt.lang.script",
+    "Control": "streamrt.sources.base",
+    "declare_effects": "streamrt.lang.effects",
+    "DEFAULT_LIMITS": "streamrt.lang.meter",
+    "DuplicateStreamError": "streamrt.errors",
+    "EffectDeniedError": "streamrt.errors",
+    "from_json": "streamrt.values",
+    "instrument": "streamrt.observe.metrics",
+    "Keyword": "streamrt.values",
+    "LimitExceededError": "streamrt.errors",
+    "Limits": "streamrt.lang.meter",
+    "LList": "streamrt.values",
+    "load_script": "streamrt.lang.script",
+    "MemoryStore": "streamrt.store.memory",
+    "open_sink": "streamrt.sinks",
+    "open_source": "streamrt.sources.registry",
+    "open_store": "streamrt.store.registry",
+    "Output": "streamrt.runtime.outputs",
+    "OutputSink": "streamrt.sinks",
+    "Pos": "streamrt.errors",
+    "pr_str": "streamrt.values",
+    "ProcessorChangedError": "streamrt.errors",
+    "ProcessorResultError": "streamrt.errors",
+    "Provider": "streamrt.runtime.provider",
+    "QueueFullError": "streamrt.errors",
+    "Schema": "streamrt.policy.schema",
+    "SchemaViolation": "streamrt.errors",
+    "Script": "streamrt.lang.script",
+    "ScriptCompileError": "streamrt.errors",
+    "ScriptError": "streamrt.errors",
+    "ScriptRuntimeError": "streamrt.errors",
+    "ScriptSyntaxError": "streamrt.errors",
+    "SecurityContext": "streamrt.policy.effects",
+    "SinkError": "streamrt.errors",
+    "SinkRequest": "streamrt.sinks",
+    "SinkType": "streamrt.sinks",
+    "Snapshot": "streamrt.store.snapshot",
+    "SnapshotConflictError": "streamrt.errors",
+    "SnapshotCorruptError": "streamrt.errors",
+    "SnapshotNotFoundError": "streamrt.errors",
+    "SnapshotStore": "streamrt.store.base",
+    "Source": "streamrt.sources.base",
+    "SourceAuthError": "streamrt.errors",
+    "SourceError": "streamrt.errors",
+    "SourceRequest": "streamrt.sources.registry",
+    "SourceType": "streamrt.sources.registry",
+    "Status": "streamrt.runtime.machine",
+    "StoreError": "streamrt.errors",
+    "StoreOperationError": "streamrt.errors",
+    "StoreType": "streamrt.store.registry",
+    "StoreUnavailableError": "streamrt.errors",
+    "StreamClosedError": "streamrt.errors",
+    "StreamError": "streamrt.errors",
+    "StreamOwnedError": "streamrt.errors",
+    "StreamRecord": "streamrt.runtime.stream",
+    "StreamRequest": "streamrt.lang.script",
+    "StreamrtError": "streamrt.errors",
+    "Symbol": "streamrt.values",
+    "to_json": "streamrt.values",
+    "UnknownStreamError": "streamrt.errors",
+    "UnstorableValueError": "streamrt.errors",
+    "UsageError": "streamrt.errors",
+}
+"""Each public name and the module that defines it."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'streamrt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
