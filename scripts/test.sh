@@ -9,6 +9,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install --quiet -e '.[test]'
-.venv/bin/ruff check streamrt tests benchmarks
+.venv/bin/ruff check streamrt tests benchmarks examples
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"
