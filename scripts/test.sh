@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need (PostgreSQL from Debian's packages, the package with its test extra) and run
-# lint, type checks and the whole test suite. README.md prints this command; .ci/run calls it.
+# lint, type checks, the import layers (pyproject.toml, [tool.importlinter]) and the whole test suite. README.md
+# prints this command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/ensure-postgres.sh
@@ -11,4 +12,5 @@ fi
 .venv/bin/python -m pip install --quiet -e '.[test]'
 .venv/bin/ruff check streamrt tests benchmarks examples
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"
