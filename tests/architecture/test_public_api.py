@@ -51,13 +51,23 @@ def test_every_name_is_the_object_its_home_module_defines(name: str) -> None:
     assert getattr(home, name) is value
     assert name in getattr(home, "__all__", ()), f"{home.__name__} does not list {name} in its __all__"
     if inspect.isclass(value) or inspect.isfunction(value):
-        assert value.__module__ == home.__name__, f"{name} is re-exported by {home.__name__}, not defined there"
+        assert value.__module__ == home.__name__, (
+            f"{name} is re-exported by {home.__name__}, not defined there"
+        )
 
 
 def test_the_embedding_surface_is_there() -> None:
     for name in ("Provider", "Output", "load_script", "Keyword", "Status", "SecurityContext", "Limits"):
         assert name in streamrt.__all__
-    for name in ("open_source", "open_sink", "open_store", "SourceType", "SinkType", "StoreType", "MemoryStore"):
+    for name in (
+        "open_source",
+        "open_sink",
+        "open_store",
+        "SourceType",
+        "SinkType",
+        "StoreType",
+        "MemoryStore",
+    ):
         assert name in streamrt.__all__
     errors = importlib.import_module("streamrt.errors")
     assert set(errors.__all__) <= set(streamrt.__all__), "every error class is public at the root"
