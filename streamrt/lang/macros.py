@@ -1,7 +1,7 @@
 """Macros: forms rewritten into other forms before compiling.
 
 Each macro is one function registered with its argument shape. ``mcp-stream`` lowers to the capability call that
-starts a stream, exactly as design.md says::
+starts a stream, as docs/language.md shows ("Starting streams")::
 
     (mcp-stream "weather.monitor.v1" count-chunks {:count 0} {:stream-id "w1"})
     => (call :mcp.stream.start {:endpoint "weather.monitor.v1" :processor "count-chunks"

@@ -10,7 +10,8 @@ plus the :class:`Effect` s the driver must carry out (run the processor, discard
 Nothing here does I/O or knows about asyncio; the per-stream record (:mod:`streamrt.runtime.stream`) applies the
 bookkeeping effects and the provider (:mod:`streamrt.runtime.provider`) is a thin loop that carries out the rest.
 
-Rules beyond design.md's lifecycle table, chosen here and documented in docs/testing.md:
+Rules beyond the lifecycle table of docs/architecture.md (rendered from :data:`TRANSITIONS`), chosen here and
+documented in docs/testing.md:
 
 - A directive that does not apply in a live state is an idempotent no-op: ``:pause`` while paused, ``:resume``
   while active, ``:continue`` anywhere live.
@@ -165,7 +166,7 @@ _FLAG_FIELDS: Final = (
 A, P = Status.ACTIVE, Status.PAUSED
 _END_NOW: Final = Effect.DISCARD_QUEUE | Effect.FINISH
 
-# The lifecycle table of design.md, row by row (plus the documented extensions). Pairs not listed are no-ops,
+# The lifecycle, row by row (plus the documented extensions above). Pairs not listed are no-ops,
 # refused when the stream is terminal (see _fill below).
 _ROWS: Final[dict[tuple[Status, Event], tuple[Status, Effect]]] = {
     (A, Event.CHUNK): (A, Effect.ENQUEUE | Effect.PROCESS),

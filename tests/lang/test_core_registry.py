@@ -10,7 +10,7 @@ from streamrt.errors import ScriptRuntimeError
 from streamrt.lang.core import CORE, CoreFn, core, fail
 from streamrt.values import pr_str
 
-# The list from design.md "The language", then the extras users expect, as one text to read at a glance.
+# The core functions docs/language.md promises ("Core functions"), then the extras users expect, as one text to read at a glance.
 REQUIRED_TEXT = """
 + - * / mod quot inc dec abs max min = not= < <= > >= not
 nil? some? number? int? float? string? keyword? map? vector? fn? empty?

@@ -1,4 +1,4 @@
-"""``mcp-stream`` lowers exactly as design.md says, both as text (``lower_script``) and as recorded requests."""
+"""``mcp-stream`` lowers as docs/language.md says, both as text (``lower_script``) and as recorded requests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The directive machine and the per-stream record, with no event loop: every row of design.md's lifecycle table."""
+"""The directive machine and the per-stream record, with no event loop: every row of the lifecycle table."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from streamrt.values import Keyword
 A, P = Status.ACTIVE, Status.PAUSED
 TERMINAL = [Status.COMPLETED, Status.STOPPED, Status.CANCELLED, Status.ERROR]
 
-# design.md "Stream lifecycle", one case per row (rows naming several statuses or events are expanded).
+# The lifecycle (docs/architecture.md, "The stream lifecycle"), one case per row (rows naming several statuses or events are expanded).
 LIFECYCLE = [
     pytest.param(A, Event.CHUNK, A, Effect.ENQUEUE | Effect.PROCESS, id="active-chunk-processed"),
     pytest.param(A, Event.PAUSE, P, Effect.NONE, id="active-pause"),
