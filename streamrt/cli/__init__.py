@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final, TextIO
 
 from streamrt import __version__
-from streamrt.errors import ScriptError, StreamrtError
+from streamrt.errors import ScriptError, StreamrtError, UsageError
 from streamrt.observe.session import add_observe_arguments
 
 __all__ = [
@@ -161,7 +164,7 @@ def _add_policy_arguments(parser: argparse.ArgumentParser, *, limits: bool = Tru
 
 def _policy_options(args: argparse.Namespace) -> dict[str, Any]:
     """``security`` and ``limits`` for :class:`~streamrt.cli.run.RunConfig` from the parsed flags."""
-    from streamrt.errors import UsageError
+    # the language's modules load with the first command that needs them, not with `streamrt --help`
     from streamrt.policy.effects import SecurityContext
     from streamrt.policy.limits import DEFAULT_LIMITS
 
@@ -196,8 +199,6 @@ def _print_error(exc: StreamrtError, err: TextIO) -> None:
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from pathlib import Path
-
     from streamrt.lang.effects import check_script
     from streamrt.lang.script import compile_script
 
@@ -224,8 +225,6 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_lower(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from pathlib import Path
-
     from streamrt.lang.script import lower_script
 
     print(lower_script(Path(args.script)), file=out)
@@ -246,8 +245,6 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _resume_script(args: argparse.Namespace) -> str | None:
     """``--script``, or the older form ``resume ID --store URL SCRIPT``: a last ID that is a script file."""
-    import os
-
     ids: list[str] = args.targets
     last = ids[-1] if ids else ""
     # a script is recognised as a file, never by position alone
@@ -304,8 +301,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     handler = _COMMANDS.get(args.command)
     if handler is None:
-        import importlib
-
         # inspect / list / dead-letters live with the store, which is imported only when one of them runs
         handler = importlib.import_module("streamrt.store.cli").COMMANDS[args.command]
     try:
@@ -314,7 +309,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         _print_error(exc, err)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_SIGINT
     except BrokenPipeError:
         return EXIT_OK
 

@@ -50,7 +50,7 @@ def _open_sql(url: str) -> SnapshotStore:
 
 
 def _open_sqlite_file(path: str) -> SnapshotStore:
-    from sqlalchemy.engine import URL
+    from sqlalchemy.engine import URL  # SQLAlchemy, as above
 
     from streamrt.store.sql import SqlStore
 

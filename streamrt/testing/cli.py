@@ -72,6 +72,7 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _run_files(files: list[str], args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # the compiler and the runtime load only once there are test files to run
     from streamrt.testing.runner import run_test_file
     from streamrt.testing.scripts import load_test_file
 

@@ -20,10 +20,11 @@ from typing import Any, Final, Literal
 from streamrt.errors import Pos, ScriptError, StreamrtError
 from streamrt.runtime.machine import Status
 from streamrt.runtime.stream import DEFAULT_QUEUE_CAPACITY
+from streamrt.sources import open_source
 from streamrt.testing.compare import describe, show
 from streamrt.testing.harness import StreamHarness
 from streamrt.testing.scripts import TestFile
-from streamrt.testing.specs import ExampleTest, PropertyTest, Step, Subject
+from streamrt.testing.specs import ExampleTest, PropertyTest, Step, Subject, parse_steps
 from streamrt.values import Keyword, is_truthy, pr_str
 
 __all__ = ["TestResult", "run_example", "run_property", "run_test_file"]
@@ -137,8 +138,6 @@ def _example(test: ExampleTest) -> None:
     h = _harness(test.subject, DEFAULT_QUEUE_CAPACITY)
     try:
         if test.source is not None:
-            from streamrt.sources import open_source
-
             try:
                 h.start(open_source(test.source, options=test.subject.options))
             except StreamrtError as exc:
@@ -227,8 +226,6 @@ def _steps_strategy(test: PropertyTest, capacity: int) -> Any:
 
 def _property_run(test: PropertyTest, steps: tuple[dict[Keyword, Any], ...]) -> _Failed | None:
     """One run of a property on ``steps``; the failure, or None when everything held."""
-    from streamrt.testing.specs import parse_steps
-
     h = _harness(test.subject, _PROPERTY_CAPACITY, bystander=True)
     try:
         h.start()
