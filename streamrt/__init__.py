@@ -9,10 +9,11 @@ loading the compiler, asyncio machinery, SQLAlchemy or httpx. ``tests/architectu
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+# Not typing.TYPE_CHECKING: importing typing would cost `import streamrt` ten milliseconds (mypy reads the name).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from streamrt.errors import (
         CapabilityError,
         DuplicateStreamError,
@@ -212,7 +213,9 @@ def __getattr__(name: str) -> Any:
     module = _HOME.get(name)
     if module is None:
         raise AttributeError(f"module 'streamrt' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
 

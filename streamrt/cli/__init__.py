@@ -15,7 +15,6 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Final, TextIO
 
 from streamrt import __version__
@@ -199,6 +198,8 @@ def _print_error(exc: StreamrtError, err: TextIO) -> None:
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path  # not needed by --help: pathlib is a few milliseconds of start-up
+
     from streamrt.lang.effects import check_script
     from streamrt.lang.script import compile_script
 
@@ -225,6 +226,8 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_lower(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path  # as in _cmd_check
+
     from streamrt.lang.script import lower_script
 
     print(lower_script(Path(args.script)), file=out)

@@ -20,7 +20,6 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -144,7 +143,7 @@ def resolve_uri(uri: str, env: Mapping[str, str] | None = None) -> str:
     return parse_source_uri(uri, env).text
 
 
-def relative_to(uri: str, folder: Path) -> str:
+def relative_to(uri: str, folder: str | os.PathLike[str]) -> str:
     """``uri`` with a relative JSON Lines path in it resolved against ``folder`` (a script's); others unchanged."""
     try:
         parsed = _read(uri.strip())
@@ -155,7 +154,7 @@ def relative_to(uri: str, folder: Path) -> str:
     path = jsonl_path(parsed.text)
     if os.path.isabs(path):
         return uri
-    return "jsonl:" + str(folder / path)
+    return "jsonl:" + os.path.join(folder, os.path.normpath(path))
 
 
 # --- the registry ----------------------------------------------------------------------------------------------
