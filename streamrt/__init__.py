@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from streamrt.store.memory import MemoryStore
     from streamrt.store.registry import StoreType, open_store
     from streamrt.store.snapshot import Snapshot
-    from streamrt.values import Keyword, LList, Symbol, from_json, pr_str, to_json
+    from streamrt.values import Keyword, LList, LSet, Symbol, from_json, pr_str, to_json
 
 __version__ = "0.1.0"
 
@@ -86,6 +86,7 @@ __all__ = [
     "Limits",
     "LList",
     "load_script",
+    "LSet",
     "MemoryStore",
     "open_sink",
     "open_source",
@@ -155,6 +156,7 @@ _HOME: dict[str, str] = {
     "LimitExceededError": "streamrt.errors",
     "Limits": "streamrt.lang.meter",
     "LList": "streamrt.values",
+    "LSet": "streamrt.values",
     "load_script": "streamrt.lang.script",
     "MemoryStore": "streamrt.store.memory",
     "open_sink": "streamrt.sinks",

@@ -10,6 +10,7 @@ Language values map onto plain Python objects so compiled code runs at Python sp
 | vectors ``[1 2]`` | ``tuple`` (immutable) |
 | lists ``'(1 2)`` | :class:`LList`, a ``tuple`` subclass, equal to a vector with the same items |
 | maps ``{:a 1}`` | ``dict``; never mutated by the core library, so safe to share |
+| sets ``#{1 2}`` | :class:`LSet`: immutable, hashable, kept in insertion order |
 | quoted symbols | :class:`Symbol` |
 
 Keywords keep the default identity ``__eq__``/``__hash__`` of ``object`` on purpose: they are interned, so identity
@@ -21,12 +22,14 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar, Final
 
 __all__ = [
     "Keyword",
     "LList",
+    "LSet",
     "Symbol",
     "from_json",
     "from_json_text",
@@ -82,7 +85,7 @@ class Keyword:
             return m.get(self, default)
         if m is None or m is False or (not m and isinstance(m, Mapping | str | tuple)):
             return default
-        if isinstance(m, Mapping):
+        if isinstance(m, Mapping | LSet):
             return m.get(self, default)
         from streamrt.errors import ScriptRuntimeError
 
@@ -142,6 +145,52 @@ class LList(tuple[Any, ...]):
         return pr_str(self)
 
 
+class LSet(AbstractSet[Any]):
+    """A set value ``#{1 2}``: immutable and hashable, so it can be a map key or a member of another set.
+
+    Members keep their insertion order (a ``dict`` underneath), so a set prints, encodes to JSON (an array) and
+    iterates the same way in every run, where a ``frozenset``'s order would follow string hashing. Membership is
+    Python's, as for map keys. Called as a function it tests membership, as in Clojure: ``(#{:a :b} x)`` is ``x``
+    when present, else nil.
+    """
+
+    __slots__ = ("_hashed", "_items")
+
+    def __init__(self, items: Iterable[Any] = ()) -> None:
+        self._items: dict[Any, None] = dict.fromkeys(items)
+        self._hashed: int | None = None
+
+    @classmethod
+    def _from_iterable(cls, items: Iterable[Any]) -> LSet:
+        return cls(items)
+
+    def __contains__(self, x: object) -> bool:
+        try:
+            return x in self._items
+        except TypeError:  # unhashable: cannot be a member
+            return False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        if self._hashed is None:
+            self._hashed = hash(frozenset(self._items))
+        return self._hashed
+
+    def get(self, x: Any, default: Any = None) -> Any:
+        """``x`` when it is a member, else ``default`` (``(get s x)`` and ``(:k s)``)."""
+        return x if x in self else default
+
+    __call__ = get
+
+    def __repr__(self) -> str:
+        return pr_str(self)
+
+
 def is_truthy(value: object) -> bool:
     """Language truthiness: only nil and false are false."""
     return value is not None and value is not False
@@ -195,6 +244,8 @@ def pr_str(value: Any, readably: bool = True) -> str:
         return "{" + ", ".join(pr_str(k, readably) + " " + pr_str(v, readably) for k, v in items) + "}"
     if t is LList:
         return "(" + " ".join(pr_str(v, readably) for v in value) + ")"
+    if t is LSet:
+        return "#{" + " ".join(pr_str(v, readably) for v in value) + "}"
     if isinstance(value, tuple):
         return "[" + " ".join(pr_str(v, readably) for v in value) + "]"
     if isinstance(value, Mapping):
@@ -228,6 +279,8 @@ def type_name(value: object) -> str:
         return "keyword"
     if t is LList:
         return "list"
+    if t is LSet:
+        return "set"
     if isinstance(value, tuple | list):
         return "vector"
     if isinstance(value, Mapping):

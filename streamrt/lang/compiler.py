@@ -32,12 +32,12 @@ from typing import Any
 from streamrt.errors import Pos, ScriptCompileError
 from streamrt.lang import macros
 from streamrt.lang.codeconsts import CodeConstants
-from streamrt.lang.core import CORE
-from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
+from streamrt.lang.core import CORE, core_name
+from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF, form_str, kind_name
 from streamrt.lang.positions import fill_positions, locate
 from streamrt.lang.rt import mangle
 from streamrt.lang.shapes import Shape
-from streamrt.values import Keyword, LList, Symbol
+from streamrt.values import Keyword, LList, LSet, Symbol
 
 __all__ = ["CompiledScript", "Compiler", "GlobalDef", "Result", "compile_forms"]
 
@@ -266,6 +266,8 @@ class Compiler:
             return self.compile_vector(form, scope)
         if isinstance(form, MapF):
             return self.compile_map(form, scope)
+        if isinstance(form, SetF):
+            return self.compile_set(form, scope)
         return self.compile_list(form, scope, toplevel)
 
     def compile_vector(self, form: VecF, scope: Scope) -> Result:
@@ -275,19 +277,41 @@ class Compiler:
         stmts, exprs = self.sequence(results)
         return Result(stmts, locate(ast.Tuple(elts=exprs, ctx=ast.Load()), form.pos))
 
-    def compile_map(self, form: MapF, scope: Scope) -> Result:
-        seen: dict[Any, Form] = {}
-        for key in form.items[0::2]:
-            literal = key.value if isinstance(key, Kw | Lit) else None
-            if literal is not None or (isinstance(key, Lit) and key.value is None):
-                marker = (type(literal), literal)
+    def check_duplicates(self, forms: list[Form], what: str) -> None:
+        """A literal (keyword, number, string, nil, boolean) written twice among ``forms`` is a compile error;
+        ``what`` is the message with ``{}`` for the literal."""
+        seen: set[tuple[type, Any]] = set()
+        for key in forms:
+            if isinstance(key, Kw | Lit):
+                marker = (type(key.value), key.value)
                 if marker in seen:
-                    raise self.fail(f"duplicate key {form_str(key)} in map literal", key.pos)
-                seen[marker] = key
+                    raise self.fail(what.format(form_str(key)), key.pos)
+                seen.add(marker)
+
+    def compile_map(self, form: MapF, scope: Scope) -> Result:
+        self.check_duplicates(form.items[0::2], "duplicate key {} in map literal")
         results = [self.compile(f, scope) for f in form.items]
         stmts, exprs = self.sequence(results)
         node = ast.Dict(keys=list(exprs[0::2]), values=exprs[1::2])
         return Result(stmts, locate(node, form.pos))
+
+    def compile_set(self, form: SetF, scope: Scope) -> Result:
+        self.check_duplicates(form.items, "duplicate item {} in set literal")
+        results = [self.compile(f, scope) for f in form.items]
+        if all(isinstance(r.expr, ast.Constant) for r in results):
+            members = [self.constant_value(r.expr) for r in results]  # type: ignore[arg-type]
+            try:
+                return Result([], locate(self.code_constant(LSet(members)), form.pos))
+            except TypeError:  # an unhashable member: fail when it runs, located like any runtime error
+                pass
+        stmts, exprs = self.sequence(results)
+        call = ast.Call(func=name("_LSet"), args=[ast.Tuple(elts=exprs, ctx=ast.Load())], keywords=[])
+        return Result(stmts, locate(call, form.pos))
+
+    def constant_value(self, expr: ast.Constant) -> Any:
+        """The value a constant node stands for: its own value, or the object of a :meth:`code_constant`."""
+        obj = self.object_of(expr)
+        return expr.value if obj is None else obj
 
     def compile_list(self, form: ListF, scope: Scope, toplevel: bool) -> Result:
         if not form.items:
@@ -351,18 +375,19 @@ class Compiler:
         nargs = len(form.items) - 1
         local = scope.lookup(head.name)
         gdef = None if local is not None else self.globals.get(head.name)
-        if local is None and gdef is None and head.name in CORE:
-            core = CORE[head.name]
+        cname = core_name(head.name) if local is None and gdef is None else None
+        if cname is not None:
+            core = CORE[cname]
             self.check_arity(head.name, core.min_args, core.max_args, nargs, head.pos)
             args = [self.compile(f, scope) for f in form.items[1:]]
-            fast = INLINE.get(head.name)
+            fast = INLINE.get(head.name)  # qualified names (clojure.core/inc) take the plain call
             if fast is not None:
                 result = fast(self, args, form)
                 if result is not None:
                     locate(result.expr, form.pos)
                     return result
             stmts, exprs = self.sequence(args)
-            call = ast.Call(func=self.core(head.name), args=exprs, keywords=[])
+            call = ast.Call(func=self.core(cname), args=exprs, keywords=[])
             return Result(stmts, locate(call, form.pos), core.returns_bool)
         if gdef is not None and gdef.arity is not None:
             self.check_arity(head.name, gdef.arity[0], gdef.arity[1], nargs, head.pos)
@@ -392,8 +417,9 @@ class Compiler:
                     f"'{sym.name}' is used before its definition at line {gdef.pos.line}", sym.pos
                 )
             return name(gdef.pyname)
-        if sym.name in CORE:
-            return self.core(sym.name)
+        cname = core_name(sym.name)
+        if cname is not None:
+            return self.core(cname)
         if sym.name in SPECIALS or sym.name in macros.MACROS:
             raise self.fail(f"'{sym.name}' is a special form or macro, not a value", sym.pos)
         raise self.fail(self.unknown_message(sym.name, scope), sym.pos)
@@ -445,14 +471,15 @@ class Compiler:
             return const(form.value)
         if isinstance(form, Kw):
             return self.keyword(form.value)
-        if isinstance(form, Sym):
-            return self.constant(Symbol(form.name))
-        if isinstance(form, ListF):
-            return self.constant(LList(self._quoted_value(f) for f in form.items))
-        if isinstance(form, VecF):
-            return self.constant(tuple(self._quoted_value(f) for f in form.items))
-        items = [self.quote(f) for f in form.items]
-        return ast.Dict(keys=list(items[0::2]), values=items[1::2])
+        if isinstance(form, MapF):
+            items = [self.quote(f) for f in form.items]
+            return ast.Dict(keys=list(items[0::2]), values=items[1::2])
+        try:
+            return self.constant(self._quoted_value(form))
+        except TypeError:
+            raise self.fail(
+                f"cannot quote {form_str(form)[:40]}: a map cannot be a map key or a set member", form.pos
+            ) from None
 
     def _quoted_value(self, form: Form) -> Any:
         if isinstance(form, Lit):
@@ -465,6 +492,8 @@ class Compiler:
             return LList(self._quoted_value(f) for f in form.items)
         if isinstance(form, VecF):
             return tuple(self._quoted_value(f) for f in form.items)
+        if isinstance(form, SetF):
+            return LSet(self._quoted_value(f) for f in form.items)
         return {self._quoted_value(k): self._quoted_value(v) for k, v in form.pairs()}
 
 

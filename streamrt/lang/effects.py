@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from streamrt.errors import EffectDeniedError, Pos, ScriptCompileError, UsageError
-from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF
+from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF
 from streamrt.lang.macros import expand_all
 from streamrt.sources import source_effects
 from streamrt.values import Keyword, pr_str
@@ -281,7 +281,7 @@ def _calls(form: Form) -> Iterator[ListF]:
             ):
                 yield f
             todo.extend(reversed(f.items))
-        elif isinstance(f, VecF | MapF):
+        elif isinstance(f, VecF | MapF | SetF):
             todo.extend(reversed(f.items))
 
 

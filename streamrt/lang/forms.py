@@ -12,7 +12,7 @@ from typing import Any
 from streamrt.errors import Pos
 from streamrt.values import Keyword, pr_str
 
-__all__ = ["Form", "Kw", "ListF", "Lit", "MapF", "Sym", "VecF", "form_str", "kind_name"]
+__all__ = ["Form", "Kw", "ListF", "Lit", "MapF", "SetF", "Sym", "VecF", "form_str", "kind_name"]
 
 
 @dataclass(slots=True, eq=False)
@@ -66,7 +66,15 @@ class MapF:
         return list(zip(self.items[0::2], self.items[1::2], strict=True))
 
 
-Form = Sym | Kw | Lit | ListF | VecF | MapF
+@dataclass(slots=True, eq=False)
+class SetF:
+    """A set literal ``#{a b}``."""
+
+    items: list[Form]
+    pos: Pos
+
+
+Form = Sym | Kw | Lit | ListF | VecF | MapF | SetF
 
 
 def kind_name(form: Form) -> str:
@@ -81,6 +89,8 @@ def kind_name(form: Form) -> str:
         return "vector"
     if isinstance(form, MapF):
         return "map"
+    if isinstance(form, SetF):
+        return "set"
     v = form.value
     if v is None:
         return "nil"
@@ -107,4 +117,6 @@ def form_str(form: Form) -> str:
         return "(" + " ".join(form_str(f) for f in form.items) + ")"
     if isinstance(form, VecF):
         return "[" + " ".join(form_str(f) for f in form.items) + "]"
+    if isinstance(form, SetF):
+        return "#{" + " ".join(form_str(f) for f in form.items) + "}"
     return "{" + " ".join(form_str(k) + " " + form_str(v) for k, v in form.pairs()) + "}"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streamrt.errors import ScriptCompileError
-from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str
+from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF, form_str
 from streamrt.lang.shapes import Shape
 from streamrt.values import Keyword
 
@@ -68,6 +68,8 @@ def expand_all(form: Form) -> Form:
         return VecF([expand_all(f) for f in form.items], form.pos)
     if isinstance(form, MapF):
         return MapF([expand_all(f) for f in form.items], form.pos)
+    if isinstance(form, SetF):
+        return SetF([expand_all(f) for f in form.items], form.pos)
     return form
 
 

@@ -28,7 +28,8 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 from lark.lexer import Lexer, LexerState
 
 from streamrt.errors import Pos, ScriptSyntaxError
-from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF
+from streamrt.lang.fnlit import fn_literal
+from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF
 from streamrt.values import Keyword
 
 __all__ = ["grammar_text", "read"]
@@ -110,6 +111,15 @@ class _ToForms(Transformer[Token, Any]):
             last = forms[-1]
             raise _located("a map literal needs a value for every key; this key has none", last.pos)
         return MapF(forms, pos)
+
+    def set(self, items: Sequence[Any]) -> SetF:
+        return SetF(self._forms(items[1:-1]), self._pos(items[0]))
+
+    def fn(self, items: Sequence[Any]) -> ListF:
+        try:
+            return fn_literal(self._forms(items[1:-1]), self._pos(items[0]))
+        except ScriptSyntaxError as exc:
+            raise _located(exc.message, exc.pos or self._pos(items[0])) from None
 
     def quote(self, items: Sequence[Any]) -> ListF:
         pos = self._pos(items[0])

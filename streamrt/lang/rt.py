@@ -11,7 +11,7 @@ from types import CodeType, TracebackType
 from typing import Any
 
 from streamrt.errors import Pos, ScriptError, ScriptRuntimeError
-from streamrt.values import Keyword, LList, Symbol, pr_str, type_name
+from streamrt.values import Keyword, LList, LSet, Symbol, pr_str, type_name
 
 __all__ = [
     "demangle",
@@ -34,6 +34,7 @@ _PY_TYPES = {
     "dict": "map",
     "Keyword": "keyword",
     "LList": "list",
+    "LSet": "set",
     "Symbol": "symbol",
 }
 
@@ -125,7 +126,7 @@ def lookup_target(value: Any) -> Any:
     and empty collections (map, vector, list, string) have no keys: they look up in an empty map. A number is an
     error even when it is ``0`` or ``0.0``, as ``(get 0 :k)`` is.
     """
-    if value is None or value is False or isinstance(value, Mapping | str | tuple):
+    if value is None or value is False or isinstance(value, Mapping | str | tuple | LSet):
         return _EMPTY
     raise keyword_lookup_error(value)
 
@@ -208,6 +209,7 @@ def support_names() -> dict[str, Any]:
         "_E": _EMPTY,
         "_lookup_target": lookup_target,
         "_LList": LList,
+        "_LSet": LSet,
         "_Symbol": Symbol,
         "_Keyword": Keyword,
         "_d_nth": destructure_nth,

@@ -23,6 +23,7 @@ fixes that order), which is smaller and faster than a map. Language values round
 | vector (``tuple``) | array; arrays decode as tuples |
 | :class:`~streamrt.values.LList` | ext 2: the items packed as an array |
 | :class:`~streamrt.values.Symbol` | ext 4: the name |
+| :class:`~streamrt.values.LSet` | ext 5: the members packed as an array, in the set's order |
 | map (``dict``, any hashable keys) | map, decoded with ``strict_map_key=False`` |
 
 The packer runs with ``strict_types=True`` so tuple subclasses (``LList``) and ``int`` subclasses reach the
@@ -44,7 +45,7 @@ import msgpack
 
 from streamrt.errors import SnapshotCorruptError, UnstorableValueError
 from streamrt.store.snapshot import FORMAT_VERSION, Snapshot
-from streamrt.values import Keyword, LList, Symbol, type_name
+from streamrt.values import Keyword, LList, LSet, Symbol, type_name
 
 __all__ = [
     "SUPPORTED_FORMAT_VERSIONS",
@@ -65,6 +66,7 @@ _EXT_KEYWORD: Final = 1
 _EXT_LLIST: Final = 2
 _EXT_BIGINT: Final = 3
 _EXT_SYMBOL: Final = 4
+_EXT_SET: Final = 5
 
 _FIELDS: Final = (
     "stream_id",
@@ -121,6 +123,8 @@ def _default(obj: Any) -> Any:
         return msgpack.ExtType(_EXT_LLIST, _fresh_packer().pack(list(obj)))
     if t is Symbol:
         return msgpack.ExtType(_EXT_SYMBOL, obj.name.encode("utf-8", "surrogatepass"))
+    if t is LSet:
+        return msgpack.ExtType(_EXT_SET, _fresh_packer().pack(list(obj)))
     # Host values of subclassed builtin types (enums, named tuples, mappings) are stored as their base value.
     if isinstance(obj, int):
         value = int(obj)
@@ -240,6 +244,8 @@ def _ext_hook(code: int, data: bytes) -> Any:
         return int.from_bytes(data, "big", signed=True)
     if code == _EXT_SYMBOL:
         return Symbol(data.decode("utf-8", "surrogatepass"))
+    if code == _EXT_SET:
+        return LSet(_unpack(data))
     raise ValueError(f"unknown extension type {code}")
 
 

@@ -131,7 +131,7 @@ def test_conj(args: tuple[Any, ...], expected: Any) -> None:
 
 def test_conj_errors() -> None:
     expect_error("conj", ({A: 1}, (1, 2, 3)), "[key value] pair or a map", "got vector [1 2 3]")
-    expect_error("conj", ("s", 1), "expected a vector, list or map, got string")
+    expect_error("conj", ("s", 1), "expected a vector, list, map or set, got string")
     expect_error("conj", ({}, ({}, 1)), "cannot be used as a map key")
 
 

@@ -224,7 +224,7 @@ def test_contains(coll: Any, key: Any, expected: bool) -> None:
 
 
 def test_contains_on_a_number_is_an_error() -> None:
-    expect_error("contains?", (3, 1), "expected a map, vector or string, got integer 3")
+    expect_error("contains?", (3, 1), "expected a map, set, vector or string, got integer 3")
 
 
 def test_select_keys_zipmap_hash_map() -> None:

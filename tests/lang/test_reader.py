@@ -177,7 +177,7 @@ def test_grammar_is_loadable() -> None:
         pytest.param("(def x :)", 1, 8, "a keyword needs a name after ':'", id="bare-colon"),
         pytest.param("(def x :a//b)", 1, 8, "invalid keyword", id="bad-keyword"),
         pytest.param("(def x a/b/c)", 1, 8, "invalid symbol 'a/b/c'", id="bad-symbol"),
-        pytest.param("(def x #{1})", 1, 8, "unexpected character '#'", id="unknown-dispatch"),
+        pytest.param("(def x #_1)", 1, 8, "unexpected character '#'", id="unknown-dispatch"),
         pytest.param("(def x 'a)\n'", 2, 1, "unexpected end of script", id="quote-at-end"),
     ],
 )

@@ -14,6 +14,10 @@ implementations are plain Python functions over the value model of :mod:`streamr
 | ``colls`` | ``count first rest ... range partition into vec`` |
 | ``functions`` | ``map filter remove reduce some every? ... apply comp partial`` |
 | ``strings`` | ``str subs ... re-find keyword name parse-json to-json pr-str`` |
+| ``seqs`` | ``peek pop subvec take-last partition-by dedupe interleave flatten reductions ...`` |
+| ``combinators`` | ``constantly complement fnil juxt some-fn every-pred max-key min-key ...`` |
+| ``sets`` | ``set hash-set set? disj`` and ``clojure.set/union ...`` |
+| ``text`` | ``clojure.string/blank? ...`` (also ``str/...``), ``format``, ``namespace`` |
 
 Rules every function keeps: arguments are never mutated; only nil and false are falsy; booleans are not numbers;
 nil acts as an empty collection where Clojure's does; a user's mistake raises :class:`ScriptRuntimeError` (via
@@ -22,11 +26,23 @@ nil acts as an empty collection where Clojure's does; a user's mistake raises :c
 
 from __future__ import annotations
 
-from streamrt.lang.core import colls, functions, maps, numeric, ordering, predicates, strings
+from streamrt.lang.core import (
+    colls,
+    combinators,
+    functions,
+    maps,
+    numeric,
+    ordering,
+    predicates,
+    seqs,
+    sets,
+    strings,
+    text,
+)
 from streamrt.lang.core.equality import equals
-from streamrt.lang.core.registry import CORE, CoreFn, core, fail
+from streamrt.lang.core.registry import CORE, CoreFn, core, core_name, display_name, fail
 
-__all__ = ["CORE", "CoreFn", "core", "equals", "fail"]
+__all__ = ["CORE", "CoreFn", "core", "core_name", "display_name", "equals", "fail"]
 
 # Imported for their registrations; named here so the imports read as used.
-_MODULES = (colls, functions, maps, numeric, ordering, predicates, strings)
+_MODULES = (colls, combinators, functions, maps, numeric, ordering, predicates, seqs, sets, strings, text)

@@ -15,8 +15,9 @@ from typing import Any
 from streamrt.lang.core.coerce import MISSING, expected, int_arg, items_of, key_error
 from streamrt.lang.core.equality import hash_key
 from streamrt.lang.core.registry import core, fail
+from streamrt.lang.core.sets import make_set
 from streamrt.lang.meter import WATCH, built
-from streamrt.values import LList
+from streamrt.values import LList, LSet
 
 __all__ = [
     "concat",
@@ -165,14 +166,17 @@ def _conj_unchecked(fname: str, coll: Any, xs: Sequence[Any]) -> Any:
         return _conj_map(fname, coll, xs)
     if t is LList:
         return LList((*reversed(xs), *coll))
+    if t is LSet:
+        return make_set(fname, (*coll, *xs))
     if isinstance(coll, Mapping):
         return _conj_map(fname, dict(coll), xs)
-    expected(fname, "a vector, list or map", coll)
+    expected(fname, "a vector, list, map or set", coll)
 
 
 @core("conj")
 def conj(coll: Any = MISSING, *xs: Any) -> Any:
-    """Add items: at the end of a vector, at the front of a list, as ``[k v]`` pairs (or maps) into a map.
+    """Add items: at the end of a vector, at the front of a list, as ``[k v]`` pairs (or maps) into a map, as
+    members of a set.
 
     ``(conj nil 1)`` is ``[1]``; ``(conj)`` is ``[]``; ``(conj coll)`` is ``coll``. The argument is never changed.
     """

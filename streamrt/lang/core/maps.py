@@ -12,22 +12,29 @@ from typing import Any
 
 from streamrt.lang.core.coerce import MISSING, expected, fn_arg, items_of, key_error
 from streamrt.lang.core.registry import core, fail
-from streamrt.lang.meter import WATCH, built
-from streamrt.values import Keyword, LList, type_name
+from streamrt.lang.meter import WATCH, built, spend
+from streamrt.values import Keyword, LList, LSet, type_name
 
 __all__ = [
     "assoc",
     "assoc_in",
     "contains",
     "dissoc",
+    "find",
     "get",
     "get_in",
     "hash_map",
+    "key",
     "keys",
     "merge",
+    "merge_with",
+    "reduce_kv",
     "select_keys",
     "update",
     "update_in",
+    "update_keys",
+    "update_vals",
+    "val",
     "vals",
     "zipmap",
 ]
@@ -52,6 +59,8 @@ def _lookup(fname: str, m: Any, k: Any, default: Any) -> Any:
             return default
     if m is None:
         return default
+    if t is LSet:
+        return m.get(k, default)
     if type(k) is Keyword and not isinstance(m, Mapping):
         if m is False or (not m and isinstance(m, str | tuple)):  # false and empty collections act as nil
             return default
@@ -272,8 +281,11 @@ def vals(m: Any) -> tuple[Any, ...]:
 
 @core("contains?", returns_bool=True)
 def contains(coll: Any, k: Any) -> bool:
-    """True when a map has key ``k``, or a vector or string has index ``k`` (an index, not a value, as in Clojure)."""
+    """True when a map has key ``k``, a set has member ``k``, or a vector or string has index ``k`` (an index,
+    not a value, as in Clojure)."""
     t = type(coll)
+    if t is LSet:
+        return k in coll
     if t is dict or isinstance(coll, Mapping):
         try:
             return k in coll
@@ -283,7 +295,7 @@ def contains(coll: Any, k: Any) -> bool:
         return False
     if t is tuple or t is LList or t is str:
         return type(k) is int and 0 <= k < len(coll)
-    expected("contains?", "a map, vector or string", coll)
+    expected("contains?", "a map, set, vector or string", coll)
 
 
 @core("select-keys")
@@ -322,3 +334,111 @@ def hash_map(*kvs: Any) -> dict[Any, Any]:
         return dict(zip(kvs[0::2], kvs[1::2], strict=True))
     except TypeError:
         key_error("hash-map", _first_unhashable(kvs[0::2]))
+
+
+def _map_arg(fname: str, m: Any) -> Mapping[Any, Any]:
+    if type(m) is dict or isinstance(m, Mapping):
+        return m
+    if m is None:
+        return {}
+    expected(fname, "a map", m)
+
+
+def _sized(fname: str, r: dict[Any, Any]) -> dict[Any, Any]:
+    if len(r) > WATCH:
+        built(len(r), fname)
+    return r
+
+
+@core("merge-with")
+def merge_with(f: Any, *maps: Any) -> Any:
+    """``merge``, but a key in several maps gets ``(f earlier later)``: ``(merge-with + {:a 1} {:a 2})`` is
+    ``{:a 3}``. nil maps are skipped; all nil (or none) gives nil."""
+    f = fn_arg("merge-with", f)
+    result: dict[Any, Any] | None = None
+    for m in maps:
+        if m is None:
+            continue
+        entries = _map_arg("merge-with", m)
+        if result is None:
+            result = dict(entries)
+            continue
+        for k, v in entries.items():
+            result[k] = f(result[k], v) if k in result else v
+    return result if result is None else _sized("merge-with", result)
+
+
+@core("reduce-kv")
+def reduce_kv(f: Any, init: Any, coll: Any) -> Any:
+    """Fold ``(f acc key value)`` over a map's entries (or a vector's indexes and items), starting from ``init``."""
+    f = fn_arg("reduce-kv", f)
+    acc = init
+    if type(coll) is tuple or type(coll) is LList:
+        if len(coll) > WATCH:
+            spend(len(coll))
+        for i, x in enumerate(coll):
+            acc = f(acc, i, x)
+        return acc
+    entries = _map_arg("reduce-kv", coll)
+    if len(entries) > WATCH:
+        spend(len(entries))
+    for k, v in entries.items():
+        acc = f(acc, k, v)
+    return acc
+
+
+@core("update-vals")
+def update_vals(m: Any, f: Any) -> dict[Any, Any]:
+    """The map with every value replaced by ``(f value)``."""
+    f = fn_arg("update-vals", f)
+    entries = _map_arg("update-vals", m)
+    if len(entries) > WATCH:
+        spend(len(entries))
+    return {k: f(v) for k, v in entries.items()}
+
+
+@core("update-keys")
+def update_keys(m: Any, f: Any) -> dict[Any, Any]:
+    """The map with every key replaced by ``(f key)`` (keys that become equal keep the last value)."""
+    f = fn_arg("update-keys", f)
+    entries = _map_arg("update-keys", m)
+    if len(entries) > WATCH:
+        spend(len(entries))
+    out: dict[Any, Any] = {}
+    for k, v in entries.items():
+        new = f(k)
+        try:
+            out[new] = v
+        except TypeError:
+            key_error("update-keys", new)
+    return out
+
+
+@core("find")
+def find(m: Any, k: Any) -> tuple[Any, Any] | None:
+    """The entry ``[k v]`` for key ``k`` of a map (or index ``k`` of a vector), or nil when absent."""
+    if type(m) is tuple or type(m) is LList:
+        return (k, m[k]) if type(k) is int and 0 <= k < len(m) else None
+    entries = _map_arg("find", m)
+    try:
+        return (k, entries[k]) if k in entries else None
+    except TypeError:
+        return None
+
+
+def _entry(fname: str, e: Any) -> tuple[Any, ...]:
+    if (type(e) is tuple or type(e) is LList) and len(e) == 2:
+        return e
+    expected(fname, "a map entry (a [key value] vector)", e)
+
+
+@core("key")
+def key(e: Any) -> Any:
+    """The key of a map entry ``[k v]``: ``(map key m)`` gives the keys."""
+    return _entry("key", e)[0]
+
+
+@core("val")
+def val(e: Any) -> Any:
+    """The value of a map entry ``[k v]``."""
+    return _entry("val", e)[1]

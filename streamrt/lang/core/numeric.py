@@ -13,7 +13,7 @@ import re
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Final
 
-from streamrt.lang.core.coerce import MISSING, expected, int_arg, str_arg
+from streamrt.lang.core.coerce import MISSING, describe, expected, int_arg, str_arg
 from streamrt.lang.core.registry import core, fail
 from streamrt.lang.meter import WATCH, built
 
@@ -23,11 +23,14 @@ __all__ = [
     "ceil",
     "dec",
     "div",
+    "double",
     "even",
+    "float_",
     "floor",
     "ge",
     "gt",
     "inc",
+    "int_",
     "le",
     "lt",
     "max_",
@@ -40,6 +43,7 @@ __all__ = [
     "parse_int",
     "pos",
     "quot",
+    "rem",
     "round_",
     "sub",
     "zero",
@@ -151,6 +155,53 @@ def mod(n: Any, d: Any) -> Any:
     if not _num("mod", d):
         fail("mod: division by zero")
     return n % d
+
+
+@core("rem")
+def rem(n: Any, d: Any) -> Any:
+    """Remainder with the sign of the dividend (truncating division): ``(rem -7 2)`` is -1, ``(rem 7 -2)`` is 1."""
+    _num("rem", n)
+    if not _num("rem", d):
+        fail("rem: division by zero")
+    if type(n) is int and type(d) is int:
+        return n - d * quot(n, d)
+    return math.fmod(n, d)
+
+
+@core("int")
+def int_(x: Any) -> int:
+    """The number truncated toward zero to an integer: ``(int 2.9)`` is 2, ``(int -2.9)`` is -2.
+
+    Text is not converted (``parse-int`` reads a number from a string).
+    """
+    if type(x) is int:
+        return x
+    if type(x) is float:
+        if not math.isfinite(x):
+            fail(f"int: cannot convert {'NaN' if math.isnan(x) else 'an infinite number'} to an integer")
+        return int(x)
+    if type(x) is str:
+        fail(f"int: expected a number, got {describe(x)}; parse-int reads an integer from text")
+    expected("int", _NUMBER, x)
+
+
+def _to_float(fname: str, x: Any) -> float:
+    try:
+        return float(_num(fname, x))
+    except OverflowError:
+        fail(f"{fname}: {x} is too large for a float")
+
+
+@core("double")
+def double(x: Any) -> float:
+    """The number as a float: ``(double 1)`` is 1.0."""
+    return _to_float("double", x)
+
+
+@core("float")
+def float_(x: Any) -> float:
+    """The number as a float (the same as ``double``: there is one float type)."""
+    return _to_float("float", x)
 
 
 @core("inc")

@@ -6,10 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from streamrt.lang.core.registry import core
-from streamrt.values import Keyword, LList
+from streamrt.values import Keyword, LList, LSet
 
 __all__ = [
+    "boolean",
+    "is_any",
     "is_boolean",
+    "is_double",
+    "is_false",
+    "is_nat_int",
+    "is_neg_int",
+    "is_pos_int",
+    "is_sequential",
+    "is_true",
     "is_coll",
     "is_float",
     "is_fn",
@@ -101,12 +110,66 @@ def is_list(x: Any) -> bool:
 
 @core("coll?", returns_bool=True)
 def is_coll(x: Any) -> bool:
-    """True for vectors, lists and maps (not strings)."""
+    """True for vectors, lists, maps and sets (not strings)."""
     t = type(x)
-    return t is tuple or t is dict or t is LList or isinstance(x, Mapping)
+    return t is tuple or t is dict or t is LList or t is LSet or isinstance(x, Mapping)
 
 
 @core("fn?", returns_bool=True)
 def is_fn(x: Any) -> bool:
-    """True for functions; keywords can be called but are not functions."""
-    return callable(x) and type(x) is not Keyword
+    """True for functions; keywords and sets can be called but are not functions."""
+    return callable(x) and type(x) is not Keyword and type(x) is not LSet
+
+
+@core("boolean")
+def boolean(x: Any) -> bool:
+    """false for nil and false, true for everything else."""
+    return x is not None and x is not False
+
+
+@core("true?", returns_bool=True)
+def is_true(x: Any) -> bool:
+    """True for the value true only (not for other truthy values)."""
+    return x is True
+
+
+@core("false?", returns_bool=True)
+def is_false(x: Any) -> bool:
+    """True for the value false only (not for nil)."""
+    return x is False
+
+
+@core("double?", returns_bool=True)
+def is_double(x: Any) -> bool:
+    """True for floats (the one float type)."""
+    return type(x) is float
+
+
+@core("pos-int?", returns_bool=True)
+def is_pos_int(x: Any) -> bool:
+    """True for an integer greater than zero."""
+    return type(x) is int and x > 0
+
+
+@core("neg-int?", returns_bool=True)
+def is_neg_int(x: Any) -> bool:
+    """True for an integer less than zero."""
+    return type(x) is int and x < 0
+
+
+@core("nat-int?", returns_bool=True)
+def is_nat_int(x: Any) -> bool:
+    """True for an integer that is zero or more."""
+    return type(x) is int and x >= 0
+
+
+@core("sequential?", returns_bool=True)
+def is_sequential(x: Any) -> bool:
+    """True for vectors and lists."""
+    return type(x) is tuple or type(x) is LList
+
+
+@core("any?", returns_bool=True)
+def is_any(x: Any) -> bool:
+    """Always true (a predicate that accepts anything)."""
+    return True

@@ -3,6 +3,11 @@
 Each implementation is a plain Python function registered with :func:`core`. Its arity is read from its Python
 signature when it is registered, so the compiler's arity table (used to reject ``(inc 1 2)`` before the script
 runs) can never drift from the code.
+
+Namespaces. Functions of Clojure's ``clojure.string`` and ``clojure.set`` that ``clojure.core`` lacks are registered
+under their qualified names (``clojure.string/blank?``); :func:`core_name` also accepts the usual aliases
+(``str/blank?``, ``string/blank?``, ``set/union``), ``clojure.core/inc`` for ``inc``, and the qualified names of
+the string functions the language has always had unqualified (``str/join`` is ``join``), see :func:`alias`.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any, NoReturn, TypeVar
 
 from streamrt.errors import ScriptRuntimeError
 
-__all__ = ["CORE", "CoreFn", "core", "fail"]
+__all__ = ["CORE", "NAMESPACES", "CoreFn", "alias", "core", "core_name", "display_name", "fail"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +38,47 @@ class CoreFn:
 
 CORE: dict[str, CoreFn] = {}
 """Language name -> :class:`CoreFn`; filled as the ``streamrt.lang.core`` submodules are imported."""
+
+
+NAMESPACES: dict[str, str] = {
+    "str": "clojure.string",
+    "string": "clojure.string",
+    "set": "clojure.set",
+}
+"""Namespace aliases a script may use without declaring them, as Clojure code conventionally requires them."""
+
+_ALIASES: dict[str, str] = {}
+"""Qualified name -> the name a function is registered under (``clojure.string/join`` -> ``join``)."""
+
+
+def alias(qualified: str, registered: str) -> None:
+    """Let ``qualified`` (``clojure.string/join``) name the core function registered as ``registered``."""
+    if registered not in CORE:
+        raise ValueError(f"alias {qualified} names no core function {registered}")
+    _ALIASES[qualified] = registered
+
+
+def core_name(name: str) -> str | None:
+    """The registered name a symbol means (``str/join`` -> ``join``, ``clojure.core/inc`` -> ``inc``), or None."""
+    if name in CORE:
+        return name
+    ns, sep, local = name.rpartition("/")
+    if not sep or not ns or not local:
+        return None
+    ns = NAMESPACES.get(ns, ns)
+    full = local if ns == "clojure.core" else f"{ns}/{local}"
+    full = _ALIASES.get(full, full)
+    return full if full in CORE else None
+
+
+def display_name(name: str) -> str:
+    """How scripts usually write a registered name: ``str/blank?`` for ``clojure.string/blank?``."""
+    ns, sep, local = name.rpartition("/")
+    if sep and ns:
+        short = next((alias for alias, full in NAMESPACES.items() if full == ns), None)
+        if short is not None:
+            return f"{short}/{local}"
+    return name
 
 
 def fail(message: str) -> NoReturn:
