@@ -23,7 +23,6 @@ are constants of the code object itself, carried through ``compile()`` as placeh
 from __future__ import annotations
 
 import ast
-import difflib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,8 +31,9 @@ from typing import Any
 from streamrt.errors import Pos, ScriptCompileError
 from streamrt.lang import macros
 from streamrt.lang.codeconsts import CodeConstants
-from streamrt.lang.core import CORE, core_name
+from streamrt.lang.core import CORE, core_name, display_name
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF, form_str, kind_name
+from streamrt.lang.hints import suggest
 from streamrt.lang.positions import fill_positions, locate
 from streamrt.lang.rt import mangle
 from streamrt.lang.shapes import Shape
@@ -425,14 +425,14 @@ class Compiler:
         raise self.fail(self.unknown_message(sym.name, scope), sym.pos)
 
     def unknown_message(self, sym: str, scope: Scope) -> str:
-        known: list[str] = [*self.globals, *CORE]
+        locals_: list[str] = []
         s: Scope | None = scope
         while s is not None:
-            known.extend(s.names)
+            locals_.extend(s.names)
             s = s.parent
-        close = difflib.get_close_matches(sym, known, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return f"unknown symbol '{sym}'{hint}"
+        qualified = [display_name(n) for n in CORE if "/" in n]
+        core = [display_name(n) for n in CORE] + list(SPECIALS) + list(macros.MACROS)
+        return f"unknown symbol '{sym}'" + suggest(sym, [locals_, list(self.globals), core], qualified)
 
     def sequence(self, results: list[Result]) -> tuple[list[ast.stmt], list[ast.expr]]:
         """Statements and expressions of several results, keeping left-to-right evaluation order."""
