@@ -156,6 +156,8 @@ class Compiler:
         """Objects the code object holds as constants (see :meth:`code_constant`)."""
         self.globals: dict[str, GlobalDef] = {}
         self.current_index = 0
+        self.recur: Any = None
+        """Where a ``recur`` being compiled goes back to (a :class:`streamrt.lang.control.RecurTarget`), or None."""
 
     # --- names --------------------------------------------------------------------------------------------------
 
@@ -499,6 +501,7 @@ class Compiler:
 
 def compile_forms(forms: list[Form], filename: str, *, meter: bool = False) -> CompiledScript:
     """Compile read forms into a :class:`CompiledScript`; ``meter`` gives the variant that enforces limits."""
+    from streamrt.lang import control as _control  # noqa: F401  (registers loop, recur, case)
     from streamrt.lang import inline as _inline  # noqa: F401  (registers fast paths)
     from streamrt.lang import specials as _specials  # noqa: F401  (registers special forms)
 

@@ -14,6 +14,8 @@ from streamrt.errors import Pos, ScriptError, ScriptRuntimeError
 from streamrt.values import Keyword, LList, LSet, Symbol, pr_str, type_name
 
 __all__ = [
+    "Recur",
+    "case_fail",
     "demangle",
     "destructure_get",
     "destructure_nth",
@@ -87,6 +89,19 @@ def destructure_get(value: Any, key: Any, default: Any) -> Any:
     if isinstance(value, Mapping):
         return value.get(key, default)
     raise ScriptRuntimeError(f"cannot destructure {type_name(value)} {pr_str(value)[:60]} as a map")
+
+
+class Recur(tuple[Any, ...]):
+    """The values of a ``recur``, on their way back to the top of its loop (:mod:`streamrt.lang.control`)."""
+
+    __slots__ = ()
+
+
+def case_fail(value: Any) -> Any:
+    """A ``case`` without a default found no clause for ``value``."""
+    raise ScriptRuntimeError(
+        f"case: no clause matches {type_name(value)} {pr_str(value)[:60]}".replace("nil nil", "nil")
+    )
 
 
 def _script_position(exc: BaseException, filename: str) -> Pos | None:
@@ -215,4 +230,6 @@ def support_names() -> dict[str, Any]:
         "_d_nth": destructure_nth,
         "_d_rest": destructure_rest,
         "_d_get": destructure_get,
+        "_Recur": Recur,
+        "_case_fail": case_fail,
     }

@@ -27,7 +27,7 @@ from streamrt.lang.positions import locate
 from streamrt.lang.shape import result_shape
 from streamrt.values import Keyword
 
-__all__ = ["bind", "compile_body", "function_def"]
+__all__ = ["bind", "compile_body", "compile_fn", "def_of", "function_def"]
 
 _KEYS = Keyword("keys")
 _STRS = Keyword("strs")
@@ -180,7 +180,7 @@ class _Fn:
     body: Result
 
 
-def _compile_fn(
+def compile_fn(
     c: Compiler,
     params: VecF,
     body: list[Form],
@@ -188,8 +188,20 @@ def _compile_fn(
     pos: Any,
     self_name: Sym | None = None,
     pyname: str | None = None,
+    *,
+    recur_target: Any = None,
 ) -> _Fn:
-    """Bind the parameters (destructuring into ``pre``) and compile the body, once."""
+    """Bind the parameters (destructuring into ``pre``) and compile the body, once.
+
+    A body that ``recur``\\ s becomes a loop over the parameters (:mod:`streamrt.lang.control`); ``recur_target`` is
+    for a loop's own round function, whose ``recur`` goes back to that loop.
+    """
+    if recur_target is None:
+        from streamrt.lang.control import mentions_recur, recur_as_loop
+
+        if mentions_recur(body):
+            params, loop = recur_as_loop(c, params, body, pos)
+            body = [loop]
     fscope = scope.child(fn=True)
     if self_name is not None and pyname is not None:
         fscope.names[self_name.name] = pyname
@@ -221,10 +233,14 @@ def _compile_fn(
     arguments = ast.arguments(
         posonlyargs=[], args=args, vararg=vararg, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
     )
-    return _Fn(arguments, pre, compile_body(c, body, fscope, pos))
+    saved, c.recur = c.recur, recur_target
+    try:
+        return _Fn(arguments, pre, compile_body(c, body, fscope, pos))
+    finally:
+        c.recur = saved
 
 
-def _def_of(pyname: str, fn: _Fn, pos: Any, meter: bool = False) -> ast.FunctionDef:
+def def_of(pyname: str, fn: _Fn, pos: Any, meter: bool = False) -> ast.FunctionDef:
     """A Python ``def`` for compiled parts; failures inside are located in the script."""
     inner: list[ast.stmt] = [*fn.pre, *fn.body.stmts, locate(ast.Return(value=fn.body.expr), pos)]
     handler = ast.ExceptHandler(
@@ -252,7 +268,7 @@ def function_def(
     self_name: Sym | None = None,
 ) -> ast.FunctionDef:
     """A Python ``def`` for a language function."""
-    return _def_of(pyname, _compile_fn(c, params, body, scope, pos, self_name, pyname), pos, c.meter)
+    return def_of(pyname, compile_fn(c, params, body, scope, pos, self_name, pyname), pos, c.meter)
 
 
 # --- special forms --------------------------------------------------------------------------------------------
@@ -282,11 +298,11 @@ def _fn(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
     if self_name is not None:
         c.check_bindable(self_name)
     pyname = c.local_name(self_name.name if self_name else "fn")
-    fn = _compile_fn(c, params, a["body"], scope, form.pos, self_name, pyname)
+    fn = compile_fn(c, params, a["body"], scope, form.pos, self_name, pyname)
     if self_name is None and fn.args.vararg is None and not fn.pre and not fn.body.stmts and not c.meter:
         # a plain expression body needs no statements: a lambda, cheaper to create than a def
         return Result([], locate(ast.Lambda(args=fn.args, body=fn.body.expr), form.pos))
-    return Result([_def_of(pyname, fn, form.pos, c.meter)], locate(name(pyname), form.pos))
+    return Result([def_of(pyname, fn, form.pos, c.meter)], locate(name(pyname), form.pos))
 
 
 @special("let", "bindings:vector body*")
