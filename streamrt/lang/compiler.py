@@ -24,22 +24,22 @@ from __future__ import annotations
 
 import ast
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from streamrt.errors import Pos, ScriptCompileError
 from streamrt.lang import macros
 from streamrt.lang.codeconsts import CodeConstants
 from streamrt.lang.core import CORE, core_name, display_name
-from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF, form_str, kind_name
+from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
 from streamrt.lang.hints import suggest
 from streamrt.lang.positions import fill_positions, locate
 from streamrt.lang.rt import mangle
 from streamrt.lang.shapes import Shape
-from streamrt.values import Keyword, LList, LSet, Symbol
+from streamrt.values import Keyword, LList
 
-__all__ = ["CompiledScript", "Compiler", "GlobalDef", "Result", "compile_forms"]
+__all__ = ["CompiledScript", "Compiler", "GlobalDef", "Result", "compile_forms", "python_module"]
 
 
 @dataclass(slots=True)
@@ -97,12 +97,16 @@ class CompiledScript:
     constants: dict[str, Any]
     globals: dict[str, GlobalDef]
     forms: list[Form]
+    counter: int = 0
+    """The compiler's name counter at the end: a later compile into the same namespace starts from it."""
 
 
 SpecialFn = Callable[["Compiler", ListF, dict[str, Any], Scope], Result]
 SPECIALS: dict[str, tuple[Shape, SpecialFn]] = {}
 InlineFn = Callable[["Compiler", list[Result], ListF], Result | None]
 INLINE: dict[str, InlineFn] = {}
+LITERALS: dict[type, Callable[[Compiler, Any, Scope], Result]] = {}
+"""How a vector, map or set literal compiles, by form type (:mod:`streamrt.lang.literals`)."""
 
 
 def special(name: str, spec: str) -> Callable[[SpecialFn], SpecialFn]:
@@ -146,15 +150,23 @@ def is_simple(expr: ast.expr) -> bool:
 class Compiler:
     """Compiles the top-level forms of one script."""
 
-    def __init__(self, filename: str, *, meter: bool = False) -> None:
+    def __init__(
+        self,
+        filename: str,
+        *,
+        meter: bool = False,
+        known: Mapping[str, GlobalDef] | None = None,
+        counter: int = 0,
+    ) -> None:
         self.filename = filename
         self.meter = meter
         """Compile the metered variant: every function charges fuel and counts depth (:mod:`streamrt.lang.meter`)."""
-        self.counter = 0
+        self.counter = counter
         self.constants: dict[str, Any] = {}
         self.code_constants = CodeConstants()
         """Objects the code object holds as constants (see :meth:`code_constant`)."""
-        self.globals: dict[str, GlobalDef] = {}
+        self.globals: dict[str, GlobalDef] = {n: replace(g, index=-1) for n, g in (known or {}).items()}
+        """Script-level names: those of earlier compiles into the same namespace (a REPL's), then this one's."""
         self.current_index = 0
         self.recur: Any = None
         """Where a ``recur`` being compiled goes back to (a :class:`streamrt.lang.control.RecurTarget`), or None."""
@@ -196,6 +208,17 @@ class Compiler:
     # --- module -------------------------------------------------------------------------------------------------
 
     def compile_module(self, forms: list[Form]) -> CompiledScript:
+        expanded, module = self.build_module(forms)
+        with warnings.catch_warnings():
+            # CPython lints generated code ("is" with a literal, calling a constant); under -W error that would
+            # escape as a SyntaxError. The code's meaning is right either way, and a user cannot act on it.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            code = compile(module, self.filename, "exec", dont_inherit=True, optimize=0)
+        code = self.code_constants.install(code)
+        return CompiledScript(code, self.filename, self.constants, self.globals, expanded, self.counter)
+
+    def build_module(self, forms: list[Form]) -> tuple[list[Form], ast.Module]:
+        """The top-level forms with their macros expanded, and the Python module they compile to."""
         expanded = [macros.expand(f) if isinstance(f, ListF) and macros.is_macro(f) else f for f in forms]
         self._declare_globals(expanded)
         body: list[ast.stmt] = []
@@ -208,16 +231,15 @@ class Compiler:
                 body.append(locate(ast.Expr(result.expr), form.pos))
         module = ast.Module(body=body, type_ignores=[])
         fill_positions(module)
-        with warnings.catch_warnings():
-            # CPython lints generated code ("is" with a literal, calling a constant); under -W error that would
-            # escape as a SyntaxError. The code's meaning is right either way, and a user cannot act on it.
-            warnings.simplefilter("ignore", SyntaxWarning)
-            code = compile(module, self.filename, "exec", dont_inherit=True, optimize=0)
-        code = self.code_constants.install(code)
-        return CompiledScript(code, self.filename, self.constants, self.globals, expanded)
+        return expanded, module
 
     def _declare_globals(self, forms: list[Form]) -> None:
-        """First pass: every top-level def/defn name, so functions may call each other in any order."""
+        """First pass: every top-level def/defn name, so functions may call each other in any order.
+
+        A name known from an earlier compile into the same namespace may be defined again (a REPL redefines);
+        twice in one compile is an error.
+        """
+        declared: set[str] = set()
         for index, form in enumerate(forms):
             if not (isinstance(form, ListF) and form.items and isinstance(form.items[0], Sym)):
                 continue
@@ -228,9 +250,10 @@ class Compiler:
             bound = shape.match(form)
             sym: Sym = bound["name"]
             self.check_bindable(sym)
-            if sym.name in self.globals:
+            if sym.name in declared:
                 prev = self.globals[sym.name]
                 raise self.fail(f"'{sym.name}' is already defined at line {prev.pos.line}", sym.pos)
+            declared.add(sym.name)
             gdef = GlobalDef(sym.name, "g_" + mangle(sym.name), sym.pos, index)
             if head == "defn":
                 gdef.arity = self.params_arity(bound["params"])
@@ -264,56 +287,9 @@ class Compiler:
             return Result([], locate(self.keyword(form.value), form.pos))
         if isinstance(form, Sym):
             return Result([], locate(self.resolve(form, scope), form.pos))
-        if isinstance(form, VecF):
-            return self.compile_vector(form, scope)
-        if isinstance(form, MapF):
-            return self.compile_map(form, scope)
-        if isinstance(form, SetF):
-            return self.compile_set(form, scope)
-        return self.compile_list(form, scope, toplevel)
-
-    def compile_vector(self, form: VecF, scope: Scope) -> Result:
-        results = [self.compile(f, scope) for f in form.items]
-        if all(isinstance(r.expr, ast.Constant) for r in results):
-            return Result([], locate(const(tuple(r.expr.value for r in results)), form.pos))  # type: ignore[attr-defined]
-        stmts, exprs = self.sequence(results)
-        return Result(stmts, locate(ast.Tuple(elts=exprs, ctx=ast.Load()), form.pos))
-
-    def check_duplicates(self, forms: list[Form], what: str) -> None:
-        """A literal (keyword, number, string, nil, boolean) written twice among ``forms`` is a compile error;
-        ``what`` is the message with ``{}`` for the literal."""
-        seen: set[tuple[type, Any]] = set()
-        for key in forms:
-            if isinstance(key, Kw | Lit):
-                marker = (type(key.value), key.value)
-                if marker in seen:
-                    raise self.fail(what.format(form_str(key)), key.pos)
-                seen.add(marker)
-
-    def compile_map(self, form: MapF, scope: Scope) -> Result:
-        self.check_duplicates(form.items[0::2], "duplicate key {} in map literal")
-        results = [self.compile(f, scope) for f in form.items]
-        stmts, exprs = self.sequence(results)
-        node = ast.Dict(keys=list(exprs[0::2]), values=exprs[1::2])
-        return Result(stmts, locate(node, form.pos))
-
-    def compile_set(self, form: SetF, scope: Scope) -> Result:
-        self.check_duplicates(form.items, "duplicate item {} in set literal")
-        results = [self.compile(f, scope) for f in form.items]
-        if all(isinstance(r.expr, ast.Constant) for r in results):
-            members = [self.constant_value(r.expr) for r in results]  # type: ignore[arg-type]
-            try:
-                return Result([], locate(self.code_constant(LSet(members)), form.pos))
-            except TypeError:  # an unhashable member: fail when it runs, located like any runtime error
-                pass
-        stmts, exprs = self.sequence(results)
-        call = ast.Call(func=name("_LSet"), args=[ast.Tuple(elts=exprs, ctx=ast.Load())], keywords=[])
-        return Result(stmts, locate(call, form.pos))
-
-    def constant_value(self, expr: ast.Constant) -> Any:
-        """The value a constant node stands for: its own value, or the object of a :meth:`code_constant`."""
-        obj = self.object_of(expr)
-        return expr.value if obj is None else obj
+        if isinstance(form, ListF):
+            return self.compile_list(form, scope, toplevel)
+        return LITERALS[type(form)](self, form, scope)
 
     def compile_list(self, form: ListF, scope: Scope, toplevel: bool) -> Result:
         if not form.items:
@@ -467,42 +443,34 @@ class Compiler:
             ],
         )
 
-    def quote(self, form: Form) -> ast.expr:
-        """The runtime value of a quoted form."""
-        if isinstance(form, Lit):
-            return const(form.value)
-        if isinstance(form, Kw):
-            return self.keyword(form.value)
-        if isinstance(form, MapF):
-            items = [self.quote(f) for f in form.items]
-            return ast.Dict(keys=list(items[0::2]), values=items[1::2])
-        try:
-            return self.constant(self._quoted_value(form))
-        except TypeError:
-            raise self.fail(
-                f"cannot quote {form_str(form)[:40]}: a map cannot be a map key or a set member", form.pos
-            ) from None
 
-    def _quoted_value(self, form: Form) -> Any:
-        if isinstance(form, Lit):
-            return form.value
-        if isinstance(form, Kw):
-            return form.value
-        if isinstance(form, Sym):
-            return Symbol(form.name)
-        if isinstance(form, ListF):
-            return LList(self._quoted_value(f) for f in form.items)
-        if isinstance(form, VecF):
-            return tuple(self._quoted_value(f) for f in form.items)
-        if isinstance(form, SetF):
-            return LSet(self._quoted_value(f) for f in form.items)
-        return {self._quoted_value(k): self._quoted_value(v) for k, v in form.pairs()}
-
-
-def compile_forms(forms: list[Form], filename: str, *, meter: bool = False) -> CompiledScript:
-    """Compile read forms into a :class:`CompiledScript`; ``meter`` gives the variant that enforces limits."""
+def _register() -> None:
     from streamrt.lang import control as _control  # noqa: F401  (registers loop, recur, case)
     from streamrt.lang import inline as _inline  # noqa: F401  (registers fast paths)
+    from streamrt.lang import literals as _literals  # noqa: F401  (registers vector, map and set literals)
     from streamrt.lang import specials as _specials  # noqa: F401  (registers special forms)
 
-    return Compiler(filename, meter=meter).compile_module(forms)
+
+def compile_forms(
+    forms: list[Form],
+    filename: str,
+    *,
+    meter: bool = False,
+    known: Mapping[str, GlobalDef] | None = None,
+    counter: int = 0,
+) -> CompiledScript:
+    """Compile read forms into a :class:`CompiledScript`; ``meter`` gives the variant that enforces limits.
+
+    ``known`` and ``counter`` compile more forms into the namespace of an earlier compile (a REPL's): its
+    script-level names, and its :attr:`CompiledScript.counter`, so generated names never collide.
+    """
+    _register()
+    return Compiler(filename, meter=meter, known=known, counter=counter).compile_module(forms)
+
+
+def python_module(forms: list[Form], filename: str, *, meter: bool = False) -> tuple[Compiler, ast.Module]:
+    """The Python module ``forms`` compile to, before ``compile()``, with the compiler that holds its constants."""
+    _register()
+    compiler = Compiler(filename, meter=meter)
+    _, module = compiler.build_module(forms)
+    return compiler, module

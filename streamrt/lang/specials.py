@@ -22,6 +22,7 @@ from streamrt.lang.compiler import (
 )
 from streamrt.lang.effects import declaration_labels
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
+from streamrt.lang.literals import quote
 from streamrt.lang.meter import metered_body
 from streamrt.lang.positions import locate
 from streamrt.lang.shape import result_shape
@@ -408,7 +409,7 @@ def _or(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
 
 @special("quote", "form")
 def _quote(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
-    return Result([], locate(c.quote(a["form"]), form.pos))
+    return Result([], locate(quote(c, a["form"]), form.pos))
 
 
 _START = Keyword("mcp.stream.start")

@@ -87,6 +87,7 @@ def test_snapshot_codec_round_trips_sets(xs: list[Any]) -> None:
         pytest.param("'#{a 1}", "#{a 1}", id="quoted"),
         pytest.param("{#{1} :x}", "{#{1} :x}", id="as-map-key"),
         pytest.param("#{#{1}}", "#{#{1}}", id="nested"),
+        pytest.param("(contains? #{[:a 1] :b} [:a 1])", "true", id="constant-vector-member-with-keyword"),
     ],
 )
 def test_set_forms(src: str, expected: str) -> None:
