@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     )
     from streamrt.lang.effects import declare_effects
     from streamrt.lang.meter import DEFAULT_LIMITS, Limits
+    from streamrt.lang.repl import ReplSession
     from streamrt.lang.script import CallContext, Script, StreamRequest, compile_script, load_script
     from streamrt.observe.metrics import instrument
     from streamrt.policy.effects import SecurityContext
@@ -99,6 +100,7 @@ __all__ = [
     "ProcessorResultError",
     "Provider",
     "QueueFullError",
+    "ReplSession",
     "Schema",
     "SchemaViolation",
     "Script",
@@ -170,6 +172,7 @@ _HOME: dict[str, str] = {
     "ProcessorResultError": "streamrt.errors",
     "Provider": "streamrt.runtime.provider",
     "QueueFullError": "streamrt.errors",
+    "ReplSession": "streamrt.lang.repl",
     "Schema": "streamrt.policy.schema",
     "SchemaViolation": "streamrt.errors",
     "Script": "streamrt.lang.script",

@@ -4,7 +4,8 @@ Exit codes: 0 every stream ended without error; 1 some stream ended in ``:error`
 a script that reads); 2 a bad command line or script; 130 / 143 after a clean shutdown on SIGINT / SIGTERM.
 User mistakes print one clear message (``file:line:col: message`` plus the line and a caret for scripts), never a
 traceback. Each command's module is imported only when the command runs, so ``streamrt --help`` and ``streamrt
-check`` start fast; ``run`` and ``resume`` are :mod:`streamrt.cli.run`.
+check`` start fast; ``run`` and ``resume`` are :mod:`streamrt.cli.run`, ``repl`` and ``eval``
+:mod:`streamrt.cli.repl`.
 """
 
 from __future__ import annotations
@@ -119,6 +120,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     lower = sub.add_parser("lower", help="print the script's forms after macro expansion")
     lower.add_argument("script")
+
+    compile_cmd = sub.add_parser("compile", help="print the Python a script compiles to")
+    compile_cmd.add_argument("script", metavar="SCRIPT")
+    compile_cmd.add_argument("--python", action="store_true", required=True, help="print Python source")
+    compile_cmd.add_argument(
+        "--metered", action="store_true", help="the variant that enforces limits (fuel, depth, time, size)"
+    )
+
+    repl = sub.add_parser("repl", help="an interactive prompt for the language (history, multi-line input)")
+    repl.add_argument("--load", metavar="SCRIPT", help="load the script's definitions first")
+    _add_policy_arguments(repl)
+
+    evaluate = sub.add_parser("eval", help="evaluate an expression and print its value")
+    evaluate.add_argument("expr", metavar="EXPR", help="one or more forms; the value of the last is printed")
+    evaluate.add_argument("--load", metavar="SCRIPT", help="load the script's definitions first")
+    _add_policy_arguments(evaluate)
 
     test = sub.add_parser("test", help="run the tests in *_test.rtfs files (deftest, defproperty)")
     test.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders (default: .)")
@@ -278,12 +295,30 @@ def _cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return run_command(args, out, err)
 
 
+def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path  # as in _cmd_check
+
+    from streamrt.lang.script import python_script
+
+    print(python_script(Path(args.script), meter=args.metered), file=out, end="")
+    return EXIT_OK
+
+
+def _cmd_repl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from streamrt.cli.repl import run_command
+
+    return run_command(args, out, err, **_policy_options(args))
+
+
 _COMMANDS = {
     "check": _cmd_check,
     "lower": _cmd_lower,
     "run": _cmd_run,
     "resume": _cmd_run,
     "test": _cmd_test,
+    "compile": _cmd_compile,
+    "repl": _cmd_repl,
+    "eval": _cmd_repl,
 }
 
 

@@ -44,11 +44,11 @@ from __future__ import annotations
 import ast
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
-from streamrt.errors import LimitExceededError, UsageError
+from streamrt.errors import LimitExceededError, ScriptError, UsageError
 from streamrt.values import Keyword, pr_str
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "WATCH",
     "Limits",
     "built",
+    "install_meter",
     "metered_body",
     "spend",
 ]
@@ -206,6 +207,41 @@ class _Meter:
 
     def depth(self) -> None:
         raise _exceeded("depth", self.limits.depth)
+
+
+def _translator(
+    locate: Callable[[BaseException], BaseException], limits: Limits
+) -> Callable[[BaseException], BaseException]:
+    """A metered namespace's ``_rt_error``: limit errors keep their class and get the script position from
+    ``locate`` (the owner's own ``_rt_error``); Python's ``RecursionError`` is reported as the depth limit."""
+
+    def translate(exc: BaseException) -> BaseException:
+        if isinstance(exc, RecursionError):
+            err = _exceeded("depth", limits.depth, "Python's own stack ran out before")
+            err.__cause__ = exc
+            exc = err
+        if isinstance(exc, LimitExceededError):
+            if exc.pos is None:
+                located = locate(exc)
+                if isinstance(located, ScriptError):
+                    exc.pos, exc.source_line = located.pos, located.source_line
+            return exc
+        return locate(exc)
+
+    return translate
+
+
+def install_meter(
+    ns: dict[str, Any], limits: Limits, locate: Callable[[BaseException], BaseException]
+) -> None:
+    """Make ``ns`` a namespace that code compiled with ``meter=True`` can run in under ``limits``: its meter
+    (``_M``), the meter's slow paths, and an ``_rt_error`` that reports limits, locating errors with ``locate``.
+
+    Every outermost call of a metered function starts a fresh budget (see the module docs), so a host that runs
+    one expression at a time (``streamrt repl``) gives each the limits of one chunk.
+    """
+    meter = _Meter(limits)
+    ns.update(_rt_error=_translator(locate, limits), _rt_fuel=meter.refill, _rt_depth=meter.depth, _M=meter)
 
 
 # --- hooks for the core library -------------------------------------------------------------------------------

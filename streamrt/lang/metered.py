@@ -7,33 +7,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from streamrt.errors import LimitExceededError, ScriptError
 from streamrt.lang.compiler import compile_forms
-from streamrt.lang.meter import SLICE, Limits, _exceeded, _Meter
+from streamrt.lang.meter import SLICE, Limits, _Meter, install_meter
 from streamrt.lang.rt import support_names
 from streamrt.lang.script import Script
 from streamrt.values import Keyword
 
 __all__ = ["metered"]
-
-
-def _translator(script: Script, limits: Limits) -> Callable[[BaseException], BaseException]:
-    """The variant's ``_rt_error``: limit errors keep their class and get the script position."""
-
-    def translate(exc: BaseException) -> BaseException:
-        if isinstance(exc, RecursionError):
-            err = _exceeded("depth", limits.depth, "Python's own stack ran out before")
-            err.__cause__ = exc
-            exc = err
-        if isinstance(exc, LimitExceededError):
-            if exc.pos is None:
-                located = script._runtime_error(exc)
-                if isinstance(located, ScriptError):
-                    exc.pos, exc.source_line = located.pos, located.source_line
-            return exc
-        return script._runtime_error(exc)
-
-    return translate
 
 
 def _namespace(script: Script, limits: Limits) -> dict[str, Any]:
@@ -47,14 +27,9 @@ def _namespace(script: Script, limits: Limits) -> dict[str, Any]:
     def replayed(capability: Keyword, args: Any, line: int, column: int) -> Any:
         return next(replay, None)
 
-    meter = _Meter(limits)
-    ns.update(
-        _rt_call=replayed,
-        _rt_error=_translator(script, limits),
-        _rt_fuel=meter.refill,
-        _rt_depth=meter.depth,
-        _M=meter,
-    )
+    install_meter(ns, limits, script.runtime_error)
+    ns["_rt_call"] = replayed
+    meter: _Meter = ns["_M"]
     # the top level ran once already, within no limits; running it again must not fail on them
     meter.k = meter.dm = sys.maxsize
     exec(compiled.code, ns)

@@ -32,7 +32,7 @@ from streamrt.lang.fnlit import fn_literal
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF
 from streamrt.values import Keyword
 
-__all__ = ["grammar_text", "read"]
+__all__ = ["grammar_text", "is_complete", "read"]
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")
 _FLOAT = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\Z")
@@ -196,10 +196,12 @@ class _Lexer(Lexer):
 class _Located(Exception):
     """Carries a message and position out of the lark callbacks (lark wraps other exceptions)."""
 
-    def __init__(self, message: str, pos: Pos) -> None:
+    def __init__(self, message: str, pos: Pos, *, unfinished: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.pos = pos
+        self.unfinished = unfinished
+        """The text ends inside a string or an open bracket: more text could complete it."""
 
 
 def _located(message: str, pos: Pos) -> _Located:
@@ -288,7 +290,9 @@ def _scan_brackets(text: str, filename: str) -> _Located | None:
                     col += 1
                 i += 1
             if i >= n:
-                return _Located("unterminated string: no closing '\"'", Pos(filename, *start))
+                return _Located(
+                    "unterminated string: no closing '\"'", Pos(filename, *start), unfinished=True
+                )
             i += 1
             col += 1
             continue
@@ -311,9 +315,17 @@ def _scan_brackets(text: str, filename: str) -> _Located | None:
     if stack:
         opener, oline, ocol = stack[-1]
         return _Located(
-            f"'{opener}' is never closed (missing '{_OPENERS[opener]}')", Pos(filename, oline, ocol)
+            f"'{opener}' is never closed (missing '{_OPENERS[opener]}')",
+            Pos(filename, oline, ocol),
+            unfinished=True,
         )
     return None
+
+
+def is_complete(text: str) -> bool:
+    """False when ``text`` ends inside a string or an open bracket (a REPL then reads another line)."""
+    problem = _scan_brackets(text, "")
+    return problem is None or not problem.unfinished
 
 
 def _syntax_error(text: str, filename: str, message: str, pos: Pos) -> ScriptSyntaxError:

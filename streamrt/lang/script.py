@@ -43,6 +43,7 @@ __all__ = [
     "compile_script",
     "load_script",
     "lower_script",
+    "python_script",
 ]
 
 log = logging.getLogger("streamrt.script")
@@ -123,7 +124,7 @@ class Script:
         self._metered: dict[Limits, dict[str, Any]] = {}
         self._after_toplevel: list[Callable[[], None]] = []
         self.namespace: dict[str, Any] = {"__builtins__": {}, **support_names(), **compiled.constants}
-        self.namespace["_rt_error"] = self._runtime_error
+        self.namespace["_rt_error"] = self.runtime_error
         self.namespace["_rt_call"] = self._call
 
     # --- capabilities -------------------------------------------------------------------------------------------
@@ -163,13 +164,28 @@ class Script:
             self._recorded.append(result)
         return result
 
-    def _runtime_error(self, exc: BaseException) -> BaseException:
-        return runtime_error(exc, self.filename, self._lines)
-
     # --- host API -----------------------------------------------------------------------------------------------
+
+    def runtime_error(self, exc: BaseException) -> BaseException:
+        """What to raise for ``exc``, raised by this script's code: a :class:`~streamrt.errors.ScriptError`
+        located at the failing form, with its line (the code's ``_rt_error``; a metered namespace's wraps it)."""
+        return runtime_error(exc, self.filename, self._lines)
 
     def source_line(self, line: int) -> str | None:
         return self._lines[line - 1] if 0 < line <= len(self._lines) else None
+
+    def append_source(self, text: str) -> int:
+        """Add ``text`` to the end of the script's source and return how many lines came before it.
+
+        For a host that compiles more code into this script's namespace as it goes (``streamrt repl``): code read
+        from ``text`` shifted down by that many lines gets its errors located, and shown with their line, like the
+        script's own.
+        """
+        offset = len(self._lines)
+        self._lines.extend(text.splitlines() or [""])
+        self.source = "\n".join(self._lines)
+        self.source_hash = hashlib.sha256(self.source.encode("utf-8")).hexdigest()
+        return offset
 
     def run_toplevel(self) -> None:
         """Run the top-level forms (definitions and capability calls)."""
@@ -179,9 +195,9 @@ class Script:
         except ScriptError as exc:
             if exc.pos is not None:
                 raise
-            raise self._runtime_error(exc) from None
+            raise self.runtime_error(exc) from None
         except Exception as exc:
-            raise self._runtime_error(exc) from None
+            raise self.runtime_error(exc) from None
         finally:
             self.toplevel_results = tuple(self._recorded)
             self._recorded = None
@@ -296,5 +312,17 @@ def lower_script(source: str | os.PathLike[str], *, filename: str | None = None)
         forms: list[Form] = read(text, fname)
         compile_forms(forms, fname)
         return "\n".join(form_str(expand_all(f)) for f in forms)
+    except ScriptError as exc:
+        raise _with_source_line(exc, text) from None
+
+
+def python_script(source: str | os.PathLike[str], *, filename: str | None = None, meter: bool = False) -> str:
+    """The Python the script compiles to, as text (``streamrt compile --python``); ``meter`` for the variant
+    that enforces limits."""
+    from streamrt.lang.pysource import python_text
+
+    text, fname = _source_of(source, filename)
+    try:
+        return python_text(read(text, fname), fname, meter=meter)
     except ScriptError as exc:
         raise _with_source_line(exc, text) from None
