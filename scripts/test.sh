@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install --quiet -e '.[test]'
-.venv/bin/ruff check streamrt tests benchmarks examples
+.venv/bin/ruff check streamrt tests benchmarks examples editors
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"

@@ -31,7 +31,7 @@ from typing import Any
 from streamrt.errors import Pos, ScriptCompileError
 from streamrt.lang import macros
 from streamrt.lang.codeconsts import CodeConstants
-from streamrt.lang.core import CORE, core_name, display_name
+from streamrt.lang.core import CORE, core_name, script_names
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
 from streamrt.lang.hints import suggest
 from streamrt.lang.positions import fill_positions, locate
@@ -408,8 +408,8 @@ class Compiler:
         while s is not None:
             locals_.extend(s.names)
             s = s.parent
-        qualified = [display_name(n) for n in CORE if "/" in n]
-        core = [display_name(n) for n in CORE] + list(SPECIALS) + list(macros.MACROS)
+        core = [*script_names(), *SPECIALS, *macros.MACROS]
+        qualified = [n for n in core if "/" in n and core_name(n.rpartition("/")[2]) is None]
         return f"unknown symbol '{sym}'" + suggest(sym, [locals_, list(self.globals), core], qualified)
 
     def sequence(self, results: list[Result]) -> tuple[list[ast.stmt], list[ast.expr]]:

@@ -40,9 +40,9 @@ from streamrt.lang.core import (
     text,
 )
 from streamrt.lang.core.equality import equals
-from streamrt.lang.core.registry import CORE, CoreFn, core, core_name, display_name, fail
+from streamrt.lang.core.registry import CORE, CoreFn, core, core_name, display_name, fail, script_names
 
-__all__ = ["CORE", "CoreFn", "core", "core_name", "display_name", "equals", "fail"]
+__all__ = ["CORE", "CoreFn", "core", "core_name", "display_name", "equals", "fail", "script_names"]
 
 # Imported for their registrations; named here so the imports read as used.
 _MODULES = (colls, combinators, functions, maps, numeric, ordering, predicates, seqs, sets, strings, text)

@@ -19,7 +19,17 @@ from typing import Any, NoReturn, TypeVar
 
 from streamrt.errors import ScriptRuntimeError
 
-__all__ = ["CORE", "NAMESPACES", "CoreFn", "alias", "core", "core_name", "display_name", "fail"]
+__all__ = [
+    "CORE",
+    "NAMESPACES",
+    "CoreFn",
+    "alias",
+    "core",
+    "core_name",
+    "display_name",
+    "fail",
+    "script_names",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,6 +89,11 @@ def display_name(name: str) -> str:
         if short is not None:
             return f"{short}/{local}"
     return name
+
+
+def script_names() -> list[str]:
+    """Every name a script can call a core function by, as scripts usually write it (``str/join`` too)."""
+    return sorted({display_name(n) for n in CORE} | {display_name(n) for n in _ALIASES})
 
 
 def fail(message: str) -> NoReturn:
