@@ -99,9 +99,8 @@ class Recur(tuple[Any, ...]):
 
 def case_fail(value: Any) -> Any:
     """A ``case`` without a default found no clause for ``value``."""
-    raise ScriptRuntimeError(
-        f"case: no clause matches {type_name(value)} {pr_str(value)[:60]}".replace("nil nil", "nil")
-    )
+    shown = "nil" if value is None else f"{type_name(value)} {pr_str(value)[:60]}"
+    raise ScriptRuntimeError(f"case: no clause matches {shown}")
 
 
 def _script_position(exc: BaseException, filename: str) -> Pos | None:

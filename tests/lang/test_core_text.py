@@ -137,6 +137,7 @@ def test_format(fmt: str, args: tuple[Any, ...], expected: str) -> None:
         pytest.param("%#f", (1.0,), "the # flag applies to %x and %X only", id="hash-flag"),
         pytest.param("%c", ("ab",), "needs a 1-character string or a code point", id="c"),
         pytest.param("%3$s", ("a",), "uses argument 3, 1 given", id="index-past"),
+        pytest.param("%99999999999999999999s", ("a",), "Too many decimal digits", id="width-beyond-python"),
     ],
 )
 def test_format_errors(fmt: str, args: tuple[Any, ...], fragment: str) -> None:

@@ -285,7 +285,10 @@ def format_(fmt: Any, *args: Any) -> str:
                 f"format: not enough arguments for {m.group(0)} (the format uses argument {index + 1}, "
                 f"{len(args)} given)"
             )
-        out.append(_one(m, args[index]))
+        try:
+            out.append(_one(m, args[index]))
+        except (ValueError, OverflowError) as e:  # a width or precision beyond what Python formats
+            fail(f"format: {m.group(0)}: {e}")
     out.append(template[pos:])
     result = "".join(out)
     if len(result) > WATCH:
