@@ -8,7 +8,7 @@ import pytest
 from streamrt.lang.core import CORE, core_name
 from tests.lang.conftest import compile_error
 
-ADDED = """
+ADDED_TEXT = """
 peek pop subvec next ffirst nthrest nthnext butlast take-last drop-last not-empty mapv filterv map-indexed
 keep-indexed repeat interleave interpose flatten reductions take-while drop-while split-at split-with take-nth
 partition-all partition-by dedupe distinct? constantly complement fnil juxt some-fn every-pred not-any? not-every?
@@ -17,7 +17,8 @@ false? double? pos-int? neg-int? nat-int? sequential? any? set hash-set set? dis
 set/difference set/subset? set/superset? set/select set/map-invert set/rename-keys str/blank? str/capitalize
 str/triml str/trimr str/trim-newline str/replace str/replace-first str/index-of str/last-index-of
 str/split-lines str/reverse str/escape namespace format
-""".split()
+"""
+ADDED = ADDED_TEXT.split()
 
 
 @pytest.mark.parametrize("name", ADDED)
@@ -41,6 +42,8 @@ def test_every_added_function_has_a_test_file_that_names_it(name: str) -> None:
     from pathlib import Path
 
     here = Path(__file__).parent
-    text = "".join(p.read_text(encoding="utf-8") for p in here.glob("test_*.py") if p.name != Path(__file__).name)
+    text = "".join(
+        p.read_text(encoding="utf-8") for p in here.glob("test_*.py") if p.name != Path(__file__).name
+    )
     registered = core_name(name)
     assert f'"{name}"' in text or f"({name} " in text or f'"{registered}"' in text, name
