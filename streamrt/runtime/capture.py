@@ -17,7 +17,7 @@ from streamrt.runtime.machine import Status
 from streamrt.runtime.reading import is_source_failure
 from streamrt.runtime.stream import StreamRecord
 from streamrt.store import Snapshot
-from streamrt.values import Keyword
+from streamrt.values import Keyword, type_name
 
 __all__ = ["SCRIPT_KEY", "restore", "snapshot_of", "source_failed"]
 
@@ -50,8 +50,8 @@ def snapshot_of(
         for _, chunk, meta, _ in record.queue
     ]
     received = [entry[3] for entry in record.queue]
-    # functions cannot be stored; keywords are callable too but are data (:on-error :skip)
-    options = {k: v for k, v in (record.options or {}).items() if type(v) is Keyword or not callable(v)}
+    # functions cannot be stored; keywords and sets are callable too but are data (:on-error :skip, #{:a :b})
+    options = {k: v for k, v in (record.options or {}).items() if type_name(v) != "function"}
     if script_path is not None:
         options[SCRIPT_KEY] = script_path
     stats: dict[str, int | float] = {name: getattr(record, name) for name in _STATS}

@@ -18,7 +18,8 @@ from streamrt.runtime.persist import Persister, SnapshotPolicy, parse_policy, re
 from streamrt.runtime.provider import Provider
 from streamrt.runtime.resume import resume_stream
 from streamrt.store import MemoryStore, open_store
-from streamrt.values import Keyword
+from streamrt.store.codec import decode_snapshot, encode_snapshot
+from streamrt.values import Keyword, LSet
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -208,6 +209,19 @@ def test_snapshot_of_records_where_to_resume() -> None:
     assert snap.continuation == {"line": 3, "offset": 10}
     assert snap.options == {K("endpoint"): "jsonl:x", K("script"): "/s.rtfs"}
     assert (snap.state, snap.status) == (7, "active")
+
+
+def test_snapshot_keeps_options_that_are_callable_values_and_drops_functions() -> None:
+    """Keywords and sets can be called (``(:k m)``, ``(#{:a} x)``) but are data; a function option cannot be
+    stored and is left out."""
+    tags = LSet([K("hot"), "x"])
+    options = {K("tags"): tags, K("on-error"): K("skip"), K("callback"): print, K("check"): add}
+    p = Provider()
+    sid = p.start(add, stream_id="s", initial_state=0, options=options)
+    snap = snapshot_of(p.record(sid))
+    assert snap.options == {K("tags"): tags, K("on-error"): K("skip")}
+    back = decode_snapshot(encode_snapshot(snap), stream_id="s")
+    assert back.options[K("tags")] == tags and type(back.options[K("tags")]) is LSet
 
 
 # --- resume ----------------------------------------------------------------------------------------------------
