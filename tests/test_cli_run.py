@@ -139,8 +139,9 @@ async def test_capabilities_from_a_script() -> None:
         assert p.stream_ids() == ["a"]
         assert (script.get("status"), script.get("cap")) == ("paused", 3)
         assert script.get("state") == {Keyword("n"): 1}
-        assert p.record("a").options == {Keyword("stream-id"): "a", Keyword("queue-capacity"): 3,
-                                         Keyword("endpoint"): "host"}  # fmt: skip
+        # the id and the capacity are the stream's own (``id``, ``capacity``), not repeated in its options
+        assert p.record("a").options == {Keyword("endpoint"): "host"}
+        assert (p.record("a").id, p.record("a").capacity) == ("a", 3)
 
 
 @pytest.mark.parametrize(("sig", "expected"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -31,8 +31,9 @@ from streamrt.lang.script import CallContext, Script, load_script, stream_reques
 from streamrt.observe.logs import configure_logging, unconfigure_logging
 from streamrt.observe.session import Observation, ObserveOptions, observe_options
 from streamrt.policy.effects import SecurityContext, check_source
+from streamrt.runtime.capture import SCRIPT_KEY
 from streamrt.runtime.machine import Status
-from streamrt.runtime.persist import SCRIPT_KEY, Persister, parse_policy
+from streamrt.runtime.persist import Persister, parse_policy
 from streamrt.runtime.provider import Provider
 from streamrt.runtime.resume import read_resumable, resume_streams
 from streamrt.sinks import OutputSink, open_sink
@@ -276,7 +277,9 @@ class _Run:
         sink: OutputSink | None = None
         try:
             sink = open_sink(config.sink_uri, stdout=self.out)
-            async with Provider(limits=config.limits, security=config.security) as provider:
+            async with Provider(
+                limits=config.limits, security=config.security, persistence=self.persister
+            ) as provider:
                 observing = Observation(
                     provider,
                     config.observe,
@@ -330,7 +333,6 @@ class _Run:
                 self.refuse_existing(provider, persister, existing)
             persister.processor_hash = script.source_hash
             persister.script_path = str(Path(script_path).resolve())
-            persister.attach(provider)
         if config.resuming:
             await self.resume(provider, script)
             return
@@ -355,7 +357,6 @@ class _Run:
                     f"the store {persister.store.url} already holds stream {sid!r}: "
                     f"use `streamrt resume {sid} --store {persister.store.url}`, or another --stream-id"
                 )
-            persister.track(provider.record(sid))
 
     async def resume(self, provider: Provider, script: Script) -> None:
         config, persister = self.config, self.persister
@@ -394,13 +395,11 @@ class _Run:
                 # for a resume (an MCP source ends its session).
                 for source in sources.opened:
                     source.closing_for_good = True
-            await provider.close()
-            if self.persister is not None:
-                try:
-                    await self.persister.close()
-                except StreamrtError as exc:
-                    self.fail(f"final snapshot failed: {exc}")
-                    code = EXIT_ERROR if code is None else code
+            try:
+                await provider.close()  # with a store, the last snapshots are written and the leases released
+            except StreamrtError as exc:
+                self.fail(f"final snapshot failed: {exc}")
+                code = EXIT_ERROR if code is None else code
         return code
 
     def report(self, provider: Provider, code: int | None) -> int:

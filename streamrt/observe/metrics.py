@@ -34,13 +34,14 @@ from prometheus_client.exposition import start_http_server
 from prometheus_client.registry import Collector
 
 from streamrt.errors import UsageError
+from streamrt.runtime.events import Observer
 from streamrt.runtime.machine import Status
+from streamrt.runtime.provider import Provider
+from streamrt.runtime.views import StreamView
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
-    from streamrt.runtime.provider import Provider
-    from streamrt.runtime.stream import StreamRecord
     from streamrt.store import Snapshot
 
 __all__ = [
@@ -91,8 +92,9 @@ _COUNTERS: Final = (
 )
 
 
-class StreamMetrics(Collector):
-    """The collector and the two histograms of one provider; see :func:`instrument`."""
+class StreamMetrics(Collector, Observer):
+    """The collector and the two histograms of one provider, and the observer that feeds the histograms; see
+    :func:`instrument`."""
 
     def __init__(self, provider: Provider, *, per_stream: bool = False) -> None:
         self.provider = provider
@@ -112,21 +114,20 @@ class StreamMetrics(Collector):
             "streamrt_snapshots_written", "Snapshots committed to the store.", ("processor",), registry=None
         )
 
-    # --- the two hooks (see streamrt.observe.hooks) ------------------------------------------------------------
+    # --- the observer (streamrt.runtime.events) -----------------------------------------------------------------
 
-    def batch(self, s: StreamRecord, n: int) -> None:
-        """Observe the latency of the batch's last chunk (called by the driver once per batch).
+    def batch(self, stream_id: str, processor: str, n: int, latency: float | None) -> None:
+        """Observe the latency of the batch's last chunk (called by the provider once per batch).
 
         prometheus-client's ``Histogram.observe`` takes a lock per counter it bumps (about 3 µs on a small VM,
         several percent of a 32-chunk batch); this is one bisect and two list increments on the event loop's
         thread, turned into a ``HistogramMetricFamily`` at scrape time.
         """
-        key = s.id if self.per_stream else s.processor_name
+        key = stream_id if self.per_stream else processor
         entry = self._latency.get(key)
         if entry is None:
-            labels = [s.processor_name, s.id] if self.per_stream else [s.processor_name]
+            labels = [processor, stream_id] if self.per_stream else [processor]
             entry = self._latency[key] = (labels, [0.0] * (len(LATENCY_BUCKETS) + 2))
-        latency = s.last_latency
         if latency is not None:
             row = entry[1]
             row[bisect_left(LATENCY_BUCKETS, latency)] += 1
@@ -148,8 +149,7 @@ class StreamMetrics(Collector):
         yield from self.snapshots_written.describe()
 
     def collect(self) -> Iterable[Metric]:
-        records = list(self.provider._streams.values())
-        yield from self._families(records)
+        yield from self._families(self.provider.streams.views())
         yield self._latency_family()
         yield from self.snapshot_seconds.collect()
         yield from self.snapshots_written.collect()
@@ -170,7 +170,7 @@ class StreamMetrics(Collector):
             family.add_metric(labels, buckets, counts[-1])
         return family
 
-    def _families(self, records: Sequence[StreamRecord]) -> Iterator[Metric]:
+    def _families(self, records: Sequence[StreamView]) -> Iterator[Metric]:
         labels = list(self._labels)
         counters = [CounterMetricFamily(name, text, labels=labels) for _, name, text in _COUNTERS]
         reconnects = CounterMetricFamily(
@@ -201,11 +201,9 @@ class StreamMetrics(Collector):
                 tally[key] = dict.fromkeys(_STATUSES, 0)
             for i, attr in enumerate(attrs):
                 row[i] += getattr(s, attr)
-            row[-4] += len(getattr(s, "space_waiters", None) or ())
-            source = getattr(s, "source", None)
-            if source is not None:
-                row[-3] += source.health.reconnects
-            row[-2] += len(s.queue)
+            row[-4] += s.producers_waiting
+            row[-3] += s.source_reconnects
+            row[-2] += s.queue_depth
             row[-1] += s.capacity
             tally[key][s.status.value] += 1
         for labels_of, row in rows.items():
@@ -227,8 +225,8 @@ class StreamMetrics(Collector):
 
     def close(self) -> None:
         """Detach from the provider and the registry."""
-        if getattr(self.provider, "_observer", None) is self:
-            self.provider._observer = None
+        if self in self.provider.observers:
+            self.provider.remove_observer(self)
         if self.registry is not None:
             with contextlib.suppress(KeyError):
                 self.registry.unregister(self)
@@ -244,7 +242,7 @@ def instrument(
     of metrics per provider. ``per_stream=True`` adds a ``stream_id`` label to every stream metric. Call
     :meth:`StreamMetrics.close` to detach.
     """
-    if getattr(provider, "_observer", None) is not None:
+    if any(isinstance(o, StreamMetrics) for o in provider.observers):
         raise UsageError("this provider already has metrics attached")
     metrics = StreamMetrics(provider, per_stream=per_stream)
     target = REGISTRY if registry is None else registry
@@ -256,7 +254,7 @@ def instrument(
             "give each provider its own CollectorRegistry"
         ) from None
     metrics.registry = target
-    provider._observer = metrics
+    provider.add_observer(metrics)
     return metrics
 
 

@@ -25,10 +25,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, TextIO
 
+from streamrt.runtime.views import StreamView
+
 if TYPE_CHECKING:
     from streamrt.runtime.outputs import Output, Sink
     from streamrt.runtime.provider import Provider
-    from streamrt.runtime.stream import StreamRecord
 
 __all__ = ["Progress", "wants_progress"]
 
@@ -121,7 +122,7 @@ class Progress:
     def render(self, max_lines: int = 40) -> list[str]:
         """The lines to show now, at most ``max_lines`` (the last one summarises streams that do not fit)."""
         now = self.clock()
-        records = list(self.provider._streams.values())
+        records = self.provider.streams.views()
         ordered = [s for s in records if not s.status.terminal] + [s for s in records if s.status.terminal]
         shown = ordered if len(ordered) <= max_lines else ordered[: max_lines - 1]
         hidden = ordered[len(shown) :]
@@ -141,17 +142,16 @@ class Progress:
         return lines
 
     @staticmethod
-    def _line(s: StreamRecord, width: int, before: int | None, elapsed: float) -> str:
+    def _line(s: StreamView, width: int, before: int | None, elapsed: float) -> str:
         rate = "—" if before is None or elapsed <= 0 else f"{(s.processed - before) / elapsed:,.1f}"
-        depth = len(s.queue)
+        depth = s.queue_depth
         full = " full" if depth >= s.capacity and not s.status.terminal else ""
         text = (
             f"{s.id:<{width}}  {s.status.value:<9}  {rate:>10} chunks/s  queue {depth}/{s.capacity}{full}"
             f"  outputs {_count(s.outputs)}  processed {_count(s.processed)}"
         )
-        source = getattr(s, "source", None)
-        if source is not None and source.health.state == "reconnecting":
-            text += f"  source reconnecting ({source.health.reconnects})"
+        if s.source_reconnecting:
+            text += f"  source reconnecting ({s.source_reconnects})"
         if s.message:
             text += f"  {s.message}"
         return text

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streamrt.errors import StreamrtError, UsageError
+from streamrt.lang.script import Script
 
 __all__ = ["failure_text", "name_of", "result_shape", "takes_meta"]
 
@@ -79,8 +80,6 @@ def result_shape(fn: Callable[..., Any]) -> str | None:
 
 
 def _result_shape(fn: Callable[..., Any]) -> str | None:
-    from streamrt.lang.script import Script
-
     namespace = getattr(fn, "__globals__", None)
     code = getattr(fn, "__code__", None)
     if not isinstance(namespace, dict) or code is None:

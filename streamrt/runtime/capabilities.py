@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import CapabilityError, ScriptError, StreamrtError, UsageError
+from streamrt.lang.script import stream_request
+from streamrt.runtime.spec import StreamSpec
 from streamrt.sources.base import Source
 from streamrt.values import Keyword, pr_str
 
@@ -23,15 +25,12 @@ if TYPE_CHECKING:
     from streamrt.lang.script import CallContext, Capability, Script, StreamRequest
     from streamrt.runtime.provider import Provider
 
-__all__ = ["SourceFactory", "build_capabilities", "start_from_request"]
+__all__ = ["SourceFactory", "build_capabilities", "request_spec", "script_function", "start_from_request"]
 
 SourceFactory = Callable[[str, Mapping[Keyword, Any]], "Source | None"]
 """Opens the source of a stream from its endpoint and options; ``None`` means the host feeds it."""
 
 _STREAM_ID: Final = Keyword("stream-id")
-_QUEUE_CAPACITY: Final = Keyword("queue-capacity")
-_ON_END: Final = Keyword("on-end")
-_ENDPOINT: Final = Keyword("endpoint")
 _MESSAGE: Final = Keyword("message")
 _LEVEL: Final = Keyword("level")
 _INCLUDE_STATE: Final = Keyword("include-state")
@@ -41,7 +40,8 @@ _RAW: Final = frozenset({"state", "initial_state", "options", "chunk", "meta"})
 log = logging.getLogger("streamrt.script")
 
 
-def _function(script: Script, ref: Any, what: str) -> Callable[..., Any]:
+def script_function(script: Script, ref: Any, what: str) -> Callable[..., Any]:
+    """The function of ``script`` that ``ref`` names (a string or keyword); a callable is taken as it is."""
     if isinstance(ref, Keyword):
         ref = ref.qualified
     if isinstance(ref, str):
@@ -51,39 +51,34 @@ def _function(script: Script, ref: Any, what: str) -> Callable[..., Any]:
     raise UsageError(f"{what} must name a function of the script, got {pr_str(ref)}")
 
 
+def request_spec(request: StreamRequest, overrides: StreamSpec | None = None) -> StreamSpec:
+    """The spec of an ``mcp-stream`` request: its options, its endpoint, and ``overrides`` on top."""
+    spec = StreamSpec.parse(request.options, endpoint=request.endpoint)
+    return spec if overrides is None else spec.merged(overrides)
+
+
 def start_from_request(
     provider: Provider,
     script: Script,
     request: StreamRequest,
     *,
     source: Source | None = None,
-    stream_id: str | None = None,
-    queue_capacity: int | None = None,
+    overrides: StreamSpec | None = None,
     source_factory: SourceFactory | None = None,
 ) -> str:
-    """Start the stream ``request`` describes; explicit arguments override the request's options."""
-    options = dict(request.options)
+    """Start the stream ``request`` describes; ``overrides`` win over the request's options."""
+    spec = request_spec(request, overrides)
     processor = script.processor(request.processor)
-    sid = stream_id if stream_id is not None else options.get(_STREAM_ID)
-    if sid is not None and (not isinstance(sid, str) or not sid):
-        raise UsageError(f":stream-id must be a non-empty string, got {pr_str(sid)}")
-    capacity = queue_capacity if queue_capacity is not None else options.get(_QUEUE_CAPACITY)
-    if capacity is not None and (type(capacity) is not int or capacity < 1):
-        raise UsageError(f":queue-capacity must be a positive integer, got {pr_str(capacity)}")
-    on_end_ref = options.get(_ON_END)
-    on_end = None if on_end_ref is None else _function(script, on_end_ref, ":on-end")
+    on_end = None if spec.on_end is None else script_function(script, spec.on_end, ":on-end")
     if source is None and source_factory is not None:
-        source = source_factory(request.endpoint, options)
-    options[_ENDPOINT] = request.endpoint
+        source = source_factory(request.endpoint, spec.options())
     return provider.start(
         processor,
-        stream_id=sid,
+        spec=spec,
         initial_state=request.initial_state,
         source=source,
-        queue_capacity=capacity,
         on_end=on_end,
         processor_name=request.processor,
-        options=options,
     )
 
 
@@ -115,28 +110,21 @@ def build_capabilities(
     provider: Provider,
     *,
     source_factory: SourceFactory | None = None,
-    stream_id: str | None = None,
-    queue_capacity: int | None = None,
+    overrides: StreamSpec | None = None,
 ) -> dict[str, Capability]:
-    """The capability table; ``stream_id`` (if given) names the one stream the script may start."""
-    from streamrt.lang.script import stream_request
-
+    """The capability table; an ``overrides`` stream id names the one stream the script may start."""
     started: list[str] = []
+    only = overrides.stream_id if overrides is not None else None
 
     def start(args: dict[Keyword, Any], ctx: CallContext) -> str:
         request = stream_request(args, ctx.pos)
-        if stream_id is not None and started:
+        if only is not None and started:
             raise CapabilityError(
-                f"the stream id {stream_id!r} was given for one stream, but the script starts more than one"
+                f"the stream id {only!r} was given for one stream, but the script starts more than one"
             )
         try:
             sid = start_from_request(
-                provider,
-                ctx.script,
-                request,
-                stream_id=stream_id,
-                queue_capacity=queue_capacity,
-                source_factory=source_factory,
+                provider, ctx.script, request, overrides=overrides, source_factory=source_factory
             )
         except ScriptError:
             raise

@@ -3,25 +3,26 @@
 Kept apart from the policies of :mod:`streamrt.runtime.persist` (when to write): this is only what a snapshot holds.
 :func:`snapshot_of` runs between chunks and copies the record at one moment (state, status, queued chunks with the
 time each was received, the source's continuation, the counters), so every snapshot is a consistent cut;
-:func:`restore` is its inverse on a fresh record. Queued chunks whose metadata was a fault (a line that was not
-JSON, say) keep the fault under an option key, since a fault is not a value the codec can store.
+:func:`fill` is its inverse on a fresh record, and brings the record to the snapshot's status through the
+directive machine (:func:`~streamrt.runtime.machine.restore_event`), as any other status change. A queued chunk the
+source could not decode keeps its message under an option key of its metadata, since a fault is not a chunk.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Final
+from typing import Final
 
-from streamrt.runtime.batch import _Fault
-from streamrt.runtime.machine import Status
+from streamrt.runtime.machine import Status, restore_event
 from streamrt.runtime.reading import is_source_failure
+from streamrt.runtime.spec import SCRIPT
 from streamrt.runtime.stream import StreamRecord
 from streamrt.store import Snapshot
 from streamrt.values import Keyword, type_name
 
-__all__ = ["SCRIPT_KEY", "restore", "snapshot_of", "source_failed"]
+__all__ = ["SCRIPT_KEY", "fill", "restored_status", "snapshot_of", "source_failed"]
 
-SCRIPT_KEY: Final = Keyword("script")
+SCRIPT_KEY: Final = SCRIPT
 """The option under which a snapshot records the script's path, so ``resume`` can find the script again."""
 _FAULT_KEY: Final = Keyword("streamrt-fault")
 _STATS: Final = (
@@ -29,7 +30,6 @@ _STATS: Final = (
     "dropped",
     "errors",
     "outputs",
-    "queue_high_watermark",
     "backpressure_wait",
     "skipped",
     "dead_lettered",
@@ -45,23 +45,25 @@ def snapshot_of(
     script_path: str | None = None,
 ) -> Snapshot:
     """Everything needed to bring ``record`` back, taken now (cheap: values are immutable, the queue is copied)."""
+    fault = record.fault
     queue = [
-        (chunk, {_FAULT_KEY: meta.message} if type(meta) is _Fault else (meta or {}))
-        for _, chunk, meta, _ in record.queue
+        (chunk, {_FAULT_KEY: fault[1]} if fault is not None and seq == fault[0] else (meta or {}))
+        for seq, chunk, meta, _ in record.queue
     ]
     received = [entry[3] for entry in record.queue]
     # functions cannot be stored; keywords and sets are callable too but are data (:on-error :skip, #{:a :b})
-    options = {k: v for k, v in (record.options or {}).items() if type_name(v) != "function"}
+    options = {k: v for k, v in record.spec.options().items() if type_name(v) != "function"}
     if script_path is not None:
         options[SCRIPT_KEY] = script_path
     stats: dict[str, int | float] = {name: getattr(record, name) for name in _STATS}
+    stats["queue_high_watermark"] = record.queue.high_watermark
     for name in _OPTIONAL_STATS:
         value = getattr(record, name)
         if value is not None:
             stats[name] = value
     return Snapshot(
         stream_id=record.id,
-        processor=record.processor_name,
+        processor=record.program.name,
         processor_hash=processor_hash,
         state=record.state,
         initial_state=record.initial_state,
@@ -70,7 +72,7 @@ def snapshot_of(
         queue=queue,
         continuation=dict(record.continuation) if record.continuation is not None else None,
         source_uri=source_uri,
-        queue_capacity=record.capacity,
+        queue_capacity=record.queue.capacity,
         options=options,
         stats=stats,
         seq=record.seq,
@@ -83,48 +85,66 @@ def snapshot_of(
 
 
 def _source_failed(record: StreamRecord) -> bool:
-    """The driver's mark (its records only): the source gave up and the stream drains or failed because of it.
+    """The source gave up and the stream drains or failed because of it.
 
     An ``:error`` with another message failed for another reason (the processor, while draining), and stays so.
     """
-    failure = getattr(record, "source_failure", None)
+    failure = record.source_failure
     return failure is not None and (record.status is not Status.ERROR or record.message == failure)
 
 
-def restore(record: StreamRecord, snapshot: Snapshot, *, now: float | None = None) -> None:
+def restored_status(snapshot: Snapshot) -> tuple[Status, bool]:
+    """The status a stream comes back in, and whether its input has ended.
+
+    As recorded, except for a stream whose source gave up: what the source delivered was processed, or is in the
+    queue, and the continuation says where it stopped, so the stream goes on from there, active, with its source
+    reopened (docs/sources.md).
+    """
+    status = Status(snapshot.status)
+    if source_failed(snapshot):
+        return (Status.ACTIVE if status is Status.ERROR else status), False
+    return status, snapshot.input_ended
+
+
+def fill(record: StreamRecord, snapshot: Snapshot, *, now: float | None = None) -> None:
     """Put a snapshot's state, status, queue, counters, continuation and input-ended flag into a fresh record.
 
-    A driver's record also gets its source-failure mark back (the status message, as the driver keeps it), so the
-    one deciding what to do with the stream (:mod:`streamrt.runtime.resume`) reads it where the driver left it.
     Queued chunks keep the time they were received (their ``:received-at``); snapshots that did not record it
     (before format 4) stamp them with ``now``.
     """
     now = time.time() if now is None else now
+    status, input_ended = restored_status(snapshot)
+    event = restore_event(status)
+    if event is not None:
+        record.apply(event, snapshot.status_message)
+    record.message = snapshot.status_message if status is Status(snapshot.status) else None
     record.state = snapshot.state
     record.initial_state = snapshot.initial_state
-    record.status = Status(snapshot.status)
-    record.message = snapshot.status_message
     record.seq = snapshot.seq
     record.output_seq = snapshot.output_seq
     record.continuation = dict(snapshot.continuation) if snapshot.continuation is not None else None
-    record.input_ended = snapshot.input_ended
+    record.input_ended = input_ended
     if snapshot.source_kind:
         record.source_kind = snapshot.source_kind
-    if hasattr(record, "source_failure"):
-        failed = source_failed(snapshot)
-        record.source_failure = (snapshot.status_message or "source failed") if failed else None
     for name in (*_STATS, *_OPTIONAL_STATS):
         if name in snapshot.stats:
             setattr(record, name, snapshot.stats[name])
+    record.queue.high_watermark = int(snapshot.stats.get("queue_high_watermark", 0))
     first = snapshot.seq - len(snapshot.queue) + 1
     received = snapshot.queue_received_at
     if received is None or len(received) != len(snapshot.queue):
         received = [now] * len(snapshot.queue)
     record.queue.clear()
+    record.fault = None
     for i, (chunk, meta) in enumerate(snapshot.queue):
+        seq = first + i
         fault = meta.get(_FAULT_KEY) if isinstance(meta, dict) else None
-        slot: Any = _Fault(str(fault)) if fault is not None else (meta or None)
-        record.queue.append((first + i, chunk, slot, received[i]))
+        if fault is None:
+            record.queue.append((seq, chunk, meta or None, received[i]))
+            continue
+        if record.fault is None:
+            record.fault = (seq, str(fault))
+        record.queue.append((seq, None, None, received[i]))
 
 
 def source_failed(snapshot: Snapshot) -> bool:

@@ -10,8 +10,8 @@ plus the :class:`Effect` s the driver must carry out (run the processor, discard
 Nothing here does I/O or knows about asyncio; the per-stream record (:mod:`streamrt.runtime.stream`) applies the
 bookkeeping effects and the provider (:mod:`streamrt.runtime.provider`) is a thin loop that carries out the rest.
 
-Rules beyond the lifecycle table of docs/architecture.md (rendered from :data:`TRANSITIONS`), chosen here and
-documented in docs/testing.md:
+The lifecycle table in docs/lifecycle.md is rendered from :data:`TRANSITIONS` by :func:`lifecycle_table` (a test
+keeps the two equal). Rules beyond the plain lifecycle, chosen here and documented in docs/testing.md:
 
 - A directive that does not apply in a live state is an idempotent no-op: ``:pause`` while paused, ``:resume``
   while active, ``:continue`` anywhere live.
@@ -35,12 +35,15 @@ from streamrt.values import Keyword
 
 __all__ = [
     "DIRECTIVES",
+    "EFFECT_TEXT",
     "KNOWN_ACTIONS",
     "TRANSITIONS",
     "Effect",
     "Event",
     "Status",
     "Transition",
+    "lifecycle_table",
+    "restore_event",
     "transition",
 ]
 
@@ -229,5 +232,67 @@ DIRECTIVES: Final[Mapping[Keyword, Event]] = MappingProxyType(
 """The directive keywords a processor, a host or a source may give, and their events."""
 
 KNOWN_ACTIONS: Final[tuple[Keyword, ...]] = tuple(DIRECTIVES)
+
+
+def _restore_events() -> dict[Status, Event | None]:
+    """For each status, the first event (in :class:`Event` order) that takes an active stream there."""
+    out: dict[Status, Event | None] = {Status.ACTIVE: None}
+    for event in Event:
+        target = TRANSITIONS[Status.ACTIVE, event].target
+        out.setdefault(target, event)
+    return out
+
+
+_RESTORE: Final = _restore_events()
+
+
+def restore_event(status: Status) -> Event | None:
+    """The event that takes a fresh (active) stream to ``status``: what restoring a snapshot feeds the machine,
+    so that a restored stream, too, changes status only through the table (None for ``:active``)."""
+    return _RESTORE[status]
+
+
+EFFECT_TEXT: Final[Mapping[Effect, str]] = MappingProxyType(
+    {
+        Effect.ENQUEUE: "the chunk is queued",
+        Effect.PROCESS: "the queue is processed, in arrival order",
+        Effect.DRAIN: "what accumulated while paused is processed at once",
+        Effect.DISCARD_QUEUE: "queued chunks are discarded and counted as dropped",
+        Effect.DROP: "the chunk is counted as dropped",
+        Effect.REJECT: "the caller is told the stream is closed",
+        Effect.SNAPSHOT: "a snapshot is taken now",
+        Effect.RECORD_ERROR: "the message is kept and an error counted",
+        Effect.RUN_ON_END: "`:on-end` runs first and may emit a last output",
+        Effect.FINISH: "waiters are released and the source stopped",
+    }
+)
+"""What each effect means, in the words of the lifecycle table."""
+
+
+def lifecycle_table() -> str:
+    """The lifecycle as a Markdown table, rendered from :data:`TRANSITIONS` (no-op pairs left out).
+
+    Rows with the same event, target and effects are merged over their source statuses, then rows with the same
+    statuses, target and effects over their events; ``same`` means the status does not change.
+    """
+    by_event: dict[tuple[Event, Status | None, Effect], list[Status]] = {}
+    for (status, event), t in TRANSITIONS.items():
+        if t.effects is Effect.NONE and not t.changed:
+            continue
+        by_event.setdefault((event, t.target if t.changed else None, t.effects), []).append(status)
+    merged: dict[tuple[tuple[Status, ...], Status | None, Effect], list[Event]] = {}
+    for (event, target, effects), statuses in by_event.items():
+        merged.setdefault((tuple(statuses), target, effects), []).append(event)
+    order = list(Status)
+    rows = sorted(merged.items(), key=lambda row: (order.index(row[0][0][0]), list(Event).index(row[1][0])))
+    lines = ["| from | event | to | what else happens |", "|---|---|---|---|"]
+    for (sources, target, effects), events in rows:
+        what = "; ".join(text for effect, text in EFFECT_TEXT.items() if effect & effects) or "—"
+        lines.append(
+            f"| {', '.join(s.value for s in sources)} | {', '.join(e.value for e in events)} "
+            f"| {target.value if target is not None else 'same'} | {what} |"
+        )
+    return "\n".join(lines) + "\n"
+
 
 del A, P

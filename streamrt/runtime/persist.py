@@ -8,7 +8,8 @@ handed over, i.e. of the last chunk *queued*, and the queued chunks are in the s
 consistent cut: resume processes the queue and then reads the source from just after it. Nothing is lost and
 nothing is applied twice, whatever the policy; the policy only decides how far back a crash rewinds.
 
-:class:`Persister` plugs into the provider's persistence hook. After each processed batch it asks the policy
+:class:`Persister` is a provider's persistence port (``Provider(persistence=...)``, or ``Provider(store=...)``
+which makes one). After each processed batch it asks the policy
 (every chunk, every N chunks, every T ms) whether a snapshot is due; on every status change (pause, resume, the
 terminal statuses) and on ``:checkpoint`` it always takes one. Due streams go to a group commit
 (:class:`~streamrt.store.group.GroupCommit`): one transaction in flight at a time, and everything that becomes due
@@ -27,8 +28,10 @@ Outputs are emitted (printed) as they are produced and the snapshot that records
 a crash between the two makes resume produce those outputs again, with the same ``seq``. Outputs are therefore
 at-least-once, and a consumer that drops ``seq <= last seen`` sees each exactly once.
 
-A persister also owns the streams' leases: it claims each stream before writing it, renews the leases while it
-runs and releases them when it closes.
+A persister also owns the streams, through its :class:`~streamrt.runtime.ports.Leases` port (by default the
+store's own leases, :class:`~streamrt.runtime.leases.StoreLeases`): a host claims each stream before running it
+(:meth:`Persister.claim`), the leases are renewed while it runs and released when it closes or hands the stream
+over (:meth:`Persister.release`).
 """
 
 from __future__ import annotations
@@ -38,17 +41,19 @@ import re
 import time
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-from streamrt.errors import StoreError, StreamOwnedError, UsageError
-from streamrt.observe.hooks import snapshots_written
-from streamrt.runtime.batch import _BATCH
-from streamrt.runtime.capture import SCRIPT_KEY, restore, snapshot_of, source_failed
+from streamrt.errors import StoreError, UsageError
+from streamrt.runtime.capture import snapshot_of
+from streamrt.runtime.leases import LEASE_TTL, StoreLeases
+from streamrt.runtime.lifelog import log_snapshots
 from streamrt.runtime.machine import Status
-from streamrt.runtime.stream import StreamRecord
+from streamrt.runtime.ports import Leases, PersistenceHost
+from streamrt.runtime.stream import BATCH, StreamRecord
+from streamrt.runtime.views import StreamView
 from streamrt.store import Snapshot, SnapshotStore
 from streamrt.store.group import GroupCommit
-from streamrt.store.owner import dead_local_owner, lease_time, owner_name
+from streamrt.store.snapshot import DeadLetter
 
 if TYPE_CHECKING:
     from streamrt.runtime.provider import Provider
@@ -56,21 +61,15 @@ if TYPE_CHECKING:
 __all__ = [
     "GROUP_BATCH",
     "LEASE_TTL",
-    "SCRIPT_KEY",
     "Persister",
     "SnapshotPolicy",
     "parse_policy",
-    "restore",
-    "snapshot_of",
-    "source_failed",
 ]
 
 GROUP_BATCH: Final = 16
 """Chunks a stream processes between two looks at its snapshots under the per-chunk policy. It goes on past a
 batch only if its earlier snapshots are all committed, so it is never more than two batches (32 chunks) past its
 last committed snapshot, and a crash repeats the outputs of at most that many chunks."""
-LEASE_TTL: Final = 30.0
-"""Seconds a lease lasts without renewal; a persister renews at a third of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +109,11 @@ def parse_policy(text: str | int | None) -> SnapshotPolicy:
 
 
 class Persister:
-    """Snapshots a provider's streams into ``store`` under ``policy``; ``await close()`` for the final writes.
+    """Snapshots a provider's streams into ``store`` under ``policy``; the provider's persistence port.
 
     ``versions`` seeds the expected version of streams that already have a snapshot (resumed ones); any other
     stream must not have one yet, so a ``run`` cannot overwrite a stream another run left in the store.
+    ``leases`` decides who may run a stream (default: leases in ``store`` itself, held as ``owner``).
     """
 
     def __init__(
@@ -124,20 +124,29 @@ class Persister:
         processor_hash: str = "",
         script_path: str | None = None,
         owner: str | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.store = store
         self.policy = policy or SnapshotPolicy()
         self.processor_hash = processor_hash
+        """The hash of the script the streams run (snapshots record it, so resume notices a changed script)."""
         self.script_path = script_path
-        self.owner = owner or owner_name()
-        self._group = GroupCommit(store, self._snapshot, on_written=self._written, on_failed=self._failed)
+        """The script's path, recorded in every snapshot so that ``resume`` finds the script again."""
+        self.leases: Leases = leases if leases is not None else StoreLeases(store, owner=owner)
+        self._group = GroupCommit(
+            self.leases.fenced(store), self._snapshot, on_written=self._written, on_failed=self._failed
+        )
         self.versions: dict[str, int | None] = self._group.versions
         """The version each stream has in the store (None: none yet); the next write expects it."""
         self._last: dict[str, tuple[int, float]] = {}
         self._records: dict[str, StreamRecord] = {}
-        self._renewer: asyncio.Task[None] | None = None
-        self._provider: Provider | None = None
-        self._claimed: list[str] = []
+        self._host: PersistenceHost | None = None
+        self._closed = False
+
+    @property
+    def owner(self) -> str:
+        """Whose leases these are."""
+        return self.leases.owner
 
     @property
     def writes(self) -> int:
@@ -150,28 +159,51 @@ class Persister:
         return self._group.transactions
 
     def attach(self, provider: Provider) -> None:
-        """Become ``provider``'s snapshot hook (one persister per provider), ``:checkpoint`` included."""
-        self._provider = provider
-        provider._persist = self._hook
-        provider._persist_span = self.span
-        provider._durable = self.durable
-        provider._dead_letter = self.dead_letter
-        theirs = provider._on_checkpoint
-        if theirs is None:
-            provider._on_checkpoint = self._checkpoint
-        else:
+        """Become ``provider``'s persistence (``Provider(persistence=...)`` does the same at construction)."""
+        provider.attach_persistence(self)
 
-            def both(record: StreamRecord) -> Awaitable[None] | None:
-                first, second = theirs(record), self._checkpoint(record)
-                if first is None or second is None:
-                    return first or second
-                return asyncio.ensure_future(_in_turn(first, second))
+    def bind(self, host: PersistenceHost) -> None:
+        """Serve one provider (``Provider(persistence=...)`` calls this)."""
+        if self._host is not None and self._host is not host:
+            raise UsageError("this persister already serves another provider")
+        self._host = host
 
-            provider._on_checkpoint = both
+    # --- ownership ---------------------------------------------------------------------------------------------
 
-    def dead_letter(
-        self, record: StreamRecord, seq: int, chunk: Any, meta: Any, error: str
-    ) -> Awaitable[None] | None:
+    async def claim(self, stream_id: str, version: int | None = None) -> None:
+        """Own ``stream_id`` (StoreError if another provider holds it); ``version``: what the store has of it."""
+        await self.leases.claim(stream_id)
+        self._owned(stream_id, version)
+
+    async def claim_many(self, versions: dict[str, int | None]) -> None:
+        """:meth:`claim` for many streams (``{stream_id: version in the store}``), all or nothing."""
+        await self.leases.claim_many(versions)
+        for sid, version in versions.items():
+            self._owned(sid, version)
+
+    def _owned(self, stream_id: str, version: int | None) -> None:
+        if version is not None or stream_id not in self.versions:
+            self.versions[stream_id] = version
+
+    # --- the port the provider calls --------------------------------------------------------------------------
+
+    def track(self, record: StreamRecord) -> int | None:
+        """Start applying the policy to a stream; the batch size it wants: ``GROUP_BATCH`` chunks under the
+        per-chunk policy, N under every N < 64 chunks, else the provider's."""
+        self._last[record.id] = (record.processed, time.monotonic())
+        self._records[record.id] = record
+        chunks = self.policy.chunks
+        if chunks is not None and chunks < BATCH:
+            return GROUP_BATCH if chunks == 1 else chunks
+        return None
+
+    def after_batch(self, record: StreamRecord) -> Awaitable[None] | None:
+        return self._hook(record, False)
+
+    def status_changed(self, record: StreamRecord) -> Awaitable[None] | None:
+        return self._hook(record, True)
+
+    def dead_letter(self, record: StreamRecord, letter: DeadLetter) -> Awaitable[None] | None:
         """Keep a chunk the stream gave up on (``:on-error :dead-letter``) in the store.
 
         The stream waits for the write before its next chunk, so the snapshot that passes over the chunk comes
@@ -182,76 +214,17 @@ class Persister:
 
         async def write() -> None:
             try:
-                await self.store.add_dead_letter(record.id, seq, chunk, meta, error)
+                await self.store.add_dead_letter(
+                    letter.stream_id, letter.seq, letter.chunk, letter.meta, letter.error
+                )
             except StoreError as exc:
-                raise type(exc)(f"the dead letter of chunk {seq} could not be kept: {exc}") from exc
+                raise type(exc)(f"the dead letter of chunk {letter.seq} could not be kept: {exc}") from exc
             finally:
                 self._group.release(record.id)
 
         # no snapshot past the chunk is captured before its dead letter is stored
         self._group.hold(record.id)
         return asyncio.ensure_future(write())
-
-    async def claim(self, stream_id: str, version: int | None = None) -> None:
-        """Own ``stream_id`` (StreamOwnedError if another provider holds a live lease); ``version``: what the store has.
-
-        A lease left by a process of this host that no longer runs (it was killed) is void and taken over at once
-        rather than after it expires.
-        """
-        store = self.store
-        if not await store.claim(stream_id, self.owner, LEASE_TTL):
-            lease = await store.lease(stream_id)
-            if lease is not None and dead_local_owner(lease.owner):
-                await store.release(stream_id, lease.owner)
-                lease = (
-                    None
-                    if await store.claim(stream_id, self.owner, LEASE_TTL)
-                    else await store.lease(stream_id)
-                )
-            if lease is not None:
-                raise StreamOwnedError(
-                    f"stream {stream_id!r} is owned by {lease.owner} (lease until {lease_time(lease.expires_at)}): "
-                    "two providers must not run one stream"
-                )
-        self._owned(stream_id, version)
-
-    async def claim_many(self, versions: dict[str, int | None]) -> None:
-        """:meth:`claim` for many streams (``{stream_id: version in the store}``) in one statement per batch.
-
-        All or nothing: if another provider holds a live lease on any of them, the ones just claimed are released
-        and StoreError names the first holder.
-        """
-        won = await self.store.claim_many(versions, self.owner, LEASE_TTL)
-        try:
-            for sid in versions:
-                if sid not in won:
-                    await self.claim(sid, versions[sid])
-        except BaseException:
-            for sid in won:
-                await self.store.release(sid, self.owner)
-            raise
-        for sid in won:
-            self._owned(sid, versions[sid])
-
-    def _owned(self, stream_id: str, version: int | None) -> None:
-        self._claimed.append(stream_id)
-        if version is not None or stream_id not in self.versions:
-            self.versions[stream_id] = version
-        if self._renewer is None:
-            self._renewer = asyncio.get_running_loop().create_task(
-                self._renew(), name="streamrt-lease-renewer"
-            )
-
-    def track(self, record: StreamRecord) -> None:
-        """Start applying the policy to a stream (claimed first).
-
-        Batches are of ``GROUP_BATCH`` chunks under the per-chunk policy, of N chunks under every N < 64 chunks.
-        """
-        self._last[record.id] = (record.processed, time.monotonic())
-        self._records[record.id] = record
-        chunks = self.policy.chunks
-        if chunks is not None and chunks < _BATCH and hasattr(record, "batch"):
-            record.batch = GROUP_BATCH if chunks == 1 else chunks
 
     def _hook(self, record: StreamRecord, forced: bool) -> Awaitable[None] | None:
         last = self._last.get(record.id)
@@ -292,10 +265,9 @@ class Persister:
         chunks = self.policy.chunks
         if chunks is not None and chunks > 1 and self.policy.ms is None:
             return max(chunks - (record.processed - last[0]), 1)
-        batch: int = getattr(record, "batch", _BATCH)
-        return batch
+        return record.tasks.batch
 
-    def _checkpoint(self, record: StreamRecord) -> Awaitable[None] | None:
+    def checkpoint(self, record: StreamRecord) -> Awaitable[None] | None:
         """``:checkpoint``: snapshot now; the stream goes on once it is committed."""
         return self._group.wait(record.id) if record.id in self._last else None
 
@@ -322,7 +294,11 @@ class Persister:
         if record is None or stream_id not in self._last:
             return None
         self._last[stream_id] = (record.processed, time.monotonic())
-        source = getattr(record, "source", None)
+        return self.snapshot_of(record)
+
+    def snapshot_of(self, record: StreamRecord) -> Snapshot:
+        """A stream's snapshot as this persister writes it (with the script's hash and path, the source's URI)."""
+        source = record.tasks.source
         return snapshot_of(
             record,
             processor_hash=self.processor_hash,
@@ -331,48 +307,58 @@ class Persister:
         )
 
     def _written(self, snapshots: Sequence[Snapshot], seconds: float) -> None:
-        snapshots_written(self._provider, snapshots, seconds)
+        log_snapshots(snapshots, seconds)
+        if self._host is not None:
+            self._host.snapshots_written(snapshots, seconds)
 
     def _failed(self, stream_id: str, exc: Exception) -> None:
         """A policy snapshot nobody waited for failed: the stream must not run on unpersisted (a lost race)."""
-        record = self._records.get(stream_id)
-        provider = self._provider
-        if record is not None and provider is not None and not record.status.terminal:
-            provider._fail(provider._get(stream_id), f"checkpoint failed: {exc}")
+        if self._host is not None and stream_id in self._records:
+            self._host.fail_stream(stream_id, f"checkpoint failed: {exc}")
 
-    async def flush(self, records: Iterable[StreamRecord] = ()) -> None:
-        """Snapshot ``records`` now (a clean shutdown) and wait until everything due is committed.
+    # --- shutting down and handing over ------------------------------------------------------------------------
 
-        Raises the first failed write among ``records``.
+    async def release(self, record: StreamRecord) -> Snapshot:
+        """Write the stream's last snapshot, stop keeping it and give up its lease (the provider stopped it).
+
+        Returns the snapshot as committed (with its version), for whoever takes the stream over.
         """
-        futures = [self._group.wait(r.id) for r in records if r.id in self._last]
+        sid = record.id
+        if sid in self._last:
+            await self._group.wait(sid)
+        snap = self.snapshot_of(record)
+        snap.version = self.versions.get(sid) or 0
+        self._last.pop(sid, None)
+        self._records.pop(sid, None)
+        await self.leases.release(sid)
+        return snap
+
+    async def flush(self, streams: Iterable[StreamRecord | StreamView] = ()) -> None:
+        """Snapshot ``streams`` now (a clean shutdown) and wait until everything due is committed.
+
+        Raises the first failed write among ``streams``.
+        """
+        futures = [self._group.wait(s.id) for s in streams if s.id in self._last]
         await self._group.drain()
         for fut in futures:
             if fut.done() and not fut.cancelled() and fut.exception() is not None:
                 raise fut.exception()  # type: ignore[misc]
 
     async def close(self, *, final: bool = True) -> None:
-        """Commit the last snapshot of every stream (unless not ``final``), stop renewing, release the leases."""
+        """Commit the last snapshot of every stream (unless not ``final``), stop renewing, release the leases.
+
+        Safe to call more than once: only the first call does anything.
+        """
+        if self._closed:
+            return
+        self._closed = True
         try:
-            provider = self._provider
             if not final:
                 self._last.clear()
                 self._group.forget()
-            records = [provider.record(sid) for sid in provider.stream_ids()] if provider is not None else []
-            await self.flush(records)
+            await self.flush(list(self._records.values()))
         finally:
-            if self._renewer is not None:
-                self._renewer.cancel()
-                await asyncio.gather(self._renewer, return_exceptions=True)
-                self._renewer = None
-            for sid in self._claimed:
-                await self.store.release(sid, self.owner)
-            self._claimed.clear()
-
-    async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(LEASE_TTL / 3)
-            await self.store.claim_many(self._claimed, self.owner, LEASE_TTL)
+            await self.leases.close()
 
 
 def _one_turn() -> asyncio.Future[None]:
@@ -386,8 +372,3 @@ def _one_turn() -> asyncio.Future[None]:
 def _done(fut: asyncio.Future[None]) -> None:
     if not fut.done():  # the waiting task may have been cancelled meanwhile
         fut.set_result(None)
-
-
-async def _in_turn(first: Awaitable[None], second: Awaitable[None]) -> None:
-    await first
-    await second

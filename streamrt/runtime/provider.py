@@ -1,9 +1,23 @@
-"""The asyncio :class:`Provider`: start streams, feed them, direct them, watch them.
+"""The asyncio :class:`Provider`: start streams, feed them, direct them, watch them, hand them over.
 
-The public API for Python hosts and the ``streamrt`` CLI. It is a thin layer: statuses change only through the
-directive machine (:mod:`streamrt.runtime.machine`), and queueing lives in
-:mod:`streamrt.runtime.driver`, processing in :mod:`streamrt.runtime.batch`, source reading in
-:mod:`streamrt.runtime.reading`.
+Theory of operation
+-------------------
+The provider is the public face of a few parts, each in its own module and each replaceable through a port:
+
+- the *engine* (:mod:`streamrt.runtime.engine`) moves the stream records: intake, scheduling, batches run by the
+  chunk loops generated for each stream's configuration (:mod:`streamrt.runtime.loops`), directives carried out
+  through the directive machine (:mod:`streamrt.runtime.machine`);
+- the *source reader* (:mod:`streamrt.runtime.reading`) pulls a stream's source only while its queue has room;
+- the *event hub* (:mod:`streamrt.runtime.events`) tells observers and sinks, in order, what happens: outputs,
+  status changes, dead letters, batches, snapshot writes;
+- the *persistence* port (:mod:`streamrt.runtime.ports`), usually a :class:`~streamrt.runtime.persist.Persister`
+  over a store and its leases, snapshots the streams under a policy.
+
+Each stream is parsed once into a :class:`~streamrt.runtime.spec.StreamSpec`; hosts read streams through
+read-only :class:`~streamrt.runtime.views.StreamView` s (:attr:`Provider.streams`) and change them only through
+the methods here. Everything a network face or a cluster needs is here too: bounded waits for room
+(``push(..., timeout=)``, :meth:`Provider.wait_for_room`), :meth:`Provider.restore` from a snapshot and
+:meth:`Provider.release` to hand a stream to another provider without ending it.
 """
 
 from __future__ import annotations
@@ -12,42 +26,61 @@ import asyncio
 import functools
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from streamrt.errors import DuplicateStreamError, StreamClosedError, UsageError
+from streamrt.errors import (
+    DuplicateStreamError,
+    QueueFullError,
+    StreamClosedError,
+    UnknownStreamError,
+    UsageError,
+)
 from streamrt.lang.effects import guard_capabilities
 from streamrt.lang.metered import metered
-from streamrt.observe.logs import stream_started
-from streamrt.policy.limits import DEFAULT_LIMITS, Limits, resolve_limits
-from streamrt.runtime.batch import _ABSENT
+from streamrt.policy.guard import Guard, OnError
+from streamrt.policy.limits import DEFAULT_LIMITS, Limits
 from streamrt.runtime.callables import name_of, result_shape, takes_meta
-from streamrt.runtime.driver import Driver, _Stream
-from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event
+from streamrt.runtime.capabilities import SourceFactory, build_capabilities, start_from_request
+from streamrt.runtime.capture import fill, snapshot_of
+from streamrt.runtime.engine import Checkpoint, Engine
+from streamrt.runtime.events import EventHub, Observer
+from streamrt.runtime.lifelog import stream_started
+from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event, Status
 from streamrt.runtime.outputs import Output, OutputSubscription, Sink
-from streamrt.runtime.stream import DEFAULT_QUEUE_CAPACITY, StreamRecord
+from streamrt.runtime.persist import Persister, SnapshotPolicy, parse_policy
+from streamrt.runtime.ports import Persistence
+from streamrt.runtime.reading import SourceReader
+from streamrt.runtime.report import describe_all, describe_stream
+from streamrt.runtime.spec import StreamSpec
+from streamrt.runtime.stream import DEFAULT_QUEUE_CAPACITY, Program, StreamRecord
+from streamrt.runtime.views import StreamsView, StreamView
 from streamrt.sources.base import Source
+from streamrt.store import Snapshot, SnapshotStore
 from streamrt.store.snapshot import DeadLetter
 from streamrt.values import Keyword, pr_str
 
 if TYPE_CHECKING:
     from streamrt.lang.script import Capability, Script, StreamRequest
     from streamrt.policy.effects import SecurityContext
-    from streamrt.policy.guard import OnError
-    from streamrt.runtime.capabilities import SourceFactory
 
 __all__ = ["Output", "Provider", "takes_meta"]
 
+_ABSENT: Final[Any] = object()
+_RELEASED: Final = "it was released to another provider"
 
-class Provider(Driver):
+
+class Provider:
     """Runs many streams in one event loop; use as ``async with Provider() as p: ...``.
-
-    ``on_checkpoint(record)`` is called on each ``:checkpoint`` directive; if it returns an awaitable, the stream
-    processes nothing more until it is done (a store captures the snapshot synchronously, then writes it).
 
     ``limits`` are the per-chunk limits of script processors (a stream's ``:limits`` option overrides them key by
     key; ``None`` turns them off); ``security`` is the context every capability from :meth:`capabilities` checks.
+    Streams are snapshotted when a ``persistence`` is given, or a ``store`` (then a
+    :class:`~streamrt.runtime.persist.Persister` is made for it, under ``snapshot_every``: see
+    :func:`~streamrt.runtime.persist.parse_policy`); the provider closes it when it closes. ``observers`` are told
+    what happens (:class:`~streamrt.runtime.events.Observer`). ``on_checkpoint(view)`` is called on each
+    ``:checkpoint`` directive; if it returns an awaitable, the stream processes nothing more until it is done.
     """
 
     def __init__(
@@ -55,21 +88,41 @@ class Provider(Driver):
         *,
         default_queue_capacity: int = DEFAULT_QUEUE_CAPACITY,
         clock: Callable[[], float] = time.time,
-        on_checkpoint: Callable[[StreamRecord], Awaitable[None] | None] | None = None,
         limits: Limits | None = DEFAULT_LIMITS,
         security: SecurityContext | None = None,
+        store: SnapshotStore | None = None,
+        snapshot_every: SnapshotPolicy | str | int | None = None,
+        persistence: Persistence | None = None,
+        observers: Iterable[Observer] = (),
+        on_checkpoint: Checkpoint | None = None,
     ) -> None:
         if limits is not None and not isinstance(limits, Limits):
             raise UsageError(f"limits must be a Limits or None, got {limits!r}")
-        self.limits = limits
-        self.security = security
         if type(default_queue_capacity) is not int or default_queue_capacity < 1:
             raise UsageError(
                 f"default_queue_capacity must be a positive integer, got {default_queue_capacity!r}"
             )
-        super().__init__(clock=clock, on_checkpoint=on_checkpoint)
+        if store is not None:
+            if persistence is not None:
+                raise UsageError("give a store or a persistence, not both")
+            policy = (
+                snapshot_every if isinstance(snapshot_every, SnapshotPolicy) else parse_policy(snapshot_every)
+            )
+            persistence = Persister(store, policy)
+        elif snapshot_every is not None and persistence is None:
+            raise UsageError("snapshot_every needs a store")
+        self.limits = limits
+        self.security = security
         self.default_queue_capacity = default_queue_capacity
+        self._hub = EventHub()
+        for observer in observers:
+            self._hub.add(observer)
+        self._engine = Engine(clock=clock, hub=self._hub, persistence=None, on_checkpoint=on_checkpoint)
+        self._reader = SourceReader(self._engine)
+        self._persistence: Persistence | None = None
         self._ids = itertools.count(1)
+        if persistence is not None:
+            self.attach_persistence(persistence)
 
     # --- context management -----------------------------------------------------------------------------------
 
@@ -83,35 +136,41 @@ class Provider(Driver):
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._engine.closed
 
     @property
     def clock(self) -> Callable[[], float]:
         """The clock the provider stamps times with (its ``clock`` argument), so other times can agree."""
-        return self._clock
+        return self._engine.clock
 
-    async def close(self) -> None:
-        """Stop intake and sources; a chunk being processed finishes; queued chunks stay queued (for snapshots)."""
-        if self._closed:
+    @property
+    def persistence(self) -> Persistence | None:
+        """What keeps this provider's streams (its ``persistence``, or the persister made for its ``store``)."""
+        return self._persistence
+
+    def attach_persistence(self, persistence: Persistence) -> None:
+        """Keep this provider's streams with ``persistence`` (the ``persistence`` argument, given later: before
+        any stream starts, since each stream is tracked from its start)."""
+        if self._persistence is not None:
+            raise UsageError("this provider already has a persistence")
+        if self._engine.streams:
+            raise UsageError("attach persistence before any stream starts")
+        persistence.bind(self._engine)
+        self._persistence = persistence
+        self._engine.persistence = persistence
+
+    async def close(self, *, for_good: bool = False) -> None:
+        """Stop intake and sources; a chunk being processed finishes; queued chunks stay queued (for snapshots).
+
+        With persistence, every stream's last snapshot is then committed and the leases released; a failed final
+        write raises its StoreError (the provider is closed all the same). ``for_good``: nothing will resume these
+        streams, so their sources may release what their servers keep for a resume (an MCP session, say).
+        """
+        if self._engine.closed:
             return
-        self._closed = True
-        tasks: list[asyncio.Task[None]] = []
-        for s in self._streams.values():
-            for task in (s.reader, s.worker):
-                if task is not None and task is not asyncio.current_task():
-                    task.cancel()
-                    tasks.append(task)
-            self._wake(s.space_waiters)
-            self._wake(s.done_waiters)
-            s.space_waiters = s.done_waiters = None
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for s in self._streams.values():
-            if s.pending is not None:
-                await self._settle_checkpoint(s)
-        self._wake(self._all_done)
-        for sub in list(self._subs):
-            sub.close()
+        await self._engine.close(for_good=for_good)
+        if self._persistence is not None:
+            await self._persistence.close()
 
     # --- starting streams -------------------------------------------------------------------------------------
 
@@ -125,86 +184,46 @@ class Provider(Driver):
         queue_capacity: int | None = None,
         on_end: Callable[..., Any] | None = None,
         processor_name: str | None = None,
-        options: Mapping[Keyword, Any] | None = None,
+        options: Mapping[Any, Any] | None = None,
         input_schema: Any = None,
         output_schema: Any = None,
         state_schema: Any = None,
         on_error: OnError | Keyword | str | None = None,
+        spec: StreamSpec | None = None,
     ) -> str:
         """Start a stream and return its id; with a ``source`` its reader task starts (needs a running loop).
 
-        ``initial_state`` ``None`` means ``{}``. ``on_end`` is ``(state meta)`` or ``(state)`` and runs when the
-        input ends; its result's ``:state`` and outputs are applied (its action is ignored: the stream completes).
-
-        ``input_schema`` / ``output_schema`` / ``state_schema`` (schema data, its text, or a compiled
-        :class:`~streamrt.policy.schema.Schema`) check each chunk, each output and the state after each chunk (and
-        the initial state); ``on_error`` is ``"fail"`` (default), ``"skip"`` or ``"dead-letter"``. Each defaults to
-        the ``options`` key of the same name (``:input-schema`` ...), which is how scripts and resumed streams set them.
+        The stream's options come from ``spec`` (or the ``options`` map, parsed into one), with the keyword
+        arguments on top: ``stream_id``, ``queue_capacity``, ``input_schema`` / ``output_schema`` /
+        ``state_schema`` (schema data, its text, or a compiled :class:`~streamrt.policy.schema.Schema`: checked on
+        each chunk, each output, the state after each chunk and the initial state) and ``on_error`` (``"fail"``,
+        the default, ``"skip"`` or ``"dead-letter"``). ``initial_state`` ``None`` means ``{}``. ``on_end`` is
+        ``(state meta)`` or ``(state)`` and runs when the input ends; its result's ``:state`` and outputs are
+        applied (its action is ignored: the stream completes).
         """
-        if self._closed:
-            raise UsageError("the provider is closed; no new streams can start")
         if not callable(processor):
             raise UsageError(f"processor must be callable, got {pr_str(processor)}")
-        limits = resolve_limits(self.limits, options)
-        name = processor_name or name_of(processor)
-        meta = takes_meta(processor)
-        if on_end is not None and not callable(on_end):
-            raise UsageError(f"on_end must be callable, got {pr_str(on_end)}")
-        if stream_id is None:
-            stream_id = f"{name}-{next(self._ids)}"
-            while stream_id in self._streams:
-                stream_id = f"{name}-{next(self._ids)}"
-        elif not isinstance(stream_id, str) or not stream_id:
-            raise UsageError(f"stream id must be a non-empty string, got {stream_id!r}")
-        elif stream_id in self._streams:
-            raise DuplicateStreamError(f"a stream with id {stream_id!r} already exists")
-        from streamrt.policy.guard import build_guard  # here: the guard module builds on the runtime's
-
-        guard, options = build_guard(
-            options,
+        given = StreamSpec.parse(
+            options if spec is None else None,
+            stream_id=stream_id,
+            queue_capacity=queue_capacity,
             input_schema=input_schema,
             output_schema=output_schema,
             state_schema=state_schema,
             on_error=on_error,
         )
-        if initial_state is None:
-            initial_state = {}
-        if guard is not None:
-            guard.check_initial(stream_id, initial_state)
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            self._loop = loop
-        except RuntimeError:
-            if source is not None:
-                raise UsageError("starting a stream with a source needs a running event loop") from None
-            loop = None
-        s = _Stream(
-            stream_id,
+        spec = given if spec is None else spec.merged(given)
+        loop = self._loop_for(source)
+        rec = self._build(
             processor,
-            processor_name=name,
-            takes_meta=meta,
-            initial_state=initial_state,
-            capacity=self.default_queue_capacity if queue_capacity is None else queue_capacity,
-            options=dict(options) if options else None,
+            spec,
+            initial_state={} if initial_state is None else initial_state,
             on_end=on_end,
+            processor_name=processor_name,
             source_kind=source.kind if source is not None else "host",
         )
-        if on_end is not None:
-            takes_meta(on_end, (1, 2), "on-end function")
-        if limits is not None:
-            # a script's functions run as their metered variant (host functions run as they are)
-            s.processor = metered(processor, limits, when_ready=functools.partial(setattr, s, "processor"))
-            if on_end is not None:
-                s.on_end = metered(on_end, limits, when_ready=functools.partial(setattr, s, "on_end"))
-        s.guard = guard
-        s.result_shape = result_shape(processor)
-        self._streams[stream_id] = s
-        self._live += 1
-        stream_started(s, source)
-        if source is not None and loop is not None:
-            s.source = source
-            s.reader = loop.create_task(self._read(s, source), name=f"streamrt-source-{stream_id}")
-        return stream_id
+        self._register(rec, source, loop)
+        return rec.id
 
     def start_request(
         self,
@@ -214,13 +233,72 @@ class Provider(Driver):
         source: Source | None = None,
         stream_id: str | None = None,
         queue_capacity: int | None = None,
+        overrides: StreamSpec | None = None,
     ) -> str:
-        """Start the stream a script's ``mcp-stream`` form asked for (overrides win over the form's options)."""
-        from streamrt.runtime.capabilities import start_from_request
-
+        """Start the stream a script's ``mcp-stream`` form asked for; ``overrides`` (the command line's flags, or
+        ``stream_id`` / ``queue_capacity``) win over the form's options."""
         return start_from_request(
-            self, script, request, source=source, stream_id=stream_id, queue_capacity=queue_capacity
+            self,
+            script,
+            request,
+            source=source,
+            overrides=_overrides(overrides, stream_id, queue_capacity),
         )
+
+    def restore(
+        self,
+        snapshot: Snapshot,
+        processor: Callable[..., Any],
+        *,
+        on_end: Callable[..., Any] | None = None,
+        source: Source | None = None,
+    ) -> str:
+        """Bring a stream back from ``snapshot`` (state, status, queue, counters, continuation) and run it on.
+
+        ``processor`` (and ``on_end``) are the functions the snapshot's stream ran, found by the caller (by name
+        in a script: :mod:`streamrt.runtime.resume`). The stream comes back in its recorded status through the
+        directive machine; a terminal one stays so and takes nothing; ``source`` (opened from the snapshot's
+        continuation) is read only by a stream that is live and whose input had not ended. A stream whose source
+        had failed comes back active (see :func:`~streamrt.runtime.capture.restored_status`).
+        """
+        spec = StreamSpec.parse(snapshot.options, stream_id=snapshot.stream_id)
+        if snapshot.queue_capacity:
+            spec = spec.merged(StreamSpec(queue_capacity=snapshot.queue_capacity))
+        loop = self._loop_for(source)
+        rec = self._build(
+            processor,
+            spec,
+            initial_state=snapshot.initial_state,
+            on_end=on_end,
+            processor_name=snapshot.processor,
+            source_kind=source.kind if source is not None else "host",
+        )
+        fill(rec, snapshot, now=self.clock())
+        live = not rec.status.terminal and not rec.input_ended
+        self._register(rec, source if live else None, loop)
+        if rec.status is Status.ACTIVE and (rec.queue or rec.input_ended):
+            self._engine.schedule(rec)
+        return rec.id
+
+    async def release(self, stream_id: str) -> Snapshot:
+        """Hand a stream over: remove it from this provider without ending it, and return its snapshot.
+
+        Intake stops at once (a push gets StreamClosedError, the chunk not taken), a chunk being processed
+        finishes, its source is closed (not for good: a server may keep what a resume needs), and with
+        persistence its last snapshot is committed and its lease released, so another provider can
+        :meth:`restore` it and go on where it stopped.
+        """
+        engine = self._engine
+        rec = self._get(stream_id)
+        engine.remove(rec)
+        await engine.stop([rec], _RELEASED)
+        if self._persistence is not None:
+            snap = await self._persistence.release(rec)
+        else:
+            source = rec.tasks.source
+            snap = snapshot_of(rec, source_uri=source.uri if source is not None else None)
+        self._hub.tell(self._hub.on_released, rec.id)
+        return snap
 
     def capabilities(
         self,
@@ -229,88 +307,234 @@ class Provider(Driver):
         stream_id: str | None = None,
         queue_capacity: int | None = None,
         endpoint_uri: Callable[[str], str] | None = None,
+        overrides: StreamSpec | None = None,
     ) -> dict[str, Capability]:
         """The host capabilities a script may ``call``, bound to this provider.
 
-        ``source_factory(endpoint, options)`` opens each started stream's source (without it, streams are fed by the host);
-        ``stream_id`` names the single stream the script may start; ``queue_capacity`` overrides every stream's.
-        Each capability checks its effects against the provider's ``security`` first; ``endpoint_uri(endpoint)``
-        names the URI ``source_factory`` really opens for an endpoint, when it differs (the CLI's ``--source``).
+        ``source_factory(endpoint, options)`` opens each started stream's source (without it, streams are fed by
+        the host); ``overrides`` (or ``stream_id`` / ``queue_capacity``) win over every started stream's options,
+        and a ``stream_id`` names the single stream the script may start. Each capability checks its effects
+        against the provider's ``security`` first; ``endpoint_uri(endpoint)`` names the URI ``source_factory``
+        really opens for an endpoint, when it differs (the CLI's ``--source``).
         """
-        from streamrt.runtime.capabilities import build_capabilities
-
         table = build_capabilities(
-            self, source_factory=source_factory, stream_id=stream_id, queue_capacity=queue_capacity
+            self,
+            source_factory=source_factory,
+            overrides=_overrides(overrides, stream_id, queue_capacity),
         )
         return guard_capabilities(table, self.security, endpoint_uri=endpoint_uri)
 
+    def _loop_for(self, source: Source | None) -> asyncio.AbstractEventLoop | None:
+        if self._engine.closed:
+            raise UsageError("the provider is closed; no new streams can start")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            if source is not None:
+                raise UsageError("starting a stream with a source needs a running event loop") from None
+            return None
+        self._engine.loop = loop
+        return loop
+
+    def _build(
+        self,
+        processor: Callable[..., Any],
+        spec: StreamSpec,
+        *,
+        initial_state: Any,
+        on_end: Callable[..., Any] | None,
+        processor_name: str | None,
+        source_kind: str,
+    ) -> StreamRecord:
+        """A stream's record, checked: its id, its program (metered variants, guard, loops) and its spec."""
+        if not callable(processor):
+            raise UsageError(f"processor must be callable, got {pr_str(processor)}")
+        if on_end is not None:
+            if not callable(on_end):
+                raise UsageError(f"on_end must be callable, got {pr_str(on_end)}")
+            takes_meta(on_end, (1, 2), "on-end function")
+        name = processor_name or name_of(processor)
+        stream_id = self._admit(spec.stream_id, name)
+        guard = None
+        if spec.guarded:
+            guard = Guard(
+                input=spec.input_schema,
+                output=spec.output_schema,
+                state=spec.state_schema,
+                on_error=spec.on_error,
+            )
+            guard.check_initial(stream_id, initial_state)
+        program = Program(
+            processor,
+            name=name,
+            takes_meta=takes_meta(processor),
+            shape=result_shape(processor),
+            on_end=on_end,
+            guard=guard,
+        )
+        limits = self.limits
+        if spec.limits is not None:
+            limits = (limits or DEFAULT_LIMITS).merged(spec.limits)
+        if limits is not None:
+            # a script's functions run as their metered variant (host functions run as they are)
+            program.processor = metered(
+                processor, limits, when_ready=functools.partial(setattr, program, "processor")
+            )
+            if on_end is not None:
+                program.on_end = metered(
+                    on_end, limits, when_ready=functools.partial(setattr, program, "on_end")
+                )
+        capacity = spec.queue_capacity or self.default_queue_capacity
+        return StreamRecord(
+            stream_id,
+            program,
+            initial_state=initial_state,
+            spec=spec,
+            capacity=capacity,
+            source_kind=source_kind,
+        )
+
+    def _admit(self, stream_id: str | None, name: str) -> str:
+        """The id a new stream gets, once it may join (the one place a cap on streams per provider would go)."""
+        streams = self._engine.streams
+        if stream_id is None:
+            stream_id = f"{name}-{next(self._ids)}"
+            while stream_id in streams:
+                stream_id = f"{name}-{next(self._ids)}"
+        elif stream_id in streams:
+            raise DuplicateStreamError(f"a stream with id {stream_id!r} already exists")
+        return stream_id
+
+    def _register(
+        self, rec: StreamRecord, source: Source | None, loop: asyncio.AbstractEventLoop | None
+    ) -> None:
+        engine = self._engine
+        engine.streams[rec.id] = rec
+        if not rec.status.terminal:
+            engine.live += 1
+        if self._persistence is not None:
+            batch = self._persistence.track(rec)
+            if batch is not None:
+                rec.tasks.batch = batch
+        stream_started(rec, source)
+        hub = self._hub
+        if hub.on_started:
+            hub.tell(hub.on_started, StreamView(rec))
+        if source is not None and loop is not None:
+            self._reader.start(rec, source, loop)
+
     # --- feeding chunks ---------------------------------------------------------------------------------------
 
-    async def push(self, stream_id: str, chunk: Any, meta: dict[Keyword, Any] | None = None) -> None:
+    async def push(
+        self,
+        stream_id: str,
+        chunk: Any,
+        meta: dict[Keyword, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
         """Queue ``chunk``, waiting while the queue is full; raises ``StreamClosedError`` if the stream is over.
 
-        With a per-chunk snapshot policy it returns once the chunk is in a committed snapshot (docs/persistence.md).
+        With ``timeout`` (seconds), raises ``QueueFullError`` if no room came within it: the chunk was not taken
+        (so a retry cannot apply it twice). With a per-chunk snapshot policy it returns once the chunk is in a
+        committed snapshot (docs/persistence.md).
         """
-        s = self._get(stream_id)
-        if len(s.queue) >= s.capacity:
-            await self._make_room(s)
-        self._intake(s, chunk, meta)
-        if self._durable is not None:
+        rec = self._get(stream_id)
+        engine = self._engine
+        if len(rec.queue) >= rec.queue.capacity:
+            deadline = None if timeout is None else _deadline(timeout)
+            if not await engine.make_room(rec, deadline=deadline):
+                raise QueueFullError(
+                    f"stream {rec.id}: no room in the queue within {timeout:g} s; the chunk was not taken"
+                )
+        engine.intake(rec, chunk, meta)
+        if self._persistence is not None:
             # Under a per-chunk snapshot policy a push is acknowledged once the chunk is in a committed snapshot.
-            durable = self._durable(stream_id)
+            durable = self._persistence.durable(stream_id)
             if durable is not None:
                 await durable
 
     async def push_many(
-        self, stream_id: str, chunks: Iterable[Any], meta: dict[Keyword, Any] | None = None
+        self,
+        stream_id: str,
+        chunks: Iterable[Any],
+        meta: dict[Keyword, Any] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> int:
         """``push`` each of ``chunks`` in order, much cheaper per chunk; returns how many were accepted.
 
         Once the queue has filled, an active stream's chunks are processed right here, as they are taken from
-        ``chunks`` (see :mod:`streamrt.runtime.batch`), so a large call returns with most of them processed.
-
-        Chunks accepted together share their ``:received-at``. Stops with ``StreamClosedError`` at the first chunk
-        refused because the stream ended (that one is counted as dropped; later ones are neither queued nor counted).
+        ``chunks`` (see :mod:`streamrt.runtime.engine`), so a large call returns with most of them processed.
+        With ``timeout`` (seconds), it stops when no room came within that long of waiting and returns how many it
+        accepted: the first ones of ``chunks`` (pass a sequence, and retry from that index: the chunk it was
+        holding when time ran out is neither accepted nor counted). Chunks accepted together share their ``:received-at``. Stops with ``StreamClosedError`` at the first
+        chunk refused because the stream ended (that one is counted as dropped; later ones are neither queued nor
+        counted).
         """
-        s = self._get(stream_id)
-        it = iter(chunks)
+        rec = self._get(stream_id)
+        engine = self._engine
+        deadline = None if timeout is None else _deadline(timeout)
+        it: Iterator[Any] = iter(chunks)
         meta = meta or None
         total = 0
+        queue = rec.queue
         chunk = next(it, _ABSENT)
         while chunk is not _ABSENT:
-            if len(s.queue) >= s.capacity:
-                await self._make_room(s, drain=True)
-                if self._can_hand_off(s):
+            if len(queue) >= queue.capacity:
+                if not await engine.make_room(rec, drain=True, deadline=deadline):
+                    break  # no room in time: ``chunk`` is not accepted (nor counted)
+                if engine.can_hand_off(rec):
                     # The producer outran the stream: process the rest straight from ``it`` while nothing else
-                    # is queued or in flight (a pause, an end or a checkpoint hands the rest back to the queue).
-                    done, chunk, it = await self._hand_off(s, chunk, it, meta)
+                    # is queued or in flight (a pause, an end or a write hands the rest back to the queue).
+                    done, rest = await engine.hand_off(rec, chunk, it, meta)
                     total += done
+                    if rest is None:
+                        break
+                    it = rest
+                    chunk = next(it, _ABSENT)
                     continue
-            self._intake(s, chunk, meta)  # raises (and counts) when the stream or the provider is closed
-            total += 1 + s.offer_many(it, meta, self._clock())
+            engine.intake(rec, chunk, meta)  # raises (and counts) when the stream or the provider is closed
+            total += 1 + rec.offer_many(it, meta, engine.clock())
             chunk = next(it, _ABSENT)
-        if total and self._durable is not None:
-            durable = self._durable(stream_id)
+        if total and self._persistence is not None:
+            durable = self._persistence.durable(stream_id)
             if durable is not None:
                 await durable
         return total
 
     def push_nowait(self, stream_id: str, chunk: Any, meta: dict[Keyword, Any] | None = None) -> None:
         """Queue ``chunk`` or raise ``QueueFullError`` (the chunk is not taken) when the queue is full."""
-        self._intake(self._get(stream_id), chunk, meta)
+        self._engine.intake(self._get(stream_id), chunk, meta)
+
+    async def wait_for_room(self, stream_id: str, timeout: float | None = None) -> bool:
+        """Until the stream's queue has room (True), or ``timeout`` seconds passed (False); raises
+        ``StreamClosedError`` if the stream is over or takes no more chunks. An active stream's queue is drained
+        right here, as by a producer."""
+        rec = self._get(stream_id)
+        queue = rec.queue
+        if len(queue) >= queue.capacity:
+            deadline = None if timeout is None else _deadline(timeout)
+            if not await self._engine.make_room(rec, deadline=deadline):
+                return False
+        closed = rec.tasks.closed
+        if rec.status.terminal or closed is not None:
+            why = closed or f"it is {rec.status.value}"
+            raise StreamClosedError(f"stream {rec.id} takes no more chunks: {why}")
+        return True
 
     def end_input(self, stream_id: str) -> None:
         """No more chunks will come: once the queue drains, ``:on-end`` runs and the stream completes."""
-        self._end_input(self._get(stream_id))
+        self._engine.end_input(self._get(stream_id))
 
     # --- host directives --------------------------------------------------------------------------------------
 
     def _host_directive(self, stream_id: str, event: Event) -> None:
-        s = self._get(stream_id)
-        t = s.apply(event)
+        rec = self._get(stream_id)
+        t = rec.apply(event)
         if t.reject:
-            raise StreamClosedError(f"stream {s.id} is {s.status.value}; cannot {event.value} it")
-        self._carry_out(s, t)
+            raise StreamClosedError(f"stream {rec.id} is {rec.status.value}; cannot {event.value} it")
+        self._engine.carry_out(rec, t)
 
     def pause(self, stream_id: str) -> None:
         """Stop processing; chunks keep queueing up to capacity, then producers wait."""
@@ -349,62 +573,103 @@ class Provider(Driver):
 
     def add_sink(self, callback: Sink) -> None:
         """Call ``callback(output)`` for every output of every stream, in order, as it is produced."""
-        self._sinks.append(callback)
+        self._hub.add_sink(callback)
+
+    def add_observer(self, observer: Observer) -> None:
+        """Tell ``observer`` what happens from now on (see :class:`~streamrt.runtime.events.Observer`)."""
+        self._hub.add(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        self._hub.remove(observer)
+
+    @property
+    def observers(self) -> tuple[Observer, ...]:
+        return self._hub.observers
 
     def outputs(self, stream_id: str | None = None) -> AsyncIterator[Output]:
         """Outputs from now on (of one stream, or all); ends when that stream ends or the provider closes."""
-        sub = OutputSubscription(stream_id, self._subs.remove)
-        self._subs.append(sub)
-        if self._closed or (stream_id is not None and self._get(stream_id).status.terminal):
+        subs = self._hub.subs
+        sub = OutputSubscription(stream_id, subs.remove)
+        subs.append(sub)
+        if self._engine.closed or (stream_id is not None and self._get(stream_id).status.terminal):
             sub.close()
         return sub
 
     async def wait(self, stream_id: str | None = None) -> None:
         """Until that stream (or every stream) is in a terminal status, or the provider closes."""
         loop = asyncio.get_running_loop()
+        engine = self._engine
         if stream_id is not None:
-            s = self._get(stream_id)
-            while not s.status.terminal and not self._closed:
+            rec = self._get(stream_id)
+            tasks = rec.tasks
+            while not rec.status.terminal and tasks.closed is None:
                 fut: asyncio.Future[None] = loop.create_future()
-                if s.done_waiters is None:
-                    s.done_waiters = []
-                s.done_waiters.append(fut)
+                if tasks.done_waiters is None:
+                    tasks.done_waiters = []
+                tasks.done_waiters.append(fut)
                 await fut
             return
-        while self._live and not self._closed:
+        while engine.live and not engine.closed:
             fut = loop.create_future()
-            self._all_done.append(fut)
+            engine.all_done.append(fut)
             await fut
 
     async def settle(self, stream_id: str | None = None) -> None:
         """Until nothing more can be processed right now: the stream (or every stream) is terminal, paused, or
         active with an empty queue and no worker. Handy in tests; it does not wait for new input."""
-        streams = [self._get(stream_id)] if stream_id is not None else list(self._streams.values())
-        for s in streams:
-            while s.worker is not None and not self._closed:
-                await asyncio.wait({s.worker})
+        engine = self._engine
+        records = [self._get(stream_id)] if stream_id is not None else list(engine.streams.values())
+        for rec in records:
+            while rec.tasks.worker is not None and not engine.closed:
+                await asyncio.wait({rec.tasks.worker})
 
     def dead_letters(self, stream_id: str) -> list[DeadLetter]:
         """The dead letters a stream without a store kept in memory, oldest first (persisted streams keep theirs
         in the store: ``store.dead_letters(stream_id)``)."""
-        guard = self._get(stream_id).guard
-        return list(guard.dead_letters) if guard is not None else []
+        return list(self._get(stream_id).letters or ())
+
+    @property
+    def streams(self) -> StreamsView:
+        """Every stream by id, read-only and live."""
+        return StreamsView(self._engine.streams)
 
     def stream_ids(self) -> list[str]:
-        return list(self._streams)
+        return list(self._engine.streams)
 
-    def record(self, stream_id: str) -> StreamRecord:
-        """The live record of a stream (read it; mutate it only through the provider)."""
-        return self._get(stream_id)
+    def record(self, stream_id: str) -> StreamView:
+        """A read-only view of one stream (unknown ids raise UnknownStreamError)."""
+        return StreamView(self._get(stream_id))
 
     def inspect(
         self, stream_id: str | None = None, *, include_state: bool = False, include_queue: bool = False
     ) -> dict[str, Any]:
         """One stream in detail, or a summary of all; values inside (state, chunks, options) are language values."""
-        from streamrt.runtime.report import describe_all, describe_stream
-
         if stream_id is None:
-            return describe_all(self._streams.values(), closed=self._closed)
-        s = self._get(stream_id)
-        source = s.source.describe() if s.source is not None else None
-        return describe_stream(s, source, include_state=include_state, include_queue=include_queue)
+            return describe_all(self.streams.views(), closed=self._engine.closed)
+        return describe_stream(
+            self.record(stream_id), include_state=include_state, include_queue=include_queue
+        )
+
+    def _get(self, stream_id: str) -> StreamRecord:
+        try:
+            return self._engine.streams[stream_id]
+        except KeyError:
+            raise UnknownStreamError(f"no stream with id {stream_id!r}") from None
+        except TypeError:
+            raise UsageError(f"a stream id is a string, got {stream_id!r}") from None
+
+
+def _deadline(timeout: float) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        raise UsageError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
+    return asyncio.get_running_loop().time() + timeout
+
+
+def _overrides(
+    spec: StreamSpec | None, stream_id: str | None, queue_capacity: int | None
+) -> StreamSpec | None:
+    """The overrides of a script's streams: ``spec``, with ``stream_id`` and ``queue_capacity`` on top."""
+    if stream_id is None and queue_capacity is None:
+        return spec
+    given = StreamSpec(stream_id=stream_id, queue_capacity=queue_capacity)
+    return given if spec is None else spec.merged(given)

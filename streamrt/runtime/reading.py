@@ -10,18 +10,15 @@ tell a source's failure (reopen it) from a processor's.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
 
-from streamrt.runtime.batch import _ACTIVE, _Fault
 from streamrt.runtime.callables import failure_text
-from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Transition
+from streamrt.runtime.engine import Engine
+from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Status
+from streamrt.runtime.stream import StreamRecord
 from streamrt.sources.base import Chunk, ChunkFault, Control, Source, redact_url
 from streamrt.values import Keyword, pr_str
 
-if TYPE_CHECKING:
-    from streamrt.runtime.driver import _Stream
-
-__all__ = ["SourceReading", "is_source_failure", "source_failure_message"]
+__all__ = ["SourceReader", "is_source_failure", "source_failure_message"]
 
 
 def source_failure_message(uri: str, exc: BaseException) -> str:
@@ -36,37 +33,38 @@ def is_source_failure(message: str | None, uri: str | None) -> bool:
     return message is not None and uri is not None and message.startswith(f"source {redact_url(uri)}: ")
 
 
-class SourceReading:
-    """The source reader of :class:`~streamrt.runtime.driver.Driver`, which provides the rest."""
+class SourceReader:
+    """Reads the sources of an engine's streams, one task per stream."""
 
-    if TYPE_CHECKING:
-        _closed: bool
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
-        def _intake(self, s: _Stream, chunk: Any, meta: dict[Keyword, Any] | None) -> None: ...
-        async def _make_room(self, s: _Stream) -> None: ...
-        def _end_input(self, s: _Stream) -> None: ...
-        def _carry_out(self, s: _Stream, t: Transition) -> None: ...
-        def _fail(self, s: _Stream, message: str) -> None: ...
-        def _schedule(self, s: _Stream) -> None: ...
+    def start(self, rec: StreamRecord, source: Source, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach ``source`` to the stream and start its reader task."""
+        tasks = rec.tasks
+        tasks.source = source
+        tasks.reader = loop.create_task(self.read(rec, source), name=f"streamrt-source-{rec.id}")
 
-    async def _read(self, s: _Stream, source: Source) -> None:
+    async def read(self, rec: StreamRecord, source: Source) -> None:
         """Pull items only when the queue has room, so a full queue holds the source back."""
+        engine = self.engine
+        tasks = rec.tasks
         try:
             async with source:
                 items = source.items().__aiter__()
                 try:
-                    while not s.status.terminal and not self._closed:
-                        if len(s.queue) >= s.capacity:
-                            await self._make_room(s)
+                    while not rec.status.terminal and tasks.closed is None:
+                        if len(rec.queue) >= rec.queue.capacity:
+                            await engine.make_room(rec)
                             continue
                         try:
                             item = await items.__anext__()
                         except StopAsyncIteration:
-                            self._end_input(s)
+                            engine.end_input(rec)
                             return
-                        if s.status.terminal or self._closed:
+                        if rec.status.terminal or tasks.closed is not None:
                             return
-                        self._take_item(s, item)
+                        self.take(rec, item)
                 finally:
                     aclose = getattr(items, "aclose", None)
                     if aclose is not None:
@@ -74,37 +72,40 @@ class SourceReading:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if not s.status.terminal:
-                self._source_failed(s, source_failure_message(source.uri, exc))
+            if not rec.status.terminal:
+                self.source_failed(rec, source_failure_message(source.uri, exc))
 
-    def _source_failed(self, s: _Stream, message: str) -> None:
+    def source_failed(self, rec: StreamRecord, message: str) -> None:
         """The source gave up: process what it already delivered (in order, as usual), then go to ``:error``.
 
         Failing at once would discard the queue, and the continuation already points past those chunks, so a
         resumed stream would never see them. The input is not marked ended: a snapshot taken meanwhile must make
         a resume reopen the source, not complete the stream.
         """
-        s.source_failure = message
-        if not s.queue:
-            self._fail(s, message)
-        elif s.status is _ACTIVE and s.worker is None:
-            self._schedule(s)
+        rec.source_failure = message
+        if not rec.queue:
+            self.engine.fail(rec, message)
+        elif rec.status is Status.ACTIVE and rec.tasks.worker is None:
+            self.engine.schedule(rec)
 
-    def _take_item(self, s: _Stream, item: Chunk | Control | ChunkFault) -> None:
+    def take(self, rec: StreamRecord, item: Chunk | Control | ChunkFault) -> None:
+        """One item from the source: a chunk is accepted, a control event applied, a fault queued as one."""
+        engine = self.engine
         if item.continuation is not None:
-            s.continuation = item.continuation
+            rec.continuation = item.continuation
         if type(item) is Chunk:
-            self._intake(s, item.value, item.meta)
+            engine.intake(rec, item.value, item.meta)
         elif type(item) is Control:
             event = DIRECTIVES.get(item.action) if isinstance(item.action, Keyword) else None
             if event is None:
                 known = " ".join(pr_str(k) for k in KNOWN_ACTIONS)
-                self._fail(s, f"source sent unknown control action {pr_str(item.action)}; known: {known}")
+                engine.fail(rec, f"source sent unknown control action {pr_str(item.action)}; known: {known}")
             else:
-                t = s.apply(event)
+                t = rec.apply(event)
                 if not t.reject:
-                    self._carry_out(s, t)
+                    engine.carry_out(rec, t)
         elif type(item) is ChunkFault:
-            self._intake(s, None, _Fault(item.message))  # type: ignore[arg-type]
+            if rec.offer_fault(item.message, engine.clock()).process and rec.tasks.worker is None:
+                engine.schedule(rec)
         else:
-            self._fail(s, f"source yielded {type(item).__name__}, not a Chunk, Control or ChunkFault")
+            engine.fail(rec, f"source yielded {type(item).__name__}, not a Chunk, Control or ChunkFault")

@@ -11,37 +11,20 @@ unchanged and the CLI converts them for printing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Final
 
 from streamrt.runtime.machine import Status
-from streamrt.runtime.stream import StreamRecord
+from streamrt.runtime.views import StreamView
 
-__all__ = ["SUMMED", "activity", "describe_all", "describe_stream"]
+__all__ = ["SUMMED", "describe_all", "describe_stream"]
 
 SUMMED: Final = ("processed", "queued", "dropped", "errors", "outputs")
 """The counters a summary row shows and ``totals`` adds up."""
 
 
-def activity(s: StreamRecord) -> dict[str, Any]:
-    """What the stream is doing or waiting for now (the asyncio driver's bookkeeping; absent on a bare record)."""
-    worker = getattr(s, "worker", None)
-    reader = getattr(s, "reader", None)
-    return {
-        "processing": worker is not None and not worker.done(),
-        "producers_waiting": len(getattr(s, "space_waiters", None) or ()),
-        "snapshot_in_flight": getattr(s, "pending", None) is not None,
-        "source_reading": reader is not None and not reader.done(),
-        "queue_full": len(s.queue) >= s.capacity,
-    }
-
-
 def describe_stream(
-    s: StreamRecord,
-    source: Mapping[str, Any] | None,
-    *,
-    include_state: bool = False,
-    include_queue: bool = False,
+    s: StreamView, *, include_state: bool = False, include_queue: bool = False
 ) -> dict[str, Any]:
     """Everything about one stream, with its stats field by field."""
     out: dict[str, Any] = {
@@ -52,32 +35,33 @@ def describe_stream(
         "seq": s.seq,
         "output_seq": s.output_seq,
         "queue_capacity": s.capacity,
-        "queue_depth": len(s.queue),
+        "queue_depth": s.queue_depth,
         "input_ended": s.input_ended,
-        "source": dict(source) if source is not None else None,
+        "source": s.source_description(),
         "continuation": s.continuation,
-        "options": dict(s.options) if s.options else {},
+        "options": s.options,
         "stats": s.statistics()._asdict(),
-        "activity": activity(s),
+        "activity": s.activity(),
     }
     if include_state:
         out["state"] = s.state
         out["initial_state"] = s.initial_state
     if include_queue:
+        fault = s.fault
         queue: list[dict[str, Any]] = []
         for seq, chunk, meta, received_at in s.queue:
             entry: dict[str, Any] = {"seq": seq, "received_at": received_at}
-            if meta is None or isinstance(meta, dict):
+            if fault is not None and seq == fault[0]:
+                entry["fault"] = fault[1]
+            else:
                 entry["chunk"] = chunk
                 entry["meta"] = meta or {}
-            else:
-                entry["fault"] = getattr(meta, "message", str(meta))
             queue.append(entry)
         out["queue"] = queue
     return out
 
 
-def describe_all(streams: Iterable[StreamRecord], *, closed: bool) -> dict[str, Any]:
+def describe_all(streams: Iterable[StreamView], *, closed: bool) -> dict[str, Any]:
     """A summary of every stream: counts by status, the counters added up, and the main counters of each."""
     by_status = {status.value: 0 for status in Status}
     totals = dict.fromkeys(SUMMED, 0)
@@ -89,7 +73,7 @@ def describe_all(streams: Iterable[StreamRecord], *, closed: bool) -> dict[str, 
             "status": s.status.value,
             "message": s.message,
             "processed": s.processed,
-            "queued": len(s.queue),
+            "queued": s.queue_depth,
             "dropped": s.dropped,
             "errors": s.errors,
             "outputs": s.outputs,

@@ -1,25 +1,26 @@
 """Bringing streams back from their snapshots: :func:`resume_stream`, and :func:`resume_streams` for many.
 
-A stream is started afresh from the script (processor and ``:on-end`` found by name), then its record is
-overwritten with the snapshot (state, status, queue, counters, continuation, whether its input had ended), and
-only then is its source opened from the continuation, so the first chunk it reads is the one after the last chunk
-the snapshot had queued. Resuming many reads all snapshots in one query and claims all leases in one statement
+The script gives the processor and ``:on-end`` (found by name), the snapshot everything else, and
+:meth:`Provider.restore <streamrt.runtime.provider.Provider.restore>` brings the stream back (state, status,
+queue, counters, continuation, whether its input had ended) with its source opened from the continuation, so the
+first chunk it reads is the one after the last chunk the snapshot had queued. Resuming many reads all snapshots in one query and claims all leases in one statement
 per batch; everything is checked before the first stream starts.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import ProcessorChangedError, SnapshotNotFoundError
-from streamrt.runtime.capabilities import _function
+from streamrt.runtime.capabilities import script_function
+from streamrt.runtime.capture import restored_status, source_failed
 from streamrt.runtime.machine import Status
-from streamrt.runtime.persist import SCRIPT_KEY, Persister, restore, source_failed
+from streamrt.runtime.persist import Persister
+from streamrt.runtime.spec import ON_END
+from streamrt.sources import open_source
 from streamrt.store import Snapshot, SnapshotStore
 from streamrt.store.codec import gc_paused
-from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.lang.script import Script
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["check_processor", "read_resumable", "resume_stream", "resume_streams"]
 
-_ON_END: Final = Keyword("on-end")
 _RESUMABLE: Final = frozenset({Status.ACTIVE.value, Status.PAUSED.value, Status.ERROR.value})
 """Statuses ``resume --all`` looks at; of the errors, only failed sources are resumed."""
 
@@ -63,7 +63,7 @@ async def resume_stream(
     snap = await persister.store.get(stream_id)
     parts = _prepare(snap, script, accept_changed)
     await persister.claim(stream_id, snap.version)
-    _rehydrate(provider, persister, snap, parts, source)
+    _rehydrate(provider, snap, parts, source)
     return snap
 
 
@@ -116,62 +116,28 @@ async def resume_streams(
     await persister.claim_many({snap.stream_id: snap.version for snap in snaps.values()})
     with gc_paused():
         for snap, prepared in parts:
-            _rehydrate(provider, persister, snap, prepared, source)
+            _rehydrate(provider, snap, prepared, source)
     return list(snaps.values())
 
 
-_Parts = tuple[Callable[..., Any], dict[Any, Any], Callable[..., Any] | None]
+_Parts = tuple[Callable[..., Any], Callable[..., Any] | None]
 
 
 def _prepare(snap: Snapshot, script: Script, accept_changed: bool) -> _Parts:
-    """What starting the stream needs from the script: its processor, options and ``:on-end``; checked first."""
+    """What starting the stream needs from the script: its processor and ``:on-end``; checked first."""
     check_processor(snap, script, accept_changed=accept_changed)
     processor = script.processor(snap.processor)
-    options: dict[Any, Any] = {k: v for k, v in snap.options.items() if k is not SCRIPT_KEY}
-    on_end_ref = options.get(_ON_END)
-    on_end = None if on_end_ref is None else _function(script, on_end_ref, ":on-end")
-    return processor, options, on_end
+    on_end_ref = snap.options.get(ON_END)
+    on_end = None if on_end_ref is None else script_function(script, on_end_ref, ":on-end")
+    return processor, on_end
 
 
-def _rehydrate(
-    provider: Provider, persister: Persister, snap: Snapshot, parts: _Parts, source: str | None
-) -> None:
-    """Start the stream afresh, overwrite its record with the snapshot, then reconnect its source."""
-    from streamrt.sources import open_source
-
-    processor, options, on_end = parts
-    stream_id = snap.stream_id
-    provider.start(
-        processor,
-        stream_id=stream_id,
-        initial_state=snap.initial_state,
-        queue_capacity=snap.queue_capacity or None,
-        on_end=on_end,
-        processor_name=snap.processor,
-        options=options,
-    )
-    record = provider._get(stream_id)
-    restore(record, snap, now=provider.clock())
-    if getattr(record, "source_failure", None) is not None:
-        # The source gave up (retries exhausted, say): what it delivered was processed, or is in the queue, and the
-        # continuation says where it stopped, so the stream goes on from there with its source reopened
-        # (docs/sources.md).
-        record.source_failure = None
-        if record.status is Status.ERROR:
-            record.status = Status.ACTIVE
-            record.message = None
-        record.input_ended = False
-    persister.track(record)
-    if record.status.terminal:
-        provider._finish(record)
-        return
+def _rehydrate(provider: Provider, snap: Snapshot, parts: _Parts, source: str | None) -> None:
+    """Restore the stream into ``provider``, its source reopened from the continuation if it will read on."""
+    processor, on_end = parts
+    status, input_ended = restored_status(snap)
     uri = source if source is not None else snap.source_uri
-    if uri is not None and not record.input_ended:
-        src = open_source(uri, continuation=snap.continuation, options=options)
-        record.source = src
-        record.source_kind = src.kind
-        record.reader = asyncio.get_running_loop().create_task(
-            provider._read(record, src), name=f"streamrt-source-{stream_id}"
-        )
-    if record.status is Status.ACTIVE and (record.queue or record.input_ended):
-        provider._schedule(record)
+    src = None
+    if uri is not None and not status.terminal and not input_ended:
+        src = open_source(uri, continuation=snap.continuation, options=snap.options)
+    provider.restore(snap, processor, on_end=on_end, source=src)

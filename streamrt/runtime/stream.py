@@ -1,47 +1,64 @@
-"""The per-stream record: identity, processor, state, status, the bounded queue and the stats.
+"""The per-stream record, split by job: what the stream is, how it runs, where it is, what waits, what is queued.
 
 This is the synchronous core, in the spirit of anyio's ``MemoryObjectStream``: :meth:`StreamRecord.offer` never
 waits (it raises :class:`~streamrt.errors.QueueFullError` when the queue is full) and :meth:`StreamRecord.apply`
 changes the status through the directive machine and does the bookkeeping the transition asks for. The asyncio
-provider adds waiting, scheduling and I/O on top.
+engine (:mod:`streamrt.runtime.engine`) adds waiting, scheduling and I/O on top.
 
-A record is kept small (``__slots__``, counters as plain attributes, stats built only when asked for) because a
-provider may hold tens of thousands of idle streams. A queue entry is the tuple ``(seq, chunk, meta, enqueued_at)``
-where ``meta`` is the source's metadata for the chunk (or ``None``) and ``enqueued_at`` the clock reading at
-acceptance (it is also the chunk's ``:received-at``).
+A :class:`StreamRecord` holds the stream's *state*: the processor's state, the status, the sequence numbers, the
+source's continuation and the counters (everything a snapshot keeps), and one object per other job:
+
+- ``spec`` (:class:`~streamrt.runtime.spec.StreamSpec`): what the stream was asked to be, as data;
+- ``program`` (:class:`Program`): the functions it runs, its guard and the chunk loops generated for them;
+- ``queue`` (:class:`ChunkQueue`): the bounded FIFO of accepted chunks;
+- ``tasks`` (:class:`StreamTasks`): the engine's tasks and waiters, and the write the stream waits for.
+
+Records are kept small (``__slots__``, counters as plain attributes, stats built only when asked for) because a
+provider may hold tens of thousands of idle streams. A queue entry is the tuple ``(seq, chunk, meta,
+enqueued_at)``: the source's metadata for the chunk (or ``None``) and the clock reading at acceptance (the chunk's
+``:received-at``). A chunk the source could not decode is an entry like any other (its chunk and meta ``None``),
+and the record names it in ``fault``: the first such chunk fails the stream when its turn comes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from itertools import repeat
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from streamrt.errors import QueueFullError, StreamClosedError, UsageError
+from streamrt.policy.guard import Guard
+from streamrt.runtime.loops import Loops, loops_for
 from streamrt.runtime.machine import Event, Status, Transition, transition
-from streamrt.sources.base import Continuation
+from streamrt.runtime.spec import EMPTY_SPEC, StreamSpec
+from streamrt.sources.base import Continuation, Source
+from streamrt.store.snapshot import DeadLetter
 from streamrt.values import Keyword
 
-if TYPE_CHECKING:
-    from streamrt.policy.guard import Guard
-
 __all__ = [
+    "BATCH",
     "DEFAULT_QUEUE_CAPACITY",
+    "ChunkQueue",
+    "DeadLetters",
     "Entry",
+    "Program",
     "StreamRecord",
     "StreamStats",
+    "StreamTasks",
 ]
 
 DEFAULT_QUEUE_CAPACITY: Final = 32
+BATCH: Final = 64
+"""Queued chunks a worker processes before it yields to the event loop (so streams take turns)."""
 
 _ON_CHUNK: Final = {status: transition(status, Event.CHUNK) for status in Status}
 """The machine's answer to a chunk in each status, looked up once per chunk."""
 
 Entry = tuple[int, Any, Any, float]
-"""A queued chunk: ``(seq, chunk, source meta or None, enqueued_at)``; the provider may put a private marker in
-the meta slot (a source's undecodable chunk)."""
+"""A queued chunk: ``(seq, chunk, source meta or None, enqueued_at)``."""
 
 
 class StreamStats(NamedTuple):
@@ -71,51 +88,118 @@ class StreamStats(NamedTuple):
     """Of those, the chunks kept as dead letters (in the store, or in memory without one)."""
 
 
+class ChunkQueue(deque[Entry]):
+    """A stream's accepted chunks, oldest first, with its capacity and the deepest it has been."""
+
+    __slots__ = ("capacity", "high_watermark")
+
+    def __init__(self, capacity: int = DEFAULT_QUEUE_CAPACITY) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.high_watermark = 0
+
+
+class Program:
+    """How a stream runs its chunks: its functions, its guard, and the loops generated for that configuration."""
+
+    __slots__ = ("guard", "loops", "name", "on_end", "processor", "shape", "takes_meta")
+
+    def __init__(
+        self,
+        processor: Callable[..., Any],
+        *,
+        name: str,
+        takes_meta: bool,
+        shape: str | None = None,
+        on_end: Callable[..., Any] | None = None,
+        guard: Guard | None = None,
+    ) -> None:
+        self.processor = processor
+        self.name = name
+        self.takes_meta = takes_meta
+        self.shape = shape
+        """What the processor always returns, if its script's compiler could tell (:func:`result_shape`)."""
+        self.on_end = on_end
+        self.guard = guard
+        """Schemas and ``:on-error`` policy (:mod:`streamrt.policy.guard`); None: nothing checked per chunk."""
+        self.loops: Loops = loops_for(takes_meta, shape, guard)
+
+
+class StreamTasks:
+    """What the asyncio engine keeps for a stream: its tasks, who waits on it, and the write it waits for."""
+
+    __slots__ = ("batch", "closed", "done_waiters", "pending", "reader", "source", "space_waiters", "worker")
+
+    def __init__(self) -> None:
+        self.worker: asyncio.Task[None] | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.source: Source | None = None
+        self.space_waiters: list[asyncio.Future[None]] | None = None
+        self.done_waiters: list[asyncio.Future[None]] | None = None
+        self.pending: Awaitable[None] | None = None
+        """A write the stream waits for before its next chunk (a snapshot, a dead letter)."""
+        self.batch = BATCH
+        """Queued chunks one batch may take (a snapshot policy may ask for fewer)."""
+        self.closed: str | None = None
+        """Why the stream takes no more chunks although it is not over (its provider shut down, it was
+        released to another provider); None while it takes them."""
+
+
+class DeadLetters(deque[DeadLetter]):
+    """The dead letters a stream without a store keeps in memory, newest last, and how many were pushed out."""
+
+    __slots__ = ("dropped",)
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(maxlen=limit)
+        self.dropped = 0
+
+    def keep(self, letter: DeadLetter) -> None:
+        if len(self) == self.maxlen:
+            self.dropped += 1
+        self.append(letter)
+
+
 class StreamRecord:
-    """One stream's state and bookkeeping; mutated only by its provider (single-threaded)."""
+    """One stream's state and its parts; mutated only by its provider (single-threaded)."""
 
     __slots__ = (
         "backpressure_wait",
-        "capacity",
         "continuation",
         "dead_lettered",
         "dropped",
         "errors",
-        "guard",
+        "fault",
         "id",
         "initial_state",
         "input_ended",
         "last_event_time",
         "last_latency",
+        "letters",
         "message",
-        "on_end",
-        "options",
         "output_seq",
         "outputs",
         "processed",
-        "processor",
-        "processor_name",
+        "program",
         "queue",
-        "queue_high_watermark",
         "seq",
         "skipped",
+        "source_failure",
         "source_kind",
+        "spec",
         "state",
         "status",
-        "takes_meta",
+        "tasks",
     )
 
     def __init__(
         self,
         stream_id: str,
-        processor: Callable[..., Any],
+        program: Program,
         *,
-        processor_name: str,
-        takes_meta: bool,
         initial_state: Any,
+        spec: StreamSpec = EMPTY_SPEC,
         capacity: int = DEFAULT_QUEUE_CAPACITY,
-        options: dict[Keyword, Any] | None = None,
-        on_end: Callable[..., Any] | None = None,
         source_kind: str = "host",
     ) -> None:
         if type(capacity) is not int or capacity < 1:
@@ -123,32 +207,31 @@ class StreamRecord:
                 f"stream {stream_id}: queue capacity must be a positive integer, got {capacity!r}"
             )
         self.id = stream_id
-        self.processor = processor
-        self.processor_name = processor_name
-        self.takes_meta = takes_meta
+        self.spec = spec
+        self.program = program
+        self.queue = ChunkQueue(capacity)
+        self.tasks = StreamTasks()
         self.state = initial_state
         self.initial_state = initial_state
         self.status = Status.ACTIVE
         self.message: str | None = None
-        self.queue: deque[Entry] = deque()
-        self.capacity = capacity
         self.seq = 0
         self.output_seq = 0
         self.continuation: Continuation | None = None
-        self.options = options
-        self.on_end = on_end
         self.source_kind = source_kind
         self.input_ended = False
+        self.source_failure: str | None = None
+        """Set when the source gave up: what it delivered is processed first, then the stream fails with it."""
+        self.fault: tuple[int, str] | None = None
+        """The first queued chunk the source could not decode: ``(seq, message)``."""
+        self.letters: DeadLetters | None = None
         self.processed = 0
         self.dropped = 0
         self.errors = 0
         self.outputs = 0
         self.last_latency: float | None = None
         self.last_event_time: float | None = None
-        self.queue_high_watermark = 0
         self.backpressure_wait = 0.0
-        self.guard: Guard | None = None
-        """Schemas and ``:on-error`` policy (:mod:`streamrt.policy.guard`); None: the plain, unchecked loop."""
         self.skipped = 0
         self.dead_lettered = 0
 
@@ -156,8 +239,20 @@ class StreamRecord:
         return f"<StreamRecord {self.id} {self.status.value} queued={len(self.queue)}>"
 
     @property
+    def capacity(self) -> int:
+        return self.queue.capacity
+
+    @property
     def full(self) -> bool:
-        return len(self.queue) >= self.capacity
+        return len(self.queue) >= self.queue.capacity
+
+    @property
+    def processor_name(self) -> str:
+        return self.program.name
+
+    @property
+    def queue_high_watermark(self) -> int:
+        return self.queue.high_watermark
 
     def offer(self, chunk: Any, meta: dict[Keyword, Any] | None, now: float) -> Transition:
         """Accept ``chunk`` without waiting.
@@ -171,12 +266,19 @@ class StreamRecord:
             raise StreamClosedError(f"stream {self.id} is {self.status.value}; the chunk was dropped")
         queue = self.queue
         depth = len(queue)
-        if depth >= self.capacity:
-            raise QueueFullError(f"stream {self.id}: queue full ({self.capacity} chunks waiting)")
+        if depth >= queue.capacity:
+            raise QueueFullError(f"stream {self.id}: queue full ({queue.capacity} chunks waiting)")
         self.seq += 1
         queue.append((self.seq, chunk, meta, now))
-        if depth >= self.queue_high_watermark:
-            self.queue_high_watermark = depth + 1
+        if depth >= queue.high_watermark:
+            queue.high_watermark = depth + 1
+        return t
+
+    def offer_fault(self, message: str, now: float) -> Transition:
+        """Accept a chunk the source could not decode: it fails the stream when its turn comes."""
+        t = self.offer(None, None, now)
+        if self.fault is None:
+            self.fault = (self.seq, message)
         return t
 
     def offer_many(self, chunks: Iterator[Any], meta: dict[Keyword, Any] | None, now: float) -> int:
@@ -192,7 +294,7 @@ class StreamRecord:
             raise StreamClosedError(f"stream {self.id} is {self.status.value}; the chunk was dropped")
         queue = self.queue
         before = len(queue)
-        room = self.capacity - before
+        room = queue.capacity - before
         if room <= 0:
             return 0
         queue.extend(
@@ -200,8 +302,8 @@ class StreamRecord:
         )
         taken = len(queue) - before
         self.seq += taken
-        if before + taken > self.queue_high_watermark:
-            self.queue_high_watermark = before + taken
+        if before + taken > queue.high_watermark:
+            queue.high_watermark = before + taken
         return taken
 
     def apply(self, event: Event, message: str | None = None) -> Transition:
@@ -214,6 +316,7 @@ class StreamRecord:
             if t.discard_queue:
                 self.dropped += len(self.queue)
                 self.queue.clear()
+                self.fault = None
             if t.drop:
                 self.dropped += 1
         self.status = t.target
@@ -228,7 +331,7 @@ class StreamRecord:
             outputs=self.outputs,
             last_latency=self.last_latency,
             last_event_time=self.last_event_time,
-            queue_high_watermark=self.queue_high_watermark,
+            queue_high_watermark=self.queue.high_watermark,
             backpressure_wait=self.backpressure_wait,
             skipped=self.skipped,
             dead_lettered=self.dead_lettered,

@@ -123,7 +123,7 @@ async def test_no_per_chunk_records_at_info() -> None:
 
 async def test_nothing_is_formatted_when_the_level_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    monkeypatch.setattr("streamrt.runtime.driver.log_transition", lambda *a: calls.append("called"))
+    monkeypatch.setattr("streamrt.runtime.engine.log_transition", lambda *a: calls.append("called"))
     handler = configure_logging("warning", "json", io.StringIO())
     try:
         async with Provider() as p:
@@ -152,7 +152,6 @@ async def test_snapshot_records_at_debug(json_log: io.StringIO) -> None:
         persister.attach(p)
         sid = p.start(lambda s, c: result(s + c), stream_id="snap", initial_state=0, processor_name="adder")
         await persister.claim(sid)
-        persister.track(p.record(sid))
         await p.push(sid, 5)
         await p.settle(sid)
         await persister.close()

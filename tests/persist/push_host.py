@@ -13,9 +13,9 @@ import sys
 from typing import Any
 
 from streamrt.errors import SnapshotNotFoundError
-from streamrt.runtime.persist import Persister, restore
+from streamrt.runtime.persist import Persister
 from streamrt.runtime.provider import Provider
-from streamrt.store import open_store
+from streamrt.store import SnapshotStore, open_store
 from streamrt.values import Keyword
 
 STATE = Keyword("state")
@@ -27,31 +27,29 @@ def add(state: Any, chunk: int) -> dict[Keyword, Any]:
 
 
 async def main(db: str, total: int, width: int) -> None:
-    async with open_store(db) as store, Provider() as p:
+    async with open_store(db) as store:
         persister = Persister(store)
-        persister.attach(p)
-        sid = p.start(add, stream_id="pushed", initial_state={SUM: 0, N: 0, LAST: None}, processor_name="add")
-        record = p.record(sid)
-        try:
-            snap = await store.get(sid)
-        except SnapshotNotFoundError:
-            await persister.claim(sid)
-        else:
-            await persister.claim(sid, snap.version)
-            restore(record, snap)
-            if record.queue:
-                p._schedule(p._get(sid))
-        persister.track(record)
-        for value in range(record.seq + 1, total + 1):
-            await p.push(sid, value)
-            durable = persister.durable(sid)
-            if durable is not None:
-                await durable
-            sys.stdout.write(f"ack {value} ".ljust(width, ".") + "\n")
-            sys.stdout.flush()
-        p.end_input(sid)
-        await p.wait(sid)
-        await persister.close()
+        async with Provider(persistence=persister) as p:
+            await feed(p, persister, store, total, width)
+
+
+async def feed(p: Provider, persister: Persister, store: SnapshotStore, total: int, width: int) -> None:
+    """Resume or start the stream, then push on from its stored ``seq``, acknowledging each durable chunk."""
+    initial = {SUM: 0, N: 0, LAST: None}
+    try:
+        snap = await store.get("pushed")
+    except SnapshotNotFoundError:
+        await persister.claim("pushed")
+        sid = p.start(add, stream_id="pushed", initial_state=initial, processor_name="add")
+    else:
+        await persister.claim("pushed", snap.version)
+        sid = p.restore(snap, add)
+    for value in range(p.record(sid).seq + 1, total + 1):
+        await p.push(sid, value)  # returns once the chunk is in a committed snapshot
+        sys.stdout.write(f"ack {value} ".ljust(width, ".") + "\n")
+        sys.stdout.flush()
+    p.end_input(sid)
+    await p.wait(sid)
 
 
 if __name__ == "__main__":

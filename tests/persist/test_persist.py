@@ -13,10 +13,13 @@ import pytest
 from streamrt.cli import main
 from streamrt.errors import ProcessorChangedError, SnapshotNotFoundError, UsageError
 from streamrt.lang.script import load_script
+from streamrt.runtime.capture import snapshot_of
 from streamrt.runtime.machine import Status
-from streamrt.runtime.persist import Persister, SnapshotPolicy, parse_policy, restore, snapshot_of
+from streamrt.runtime.persist import Persister, SnapshotPolicy, parse_policy
 from streamrt.runtime.provider import Provider
 from streamrt.runtime.resume import resume_stream
+from streamrt.runtime.spec import StreamSpec
+from streamrt.runtime.stream import Program, StreamRecord
 from streamrt.store import MemoryStore, open_store
 from streamrt.store.codec import decode_snapshot, encode_snapshot
 from streamrt.values import Keyword, LSet
@@ -92,7 +95,6 @@ async def test_paused_stream_with_20_queued_chunks_comes_back_the_same() -> None
             persister.attach(p)
             sid = p.start(add, stream_id="s", initial_state=0, queue_capacity=32)
             await persister.claim(sid)
-            persister.track(p.record(sid))
             for i in range(5):
                 await p.push(sid, i)
             await p.settle(sid)
@@ -109,9 +111,8 @@ async def test_paused_stream_with_20_queued_chunks_comes_back_the_same() -> None
         assert (snap.seq, snap.stats["processed"]) == (25, 5)
 
         async with Provider() as p2:
-            sid = p2.start(add, stream_id="s", initial_state=0, queue_capacity=32)
+            sid = p2.restore(snap, add)
             rec = p2.record(sid)
-            restore(rec, snap)
             assert rec.status is Status.PAUSED
             assert [(seq, chunk) for seq, chunk, _, _ in rec.queue] == [(6 + i, 100 + i) for i in range(20)]
             p2.resume(sid)
@@ -143,7 +144,6 @@ async def test_queued_chunks_keep_their_received_at_across_a_resume(recorded: bo
             persister = Persister(store)
             persister.attach(p)
             sid = p.start(stamps, stream_id="s", initial_state=())
-            persister.track(p.record(sid))
             p.pause(sid)
             for chunk in "abc":
                 p.push_nowait(sid, chunk)
@@ -153,10 +153,9 @@ async def test_queued_chunks_keep_their_received_at_across_a_resume(recorded: bo
         if not recorded:
             snap.queue_received_at = None  # what a format 3 snapshot reads as
 
-        async with Provider(clock=Ticks(5000.0)) as p2:
-            sid = p2.start(stamps, stream_id="s", initial_state=())
+        async with Provider(clock=Ticks(3999.0)) as p2:
+            sid = p2.restore(snap, stamps)  # the restore reads the clock once: 4000.0
             rec = p2.record(sid)
-            restore(rec, snap, now=4000.0)
             p2.resume(sid)
             await p2.settle(sid)
         expected = [1001.0, 1002.0, 1003.0] if recorded else [4000.0] * 3
@@ -169,8 +168,6 @@ async def test_per_chunk_policy_commits_the_latest_state_of_every_stream() -> No
             persister = Persister(store)
             persister.attach(p)
             ids = [p.start(add, stream_id=f"s{i}", initial_state=0) for i in range(3)]
-            for sid in ids:
-                persister.track(p.record(sid))
             for sid in ids:
                 await p.push_many(sid, range(10))
             await p.settle()
@@ -189,7 +186,6 @@ async def test_interval_policy_writes_less_often() -> None:
             persister = Persister(store, parse_policy("100"))
             persister.attach(p)
             sid = p.start(add, stream_id="s", initial_state=0)
-            persister.track(p.record(sid))
             await p.push_many(sid, range(1000))
             p.end_input(sid)
             await p.wait(sid)
@@ -200,9 +196,8 @@ async def test_interval_policy_writes_less_often() -> None:
 
 
 def test_snapshot_of_records_where_to_resume() -> None:
-    p = Provider()
-    sid = p.start(add, stream_id="s", initial_state=7, options={K("endpoint"): "jsonl:x"})
-    rec = p.record(sid)
+    spec = StreamSpec.parse({K("endpoint"): "jsonl:x"})
+    rec = StreamRecord("s", Program(add, name="add", takes_meta=False), initial_state=7, spec=spec)
     rec.continuation = {"line": 3, "offset": 10}
     snap = snapshot_of(rec, processor_hash="abc", source_uri="jsonl:/x", script_path="/s.rtfs")
     assert (snap.processor, snap.processor_hash, snap.source_uri) == ("add", "abc", "jsonl:/x")
@@ -360,7 +355,7 @@ def test_list_and_inspect_field_by_field(script: Path, tmp_path: Path) -> None:
     assert r["source_uri"] == "jsonl:" + str(tmp_path / "data.jsonl")
     assert r["continuation"]["line"] == 40
     assert r["options"]["script"] == str(script.resolve())
-    assert r["options"]["stream-id"] == "summer"
+    assert "stream-id" not in r["options"]  # the stream's own id, not one of its options
     assert r["stats"]["processed"] == 40 and r["stats"]["outputs"] == 40 and r["stats"]["errors"] == 0
     assert r["state"] == {"sum": 820, "n": 40} and r["initial_state"] == {"sum": 0, "n": 0}
     assert r["version"] == row["version"]

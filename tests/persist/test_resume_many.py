@@ -184,7 +184,6 @@ async def test_the_source_failed_flag_round_trips_and_drives_resume(tmp_path: Pa
                 processor_name="add",
                 source=_Failing(f"jsonl:{data}"),
             )
-            persister.track(p._get("f"))
             await p.wait("f")
             await persister.close()
         snap = await store.get("f")
@@ -258,7 +257,6 @@ async def test_a_processor_error_while_draining_a_failed_source_is_not_a_source_
         p.start(
             script.processor("add"), stream_id="g", processor_name="add", source=_Failing("jsonl:none.jsonl")
         )
-        persister.track(p._get("g"))
         await p.wait("g")
         await persister.close()
         snap = await store.get("g")

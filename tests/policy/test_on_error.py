@@ -149,8 +149,7 @@ async def test_memory_dead_letters_are_bounded_and_the_overflow_counted() -> Non
         letters = p.dead_letters("s")
         assert len(letters) == MEMORY_DEAD_LETTERS
         assert letters[0].seq == extra + 1, "the oldest were pushed out"
-        guard = p.record("s").guard
-        assert guard is not None and guard.dead_letters_dropped == extra
+        assert p.record("s").dead_letters_dropped == extra
         assert p.record("s").statistics().dead_lettered == MEMORY_DEAD_LETTERS + extra
         assert p.record("s").state == {K("sum"): 1}
 
@@ -225,16 +224,15 @@ async def test_options_and_arguments_set_the_policy_and_are_recorded() -> None:
             "the argument wins over the option"
         )
         assert options[K("on-error")] is K("skip")
-        guard = p.record(sid).guard
-        assert guard is not None and guard.on_error is OnError.SKIP
+        assert p.record(sid).spec.on_error is OnError.SKIP
 
 
 async def test_plain_streams_have_no_guard() -> None:
     async with Provider() as p:
-        assert p.record(p.start(ADD)).guard is None
-        assert p.record(p.start(ADD, on_error="fail")).guard is None
-        assert p.record(p.start(ADD, on_error="skip")).guard is not None
-        assert p.record(p.start(ADD, output_schema=":any")).guard is not None
+        assert not p.record(p.start(ADD)).spec.guarded
+        assert not p.record(p.start(ADD, on_error="fail")).spec.guarded
+        assert p.record(p.start(ADD, on_error="skip")).spec.guarded
+        assert p.record(p.start(ADD, output_schema=":any")).spec.guarded
 
 
 @pytest.mark.parametrize(

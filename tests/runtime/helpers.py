@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from typing import Any, TypeVar
 
+import pytest
+
+from streamrt.runtime import engine
 from streamrt.runtime.contract import result
+from streamrt.runtime.engine import Engine
 from streamrt.sources.base import Item, Source
 from streamrt.values import Keyword
 
 K = Keyword
 N, SEEN = K("n"), K("seen")
+T = TypeVar("T")
 
 
 class FakeClock:
@@ -54,3 +60,31 @@ class ScriptedSource(Source):
         for item in self._items:
             self.pulled += 1
             yield item
+
+
+def spy_hand_off(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many chunks each hand-off batch processed, in order (the queued batches are not counted)."""
+    sizes: list[int] = []
+    real = Engine.batch_done
+
+    def spy(self: Engine, rec: Any, n: int, received: float, queued: bool) -> None:
+        if not queued:
+            sizes.append(n)
+        real(self, rec, n, received, queued)
+
+    monkeypatch.setattr(Engine, "batch_done", spy)
+    return sizes
+
+
+@contextlib.contextmanager
+def hand_off_size(size: int) -> Iterator[None]:
+    """``push_many``'s hand-off batches of ``size`` chunks while the block runs (0: no hand-off at all)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine, "HAND_OFF", size)
+        yield
+
+
+async def queued_only(run: Awaitable[T]) -> T:
+    """``run`` with the hand-off switched off: the reference the hand-off must match."""
+    with hand_off_size(0):
+        return await run

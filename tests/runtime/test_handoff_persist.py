@@ -25,15 +25,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import streamrt.runtime.batch as batch
-from streamrt.errors import StreamClosedError
+from streamrt.errors import SnapshotNotFoundError, StreamClosedError
 from streamrt.lang.script import Script, load_script
 from streamrt.runtime.contract import result
 from streamrt.runtime.persist import GROUP_BATCH, Persister, SnapshotPolicy
 from streamrt.runtime.provider import Provider
 from streamrt.runtime.resume import resume_stream
+from streamrt.runtime.stream import BATCH
 from streamrt.store import MemoryStore, Snapshot, SnapshotStore, SqlStore
 from streamrt.values import Keyword
+
+from .helpers import hand_off_size, spy_hand_off
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -99,20 +101,6 @@ class Committed:
         return 0 if snap is None else snap.seq
 
 
-def spy_hand_off(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The number of chunks each hand-off batch processed."""
-    sizes: list[int] = []
-    real = batch.ChunkLoops._hand_off_batch
-
-    def spy(self: batch.ChunkLoops, s: Any, chunks: Any, smeta: Any) -> int:
-        n = real(self, s, chunks, smeta)
-        sizes.append(n)
-        return n
-
-    monkeypatch.setattr(batch.ChunkLoops, "_hand_off_batch", spy)
-    return sizes
-
-
 @pytest.fixture
 def script(tmp_path: Path) -> Script:
     path = tmp_path / "tally.rtfs"
@@ -138,7 +126,6 @@ async def start(
 
     sid = p.start(proc, stream_id="s", initial_state=INITIAL, processor_name=name, queue_capacity=CAPACITY)
     await persister.claim(sid)
-    persister.track(p.record(sid))
     return sid
 
 
@@ -347,7 +334,7 @@ async def turns(n: int = 50) -> None:
 
 @pytest.mark.parametrize(
     ("policy_name", "stuck_at"),
-    [("per-chunk", 2 * GROUP_BATCH), ("every-100", 200), ("by-time", CAPACITY + batch._BATCH)],
+    [("per-chunk", 2 * GROUP_BATCH), ("every-100", 200), ("by-time", CAPACITY + BATCH)],
 )
 async def test_a_held_write_stops_the_producer_until_it_commits(
     policy_name: str, stuck_at: int, script: Script, monkeypatch: pytest.MonkeyPatch
@@ -364,7 +351,7 @@ async def test_a_held_write_stops_the_producer_until_it_commits(
             await turns()
             # two policy steps past the last committed snapshot (none yet), and no further
             assert (r.processed, feeding.done()) == (stuck_at, False)
-            assert p._get(sid).pending is not None
+            assert r.activity()["snapshot_in_flight"]
             await turns()
             assert r.processed == stuck_at
             assert sizes  # the producer was handing off when it stopped
@@ -391,7 +378,7 @@ async def test_a_sqlite_write_lock_held_by_another_process_stops_the_producer(
             feeding = asyncio.ensure_future(p.push_many(sid, [{V: 1}] * 1000))
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 5.0
-            while p._get(sid).pending is None and loop.time() < deadline:
+            while not r.activity()["snapshot_in_flight"] and loop.time() < deadline:
                 # the write waits on the store's thread; the loop goes on meanwhile
                 await asyncio.sleep(0.005)
             stuck = r.processed
@@ -427,7 +414,7 @@ async def test_a_producer_cancelled_while_it_waits_leaves_the_write_and_its_othe
             feeding.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await feeding
-            assert p._get(sid).pending is not None  # the write is still in flight: nothing runs past it
+            assert r.activity()["snapshot_in_flight"]  # the write is still in flight: nothing runs past it
             store.gate.set()
             await asyncio.wait_for(other, 10)
             assert r.state == {SUM: 2 * GROUP_BATCH + 100, N: 2 * GROUP_BATCH + 1}
@@ -454,10 +441,17 @@ async def test_an_error_from_the_hosts_iterable_still_gets_its_snapshot(script: 
         # nothing else happens: the chunks processed before the error fell due by themselves
         for _ in range(20):
             await asyncio.sleep(0)
-            if persister._group.committed_seq.get(sid) == 100:
+            if await committed_seq(store, sid) == 100:
                 break
         assert (await store.get(sid)).state == {SUM: 100, N: 100}
         await persister.close()
+
+
+async def committed_seq(store: SnapshotStore, stream_id: str) -> int | None:
+    try:
+        return (await store.get(stream_id)).seq
+    except SnapshotNotFoundError:
+        return None
 
 
 # --- push_many ends exactly like one await push per chunk ------------------------------------------------------
@@ -500,7 +494,6 @@ async def _run(
         p.add_sink(lambda o: outs.append((o.seq, o.value)))
         sid = p.start(scripted(answers), stream_id="s")
         await persister.claim(sid)
-        persister.track(p.record(sid))
         try:
             returned = await feed(p, sid, n)
         except StreamClosedError as exc:
@@ -553,8 +546,7 @@ def test_push_many_with_a_persister_ends_like_one_push_per_chunk(
     async def both() -> tuple[dict[str, Any], dict[str, Any]]:
         return await _run(answers, n, policy, _push_many), await _run(answers, n, policy, _push_each)
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batch, "_HAND_OFF", hand_off)  # small batches cross many batch boundaries
+    with hand_off_size(hand_off):  # small batches cross many batch boundaries
         many, each = asyncio.run(both())
     assert many == each
     if not isinstance(many["returned"], str):

@@ -6,7 +6,7 @@ import pytest
 
 from streamrt.errors import QueueFullError, StreamClosedError
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, TRANSITIONS, Effect, Event, Status, transition
-from streamrt.runtime.stream import StreamRecord
+from streamrt.runtime.stream import Program, StreamRecord
 from streamrt.values import Keyword
 
 A, P = Status.ACTIVE, Status.PAUSED
@@ -95,9 +95,7 @@ def test_directive_keywords() -> None:
 def record(capacity: int = 3) -> StreamRecord:
     return StreamRecord(
         "s",
-        lambda state, chunk: state,
-        processor_name="p",
-        takes_meta=False,
+        Program(lambda state, chunk: state, name="p", takes_meta=False),
         initial_state={},
         capacity=capacity,
     )

@@ -18,17 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import streamrt.runtime.batch as batch
 from streamrt.errors import StreamClosedError, UsageError
-from streamrt.policy.guard import Guard
-from streamrt.runtime import Provider
+from streamrt.runtime import Provider, engine
 from streamrt.runtime.callables import takes_meta
 from streamrt.runtime.contract import result
 from streamrt.runtime.persist import Persister, SnapshotPolicy
 from streamrt.store.memory import MemoryStore
 from streamrt.values import Keyword
 
-from .helpers import SEEN, collect
+from .helpers import SEEN, collect, queued_only, spy_hand_off
 
 K = Keyword
 SEQS = K("seqs")
@@ -38,14 +36,7 @@ HAND_OFF = 4
 @pytest.fixture(autouse=True)
 def small_hand_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches of a few chunks, so every test crosses several batch boundaries."""
-    monkeypatch.setattr(batch, "_HAND_OFF", HAND_OFF)
-
-
-class QueuedOnly(Provider):
-    """The reference: the same provider with the hand-off switched off."""
-
-    def _can_hand_off(self, s: Any) -> bool:
-        return False
+    monkeypatch.setattr(engine, "HAND_OFF", HAND_OFF)
 
 
 ANSWERS = (
@@ -127,8 +118,8 @@ async def _observe(p: Provider, answers: list[str], n: int) -> dict[str, Any]:
 @given(answers=st.lists(st.sampled_from(ANSWERS), min_size=1, max_size=12), n=st.integers(0, 40))
 def test_hand_off_matches_the_queued_path(answers: list[str], n: int) -> None:
     async def both() -> tuple[dict[str, Any], dict[str, Any]]:
-        async with Provider(default_queue_capacity=1) as fast, QueuedOnly(default_queue_capacity=1) as ref:
-            return await _observe(fast, answers, n), await _observe(ref, answers, n)
+        async with Provider(default_queue_capacity=1) as fast, Provider(default_queue_capacity=1) as ref:
+            return await _observe(fast, answers, n), await queued_only(_observe(ref, answers, n))
 
     fast, ref = asyncio.run(both())
     assert fast == ref
@@ -388,11 +379,11 @@ def test_guarded_hand_off_matches_the_queued_path(
         ref_cps: list[int] = []
         async with (
             Provider(default_queue_capacity=1, on_checkpoint=_waited_checkpoint(fast_cps)) as fast,
-            QueuedOnly(default_queue_capacity=1, on_checkpoint=_waited_checkpoint(ref_cps)) as ref,
+            Provider(default_queue_capacity=1, on_checkpoint=_waited_checkpoint(ref_cps)) as ref,
         ):
             return (
                 await _observe_guarded(fast, fast_cps, answers, fits, schemas, on_error, as_list),
-                await _observe_guarded(ref, ref_cps, answers, fits, schemas, on_error, as_list),
+                await queued_only(_observe_guarded(ref, ref_cps, answers, fits, schemas, on_error, as_list)),
             )
 
     fast, ref = asyncio.run(both())
@@ -433,52 +424,40 @@ def _noting(order: list[str]) -> Callable[[Any, dict[Keyword, Any]], Any]:
 
 
 def _spy_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many chunks each guarded hand-off batch processed, in order."""
-    handed_off: list[int] = []
-    real = Guard.hand_off_batch
-
-    def spy(self: Guard, d: Any, s: Any, chunks: Any, smeta: Any) -> int:
-        n: int = real(self, d, s, chunks, smeta)
-        handed_off.append(n)
-        return n
-
-    monkeypatch.setattr(Guard, "hand_off_batch", spy)
+    """How many chunks each hand-off batch processed, in order."""
     # the producer yields after every batch, so the worker the first chunks started is gone by the end
-    monkeypatch.setattr(batch, "_YIELD_EVERY", HAND_OFF)
-    return handed_off
+    monkeypatch.setattr(engine, "YIELD_EVERY", HAND_OFF)
+    return spy_hand_off(monkeypatch)
 
 
-@pytest.mark.parametrize("provider", [Provider, QueuedOnly], ids=["hand-off", "queued"])
+@pytest.mark.parametrize("hand_off", [HAND_OFF, 0], ids=["hand-off", "queued"])
 async def test_a_dead_letter_write_makes_the_stream_wait_then_the_rest_is_queued(
-    provider: type[Provider], monkeypatch: pytest.MonkeyPatch
+    hand_off: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     order: list[str] = []
     handed_off = _spy_hand_offs(monkeypatch)
+    monkeypatch.setattr(engine, "HAND_OFF", hand_off)
     # a persister whose snapshot policy never falls due: only its dead-letter writes make the stream wait
-    async with SlowLetters(order) as store, provider(default_queue_capacity=2) as p:
+    async with SlowLetters(order) as store:
         persister = Persister(store, SnapshotPolicy(chunks=1_000_000))
-        persister.attach(p)
-        sid = p.start(_noting(order), input_schema=INPUT, on_error="dead-letter")
-        try:
+        async with Provider(default_queue_capacity=2, persistence=persister) as p:
+            sid = p.start(_noting(order), input_schema=INPUT, on_error="dead-letter")
             await persister.claim(sid)
-            persister.track(p.record(sid))
             assert await p.push_many(sid, [_chunk(i, i not in LETTERED) for i in range(20)]) == 20
             await p.settle(sid)
             r = p.record(sid)
             counts = (r.processed, r.skipped, r.dead_lettered, r.seq, r.status.value)
             assert counts == (20, 2, 2, 20, "active")
-            assert p._get(sid).pending is None  # the write was settled
+            assert not r.activity()["snapshot_in_flight"]  # the write was settled
             letters = await store.dead_letters(sid)
             assert [(d.seq, d.chunk) for d in letters] == [(i + 1, _chunk(i, False)) for i in LETTERED]
-        finally:
-            await persister.close()
     at = order.index("dead letter 6")
     assert order[at - 1 : at + 3] == ["chunk 4", "dead letter 6", "written", "chunk 6"]
     assert [x for x in order if x.startswith("chunk")] == [
         f"chunk {i}" for i in range(20) if i not in LETTERED
     ]
     assert order[-2:] == ["dead letter 20", "written"]  # the last chunk's write too, though no chunk follows
-    if provider is Provider:
+    if hand_off:
         # the hand-off took chunks 2-5 (the queue of two held 0 and 1) and stopped at the dead letter; 6 and 7
         # were queued and processed once the write was done, and the producer handed off 8-19 again (19 is
         # dead-lettered at the very end, with no worker left: one must be started to settle that write)

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import streamrt.runtime.batch as batch
 from streamrt.errors import StreamClosedError
 from streamrt.lang import shape as lang_shape
 from streamrt.lang.meter import DEFAULT_LIMITS
 from streamrt.lang.metered import metered
 from streamrt.lang.script import Script, load_script
-from streamrt.runtime import Provider
+from streamrt.runtime import Provider, engine
+from streamrt.runtime import provider as provider_module
 from streamrt.runtime.callables import result_shape
 from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret
 from streamrt.values import Keyword
@@ -156,9 +156,9 @@ class Checked(Provider):
     """The reference: every result goes through the full check, as if the compiler had marked nothing."""
 
     def start(self, processor: Any, **kwargs: Any) -> str:
-        sid = super().start(processor, **kwargs)
-        self._get(sid).result_shape = None
-        return sid
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(provider_module, "result_shape", lambda fn: None)
+            return super().start(processor, **kwargs)
 
 
 SCRIPT = """
@@ -199,7 +199,7 @@ async def _observe(
     capabilities["mcp.stream.pause"] = pause_then_resume_soon
     script: Script = load_script(SCRIPT, capabilities=capabilities, filename="tally.rtfs")
     sid = p.start(script.processor(name), stream_id="s", initial_state=initial)
-    assert (p._get(sid).result_shape is not None) == (type(p) is Provider)
+    assert (p.record(sid).result_shape is not None) == (type(p) is Provider)
     chunks = [{K("n"): n, K("half"): n % 2 == 0} for n in ns]
     try:
         if per_chunk:
@@ -267,7 +267,7 @@ def test_a_marked_stream_ends_like_the_checked_reference(
 
 @pytest.fixture
 def small_hand_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch, "_HAND_OFF", 4)
+    monkeypatch.setattr(engine, "HAND_OFF", 4)
 
 
 @pytest.mark.usefixtures("small_hand_off")
@@ -278,7 +278,7 @@ async def test_a_marked_stream_with_a_guard_checks_its_state_schema() -> None:
         sid = p.start(
             script.processor("p"), initial_state={K("n"): 0}, state_schema="[:map [:n :int]]", on_error="skip"
         )
-        assert p._get(sid).result_shape == "bare"
+        assert p.record(sid).result_shape == "bare"
         assert await p.push_many(sid, [1, 2, "three", 4, "five", 6]) == 6
         await p.settle(sid)
         r = p.record(sid)

@@ -61,11 +61,9 @@ del _case
 
 def test_machine_catches_a_runtime_that_reorders(monkeypatch: pytest.MonkeyPatch) -> None:
     """The invariants can fail: a provider that processes the newest chunk first is caught."""
-    from collections import deque
-
     from streamrt.runtime import stream
 
-    class Lifo(deque[Any]):
+    class Lifo(stream.ChunkQueue):
         def popleft(self) -> Any:
             return self.pop()
 
@@ -73,7 +71,7 @@ def test_machine_catches_a_runtime_that_reorders(monkeypatch: pytest.MonkeyPatch
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        self.queue = Lifo()
+        self.queue = Lifo(self.queue.capacity)
 
     monkeypatch.setattr(stream.StreamRecord, "__init__", init)
     machine: Any = provider_machine(collect, queue_capacity=4)()

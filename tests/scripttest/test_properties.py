@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ def only_property(tmp_path: Path, text: str) -> PropertyTest:
 def test_a_runtime_that_reorders_is_caught_and_shrunk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class Lifo(deque[Any]):
+    class Lifo(stream.ChunkQueue):
         def popleft(self) -> Any:
             return self.pop()
 
@@ -42,7 +41,7 @@ def test_a_runtime_that_reorders_is_caught_and_shrunk(
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        self.queue = Lifo()
+        self.queue = Lifo(self.queue.capacity)
 
     test = only_property(tmp_path, KEEP)
     assert run_property(test, runs=50).ok

@@ -93,7 +93,10 @@ async def test_a_stream_that_is_over_ends_the_session(
         sid = p.start(steps, source=source)
         await asyncio.wait_for(p.wait(sid), timeout=10)
         record = p.record(sid)
-        await asyncio.wait({record.reader}, timeout=5)  # type: ignore[attr-defined]
+        for _ in range(500):  # until the reader task has ended (and with it the session)
+            if not record.activity()["source_reading"]:
+                break
+            await asyncio.sleep(0.01)
         cont = record.continuation
         assert source.closing_for_good and source.http.session_id is None, "DELETE was sent"
     assert cont is not None and cont["session_id"]

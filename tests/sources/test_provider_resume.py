@@ -132,7 +132,6 @@ async def test_a_snapshot_taken_while_draining_after_a_source_failure_reopens_th
         )
         p.pause(sid)
         await persister.claim(sid)
-        persister.track(p.record(sid))
         await until(lambda: p.record(sid).seq == 6, what="six chunks queued")
         await first.close_clients()
         await health_becomes(source.health, lambda h: h.state == "failed")

@@ -1,0 +1,615 @@
+"""The engine: how a provider runs its streams (intake, scheduling, batches, directives, the end of input).
+
+Theory of operation
+-------------------
+Every stream is a :class:`~streamrt.runtime.stream.StreamRecord`; the engine moves it. A chunk is *accepted*
+(:meth:`Engine.intake`: queued, numbered, the stream scheduled) and later *processed* by the stream's generated
+chunk loop (:mod:`streamrt.runtime.loops`), a batch at a time, by whoever gets there first:
+
+- a *worker* task per active stream with queued chunks (:meth:`Engine.work`), which yields to the event loop
+  between batches so that streams take turns;
+- a *producer* whose push found the queue full (:meth:`Engine.make_room`): rather than wait for the worker, it
+  drains a batch itself (a direct hand-off: no task switch per batch; the FIFO keeps the order whoever processes
+  it), and yields once every ``YIELD_EVERY`` chunks;
+- ``push_many``'s producer, once it has drained a full queue and nothing is queued or in flight, processes the rest
+  of its chunks straight from the host's iterable, ``HAND_OFF`` at a time, numbering each as it is taken
+  (:meth:`Engine.hand_off`). With the queue empty that is the same order and outcome as queueing and draining,
+  without the deque round trip; the moment the stream stops being active (or a write is in flight, or another
+  producer queues a chunk) the remaining chunks go back to the queue path. A stream with an input schema fed a
+  list or a tuple takes each batch at once, so the schema is checked over the whole batch in one call, as over a
+  queued batch.
+
+Statuses change only through the directive machine: :meth:`StreamRecord.apply` asks it, and
+:meth:`Engine.carry_out` does what the transition says (log it, tell the observers, let the persistence snapshot
+it, schedule, finish). Persistence is asked after each batch (:meth:`Persistence.after_batch`) and the stream waits
+for a write it returns before its next chunk (``tasks.pending``): nothing is processed while it is in flight. A
+snapshot therefore sees each chunk either processed (counted in ``seq``, its effect in the state) or not yet
+accepted; never in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from streamrt.errors import StreamClosedError, UsageError
+from streamrt.policy.guard import MEMORY_DEAD_LETTERS, OnError
+from streamrt.runtime.callables import failure_text, name_of, takes_meta
+from streamrt.runtime.contract import interpret
+from streamrt.runtime.events import EventHub, StatusChange
+from streamrt.runtime.lifelog import log_transition, stream_log
+from streamrt.runtime.loops import RECEIVED_AT, SEQ, SOURCE, STREAM_ID, chunk_failure
+from streamrt.runtime.machine import Event, Status, Transition, transition
+from streamrt.runtime.stream import DeadLetters, StreamRecord
+from streamrt.runtime.views import StreamView
+from streamrt.store.snapshot import DeadLetter, Snapshot
+from streamrt.values import Keyword
+
+if TYPE_CHECKING:
+    from streamrt.runtime.ports import Persistence
+
+__all__ = ["HAND_OFF", "YIELD_EVERY", "Checkpoint", "Engine"]
+
+YIELD_EVERY = 256
+"""Chunks a producer processes itself, over its batches, before it yields to the event loop."""
+HAND_OFF = 1024
+"""Chunks a producer's hand-off processes in one batch (:meth:`Engine.hand_off`) before it looks around; 0 turns
+the hand-off off (every chunk then goes through the queue: the same outcome, slower)."""
+
+Checkpoint = Callable[[StreamView], "Awaitable[None] | None"]
+"""A host's ``:checkpoint`` hook; an awaitable it returns is waited for before the stream goes on."""
+
+_ACTIVE: Final = Status.ACTIVE
+_ENDED_AT: Final = Keyword("ended-at")
+_DEBUG, _INFO, _ERROR = logging.DEBUG, logging.INFO, logging.ERROR
+_OVER_FOR_GOOD: Final = frozenset({Status.COMPLETED, Status.STOPPED, Status.CANCELLED})
+"""Terminal statuses after which a source may release what its server keeps for a resume (not ``:error``)."""
+_INERT: Final[tuple[type, ...]] = (type(iter([])), type(iter(())))
+"""Iterators that taking a chunk from early changes nothing anyone can see (no code runs, nothing can raise)."""
+SHUT_DOWN: Final = "the provider is shut down"
+_ABSENT: Final[Any] = object()
+"""No chunk (the value :meth:`Engine.hand_off` is given when it has none in hand)."""
+
+
+class Engine:
+    """Runs the streams of one provider; the provider's public methods are a thin face over it."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        hub: EventHub,
+        persistence: Persistence | None,
+        on_checkpoint: Checkpoint | None,
+    ) -> None:
+        self.clock = clock
+        self.hub = hub
+        self.persistence = persistence
+        self.on_checkpoint = on_checkpoint
+        self.streams: dict[str, StreamRecord] = {}
+        self.live = 0
+        """Streams registered and not yet terminal."""
+        self.all_done: list[asyncio.Future[None]] = []
+        self.closed = False
+        self.inline = 0
+        """Chunks producers processed since one of them last yielded."""
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # --- intake -------------------------------------------------------------------------------------------------
+
+    def intake(self, rec: StreamRecord, chunk: Any, meta: dict[Keyword, Any] | None) -> None:
+        """Accept one chunk (raises QueueFullError when full, StreamClosedError when over) and schedule."""
+        closed = rec.tasks.closed
+        if closed is not None:
+            rec.dropped += 1
+            raise StreamClosedError(f"stream {rec.id}: {closed}; the chunk was dropped")
+        if rec.offer(chunk, meta or None, self.clock()).process and rec.tasks.worker is None:
+            self.schedule(rec)
+
+    def end_input(self, rec: StreamRecord) -> None:
+        if rec.status.terminal or rec.input_ended:
+            return
+        rec.input_ended = True
+        if rec.status is _ACTIVE and rec.tasks.worker is None:
+            self.schedule(rec)
+
+    async def make_room(
+        self, rec: StreamRecord, *, drain: bool = False, deadline: float | None = None
+    ) -> bool:
+        """Return once the queue has room (with ``drain``: is empty), the stream is over or closed for intake;
+        False if ``deadline`` (the event loop's clock) passed first.
+
+        An active stream is drained right here, by the producer, one batch at a time; the producer then yields
+        once every ``YIELD_EVERY`` chunks so other tasks get their turn. A paused stream makes the producer wait,
+        timed as backpressure. ``drain`` is ``push_many``'s, whose producer goes on processing straight from its
+        iterable once the queue is empty and nothing is in flight (:meth:`hand_off`): an active stream's queue is
+        drained to the end, and a write the stream waits for meanwhile is waited for here too.
+        """
+        tasks = rec.tasks
+        while not rec.status.terminal and tasks.closed is None:
+            if drain and rec.status is _ACTIVE:
+                if tasks.pending is not None:
+                    await self.settle(rec)
+                    continue
+                if not rec.queue:
+                    return True
+            elif len(rec.queue) < rec.queue.capacity:
+                return True
+            if rec.status is _ACTIVE and tasks.pending is None:
+                self.inline += self.run_batch(rec)
+                if self.persistence is not None:
+                    self.ask_policy(rec)
+                    if tasks.pending is not None:
+                        await self.settle(rec)
+                self.after_batch(rec)
+                if self.inline >= YIELD_EVERY:
+                    self.inline = 0
+                    await asyncio.sleep(0)
+            elif not await self.wait_room(rec, deadline):
+                return False
+        return True
+
+    async def wait_room(self, rec: StreamRecord, deadline: float | None = None) -> bool:
+        """Wait until the queue has room, the stream is over or closed, timed as backpressure; False if
+        ``deadline`` passed first. Returns early when the stream can be drained by the caller."""
+        loop = asyncio.get_running_loop()
+        tasks = rec.tasks
+        started = self.clock()
+        try:
+            while len(rec.queue) >= rec.queue.capacity and not rec.status.terminal and tasks.closed is None:
+                fut: asyncio.Future[None] = loop.create_future()
+                if tasks.space_waiters is None:
+                    tasks.space_waiters = []
+                tasks.space_waiters.append(fut)
+                if deadline is None:
+                    await fut
+                else:
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            await fut
+                    except TimeoutError:
+                        waiters = tasks.space_waiters
+                        if waiters is not None and fut in waiters:
+                            waiters.remove(fut)
+                        return False
+                if rec.status is _ACTIVE and tasks.pending is None:
+                    return True
+        finally:
+            rec.backpressure_wait += self.clock() - started
+        return True
+
+    # --- carrying out transitions -------------------------------------------------------------------------------
+
+    def schedule(self, rec: StreamRecord) -> None:
+        if rec.tasks.worker is None and not self.closed:
+            loop: asyncio.AbstractEventLoop | None
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                # A sync host call made outside the loop (between run_until_complete calls, say): the task runs
+                # when the provider's loop runs again.
+                loop = self.loop
+                if loop is None or loop.is_closed():
+                    raise UsageError(
+                        "the provider needs a running event loop; call this from inside it"
+                    ) from None
+            self.loop = loop
+            rec.tasks.worker = loop.create_task(self.work(rec))
+
+    def ask_policy(self, rec: StreamRecord) -> None:
+        """After a batch: the snapshot policy's look, unless a write is already pending; a write the stream must
+        wait for is left in ``tasks.pending`` (the queued loops and the hand-off each wait for it their way)."""
+        persistence = self.persistence
+        if persistence is not None and rec.tasks.pending is None:
+            pending = persistence.after_batch(rec)
+            if pending is not None:
+                rec.tasks.pending = pending
+
+    def carry_out(self, rec: StreamRecord, t: Transition, seq: int | None = None) -> None:
+        """Carry out ``t``; ``seq`` is the chunk whose result or failure led to it, when there is one."""
+        level = _ERROR if t.event is Event.FAIL else _INFO if t.source is not t.target else _DEBUG
+        if stream_log.isEnabledFor(level):
+            log_transition(rec, t, level, seq)
+        if t.changed:
+            hub = self.hub
+            if hub.on_status:
+                change = StatusChange(rec.id, t.source, t.target, t.event, rec.message, seq, rec.seq)
+                hub.tell(hub.on_status, change)
+            if self.persistence is not None:
+                pending = self.persistence.status_changed(rec)
+                if pending is not None:
+                    # A later snapshot of the same stream is written after an earlier one: awaiting it covers both.
+                    rec.tasks.pending = pending
+                    if not t.finish:
+                        self.schedule(rec)
+        if not t.effects:
+            return
+        if t.process:
+            if (rec.queue or rec.input_ended) and rec.tasks.worker is None:
+                self.schedule(rec)
+        elif t.finish:
+            self.finish(rec)
+        if t.snapshot:
+            pending = self.checkpoint(rec)
+            if pending is not None:
+                # The hook captured the snapshot synchronously; the worker awaits the write before going on.
+                rec.tasks.pending = pending
+                self.schedule(rec)
+
+    def checkpoint(self, rec: StreamRecord) -> Awaitable[None] | None:
+        """``:checkpoint``: the host's hook, then the persistence's; what either returns is waited for."""
+        first = self.on_checkpoint(StreamView(rec)) if self.on_checkpoint is not None else None
+        second = self.persistence.checkpoint(rec) if self.persistence is not None else None
+        if first is None or second is None:
+            return first or second
+        return asyncio.ensure_future(_in_turn(first, second))
+
+    def fail(self, rec: StreamRecord, message: str, seq: int | None = None) -> None:
+        self.carry_out(rec, rec.apply(Event.FAIL, message), seq)
+
+    def finish(self, rec: StreamRecord) -> None:
+        """The stream just became terminal: release everyone waiting on it and stop its source."""
+        self.live -= 1
+        tasks = rec.tasks
+        if tasks.source is not None and rec.status in _OVER_FOR_GOOD:
+            tasks.source.closing_for_good = True
+        reader = tasks.reader
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+        self.release_waiters(rec)
+        if self.live == 0:
+            _wake(self.all_done)
+
+    def remove(self, rec: StreamRecord) -> None:
+        """Take a stream off the engine without ending it (a hand-over): whoever waits on it is released."""
+        del self.streams[rec.id]
+        if not rec.status.terminal:
+            self.live -= 1
+            if self.live == 0:
+                _wake(self.all_done)
+        self.release_waiters(rec)
+
+    def release_waiters(self, rec: StreamRecord) -> None:
+        """Wake the producers and waiters of a stream that is over (or leaving), and end its subscriptions."""
+        tasks = rec.tasks
+        _wake(tasks.space_waiters)
+        _wake(tasks.done_waiters)
+        tasks.space_waiters = tasks.done_waiters = None
+        for sub in list(self.hub.subs):
+            if sub.stream_id == rec.id:
+                sub.close()
+
+    # --- the port a persistence sees ----------------------------------------------------------------------------
+
+    def fail_stream(self, stream_id: str, message: str) -> None:
+        """:meth:`PersistenceHost.fail`: a live stream of this engine goes to ``:error``."""
+        rec = self.streams.get(stream_id)
+        if rec is not None and not rec.status.terminal:
+            self.fail(rec, message)
+
+    def snapshots_written(self, snapshots: Sequence[Snapshot], seconds: float) -> None:
+        """:meth:`PersistenceHost.snapshots_written`: tell the observers."""
+        hub = self.hub
+        if hub.on_snapshots:
+            hub.tell(hub.on_snapshots, snapshots, seconds)
+
+    # --- processing ---------------------------------------------------------------------------------------------
+
+    async def work(self, rec: StreamRecord) -> None:
+        lingered = False
+        tasks = rec.tasks
+        try:
+            while True:
+                self.run_batch(rec)
+                self.ask_policy(rec)
+                if tasks.pending is not None:
+                    await self.settle(rec)
+                if not self.after_batch(rec):
+                    if lingered or rec.status is not _ACTIVE:
+                        return
+                    # Stay one turn: a producer that just made room usually refills at once, and a task switch
+                    # is much cheaper than a new task.
+                    lingered = True
+                else:
+                    lingered = False
+                await asyncio.sleep(0)
+        finally:
+            tasks.worker = None
+
+    def run_batch(self, rec: StreamRecord) -> int:
+        """Process up to ``tasks.batch`` queued chunks synchronously, in order, while the stream stays active.
+
+        Nothing is processed while a write is in flight. The batch stops before a chunk the source could not
+        decode; when that chunk's turn comes, the stream fails.
+        """
+        tasks = rec.tasks
+        if tasks.pending is not None or rec.status is not _ACTIVE:
+            return 0
+        queue = rec.queue
+        k = min(tasks.batch, len(queue))
+        if not k:
+            return 0
+        first = queue[0][0]
+        fault = rec.fault
+        if fault is not None:
+            if fault[0] == first:
+                seq, _, _, received = queue.popleft()
+                rec.fault = None
+                rec.dropped += 1
+                self.fail(rec, f"chunk {seq}: {fault[1]}", seq)
+                self.batch_done(rec, 1, received, True)
+                return 1
+            k = min(k, fault[0] - first)
+        program = rec.program
+        loops = program.loops
+        loop = loops.queued
+        if loops.queued_checked is not None:
+            schema = program.guard.input  # type: ignore[union-attr]
+            if not schema.check_queued(itertools.islice(queue, k)):  # type: ignore[union-attr]
+                loop = loops.queued_checked  # some chunk of the batch does not fit: check chunk by chunk
+        return loop(self, rec, itertools.islice(iter(queue.popleft, None), k), None, 0.0, first - 1)
+
+    def batch_done(self, rec: StreamRecord, n: int, received: float, queued: bool) -> None:
+        """After ``n`` chunks were processed (once per batch, every loop): latency, last event, observers."""
+        now = self.clock()
+        rec.last_latency = latency = now - received
+        rec.last_event_time = now
+        if not queued and not rec.queue.high_watermark:
+            rec.queue.high_watermark = 1  # each chunk was held, one at a time, as in a queue of one
+        hub = self.hub
+        if hub.on_batch:
+            hub.tell(hub.on_batch, rec.id, rec.program.name, n, latency)
+
+    def emit(self, rec: StreamRecord, values: tuple[Any, ...]) -> None:
+        self.hub.emit(rec, values)
+
+    def skip(
+        self,
+        rec: StreamRecord,
+        exc: Exception,
+        seq: int,
+        chunk: Any,
+        meta: Mapping[Keyword, Any] | None,
+        received: float,
+    ) -> bool:
+        """A chunk failed under ``:on-error :skip`` or ``:dead-letter``: count it, keep its letter; whether the
+        batch may go on (not while the letter's write is in flight)."""
+        message = chunk_failure(exc, seq)
+        policy = rec.program.guard.on_error if rec.program.guard is not None else OnError.FAIL
+        if policy is OnError.FAIL:
+            self.fail(rec, message, seq)
+            return False
+        rec.errors += 1
+        rec.skipped += 1
+        if policy is OnError.SKIP:
+            return True
+        letter_meta: dict[Keyword, Any] = {
+            STREAM_ID: rec.id,
+            SEQ: seq,
+            SOURCE: rec.source_kind,
+            RECEIVED_AT: received,
+        }
+        if isinstance(meta, Mapping) and meta:
+            letter_meta = {**meta, **letter_meta}
+        rec.dead_lettered += 1
+        letter = DeadLetter(rec.id, seq, chunk, letter_meta, message, time.time())
+        hub = self.hub
+        if hub.on_letter:
+            hub.tell(hub.on_letter, letter)
+        pending = self.persistence.dead_letter(rec, letter) if self.persistence is not None else None
+        if pending is None:
+            if rec.letters is None:
+                rec.letters = DeadLetters(MEMORY_DEAD_LETTERS)
+            rec.letters.keep(letter)
+            return True
+        rec.tasks.pending = pending
+        return False
+
+    def can_hand_off(self, rec: StreamRecord) -> bool:
+        """Whether a producer may process its chunks itself, skipping the queue (nothing queued or in flight)."""
+        tasks = rec.tasks
+        return (
+            rec.status is _ACTIVE
+            and not rec.queue
+            and tasks.pending is None
+            and tasks.closed is None
+            and HAND_OFF > 0
+        )
+
+    async def hand_off(
+        self, rec: StreamRecord, first: Any, rest: Iterator[Any], meta: dict[Keyword, Any] | None
+    ) -> tuple[int, Iterator[Any] | None]:
+        """Process ``first`` and then chunks from ``rest`` directly, batch by batch, while :meth:`can_hand_off`
+        holds; the queue is not touched. Returns how many it processed and what is left of ``rest`` (None: it ran
+        out); the caller queues that as usual.
+
+        A chunk is taken from ``rest`` only when it is about to be processed, so a pause or an end stops
+        consumption at once; the processed ones are counted in ``seq`` and ``processed`` as they go. After each
+        batch the snapshot policy is asked, as after a queued batch a producer drains, and a write it says the
+        stream must wait for is awaited before the next chunk is taken; a write the batch itself set off (a
+        checkpoint, a dead letter) ends the hand-off instead: a worker settles it. A stream with an input schema
+        fed a list or a tuple takes a whole batch at once (nobody can see that), so the schema checks it in one
+        call; what it did not process is handed back.
+        """
+        program = rec.program
+        loops = program.loops
+        schema = program.guard.input if program.guard is not None else None
+        ahead = schema is not None and type(rest) in _INERT
+        persistence = self.persistence
+        tasks = rec.tasks
+        total = 0
+        while True:
+            size = HAND_OFF
+            if persistence is not None:
+                size = min(persistence.span(rec) or HAND_OFF, HAND_OFF)
+            start = rec.seq
+            received = self.clock()
+            taken: list[Any] = []
+            head = () if first is _ABSENT else (first,)
+            first = _ABSENT
+            try:
+                if ahead:
+                    taken = [*head, *itertools.islice(rest, size - len(head))]
+                    if not taken:
+                        return total, None
+                    checked = not schema.check_all(taken)  # type: ignore[union-attr]
+                    loop = loops.handoff_checked if checked else loops.handoff
+                    n = loop(self, rec, enumerate(taken, start + 1), meta, received, start)  # type: ignore[misc]
+                    ran_out = n == len(taken) < size
+                else:
+                    loop = loops.handoff_checked or loops.handoff
+                    chunks = enumerate(
+                        itertools.chain(head, itertools.islice(rest, size - len(head))), start + 1
+                    )
+                    n = loop(self, rec, chunks, meta, received, start)
+                    # fewer than asked for, with nothing to stop the batch: ``rest`` ran out
+                    ran_out = n < size and rec.status is _ACTIVE and tasks.pending is None
+            except BaseException:
+                # the host's iterable raised: the producer leaves; the chunks it processed are the policy's all the same
+                self.ask_policy(rec)
+                if tasks.pending is not None:
+                    self.schedule(rec)  # a worker settles the write, as the producer cannot
+                raise
+            total += n
+            if tasks.pending is not None:
+                # a write the batch set off that the stream must wait for: a worker settles it, and the producer
+                # hands the rest to the queue
+                if tasks.worker is None:
+                    self.schedule(rec)
+            else:
+                self.ask_policy(rec)
+                if tasks.pending is not None:
+                    # the policy's wait (its previous snapshot is not committed yet, or one turn for the write to
+                    # start): awaited right here, as by a producer that drained a queued batch
+                    await self.settle(rec)
+            self.after_batch(rec)
+            if ahead and n < len(taken):
+                return total, itertools.chain(taken[n:], rest)
+            if ran_out:
+                return total, None
+            self.inline += n
+            if self.inline >= YIELD_EVERY:
+                self.inline = 0
+                await asyncio.sleep(0)
+            if not self.can_hand_off(rec):
+                return total, rest
+
+    def after_batch(self, rec: StreamRecord) -> bool:
+        """Wake waiting producers; end the stream if its input is over; whether more can be processed now."""
+        tasks = rec.tasks
+        if tasks.space_waiters:
+            _wake(tasks.space_waiters)
+        if rec.status is not _ACTIVE:
+            return False
+        if rec.queue:
+            return True
+        if rec.input_ended or rec.source_failure is not None:
+            self.end(rec)
+        return False
+
+    async def settle(self, rec: StreamRecord) -> None:
+        """Wait for the write in flight (``tasks.pending``); the stream fails if it failed.
+
+        ``tasks.pending`` stays set while the write is in flight, so nobody processes chunks meanwhile. A worker
+        and a producer may both wait for one write: a coroutine is made into one task that both await, each
+        through a shield, so a waiter that is cancelled (a host giving up on ``push_many``) cancels neither the
+        write nor the others' wait, and leaves the write pending for whoever comes next.
+        """
+        tasks = rec.tasks
+        pending = asyncio.ensure_future(tasks.pending)  # type: ignore[arg-type]
+        tasks.pending = pending
+        settled = True
+        try:
+            await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            settled = pending.done()
+            raise
+        except Exception as exc:
+            if not rec.status.terminal:
+                self.fail(rec, f"checkpoint failed: {failure_text(exc)}")
+        finally:
+            if settled and tasks.pending is pending:
+                tasks.pending = None
+
+    def end(self, rec: StreamRecord) -> None:
+        """The input ended and the queue is empty: run ``:on-end`` (if any), then complete.
+
+        If the input ended because the source failed, the stream goes to ``:error`` instead (no ``:on-end``).
+        """
+        if rec.source_failure is not None:
+            self.fail(rec, rec.source_failure)
+            return
+        t = transition(rec.status, Event.END)
+        fn = rec.program.on_end
+        if t.run_on_end and fn is not None:
+            label = f"on-end {name_of(fn)}"
+            try:
+                if takes_meta(fn, (1, 2), "on-end function"):
+                    meta = {STREAM_ID: rec.id, SEQ: rec.seq, SOURCE: rec.source_kind, _ENDED_AT: self.clock()}
+                    value = fn(rec.state, meta)
+                else:
+                    value = fn(rec.state)
+                new_state, _, outs = interpret(value, rec.state, label)
+                guard = rec.program.guard
+                if guard is not None:
+                    guard.check_end(rec.id, new_state, outs)
+                rec.state = new_state
+                if outs:
+                    self.emit(rec, outs)
+            except Exception as exc:
+                self.fail(rec, f"{label} failed: {failure_text(exc)}")
+                return
+        self.carry_out(rec, rec.apply(Event.END))
+
+    # --- shutting down ------------------------------------------------------------------------------------------
+
+    async def stop(self, records: list[StreamRecord], reason: str) -> None:
+        """Close streams for intake and stop their tasks between batches; writes in flight are settled.
+
+        Queued chunks stay queued (a snapshot keeps them); the streams keep their status.
+        """
+        stopping = []
+        for rec in records:
+            tasks = rec.tasks
+            tasks.closed = reason
+            for task in (tasks.reader, tasks.worker):
+                if task is not None and task is not asyncio.current_task():
+                    task.cancel()
+                    stopping.append(task)
+            _wake(tasks.space_waiters)
+            _wake(tasks.done_waiters)
+            tasks.space_waiters = tasks.done_waiters = None
+        if stopping:
+            await asyncio.gather(*stopping, return_exceptions=True)
+        for rec in records:
+            if rec.tasks.pending is not None:
+                await self.settle(rec)
+
+    async def close(self, *, for_good: bool = False) -> None:
+        """Stop intake and every stream's tasks; queued chunks stay queued (for snapshots)."""
+        self.closed = True
+        if for_good:
+            for rec in self.streams.values():
+                if rec.tasks.source is not None:
+                    rec.tasks.source.closing_for_good = True
+        await self.stop(list(self.streams.values()), SHUT_DOWN)
+        _wake(self.all_done)
+        for sub in list(self.hub.subs):
+            sub.close()
+
+
+def _wake(waiters: list[asyncio.Future[None]] | None) -> None:
+    if waiters:
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+        waiters.clear()
+
+
+async def _in_turn(first: Awaitable[None], second: Awaitable[None]) -> None:
+    await first
+    await second

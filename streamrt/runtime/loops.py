@@ -1,0 +1,418 @@
+"""The per-chunk loop: written once, as :func:`_template`, and generated for each stream configuration.
+
+Theory of operation
+-------------------
+Processors are synchronous, so a batch of chunks runs as one tight loop with no await inside: a chunk is never
+half-processed when a task is cancelled (cancellation lands between batches). What that loop must do depends on
+the stream: whether the processor takes metadata, whether its script's compiler proved the shape of every result
+(:func:`~streamrt.runtime.callables.result_shape`), which schemas it checks, what a failed chunk does
+(``:on-error``), and whether it takes chunks from its queue or straight from a producer's iterable (the hand-off
+of ``push_many``). Testing each of those with an ``if`` per chunk costs every stream the checks of all the others.
+
+So the loop is written once, below, as an ordinary function whose configuration-dependent parts are ``if K.flag:``
+blocks, and :func:`chunk_loop` generates the variant for one :class:`LoopKey`: it parses the template's source,
+replaces each ``K.flag`` with the key's constant, drops the blocks that cannot run, and compiles the rest, once per
+key (the way :mod:`streamrt.policy.schema` compiles a check per schema). The generated code keeps the template's
+line numbers and file name, so a traceback points into this file.
+
+A variant processes chunks from ``chunks`` until it runs out, the stream stops being active (a directive, a
+failure, a processor pausing its own stream through a capability) or a write the stream must wait for is set off
+(``rec.tasks.pending``). It keeps the state and the counters in locals and writes them back to the record before
+anything else can look at it: the slow path of the result contract, a failure, the end of the batch. Queued chunks
+come as ``(seq, chunk, meta, received_at)`` entries popped one at a time; handed-off chunks as ``(seq, chunk)``
+pairs numbered as they are taken, all with the batch's metadata and time.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
+
+from streamrt.errors import SchemaViolation
+from streamrt.policy.guard import Guard, OnError
+from streamrt.runtime.callables import failure_text
+from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret
+from streamrt.runtime.machine import Status, Transition
+from streamrt.values import Keyword
+
+if TYPE_CHECKING:
+    from streamrt.runtime.stream import StreamRecord
+
+__all__ = [
+    "RECEIVED_AT",
+    "SEQ",
+    "SOURCE",
+    "STREAM_ID",
+    "ChunkLoop",
+    "LoopHost",
+    "LoopKey",
+    "Loops",
+    "chunk_failure",
+    "chunk_loop",
+    "loop_source",
+    "loops_for",
+]
+
+STREAM_ID: Final = Keyword("stream-id")
+SEQ: Final = Keyword("seq")
+SOURCE: Final = Keyword("source")
+RECEIVED_AT: Final = Keyword("received-at")
+NO_OUTPUTS: Final[tuple[Any, ...]] = ()
+ACTIVE: Final = Status.ACTIVE
+
+Meta = dict[Keyword, Any] | None
+
+
+class LoopHost(Protocol):
+    """What a generated loop asks of the engine that runs it (:class:`~streamrt.runtime.engine.Engine`)."""
+
+    def emit(self, rec: StreamRecord, values: tuple[Any, ...]) -> None: ...
+    def carry_out(self, rec: StreamRecord, t: Transition, seq: int | None = None) -> None: ...
+    def fail(self, rec: StreamRecord, message: str, seq: int | None = None) -> None: ...
+    def skip(
+        self, rec: StreamRecord, exc: Exception, seq: int, chunk: Any, meta: Meta, received: float
+    ) -> bool: ...
+    def batch_done(self, rec: StreamRecord, n: int, received: float, queued: bool) -> None: ...
+
+
+ChunkLoop = Callable[["LoopHost", "StreamRecord", Iterator[Any], Meta, float, int], int]
+"""``loop(host, rec, chunks, meta, received, seq)``: process ``chunks`` (numbered after ``seq``); how many were."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoopKey:
+    """One stream configuration, as far as its chunk loop differs by it."""
+
+    queued: bool = True
+    """Chunks come from the queue as entries (else: a producer's hand-off, numbered as they are taken)."""
+    meta: bool = False
+    """The processor takes a third argument, the chunk's metadata."""
+    shape: str | None = None
+    """What every result is, when the compiler could tell: ``"bare"`` (the new state) or ``"state"`` (``{:state
+    x}`` alone); None: each result is checked against the contract."""
+    input: bool = False
+    """Each chunk is checked against the input schema (a batch that fits as a whole runs the variant without)."""
+    state: bool = False
+    """The new state is checked against the state schema."""
+    output: bool = False
+    """Outputs are checked against the output schema (never with a known shape: those results have none)."""
+    fail: bool = True
+    """A failed chunk fails the stream (else the engine's :meth:`~LoopHost.skip` applies ``:skip`` or
+    ``:dead-letter``)."""
+
+    def name(self) -> str:
+        parts = ["queued" if self.queued else "handoff", "meta" if self.meta else "", self.shape or "checked"]
+        parts += [flag for flag in ("input", "state", "output") if getattr(self, flag)]
+        parts.append("fail" if self.fail else "skip")
+        return "chunk_loop_" + "_".join(p for p in parts if p)
+
+
+class _Flags:
+    """What the template reads as ``K.flag``; the generator replaces each read with a constant."""
+
+    queued: bool
+    meta: bool
+    input: bool
+    state: bool
+    output: bool
+    fail: bool
+    bare: bool
+    """The result is the new state."""
+    wrapped: bool
+    """The result is ``{:state x}``."""
+    checked: bool
+    """The shape is unknown: results go through the contract."""
+    direct: bool
+    """The result is the new state, taken as it is (bare, no state schema)."""
+
+
+K: Final = _Flags()
+
+
+def _template(
+    host: LoopHost, rec: StreamRecord, chunks: Iterator[Any], cmeta: Meta, received: float, seq: int
+) -> int:
+    """One batch of one stream; see the module's docs. Never called itself: :func:`chunk_loop` generates from it."""
+    program = rec.program
+    proc = program.processor
+    guard: Guard = program.guard  # type: ignore[assignment]
+    sid = rec.id
+    active = ACTIVE
+    state = rec.state
+    start = done = seq
+    failed: Exception | None = None
+    if K.meta:
+        kind = rec.source_kind
+    if K.input:
+        fits = guard.input.check  # type: ignore[union-attr]
+    if K.state:
+        state_fits = guard.state.check  # type: ignore[union-attr]
+    if K.checked:
+        disjoint = RESULT_KEYS.isdisjoint
+        name = program.name
+    try:
+        for seq, chunk in chunks:  # queued variants take (seq, chunk, cmeta, received) entries
+            try:
+                if K.input and not fits(chunk):
+                    guard.check_input(sid, seq, chunk)
+                if K.meta:
+                    meta = {STREAM_ID: sid, SEQ: seq, SOURCE: kind, RECEIVED_AT: received}
+                    if cmeta:
+                        meta = {**cmeta, **meta}
+                if K.direct:
+                    state = proc(state, chunk, meta) if K.meta else proc(state, chunk)
+                else:
+                    res = proc(state, chunk, meta) if K.meta else proc(state, chunk)
+                    if K.wrapped:
+                        res = res[STATE]
+                    # the commonest results go straight on: a bare map, and {:state x} alone
+                    if K.checked and (type(res) is not dict or not disjoint(res)):
+                        if type(res) is dict and len(res) == 1 and STATE in res:
+                            res = res[STATE]
+                        else:
+                            res, event, outs = interpret(res, state, name)
+                            if K.state or K.output:
+                                guard.check_result(sid, seq, res, outs)
+                            if event is not None or outs:
+                                # the record is brought up to date before anything can look at it
+                                state = res
+                                rec.state = state
+                                rec.processed += seq - done
+                                done = seq
+                                if not K.queued:
+                                    rec.seq = seq
+                                try:
+                                    if outs:
+                                        host.emit(rec, outs)
+                                    if event is not None:
+                                        host.carry_out(rec, rec.apply(event), seq)
+                                except Exception as exc:
+                                    # not the chunk's fault (an output sink failed): the stream fails, whatever
+                                    # its policy
+                                    failed = exc
+                                    break
+                                if rec.tasks.pending is not None:
+                                    break
+                                res = rec.state
+                    if K.state and not state_fits(res):
+                        guard.check_result(sid, seq, res, NO_OUTPUTS)
+                    state = res
+            except Exception as exc:
+                rec.state = state
+                rec.processed += seq - done
+                done = seq
+                if not K.queued:
+                    rec.seq = seq
+                if K.fail:
+                    failed = exc
+                    break
+                if not host.skip(rec, exc, seq, chunk, cmeta, received):
+                    break
+            # checked after every chunk: a processor may pause or cancel its own stream through a capability
+            if rec.status is not active:
+                break
+    finally:
+        rec.state = state
+        rec.processed += seq - done
+        if not K.queued:
+            rec.seq = seq
+        n = seq - start
+        if failed is not None:
+            host.fail(rec, chunk_failure(failed, seq), seq)
+        if n:
+            host.batch_done(rec, n, received, K.queued)
+    return n
+
+
+def chunk_failure(exc: BaseException, seq: int) -> str:
+    """A failed chunk's message: a schema's verdict says it all; anything else is prefixed with the chunk."""
+    return str(exc) if isinstance(exc, SchemaViolation) else f"chunk {seq}: {failure_text(exc)}"
+
+
+# --- the generator ------------------------------------------------------------------------------------------------
+
+
+def _constants(key: LoopKey) -> dict[str, bool]:
+    checked = key.shape is None
+    values = {f.name: bool(getattr(key, f.name)) for f in fields(key) if f.name != "shape"}
+    values.update(
+        bare=key.shape == "bare",
+        wrapped=key.shape == "state",
+        checked=checked,
+        direct=key.shape == "bare" and not key.state,
+    )
+    return values
+
+
+class _Specialize(ast.NodeTransformer):
+    """``K.flag`` → its constant; an ``if`` on constants → the branch that runs; code after a jump → gone."""
+
+    def __init__(self, values: dict[str, bool], queued: bool) -> None:
+        self.values = values
+        self.queued = queued
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if isinstance(node.value, ast.Name) and node.value.id == "K":
+            return ast.copy_location(ast.Constant(self.values[node.attr]), node)
+        return self.generic_visit(node)
+
+    def visit_If(self, node: ast.If) -> Any:
+        self.generic_visit(node)
+        node.test = _fold(node.test)
+        if not isinstance(node.test, ast.Constant):
+            return node
+        return (node.body if node.test.value else node.orelse) or None
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        self.generic_visit(node)
+        test = _fold(node.test)
+        if isinstance(test, ast.Constant):
+            return node.body if test.value else node.orelse
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.AST:
+        self.generic_visit(node)
+        if self.queued and isinstance(node.target, ast.Tuple):
+            names = ("seq", "chunk", "cmeta", "received")
+            node.target = ast.copy_location(
+                ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store()), node.target
+            )
+        return node
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        super().generic_visit(node)
+        if isinstance(node, ast.stmt | ast.ExceptHandler):
+            for name in ("body", "orelse", "finalbody"):
+                block = getattr(node, name, None)
+                if isinstance(block, list) and (block or name == "body"):
+                    setattr(node, name, _reachable(block))
+        return node
+
+
+def _fold(test: ast.expr) -> ast.expr:
+    """``test`` with its constant parts worked out (``not``, ``and``, ``or``); a Constant if nothing is left."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _fold(test.operand)
+        if isinstance(inner, ast.Constant):
+            return ast.copy_location(ast.Constant(not inner.value), test)
+        test.operand = inner
+        return test
+    if isinstance(test, ast.BoolOp):
+        decisive = isinstance(test.op, ast.Or)  # the value that settles the whole test
+        kept = []
+        for value in map(_fold, test.values):
+            if isinstance(value, ast.Constant):
+                if bool(value.value) is decisive:
+                    return ast.copy_location(ast.Constant(decisive), test)
+                continue
+            kept.append(value)
+        if not kept:
+            return ast.copy_location(ast.Constant(not decisive), test)
+        if len(kept) == 1:
+            return kept[0]
+        test.values = kept
+        return test
+    return test
+
+
+def _reachable(block: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements of a block up to its first unconditional jump, and ``pass`` for an emptied block."""
+    out: list[ast.stmt] = []
+    for stmt in block:
+        out.append(stmt)
+        if isinstance(stmt, ast.Continue | ast.Break | ast.Return | ast.Raise):
+            break
+    return out or [ast.Pass()]
+
+
+_SOURCE: Final = textwrap.dedent(inspect.getsource(_template))
+_FIRST_LINE: Final = _template.__code__.co_firstlineno
+_NAMESPACE: Final = {
+    name: globals()[name]
+    for name in (
+        "ACTIVE",
+        "NO_OUTPUTS",
+        "RECEIVED_AT",
+        "SEQ",
+        "SOURCE",
+        "STATE",
+        "STREAM_ID",
+        "RESULT_KEYS",
+        "chunk_failure",
+        "interpret",
+    )
+}
+_GENERATED: dict[LoopKey, ChunkLoop] = {}
+
+
+def chunk_loop(key: LoopKey) -> ChunkLoop:
+    """The loop for ``key``, generated from :func:`_template` on first use and kept."""
+    loop = _GENERATED.get(key)
+    if loop is None:
+        loop = _GENERATED[key] = _generate(key)
+    return loop
+
+
+def loop_source(key: LoopKey) -> str:
+    """The Python text of the loop generated for ``key`` (for reading; what runs is compiled from the tree)."""
+    return ast.unparse(_specialized(key))
+
+
+def _specialized(key: LoopKey) -> ast.Module:
+    tree = ast.parse(_SOURCE)
+    ast.increment_lineno(tree, _FIRST_LINE - 1)
+    func = tree.body[0]
+    assert isinstance(func, ast.FunctionDef)
+    func.name = key.name()
+    func.body = func.body[1:]  # the docstring
+    specialized = _Specialize(_constants(key), key.queued).visit(tree)
+    assert isinstance(specialized, ast.Module)
+    return ast.fix_missing_locations(specialized)
+
+
+def _generate(key: LoopKey) -> ChunkLoop:
+    namespace = dict(_NAMESPACE)
+    exec(compile(_specialized(key), __file__, "exec"), namespace)
+    loop: ChunkLoop = namespace[key.name()]
+    return loop
+
+
+class Loops(NamedTuple):
+    """The loops of one stream: queued and handed-off, each without and (with an input schema) with the check."""
+
+    queued: ChunkLoop
+    queued_checked: ChunkLoop | None
+    handoff: ChunkLoop
+    handoff_checked: ChunkLoop | None
+
+
+def loops_for(meta: bool, shape: str | None, guard: Guard | None) -> Loops:
+    """The loops of a stream whose processor takes ``meta``, returns ``shape`` and is checked by ``guard``."""
+    state = guard is not None and guard.state is not None
+    output = guard is not None and guard.output is not None and shape is None
+    fail = guard is None or guard.on_error is OnError.FAIL
+    checked = guard is not None and guard.input is not None
+    base = LoopKey(meta=meta, shape=shape, state=state, output=output, fail=fail)
+    handoff = LoopKey(queued=False, meta=meta, shape=shape, state=state, output=output, fail=fail)
+    return Loops(
+        chunk_loop(base),
+        chunk_loop(_with_input(base)) if checked else None,
+        chunk_loop(handoff),
+        chunk_loop(_with_input(handoff)) if checked else None,
+    )
+
+
+def _with_input(key: LoopKey) -> LoopKey:
+    return LoopKey(
+        queued=key.queued,
+        meta=key.meta,
+        shape=key.shape,
+        input=True,
+        state=key.state,
+        output=key.output,
+        fail=key.fail,
+    )
