@@ -81,6 +81,7 @@ class Observation:
     def start(self) -> None:
         """Serve metrics (raises :class:`UsageError` if the port is taken) and start drawing progress."""
         if self.options.metrics_port is not None and self.server is None:
+            # here, not at the top: prometheus-client loads only for runs that serve metrics (start-up time)
             from prometheus_client import CollectorRegistry
 
             from streamrt.observe.metrics import instrument, serve_metrics

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from streamrt.errors import SchemaViolation, ScriptError, UsageError
+from streamrt.lang.forms import Kw, Lit, MapF, VecF
+from streamrt.lang.reader import read
 from streamrt.values import Keyword, LList, pr_str, type_name
 
 __all__ = ["LEAF_TYPES", "Schema", "compile_schema", "describe_found", "read_schema"]
@@ -462,8 +464,6 @@ class Schema:
 
 def read_schema(text: str) -> Any:
     """Read a schema written as language text (``"[:map [:value :int]]"``) into data, for Python hosts."""
-    from streamrt.lang.forms import Kw, Lit, MapF, VecF
-    from streamrt.lang.reader import read
 
     def value(form: Any) -> Any:
         if isinstance(form, Kw | Lit):

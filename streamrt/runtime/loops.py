@@ -391,7 +391,26 @@ class Loops(NamedTuple):
 
 
 def loops_for(meta: bool, shape: str | None, guard: Guard | None) -> Loops:
-    """The loops of a stream whose processor takes ``meta``, returns ``shape`` and is checked by ``guard``."""
+    """The loops of a stream whose processor takes ``meta``, returns ``shape`` and is checked by ``guard``
+    (one set per configuration, shared by its streams)."""
+    key = (
+        meta,
+        shape,
+        guard is not None and guard.input is not None,
+        guard is not None and guard.state is not None,
+        guard is not None and guard.output is not None and shape is None,
+        guard is None or guard.on_error is OnError.FAIL,
+    )
+    loops = _LOOPS.get(key)
+    if loops is None:
+        loops = _LOOPS[key] = _loops(meta, shape, guard)
+    return loops
+
+
+_LOOPS: dict[tuple[bool, str | None, bool, bool, bool, bool], Loops] = {}
+
+
+def _loops(meta: bool, shape: str | None, guard: Guard | None) -> Loops:
     state = guard is not None and guard.state is not None
     output = guard is not None and guard.output is not None and shape is None
     fail = guard is None or guard.on_error is OnError.FAIL

@@ -37,6 +37,7 @@ over (:meth:`Persister.release`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from collections.abc import Awaitable, Iterable, Sequence
@@ -286,7 +287,14 @@ class Persister:
         # An active stream with queued chunks is about to process them and become due by itself: waiting for that
         # capture commits the chunk with its effect in one transaction instead of queued, then processed, in two.
         about_to_run = record.status is Status.ACTIVE and bool(record.queue) and not record.input_ended
-        return self._group.wait(stream_id, record.seq, due=not about_to_run)
+        wait = self._group.wait(stream_id, record.seq, due=not about_to_run)
+        wait.add_done_callback(functools.partial(self._waited, stream_id))
+        return wait
+
+    def _waited(self, stream_id: str, wait: asyncio.Future[None]) -> None:
+        """A host's durability wait ended: if the write failed, the stream must not run on unpersisted."""
+        if not wait.cancelled() and wait.exception() is not None:
+            self._failed(stream_id, wait.exception())  # type: ignore[arg-type]
 
     def _snapshot(self, stream_id: str) -> Snapshot | None:
         """The group commit's capture: the stream's snapshot as of now."""
