@@ -26,6 +26,7 @@ import asyncio
 import functools
 import itertools
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
@@ -121,6 +122,7 @@ class Provider:
         self._reader = SourceReader(self._engine)
         self._persistence: Persistence | None = None
         self._ids = itertools.count(1)
+        self._programs: weakref.WeakValueDictionary[Any, Program] = weakref.WeakValueDictionary()
         if persistence is not None:
             self.attach_persistence(persistence)
 
@@ -364,6 +366,38 @@ class Provider:
                 on_error=spec.on_error,
             )
             guard.check_initial(stream_id, initial_state)
+        limits = self.limits
+        if spec.limits is not None:
+            limits = (limits or DEFAULT_LIMITS).merged(spec.limits)
+        program = self._program(processor, name, on_end, guard, limits)
+        capacity = spec.queue_capacity or self.default_queue_capacity
+        return StreamRecord(
+            stream_id,
+            program,
+            initial_state=initial_state,
+            spec=spec.kept(),
+            capacity=capacity,
+            source_kind=source_kind,
+        )
+
+    def _program(
+        self,
+        processor: Callable[..., Any],
+        name: str,
+        on_end: Callable[..., Any] | None,
+        guard: Guard | None,
+        limits: Limits | None,
+    ) -> Program:
+        """The stream's program; streams with the same functions, limits and no guard share one."""
+        key: Any = (processor, name, on_end, limits)
+        try:
+            hash(key)
+        except TypeError:  # an unhashable callable: its streams do not share
+            key = None
+        if guard is None and key is not None:
+            shared = self._programs.get(key)
+            if shared is not None:
+                return shared
         program = Program(
             processor,
             name=name,
@@ -372,9 +406,6 @@ class Provider:
             on_end=on_end,
             guard=guard,
         )
-        limits = self.limits
-        if spec.limits is not None:
-            limits = (limits or DEFAULT_LIMITS).merged(spec.limits)
         if limits is not None:
             # a script's functions run as their metered variant (host functions run as they are)
             program.processor = metered(
@@ -384,15 +415,9 @@ class Provider:
                 program.on_end = metered(
                     on_end, limits, when_ready=functools.partial(setattr, program, "on_end")
                 )
-        capacity = spec.queue_capacity or self.default_queue_capacity
-        return StreamRecord(
-            stream_id,
-            program,
-            initial_state=initial_state,
-            spec=spec,
-            capacity=capacity,
-            source_kind=source_kind,
-        )
+        if guard is None and key is not None:
+            self._programs[key] = program
+        return program
 
     def _admit(self, stream_id: str | None, name: str) -> str:
         """The id a new stream gets, once it may join (the one place a cap on streams per provider would go)."""

@@ -134,6 +134,8 @@ class StreamSpec:
         unknown = set(fields) - set(_FIELDS.values())
         if unknown:
             raise UsageError(f"unknown stream spec field(s): {', '.join(sorted(unknown))}")
+        if not fields and not extra and cls is StreamSpec:
+            return EMPTY_SPEC
         return cls(**_typed(fields), extra=MappingProxyType(extra) if extra else _EMPTY)
 
     @classmethod
@@ -164,6 +166,14 @@ class StreamSpec:
         if overrides.extra:
             changes["extra"] = MappingProxyType({**self.extra, **overrides.extra})
         return replace(self, **changes) if changes else self
+
+    def kept(self) -> StreamSpec:
+        """This spec without the stream id and queue capacity, which a stream keeps apart (its ``id``, its
+        queue's ``capacity``); the shared :data:`EMPTY_SPEC` when nothing else is set (most streams)."""
+        if self.stream_id is None and self.queue_capacity is None:
+            return self
+        bare = replace(self, stream_id=None, queue_capacity=None)
+        return EMPTY_SPEC if bare == EMPTY_SPEC else bare
 
     # --- reading --------------------------------------------------------------------------------------------
 

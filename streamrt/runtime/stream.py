@@ -100,9 +100,10 @@ class ChunkQueue(deque[Entry]):
 
 
 class Program:
-    """How a stream runs its chunks: its functions, its guard, and the loops generated for that configuration."""
+    """How a stream runs its chunks: its functions, its guard, and the loops generated for that configuration
+    (streams of one processor without a guard share one)."""
 
-    __slots__ = ("guard", "loops", "name", "on_end", "processor", "shape", "takes_meta")
+    __slots__ = ("__weakref__", "guard", "loops", "name", "on_end", "processor", "shape", "takes_meta")
 
     def __init__(
         self,

@@ -100,4 +100,6 @@ async def test_start_takes_a_spec_and_keywords_on_top() -> None:
         sid = p.start(lambda s, c: s, spec=spec, queue_capacity=5)
         view = p.record(sid)
         assert (sid, view.capacity, view.options) == ("s", 5, {K("tag"): "x"})
-        assert view.spec.queue_capacity == 5
+        assert view.spec.queue_capacity is None and view.spec.extra == {K("tag"): "x"}, (
+            "kept apart, as the id"
+        )
