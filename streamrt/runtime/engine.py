@@ -4,20 +4,9 @@ Theory of operation
 -------------------
 Every stream is a :class:`~streamrt.runtime.stream.StreamRecord`; the engine moves it. A chunk is *accepted*
 (:meth:`Engine.intake`: queued, numbered, the stream scheduled) and later *processed* by the stream's generated
-chunk loop (:mod:`streamrt.runtime.loops`), a batch at a time, by whoever gets there first:
-
-- a *worker* task per active stream with queued chunks (:meth:`Engine.work`), which yields to the event loop
-  between batches so that streams take turns;
-- a *producer* whose push found the queue full (:meth:`Engine.make_room`): rather than wait for the worker, it
-  drains a batch itself (a direct hand-off: no task switch per batch; the FIFO keeps the order whoever processes
-  it), and yields once every ``YIELD_EVERY`` chunks;
-- ``push_many``'s producer, once it has drained a full queue and nothing is queued or in flight, processes the rest
-  of its chunks straight from the host's iterable, ``HAND_OFF`` at a time, numbering each as it is taken
-  (:meth:`Engine.hand_off`). With the queue empty that is the same order and outcome as queueing and draining,
-  without the deque round trip; the moment the stream stops being active (or a write is in flight, or another
-  producer queues a chunk) the remaining chunks go back to the queue path. A stream with an input schema fed a
-  list or a tuple takes each batch at once, so the schema is checked over the whole batch in one call, as over a
-  queued batch.
+chunk loop (:mod:`streamrt.runtime.loops`), a batch at a time, by a *worker* task per active stream with queued
+chunks (:meth:`Engine.work`), which yields to the event loop between batches so that streams take turns, or by a
+producer that found the queue full (:mod:`streamrt.runtime.feeding`).
 
 Statuses change only through the directive machine: :meth:`StreamRecord.apply` asks it, and
 :meth:`Engine.carry_out` does what the transition says (log it, tell the observers, let the persistence snapshot
@@ -33,7 +22,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StreamClosedError, UsageError
@@ -52,13 +41,8 @@ from streamrt.values import Keyword
 if TYPE_CHECKING:
     from streamrt.runtime.ports import Persistence
 
-__all__ = ["HAND_OFF", "YIELD_EVERY", "Checkpoint", "Engine"]
+__all__ = ["Checkpoint", "Engine"]
 
-YIELD_EVERY = 256
-"""Chunks a producer processes itself, over its batches, before it yields to the event loop."""
-HAND_OFF = 1024
-"""Chunks a producer's hand-off processes in one batch (:meth:`Engine.hand_off`) before it looks around; 0 turns
-the hand-off off (every chunk then goes through the queue: the same outcome, slower)."""
 
 Checkpoint = Callable[[StreamView], "Awaitable[None] | None"]
 """A host's ``:checkpoint`` hook; an awaitable it returns is waited for before the stream goes on."""
@@ -68,11 +52,7 @@ _ENDED_AT: Final = Keyword("ended-at")
 _DEBUG, _INFO, _ERROR = logging.DEBUG, logging.INFO, logging.ERROR
 _OVER_FOR_GOOD: Final = frozenset({Status.COMPLETED, Status.STOPPED, Status.CANCELLED})
 """Terminal statuses after which a source may release what its server keeps for a resume (not ``:error``)."""
-_INERT: Final[tuple[type, ...]] = (type(iter([])), type(iter(())))
-"""Iterators that taking a chunk from early changes nothing anyone can see (no code runs, nothing can raise)."""
 SHUT_DOWN: Final = "the provider is shut down"
-_ABSENT: Final[Any] = object()
-"""No chunk (the value :meth:`Engine.hand_off` is given when it has none in hand)."""
 
 
 class Engine:
@@ -95,8 +75,6 @@ class Engine:
         """Streams registered and not yet terminal."""
         self.all_done: list[asyncio.Future[None]] = []
         self.closed = False
-        self.inline = 0
-        """Chunks producers processed since one of them last yielded."""
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # --- intake -------------------------------------------------------------------------------------------------
@@ -116,71 +94,6 @@ class Engine:
         rec.input_ended = True
         if rec.status is _ACTIVE and rec.tasks.worker is None:
             self.schedule(rec)
-
-    async def make_room(
-        self, rec: StreamRecord, *, drain: bool = False, deadline: float | None = None
-    ) -> bool:
-        """Return once the queue has room (with ``drain``: is empty), the stream is over or closed for intake;
-        False if ``deadline`` (the event loop's clock) passed first.
-
-        An active stream is drained right here, by the producer, one batch at a time; the producer then yields
-        once every ``YIELD_EVERY`` chunks so other tasks get their turn. A paused stream makes the producer wait,
-        timed as backpressure. ``drain`` is ``push_many``'s, whose producer goes on processing straight from its
-        iterable once the queue is empty and nothing is in flight (:meth:`hand_off`): an active stream's queue is
-        drained to the end, and a write the stream waits for meanwhile is waited for here too.
-        """
-        tasks = rec.tasks
-        while not rec.status.terminal and tasks.closed is None:
-            if drain and rec.status is _ACTIVE:
-                if tasks.pending is not None:
-                    await self.settle(rec)
-                    continue
-                if not rec.queue:
-                    return True
-            elif len(rec.queue) < rec.queue.capacity:
-                return True
-            if rec.status is _ACTIVE and tasks.pending is None:
-                self.inline += self.run_batch(rec)
-                if self.persistence is not None:
-                    self.ask_policy(rec)
-                    if tasks.pending is not None:
-                        await self.settle(rec)
-                self.after_batch(rec)
-                if self.inline >= YIELD_EVERY:
-                    self.inline = 0
-                    await asyncio.sleep(0)
-            elif not await self.wait_room(rec, deadline):
-                return False
-        return True
-
-    async def wait_room(self, rec: StreamRecord, deadline: float | None = None) -> bool:
-        """Wait until the queue has room, the stream is over or closed, timed as backpressure; False if
-        ``deadline`` passed first. Returns early when the stream can be drained by the caller."""
-        loop = asyncio.get_running_loop()
-        tasks = rec.tasks
-        started = self.clock()
-        try:
-            while len(rec.queue) >= rec.queue.capacity and not rec.status.terminal and tasks.closed is None:
-                fut: asyncio.Future[None] = loop.create_future()
-                if tasks.space_waiters is None:
-                    tasks.space_waiters = []
-                tasks.space_waiters.append(fut)
-                if deadline is None:
-                    await fut
-                else:
-                    try:
-                        async with asyncio.timeout_at(deadline):
-                            await fut
-                    except TimeoutError:
-                        waiters = tasks.space_waiters
-                        if waiters is not None and fut in waiters:
-                            waiters.remove(fut)
-                        return False
-                if rec.status is _ACTIVE and tasks.pending is None:
-                    return True
-        finally:
-            rec.backpressure_wait += self.clock() - started
-        return True
 
     # --- carrying out transitions -------------------------------------------------------------------------------
 
@@ -408,95 +321,6 @@ class Engine:
             return True
         rec.tasks.pending = pending
         return False
-
-    def can_hand_off(self, rec: StreamRecord) -> bool:
-        """Whether a producer may process its chunks itself, skipping the queue (nothing queued or in flight)."""
-        tasks = rec.tasks
-        return (
-            rec.status is _ACTIVE
-            and not rec.queue
-            and tasks.pending is None
-            and tasks.closed is None
-            and HAND_OFF > 0
-        )
-
-    async def hand_off(
-        self, rec: StreamRecord, first: Any, rest: Iterator[Any], meta: dict[Keyword, Any] | None
-    ) -> tuple[int, Iterator[Any] | None]:
-        """Process ``first`` and then chunks from ``rest`` directly, batch by batch, while :meth:`can_hand_off`
-        holds; the queue is not touched. Returns how many it processed and what is left of ``rest`` (None: it ran
-        out); the caller queues that as usual.
-
-        A chunk is taken from ``rest`` only when it is about to be processed, so a pause or an end stops
-        consumption at once; the processed ones are counted in ``seq`` and ``processed`` as they go. After each
-        batch the snapshot policy is asked, as after a queued batch a producer drains, and a write it says the
-        stream must wait for is awaited before the next chunk is taken; a write the batch itself set off (a
-        checkpoint, a dead letter) ends the hand-off instead: a worker settles it. A stream with an input schema
-        fed a list or a tuple takes a whole batch at once (nobody can see that), so the schema checks it in one
-        call; what it did not process is handed back.
-        """
-        program = rec.program
-        loops = program.loops
-        schema = program.guard.input if program.guard is not None else None
-        ahead = schema is not None and type(rest) in _INERT
-        persistence = self.persistence
-        tasks = rec.tasks
-        total = 0
-        while True:
-            size = HAND_OFF
-            if persistence is not None:
-                size = min(persistence.span(rec) or HAND_OFF, HAND_OFF)
-            start = rec.seq
-            received = self.clock()
-            taken: list[Any] = []
-            head = () if first is _ABSENT else (first,)
-            first = _ABSENT
-            try:
-                if ahead:
-                    taken = [*head, *itertools.islice(rest, size - len(head))]
-                    if not taken:
-                        return total, None
-                    checked = not schema.check_all(taken)  # type: ignore[union-attr]
-                    loop = loops.handoff_checked if checked else loops.handoff
-                    n = loop(self, rec, enumerate(taken, start + 1), meta, received, start)  # type: ignore[misc]
-                    ran_out = n == len(taken) < size
-                else:
-                    loop = loops.handoff_checked or loops.handoff
-                    chunks = enumerate(
-                        itertools.chain(head, itertools.islice(rest, size - len(head))), start + 1
-                    )
-                    n = loop(self, rec, chunks, meta, received, start)
-                    # fewer than asked for, with nothing to stop the batch: ``rest`` ran out
-                    ran_out = n < size and rec.status is _ACTIVE and tasks.pending is None
-            except BaseException:
-                # the host's iterable raised: the producer leaves; the chunks it processed are the policy's all the same
-                self.ask_policy(rec)
-                if tasks.pending is not None:
-                    self.schedule(rec)  # a worker settles the write, as the producer cannot
-                raise
-            total += n
-            if tasks.pending is not None:
-                # a write the batch set off that the stream must wait for: a worker settles it, and the producer
-                # hands the rest to the queue
-                if tasks.worker is None:
-                    self.schedule(rec)
-            else:
-                self.ask_policy(rec)
-                if tasks.pending is not None:
-                    # the policy's wait (its previous snapshot is not committed yet, or one turn for the write to
-                    # start): awaited right here, as by a producer that drained a queued batch
-                    await self.settle(rec)
-            self.after_batch(rec)
-            if ahead and n < len(taken):
-                return total, itertools.chain(taken[n:], rest)
-            if ran_out:
-                return total, None
-            self.inline += n
-            if self.inline >= YIELD_EVERY:
-                self.inline = 0
-                await asyncio.sleep(0)
-            if not self.can_hand_off(rec):
-                return total, rest
 
     def after_batch(self, rec: StreamRecord) -> bool:
         """Wake waiting producers; end the stream if its input is over; whether more can be processed now."""

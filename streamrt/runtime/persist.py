@@ -49,7 +49,7 @@ from streamrt.runtime.capture import snapshot_of
 from streamrt.runtime.leases import LEASE_TTL, StoreLeases
 from streamrt.runtime.lifelog import log_snapshots
 from streamrt.runtime.machine import Status
-from streamrt.runtime.ports import Leases, PersistenceHost
+from streamrt.runtime.ports import Leases, Persistence, PersistenceHost
 from streamrt.runtime.stream import BATCH, StreamRecord
 from streamrt.runtime.views import StreamView
 from streamrt.store import Snapshot, SnapshotStore
@@ -65,6 +65,7 @@ __all__ = [
     "Persister",
     "SnapshotPolicy",
     "parse_policy",
+    "persistence_for",
 ]
 
 GROUP_BATCH: Final = 16
@@ -367,6 +368,22 @@ class Persister:
             await self.flush(list(self._records.values()))
         finally:
             await self.leases.close()
+
+
+def persistence_for(
+    store: SnapshotStore | None,
+    snapshot_every: SnapshotPolicy | str | int | None,
+    persistence: Persistence | None,
+) -> Persistence | None:
+    """A provider's persistence from its arguments: the one given, or a :class:`Persister` for ``store``."""
+    if store is None:
+        if snapshot_every is not None and persistence is None:
+            raise UsageError("snapshot_every needs a store")
+        return persistence
+    if persistence is not None:
+        raise UsageError("give a store or a persistence, not both")
+    policy = snapshot_every if isinstance(snapshot_every, SnapshotPolicy) else parse_policy(snapshot_every)
+    return Persister(store, policy)
 
 
 def _one_turn() -> asyncio.Future[None]:

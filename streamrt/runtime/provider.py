@@ -23,39 +23,36 @@ the methods here. Everything a network face or a cluster needs is here too: boun
 from __future__ import annotations
 
 import asyncio
-import functools
-import itertools
 import time
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import (
-    DuplicateStreamError,
     QueueFullError,
     StreamClosedError,
     UnknownStreamError,
     UsageError,
 )
 from streamrt.lang.effects import guard_capabilities
-from streamrt.lang.metered import metered
-from streamrt.policy.guard import Guard, OnError
+from streamrt.policy.guard import OnError
 from streamrt.policy.limits import DEFAULT_LIMITS, Limits
-from streamrt.runtime.callables import name_of, result_shape, takes_meta
+from streamrt.runtime.building import StreamBuilder
+from streamrt.runtime.callables import takes_meta
 from streamrt.runtime.capabilities import SourceFactory, build_capabilities, start_from_request
 from streamrt.runtime.capture import fill, snapshot_of
 from streamrt.runtime.engine import Checkpoint, Engine
 from streamrt.runtime.events import EventHub, Observer
+from streamrt.runtime.feeding import Feeder
 from streamrt.runtime.lifelog import stream_started
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event, Status
 from streamrt.runtime.outputs import Output, OutputSubscription, Sink
-from streamrt.runtime.persist import Persister, SnapshotPolicy, parse_policy
+from streamrt.runtime.persist import SnapshotPolicy, persistence_for
 from streamrt.runtime.ports import Persistence
 from streamrt.runtime.reading import SourceReader
 from streamrt.runtime.report import describe_all, describe_stream
 from streamrt.runtime.spec import StreamSpec
-from streamrt.runtime.stream import DEFAULT_QUEUE_CAPACITY, Program, StreamRecord
+from streamrt.runtime.stream import DEFAULT_QUEUE_CAPACITY, StreamRecord
 from streamrt.runtime.views import StreamsView, StreamView
 from streamrt.sources.base import Source
 from streamrt.store import Snapshot, SnapshotStore
@@ -68,7 +65,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Output", "Provider", "takes_meta"]
 
-_ABSENT: Final[Any] = object()
 _RELEASED: Final = "it was released to another provider"
 
 
@@ -97,32 +93,16 @@ class Provider:
         observers: Iterable[Observer] = (),
         on_checkpoint: Checkpoint | None = None,
     ) -> None:
-        if limits is not None and not isinstance(limits, Limits):
-            raise UsageError(f"limits must be a Limits or None, got {limits!r}")
-        if type(default_queue_capacity) is not int or default_queue_capacity < 1:
-            raise UsageError(
-                f"default_queue_capacity must be a positive integer, got {default_queue_capacity!r}"
-            )
-        if store is not None:
-            if persistence is not None:
-                raise UsageError("give a store or a persistence, not both")
-            policy = (
-                snapshot_every if isinstance(snapshot_every, SnapshotPolicy) else parse_policy(snapshot_every)
-            )
-            persistence = Persister(store, policy)
-        elif snapshot_every is not None and persistence is None:
-            raise UsageError("snapshot_every needs a store")
-        self.limits = limits
+        persistence = persistence_for(store, snapshot_every, persistence)
         self.security = security
-        self.default_queue_capacity = default_queue_capacity
         self._hub = EventHub()
         for observer in observers:
             self._hub.add(observer)
         self._engine = Engine(clock=clock, hub=self._hub, persistence=None, on_checkpoint=on_checkpoint)
-        self._reader = SourceReader(self._engine)
+        self._feeder = Feeder(self._engine)
+        self._reader = SourceReader(self._engine, self._feeder)
         self._persistence: Persistence | None = None
-        self._ids = itertools.count(1)
-        self._programs: weakref.WeakValueDictionary[Any, Program] = weakref.WeakValueDictionary()
+        self._builder = StreamBuilder(self._engine.streams, limits, default_queue_capacity)
         if persistence is not None:
             self.attach_persistence(persistence)
 
@@ -144,6 +124,15 @@ class Provider:
     def clock(self) -> Callable[[], float]:
         """The clock the provider stamps times with (its ``clock`` argument), so other times can agree."""
         return self._engine.clock
+
+    @property
+    def limits(self) -> Limits | None:
+        """The per-chunk limits of script processors (a stream's ``:limits`` option overrides them key by key)."""
+        return self._builder.limits
+
+    @property
+    def default_queue_capacity(self) -> int:
+        return self._builder.default_queue_capacity
 
     @property
     def persistence(self) -> Persistence | None:
@@ -216,7 +205,7 @@ class Provider:
         )
         spec = given if spec is None else spec.merged(given)
         loop = self._loop_for(source)
-        rec = self._build(
+        rec = self._builder.build(
             processor,
             spec,
             initial_state={} if initial_state is None else initial_state,
@@ -244,7 +233,7 @@ class Provider:
             script,
             request,
             source=source,
-            overrides=_overrides(overrides, stream_id, queue_capacity),
+            overrides=StreamSpec.overriding(overrides, stream_id, queue_capacity),
         )
 
     def restore(
@@ -267,7 +256,7 @@ class Provider:
         if snapshot.queue_capacity:
             spec = spec.merged(StreamSpec(queue_capacity=snapshot.queue_capacity))
         loop = self._loop_for(source)
-        rec = self._build(
+        rec = self._builder.build(
             processor,
             spec,
             initial_state=snapshot.initial_state,
@@ -322,7 +311,7 @@ class Provider:
         table = build_capabilities(
             self,
             source_factory=source_factory,
-            overrides=_overrides(overrides, stream_id, queue_capacity),
+            overrides=StreamSpec.overriding(overrides, stream_id, queue_capacity),
         )
         return guard_capabilities(table, self.security, endpoint_uri=endpoint_uri)
 
@@ -337,98 +326,6 @@ class Provider:
             return None
         self._engine.loop = loop
         return loop
-
-    def _build(
-        self,
-        processor: Callable[..., Any],
-        spec: StreamSpec,
-        *,
-        initial_state: Any,
-        on_end: Callable[..., Any] | None,
-        processor_name: str | None,
-        source_kind: str,
-    ) -> StreamRecord:
-        """A stream's record, checked: its id, its program (metered variants, guard, loops) and its spec."""
-        if not callable(processor):
-            raise UsageError(f"processor must be callable, got {pr_str(processor)}")
-        if on_end is not None:
-            if not callable(on_end):
-                raise UsageError(f"on_end must be callable, got {pr_str(on_end)}")
-            takes_meta(on_end, (1, 2), "on-end function")
-        name = processor_name or name_of(processor)
-        stream_id = self._admit(spec.stream_id, name)
-        guard = None
-        if spec.guarded:
-            guard = Guard(
-                input=spec.input_schema,
-                output=spec.output_schema,
-                state=spec.state_schema,
-                on_error=spec.on_error,
-            )
-            guard.check_initial(stream_id, initial_state)
-        limits = self.limits
-        if spec.limits is not None:
-            limits = (limits or DEFAULT_LIMITS).merged(spec.limits)
-        program = self._program(processor, name, on_end, guard, limits)
-        capacity = spec.queue_capacity or self.default_queue_capacity
-        return StreamRecord(
-            stream_id,
-            program,
-            initial_state=initial_state,
-            spec=spec.kept(),
-            capacity=capacity,
-            source_kind=source_kind,
-        )
-
-    def _program(
-        self,
-        processor: Callable[..., Any],
-        name: str,
-        on_end: Callable[..., Any] | None,
-        guard: Guard | None,
-        limits: Limits | None,
-    ) -> Program:
-        """The stream's program; streams with the same functions, limits and no guard share one."""
-        key: Any = (processor, name, on_end, limits)
-        try:
-            hash(key)
-        except TypeError:  # an unhashable callable: its streams do not share
-            key = None
-        if guard is None and key is not None:
-            shared = self._programs.get(key)
-            if shared is not None:
-                return shared
-        program = Program(
-            processor,
-            name=name,
-            takes_meta=takes_meta(processor),
-            shape=result_shape(processor),
-            on_end=on_end,
-            guard=guard,
-        )
-        if limits is not None:
-            # a script's functions run as their metered variant (host functions run as they are)
-            program.processor = metered(
-                processor, limits, when_ready=functools.partial(setattr, program, "processor")
-            )
-            if on_end is not None:
-                program.on_end = metered(
-                    on_end, limits, when_ready=functools.partial(setattr, program, "on_end")
-                )
-        if guard is None and key is not None:
-            self._programs[key] = program
-        return program
-
-    def _admit(self, stream_id: str | None, name: str) -> str:
-        """The id a new stream gets, once it may join (the one place a cap on streams per provider would go)."""
-        streams = self._engine.streams
-        if stream_id is None:
-            stream_id = f"{name}-{next(self._ids)}"
-            while stream_id in streams:
-                stream_id = f"{name}-{next(self._ids)}"
-        elif stream_id in streams:
-            raise DuplicateStreamError(f"a stream with id {stream_id!r} already exists")
-        return stream_id
 
     def _register(
         self, rec: StreamRecord, source: Source | None, loop: asyncio.AbstractEventLoop | None
@@ -468,7 +365,7 @@ class Provider:
         engine = self._engine
         if len(rec.queue) >= rec.queue.capacity:
             deadline = None if timeout is None else _deadline(timeout)
-            if not await engine.make_room(rec, deadline=deadline):
+            if not await self._feeder.make_room(rec, deadline=deadline):
                 raise QueueFullError(
                     f"stream {rec.id}: no room in the queue within {timeout:g} s; the chunk was not taken"
                 )
@@ -490,38 +387,15 @@ class Provider:
         """``push`` each of ``chunks`` in order, much cheaper per chunk; returns how many were accepted.
 
         Once the queue has filled, an active stream's chunks are processed right here, as they are taken from
-        ``chunks`` (see :mod:`streamrt.runtime.engine`), so a large call returns with most of them processed.
+        ``chunks`` (see :mod:`streamrt.runtime.feeding`), so a large call returns with most of them processed.
         With ``timeout`` (seconds), it stops when no room came within that long of waiting and returns how many it
         accepted: the first ones of ``chunks`` (pass a sequence, and retry from that index: the chunk it was
         holding when time ran out is neither accepted nor counted). Chunks accepted together share their ``:received-at``. Stops with ``StreamClosedError`` at the first
         chunk refused because the stream ended (that one is counted as dropped; later ones are neither queued nor
         counted).
         """
-        rec = self._get(stream_id)
-        engine = self._engine
         deadline = None if timeout is None else _deadline(timeout)
-        it: Iterator[Any] = iter(chunks)
-        meta = meta or None
-        total = 0
-        queue = rec.queue
-        chunk = next(it, _ABSENT)
-        while chunk is not _ABSENT:
-            if len(queue) >= queue.capacity:
-                if not await engine.make_room(rec, drain=True, deadline=deadline):
-                    break  # no room in time: ``chunk`` is not accepted (nor counted)
-                if engine.can_hand_off(rec):
-                    # The producer outran the stream: process the rest straight from ``it`` while nothing else
-                    # is queued or in flight (a pause, an end or a write hands the rest back to the queue).
-                    done, rest = await engine.hand_off(rec, chunk, it, meta)
-                    total += done
-                    if rest is None:
-                        break
-                    it = rest
-                    chunk = next(it, _ABSENT)
-                    continue
-            engine.intake(rec, chunk, meta)  # raises (and counts) when the stream or the provider is closed
-            total += 1 + rec.offer_many(it, meta, engine.clock())
-            chunk = next(it, _ABSENT)
+        total = await self._feeder.push_many(self._get(stream_id), chunks, meta or None, deadline)
         if total and self._persistence is not None:
             durable = self._persistence.durable(stream_id)
             if durable is not None:
@@ -540,7 +414,7 @@ class Provider:
         queue = rec.queue
         if len(queue) >= queue.capacity:
             deadline = None if timeout is None else _deadline(timeout)
-            if not await self._engine.make_room(rec, deadline=deadline):
+            if not await self._feeder.make_room(rec, deadline=deadline):
                 return False
         closed = rec.tasks.closed
         if rec.status.terminal or closed is not None:
@@ -688,13 +562,3 @@ def _deadline(timeout: float) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
         raise UsageError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
     return asyncio.get_running_loop().time() + timeout
-
-
-def _overrides(
-    spec: StreamSpec | None, stream_id: str | None, queue_capacity: int | None
-) -> StreamSpec | None:
-    """The overrides of a script's streams: ``spec``, with ``stream_id`` and ``queue_capacity`` on top."""
-    if stream_id is None and queue_capacity is None:
-        return spec
-    given = StreamSpec(stream_id=stream_id, queue_capacity=queue_capacity)
-    return given if spec is None else spec.merged(given)

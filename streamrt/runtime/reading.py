@@ -13,6 +13,7 @@ import asyncio
 
 from streamrt.runtime.callables import failure_text
 from streamrt.runtime.engine import Engine
+from streamrt.runtime.feeding import Feeder
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Status
 from streamrt.runtime.stream import StreamRecord
 from streamrt.sources.base import Chunk, ChunkFault, Control, Source, redact_url
@@ -36,8 +37,9 @@ def is_source_failure(message: str | None, uri: str | None) -> bool:
 class SourceReader:
     """Reads the sources of an engine's streams, one task per stream."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, feeder: Feeder) -> None:
         self.engine = engine
+        self.feeder = feeder
 
     def start(self, rec: StreamRecord, source: Source, loop: asyncio.AbstractEventLoop) -> None:
         """Attach ``source`` to the stream and start its reader task."""
@@ -55,7 +57,7 @@ class SourceReader:
                 try:
                     while not rec.status.terminal and tasks.closed is None:
                         if len(rec.queue) >= rec.queue.capacity:
-                            await engine.make_room(rec)
+                            await self.feeder.make_room(rec)
                             continue
                         try:
                             item = await items.__anext__()

@@ -175,6 +175,16 @@ class StreamSpec:
         bare = replace(self, stream_id=None, queue_capacity=None)
         return EMPTY_SPEC if bare == EMPTY_SPEC else bare
 
+    @staticmethod
+    def overriding(
+        spec: StreamSpec | None, stream_id: str | None, queue_capacity: int | None
+    ) -> StreamSpec | None:
+        """Overrides of a script's streams: ``spec``, with ``stream_id`` and ``queue_capacity`` (flags) on top."""
+        if stream_id is None and queue_capacity is None:
+            return spec
+        given = StreamSpec(stream_id=stream_id, queue_capacity=queue_capacity)
+        return given if spec is None else spec.merged(given)
+
     # --- reading --------------------------------------------------------------------------------------------
 
     @property

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from streamrt.runtime import engine
+from streamrt.runtime import feeding
 from streamrt.runtime.contract import result
 from streamrt.runtime.engine import Engine
 from streamrt.sources.base import Item, Source
@@ -80,7 +80,7 @@ def spy_hand_off(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def hand_off_size(size: int) -> Iterator[None]:
     """``push_many``'s hand-off batches of ``size`` chunks while the block runs (0: no hand-off at all)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(engine, "HAND_OFF", size)
+        mp.setattr(feeding, "HAND_OFF", size)
         yield
 
 

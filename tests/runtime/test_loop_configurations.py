@@ -29,7 +29,7 @@ from streamrt.errors import StreamClosedError
 from streamrt.lang.script import Script, load_script
 from streamrt.policy.limits import DEFAULT_LIMITS
 from streamrt.runtime import Observer, Output, Provider, StatusChange
-from streamrt.runtime import provider as provider_module
+from streamrt.runtime import building as building_module
 from streamrt.runtime.persist import Persister, SnapshotPolicy
 from streamrt.store import MemoryStore
 from streamrt.values import Keyword
@@ -184,7 +184,7 @@ def test_every_configuration_ends_like_the_plain_checked_path(
 
     async def reference() -> dict[str, Any]:
         with hand_off_size(0), pytest.MonkeyPatch.context() as mp:
-            mp.setattr(provider_module, "result_shape", lambda fn: None)  # every result checked
+            mp.setattr(building_module, "result_shape", lambda fn: None)  # every result checked
             return await run(script, name, chunks, guard, capacity=capacity)
 
     async def configured() -> dict[str, Any]:

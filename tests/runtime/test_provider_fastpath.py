@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamrt.errors import StreamClosedError, UsageError
-from streamrt.runtime import Provider, engine
+from streamrt.runtime import Provider, feeding
 from streamrt.runtime.callables import takes_meta
 from streamrt.runtime.contract import result
 from streamrt.runtime.persist import Persister, SnapshotPolicy
@@ -36,7 +36,7 @@ HAND_OFF = 4
 @pytest.fixture(autouse=True)
 def small_hand_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches of a few chunks, so every test crosses several batch boundaries."""
-    monkeypatch.setattr(engine, "HAND_OFF", HAND_OFF)
+    monkeypatch.setattr(feeding, "HAND_OFF", HAND_OFF)
 
 
 ANSWERS = (
@@ -426,7 +426,7 @@ def _noting(order: list[str]) -> Callable[[Any, dict[Keyword, Any]], Any]:
 def _spy_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many chunks each hand-off batch processed, in order."""
     # the producer yields after every batch, so the worker the first chunks started is gone by the end
-    monkeypatch.setattr(engine, "YIELD_EVERY", HAND_OFF)
+    monkeypatch.setattr(feeding, "YIELD_EVERY", HAND_OFF)
     return spy_hand_off(monkeypatch)
 
 
@@ -436,7 +436,7 @@ async def test_a_dead_letter_write_makes_the_stream_wait_then_the_rest_is_queued
 ) -> None:
     order: list[str] = []
     handed_off = _spy_hand_offs(monkeypatch)
-    monkeypatch.setattr(engine, "HAND_OFF", hand_off)
+    monkeypatch.setattr(feeding, "HAND_OFF", hand_off)
     # a persister whose snapshot policy never falls due: only its dead-letter writes make the stream wait
     async with SlowLetters(order) as store:
         persister = Persister(store, SnapshotPolicy(chunks=1_000_000))

@@ -20,8 +20,8 @@ from streamrt.lang import shape as lang_shape
 from streamrt.lang.meter import DEFAULT_LIMITS
 from streamrt.lang.metered import metered
 from streamrt.lang.script import Script, load_script
-from streamrt.runtime import Provider, engine
-from streamrt.runtime import provider as provider_module
+from streamrt.runtime import Provider, feeding
+from streamrt.runtime import building as building_module
 from streamrt.runtime.callables import result_shape
 from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret
 from streamrt.values import Keyword
@@ -157,7 +157,7 @@ class Checked(Provider):
 
     def start(self, processor: Any, **kwargs: Any) -> str:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(provider_module, "result_shape", lambda fn: None)
+            mp.setattr(building_module, "result_shape", lambda fn: None)
             return super().start(processor, **kwargs)
 
 
@@ -267,7 +267,7 @@ def test_a_marked_stream_ends_like_the_checked_reference(
 
 @pytest.fixture
 def small_hand_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "HAND_OFF", 4)
+    monkeypatch.setattr(feeding, "HAND_OFF", 4)
 
 
 @pytest.mark.usefixtures("small_hand_off")

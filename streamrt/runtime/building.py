@@ -1,0 +1,139 @@
+"""Making a stream's record from its spec: admission, the guard, the (shared) program, the record.
+
+What a provider does between "start this processor with these options" and a record the engine can run: the id
+(generated, or checked against the streams already there: the place where a cap on streams per provider belongs),
+the guard the spec's schemas and ``:on-error`` ask for (and the initial state checked against it), the limits
+(the provider's, with the spec's ``:limits`` on top) and the program: the processor and ``:on-end`` as their
+metered variants, and the chunk loops generated for the configuration. Streams of one processor without a guard
+share their program, which keeps an idle stream small.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from streamrt.errors import DuplicateStreamError, UsageError
+from streamrt.lang.metered import metered
+from streamrt.policy.guard import Guard
+from streamrt.policy.limits import DEFAULT_LIMITS, Limits
+from streamrt.runtime.callables import name_of, result_shape, takes_meta
+from streamrt.runtime.spec import StreamSpec
+from streamrt.runtime.stream import Program, StreamRecord
+from streamrt.values import pr_str
+
+__all__ = ["StreamBuilder"]
+
+
+class StreamBuilder:
+    """Builds the records of one provider's streams (``streams``: the ones it has, for their ids)."""
+
+    def __init__(
+        self, streams: Mapping[str, StreamRecord], limits: Limits | None, default_queue_capacity: int
+    ) -> None:
+        if limits is not None and not isinstance(limits, Limits):
+            raise UsageError(f"limits must be a Limits or None, got {limits!r}")
+        if type(default_queue_capacity) is not int or default_queue_capacity < 1:
+            raise UsageError(
+                f"default_queue_capacity must be a positive integer, got {default_queue_capacity!r}"
+            )
+        self.streams = streams
+        self.limits = limits
+        self.default_queue_capacity = default_queue_capacity
+        self._ids = itertools.count(1)
+        self._programs: weakref.WeakValueDictionary[Any, Program] = weakref.WeakValueDictionary()
+
+    def build(
+        self,
+        processor: Callable[..., Any],
+        spec: StreamSpec,
+        *,
+        initial_state: Any,
+        on_end: Callable[..., Any] | None,
+        processor_name: str | None,
+        source_kind: str,
+    ) -> StreamRecord:
+        """A stream's record, checked: its id, its program (metered variants, guard, loops) and its spec."""
+        if not callable(processor):
+            raise UsageError(f"processor must be callable, got {pr_str(processor)}")
+        if on_end is not None:
+            if not callable(on_end):
+                raise UsageError(f"on_end must be callable, got {pr_str(on_end)}")
+            takes_meta(on_end, (1, 2), "on-end function")
+        name = processor_name or name_of(processor)
+        stream_id = self.admit(spec.stream_id, name)
+        guard = None
+        if spec.guarded:
+            guard = Guard(
+                input=spec.input_schema,
+                output=spec.output_schema,
+                state=spec.state_schema,
+                on_error=spec.on_error,
+            )
+            guard.check_initial(stream_id, initial_state)
+        limits = self.limits
+        if spec.limits is not None:
+            limits = (limits or DEFAULT_LIMITS).merged(spec.limits)
+        program = self.program(processor, name, on_end, guard, limits)
+        capacity = spec.queue_capacity or self.default_queue_capacity
+        return StreamRecord(
+            stream_id,
+            program,
+            initial_state=initial_state,
+            spec=spec.kept(),
+            capacity=capacity,
+            source_kind=source_kind,
+        )
+
+    def program(
+        self,
+        processor: Callable[..., Any],
+        name: str,
+        on_end: Callable[..., Any] | None,
+        guard: Guard | None,
+        limits: Limits | None,
+    ) -> Program:
+        """The stream's program; streams with the same functions, limits and no guard share one."""
+        key: Any = (processor, name, on_end, limits)
+        try:
+            hash(key)
+        except TypeError:  # an unhashable callable: its streams do not share
+            key = None
+        if guard is None and key is not None:
+            shared = self._programs.get(key)
+            if shared is not None:
+                return shared
+        program = Program(
+            processor,
+            name=name,
+            takes_meta=takes_meta(processor),
+            shape=result_shape(processor),
+            on_end=on_end,
+            guard=guard,
+        )
+        if limits is not None:
+            # a script's functions run as their metered variant (host functions run as they are)
+            program.processor = metered(
+                processor, limits, when_ready=functools.partial(setattr, program, "processor")
+            )
+            if on_end is not None:
+                program.on_end = metered(
+                    on_end, limits, when_ready=functools.partial(setattr, program, "on_end")
+                )
+        if guard is None and key is not None:
+            self._programs[key] = program
+        return program
+
+    def admit(self, stream_id: str | None, name: str) -> str:
+        """The id a new stream gets, once it may join (the one place a cap on streams per provider would go)."""
+        streams = self.streams
+        if stream_id is None:
+            stream_id = f"{name}-{next(self._ids)}"
+            while stream_id in streams:
+                stream_id = f"{name}-{next(self._ids)}"
+        elif stream_id in streams:
+            raise DuplicateStreamError(f"a stream with id {stream_id!r} already exists")
+        return stream_id
