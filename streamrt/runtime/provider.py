@@ -2,11 +2,14 @@
 
 Theory of operation
 -------------------
-The provider is the public face of a few parts, each in its own module and each replaceable through a port:
+The provider is the public face of a few parts, each in its own module; what may be replaced is behind a port:
 
+- the *builder* (:mod:`streamrt.runtime.building`) makes a stream's record from its spec: id, guard, program;
 - the *engine* (:mod:`streamrt.runtime.engine`) moves the stream records: intake, scheduling, batches run by the
   chunk loops generated for each stream's configuration (:mod:`streamrt.runtime.loops`), directives carried out
   through the directive machine (:mod:`streamrt.runtime.machine`);
+- the *feeder* (:mod:`streamrt.runtime.feeding`) is what a producer does to a full queue: drain it, wait for
+  room (up to a deadline), hand chunks straight to the processor;
 - the *source reader* (:mod:`streamrt.runtime.reading`) pulls a stream's source only while its queue has room;
 - the *event hub* (:mod:`streamrt.runtime.events`) tells observers and sinks, in order, what happens: outputs,
   status changes, dead letters, batches, snapshot writes;
