@@ -150,7 +150,7 @@ def fill(record: StreamRecord, snapshot: Snapshot, *, now: float | None = None) 
 def source_failed(snapshot: Snapshot) -> bool:
     """Whether the stream's source gave up, so a resume reopens it (see :attr:`Snapshot.source_failed`).
 
-    Snapshots before format 3 did not record it: for them an ``:error`` message of the driver's
+    Snapshots before format 3 did not record it: for them an ``:error`` message of the reader's
     ``source URI: cause`` shape is the only sign.
     """
     if snapshot.source_failed is not None:

@@ -70,7 +70,7 @@ def stream_started(s: StreamRecord, source: Source | None) -> None:
 
 
 def log_transition(s: StreamRecord, t: Transition, level: int, seq: int | None = None) -> None:
-    """Log a transition the driver carried out, at ``level`` (the driver has checked that it is enabled).
+    """Log a transition the engine carried out, at ``level`` (the engine has checked that it is enabled).
 
     ``seq``: the chunk whose processing led to the transition, if the caller knows it; else :func:`_reached`,
     which is that chunk unless the transition discarded the queue (then it is the last chunk accepted).

@@ -5,10 +5,10 @@ Theory of operation
 A stream has a :class:`Status`; things that happen to it are :class:`Event` s: a chunk arrives, a directive comes
 (from the processor's result, the host, or a source's control channel), the processor fails, or the input ends
 and the queue is drained. :func:`transition` looks the pair up in :data:`TRANSITIONS` and returns the new status
-plus the :class:`Effect` s the driver must carry out (run the processor, discard the queue, run ``:on-end``, ...).
+plus the :class:`Effect` s the engine must carry out (run the processor, discard the queue, run ``:on-end``, ...).
 
 Nothing here does I/O or knows about asyncio; the per-stream record (:mod:`streamrt.runtime.stream`) applies the
-bookkeeping effects and the provider (:mod:`streamrt.runtime.provider`) is a thin loop that carries out the rest.
+bookkeeping effects and the engine (:mod:`streamrt.runtime.engine`) is a thin loop that carries out the rest.
 
 The lifecycle table in docs/lifecycle.md is rendered from :data:`TRANSITIONS` by :func:`lifecycle_table` (a test
 keeps the two equal). Rules beyond the plain lifecycle, chosen here and documented in docs/testing.md:
@@ -95,7 +95,7 @@ class Event(enum.Enum):
 
 
 class Effect(enum.Flag):
-    """What the driver must do besides changing the status."""
+    """What the engine must do besides changing the status."""
 
     NONE = 0
     ENQUEUE = enum.auto()
