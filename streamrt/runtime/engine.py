@@ -327,7 +327,7 @@ class Engine:
         tasks = rec.tasks
         if tasks.space_waiters:
             _wake(tasks.space_waiters)
-        if rec.status is not _ACTIVE:
+        if rec.status is not _ACTIVE or tasks.closed is not None:
             return False
         if rec.queue:
             return True
