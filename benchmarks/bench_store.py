@@ -113,7 +113,7 @@ async def through_provider(store: SnapshotStore, chunks: int, policy: SnapshotPo
     data = [{VALUE: i} for i in range(chunks)]
     async with store, Provider() as p:
         persister = Persister(store, policy)
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = p.start(count_and_sum, stream_id=f"bench-{uuid.uuid4().hex[:8]}", initial_state=INITIAL)
         persister.track(p.record(sid))
         start = time.perf_counter()
@@ -131,7 +131,7 @@ async def durable_pushes(store: SnapshotStore, chunks: int, producers: int) -> R
     """Chunks per second when each of ``producers`` streams gets ``await push`` + ``await durable`` per chunk."""
     async with store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         run = uuid.uuid4().hex[:8]
         ids = [
             p.start(count_and_sum, stream_id=f"push-{run}-{i}", initial_state=INITIAL)
@@ -186,7 +186,7 @@ async def resume_many(url: str, folder: Path, streams: int) -> tuple[float, floa
 
     async with open_store(url) as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         start = time.perf_counter()
         await resume_streams(p, persister, ids, script)
         elapsed = time.perf_counter() - start

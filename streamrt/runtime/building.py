@@ -21,6 +21,7 @@ from streamrt.lang.metered import metered
 from streamrt.policy.guard import Guard
 from streamrt.policy.limits import DEFAULT_LIMITS, Limits
 from streamrt.runtime.callables import name_of, result_shape, takes_meta
+from streamrt.runtime.loops import loops_for
 from streamrt.runtime.spec import StreamSpec
 from streamrt.runtime.stream import Program, StreamRecord
 from streamrt.values import pr_str
@@ -106,13 +107,15 @@ class StreamBuilder:
             shared = self._programs.get(key)
             if shared is not None:
                 return shared
+        meta, shape = takes_meta(processor), result_shape(processor)
         program = Program(
             processor,
             name=name,
-            takes_meta=takes_meta(processor),
-            shape=result_shape(processor),
+            takes_meta=meta,
+            shape=shape,
             on_end=on_end,
             guard=guard,
+            loops=loops_for(meta, shape, guard),
         )
         if limits is not None:
             # a script's functions run as their metered variant (host functions run as they are)

@@ -42,7 +42,7 @@ import re
 import time
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from streamrt.errors import StoreError, UsageError
 from streamrt.runtime.capture import snapshot_of
@@ -55,9 +55,6 @@ from streamrt.runtime.views import StreamView
 from streamrt.store import Snapshot, SnapshotStore
 from streamrt.store.group import GroupCommit
 from streamrt.store.snapshot import DeadLetter
-
-if TYPE_CHECKING:
-    from streamrt.runtime.provider import Provider
 
 __all__ = [
     "GROUP_BATCH",
@@ -159,10 +156,6 @@ class Persister:
     def transactions(self) -> int:
         """Transactions those took (fewer than ``writes``: group commit)."""
         return self._group.transactions
-
-    def attach(self, provider: Provider) -> None:
-        """Become ``provider``'s persistence (``Provider(persistence=...)`` does the same at construction)."""
-        provider.attach_persistence(self)
 
     def bind(self, host: PersistenceHost) -> None:
         """Serve one provider (``Provider(persistence=...)`` calls this)."""

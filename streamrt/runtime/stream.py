@@ -27,16 +27,18 @@ import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from itertools import repeat
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from streamrt.errors import QueueFullError, StreamClosedError, UsageError
 from streamrt.policy.guard import Guard
-from streamrt.runtime.loops import Loops, loops_for
 from streamrt.runtime.machine import Event, Status, Transition, transition
 from streamrt.runtime.spec import EMPTY_SPEC, StreamSpec
 from streamrt.sources.base import Continuation, Source
 from streamrt.store.snapshot import DeadLetter
 from streamrt.values import Keyword
+
+if TYPE_CHECKING:
+    from streamrt.runtime.loops import Loops
 
 __all__ = [
     "BATCH",
@@ -114,6 +116,7 @@ class Program:
         shape: str | None = None,
         on_end: Callable[..., Any] | None = None,
         guard: Guard | None = None,
+        loops: Loops,
     ) -> None:
         self.processor = processor
         self.name = name
@@ -123,7 +126,8 @@ class Program:
         self.on_end = on_end
         self.guard = guard
         """Schemas and ``:on-error`` policy (:mod:`streamrt.policy.guard`); None: nothing checked per chunk."""
-        self.loops: Loops = loops_for(takes_meta, shape, guard)
+        self.loops = loops
+        """The chunk loops generated for this configuration (:func:`~streamrt.runtime.loops.loops_for`)."""
 
 
 class StreamTasks:

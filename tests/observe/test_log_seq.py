@@ -17,6 +17,7 @@ import pytest
 
 from streamrt.observe.logs import configure_logging, log_transition, unconfigure_logging
 from streamrt.runtime.contract import result
+from streamrt.runtime.loops import loops_for
 from streamrt.runtime.machine import Event, Status
 from streamrt.runtime.provider import Provider
 from streamrt.runtime.stream import Program, StreamRecord
@@ -107,7 +108,11 @@ class Keep(logging.Handler):
 
 def test_a_caller_that_knows_the_chunk_passes_it() -> None:
     """A transition that discards the queue leaves nothing to count: the caller gives the chunk's number."""
-    s = StreamRecord("s", Program(lambda st, c: st, name="p", takes_meta=False), initial_state={})
+    s = StreamRecord(
+        "s",
+        Program(lambda st, c: st, name="p", takes_meta=False, loops=loops_for(False, None, None)),
+        initial_state={},
+    )
     for i in range(5):
         s.offer(i, None, 0.0)
     handler = Keep()

@@ -149,7 +149,7 @@ async def test_nothing_is_formatted_when_the_level_is_off(monkeypatch: pytest.Mo
 async def test_snapshot_records_at_debug(json_log: io.StringIO) -> None:
     async with MemoryStore() as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = p.start(lambda s, c: result(s + c), stream_id="snap", initial_state=0, processor_name="adder")
         await persister.claim(sid)
         await p.push(sid, 5)

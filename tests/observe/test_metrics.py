@@ -119,7 +119,7 @@ async def test_every_documented_metric_is_exposed() -> None:
     async with MemoryStore() as store, Provider() as p:
         instrument(p, registry)
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = p.start(echo, stream_id="a", processor_name="echo")
         await persister.claim(sid)
         await p.push_many(sid, range(10))

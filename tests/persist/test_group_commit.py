@@ -61,7 +61,7 @@ async def reaches(count: Callable[[], int], target: int, timeout: float = 10.0) 
 async def test_snapshots_due_during_a_write_are_coalesced_into_the_next_transaction() -> None:
     async with GatedStore() as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         ids = [p.start(add, stream_id=f"s{i:02d}", initial_state=0) for i in range(50)]
         store.gate = asyncio.Event()
         p.push_nowait("s00", 1000)  # (push would wait for the commit: the host acknowledgement)
@@ -87,7 +87,7 @@ async def test_snapshots_due_during_a_write_are_coalesced_into_the_next_transact
 async def test_a_stream_runs_at_most_two_batches_past_its_committed_snapshot() -> None:
     async with GatedStore() as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = p.start(add, stream_id="s", initial_state=0, queue_capacity=1000)
         store.gate = asyncio.Event()
         for i in range(200):
@@ -109,7 +109,7 @@ async def test_interval_snapshots_are_taken_at_each_interval_and_written_while_t
 ) -> None:
     async with GatedStore() as store, Provider() as p:
         persister = Persister(store, parse_policy("10"))
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = p.start(add, stream_id="s", initial_state=0, queue_capacity=1000 if feed == "queued" else 32)
         store.gate = asyncio.Event()
         if feed == "queued":
@@ -138,7 +138,7 @@ async def test_interval_snapshots_are_taken_at_each_interval_and_written_while_t
 async def test_push_returns_once_the_chunk_is_committed() -> None:
     async with GatedStore() as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = p.start(add, stream_id="s", initial_state=0)
         store.gate = asyncio.Event()
         pushing = asyncio.ensure_future(p.push(sid, 5))
@@ -161,7 +161,7 @@ async def test_push_returns_once_the_chunk_is_committed() -> None:
 async def test_a_lost_race_fails_only_its_stream() -> None:
     async with MemoryStore() as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         ids = [p.start(add, stream_id=f"s{i}", initial_state=0) for i in range(4)]
         await store.put(Snapshot("s2", "add"), expected_version=None)  # another writer got there first
         for sid in ids:
@@ -185,7 +185,7 @@ async def test_checkpoint_action_is_written_at_once_under_an_interval_policy() -
 
     async with GatedStore() as store, Provider() as p:
         persister = Persister(store, parse_policy("1000"))
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = p.start(proc, stream_id="s", initial_state=0)
         await p.push_many(sid, range(10))
         await p.settle()
@@ -229,7 +229,7 @@ async def test_a_stream_whose_input_ended_comes_back_completing(script: Any, tmp
     url = str(tmp_path / "s.db")
     async with open_store(url) as store, Provider() as p:
         persister = Persister(store, processor_hash=script.source_hash)
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = p.start(script.processor("add"), stream_id="s", initial_state=0, processor_name="add")
         await persister.claim(sid)
         p.pause(sid)
@@ -248,7 +248,7 @@ async def test_a_stream_whose_input_ended_comes_back_completing(script: Any, tmp
         )
     async with open_store(url) as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         await resume_streams(p, persister, ["s"], script)
         record = p.record("s")
         assert record.input_ended and record.status is Status.PAUSED
@@ -293,7 +293,7 @@ async def test_resume_streams_brings_back_many_in_one_read_and_one_claim(script:
 
             setattr(store, name, spy)
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         snaps = await resume_streams(p, persister, None, script)
         assert len(snaps) == n and "done" not in p.stream_ids()
         assert calls == ["get_many", "claim_many"]

@@ -14,6 +14,7 @@ from streamrt.cli import main
 from streamrt.errors import ProcessorChangedError, SnapshotNotFoundError, UsageError
 from streamrt.lang.script import load_script
 from streamrt.runtime.capture import snapshot_of
+from streamrt.runtime.loops import loops_for
 from streamrt.runtime.machine import Status
 from streamrt.runtime.persist import Persister, SnapshotPolicy, parse_policy
 from streamrt.runtime.provider import Provider
@@ -92,7 +93,7 @@ async def test_paused_stream_with_20_queued_chunks_comes_back_the_same() -> None
     async with MemoryStore() as store:
         async with Provider() as p:
             persister = Persister(store)
-            persister.attach(p)
+            p.attach_persistence(persister)
             sid = p.start(add, stream_id="s", initial_state=0, queue_capacity=32)
             await persister.claim(sid)
             for i in range(5):
@@ -142,7 +143,7 @@ async def test_queued_chunks_keep_their_received_at_across_a_resume(recorded: bo
     async with MemoryStore() as store:
         async with Provider(clock=Ticks(1000.0)) as p:
             persister = Persister(store)
-            persister.attach(p)
+            p.attach_persistence(persister)
             sid = p.start(stamps, stream_id="s", initial_state=())
             p.pause(sid)
             for chunk in "abc":
@@ -166,7 +167,7 @@ async def test_per_chunk_policy_commits_the_latest_state_of_every_stream() -> No
     async with MemoryStore() as store:
         async with Provider() as p:
             persister = Persister(store)
-            persister.attach(p)
+            p.attach_persistence(persister)
             ids = [p.start(add, stream_id=f"s{i}", initial_state=0) for i in range(3)]
             for sid in ids:
                 await p.push_many(sid, range(10))
@@ -184,7 +185,7 @@ async def test_interval_policy_writes_less_often() -> None:
     async with MemoryStore() as store:
         async with Provider() as p:
             persister = Persister(store, parse_policy("100"))
-            persister.attach(p)
+            p.attach_persistence(persister)
             sid = p.start(add, stream_id="s", initial_state=0)
             await p.push_many(sid, range(1000))
             p.end_input(sid)
@@ -197,7 +198,12 @@ async def test_interval_policy_writes_less_often() -> None:
 
 def test_snapshot_of_records_where_to_resume() -> None:
     spec = StreamSpec.parse({K("endpoint"): "jsonl:x"})
-    rec = StreamRecord("s", Program(add, name="add", takes_meta=False), initial_state=7, spec=spec)
+    rec = StreamRecord(
+        "s",
+        Program(add, name="add", takes_meta=False, loops=loops_for(False, None, None)),
+        initial_state=7,
+        spec=spec,
+    )
     rec.continuation = {"line": 3, "offset": 10}
     snap = snapshot_of(rec, processor_hash="abc", source_uri="jsonl:/x", script_path="/s.rtfs")
     assert (snap.processor, snap.processor_hash, snap.source_uri) == ("add", "abc", "jsonl:/x")

@@ -175,7 +175,7 @@ async def test_the_source_failed_flag_round_trips_and_drives_resume(tmp_path: Pa
     async with open_store(url) as store:
         async with Provider() as p:
             persister = Persister(store)
-            persister.attach(p)
+            p.attach_persistence(persister)
             await persister.claim("f")
             p.start(
                 script.processor("add"),
@@ -195,7 +195,7 @@ async def test_the_source_failed_flag_round_trips_and_drives_resume(tmp_path: Pa
         await store.put(snap, expected_version=version)
         async with Provider() as p:
             persister = Persister(store)
-            persister.attach(p)
+            p.attach_persistence(persister)
             resumed = await resume_streams(p, persister, None, script)
             assert [s.stream_id for s in resumed] == ["f"]
             await p.wait("f")
@@ -251,7 +251,7 @@ async def test_a_processor_error_while_draining_a_failed_source_is_not_a_source_
     script = load_script(str(path))
     async with open_store("memory:") as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         await persister.claim("g")
         # no :sum in the state: the first chunk fails in the processor, after the source has given up
         p.start(

@@ -146,7 +146,7 @@ async def test_push_many_hands_off_and_every_committed_snapshot_is_a_consistent_
     async with make_store(kind, tmp_path / "s.db") as store, Provider() as p:
         committed = Committed(store, chunks)
         persister = Persister(store, policy, processor_hash=script.source_hash)
-        persister.attach(p)
+        p.attach_persistence(persister)
         p.add_sink(lambda o: outs.append((o.seq, o.value)))
         ahead: list[int] = []
         sid = await start(p, persister, script, name, lambda seq: ahead.append(seq - committed.seq("s")))
@@ -183,7 +183,7 @@ async def test_hand_off_batches_end_where_the_policy_looks_again(
         sizes = spy_hand_off(monkeypatch)
         async with MemoryStore() as store, Provider() as p:
             persister = Persister(store, policy)
-            persister.attach(p)
+            p.attach_persistence(persister)
             sid = await start(p, persister, script, "tally")
             try:
                 await p.push_many(sid, [{V: 1}] * 2000)
@@ -222,7 +222,7 @@ async def uninterrupted(
     outs: list[tuple[int, Any]] = []
     async with MemoryStore() as store, Provider() as p:
         persister = Persister(store, processor_hash=script.source_hash)
-        persister.attach(p)
+        p.attach_persistence(persister)
         p.add_sink(lambda o: outs.append((o.seq, o.value)))
         sid = await start(p, persister, script, name)
         await p.push_many(sid, chunks)
@@ -258,7 +258,7 @@ async def test_a_crash_mid_hand_off_resumes_to_the_uninterrupted_outcome(
 
     async with make_store(kind, db) as store, Provider() as p:
         persister = Persister(store, policy, processor_hash=script.source_hash)
-        persister.attach(p)
+        p.attach_persistence(persister)
         p.add_sink(lambda o: before.append((o.seq, o.value)))
         sid = await start(p, persister, script, name)
         await p.push_many(sid, first)
@@ -281,7 +281,7 @@ async def test_a_crash_mid_hand_off_resumes_to_the_uninterrupted_outcome(
         Committed(image, chunks).check(snap)
         await image.release(sid, owner)  # the crashed process's lease, expired
         persister2 = Persister(image, policy, processor_hash=script.source_hash)
-        persister2.attach(p2)
+        p2.attach_persistence(persister2)
         p2.add_sink(lambda o: after.append((o.seq, o.value)))
         await resume_stream(p2, persister2, sid, script)
         await p2.push_many(sid, chunks[snap.seq :])  # the host feeds on from the stored seq
@@ -342,7 +342,7 @@ async def test_a_held_write_stops_the_producer_until_it_commits(
     sizes = spy_hand_off(monkeypatch)
     async with GatedStore() as store, Provider() as p:
         persister = Persister(store, POLICIES[policy_name])
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = await start(p, persister, script, "tally")
         r = p.record(sid)
         feeding = asyncio.ensure_future(p.push_many(sid, [{V: 1}] * 1000))
@@ -369,7 +369,7 @@ async def test_a_sqlite_write_lock_held_by_another_process_stops_the_producer(
     db = tmp_path / "s.db"
     async with SqlStore(f"sqlite:///{db}") as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = await start(p, persister, script, "tally")
         r = p.record(sid)
         other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
@@ -400,7 +400,7 @@ async def test_a_producer_cancelled_while_it_waits_leaves_the_write_and_its_othe
 ) -> None:
     async with GatedStore() as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = await start(p, persister, script, "tally")
         r = p.record(sid)
         feeding = asyncio.ensure_future(p.push_many(sid, [{V: 1}] * 1000))
@@ -434,7 +434,7 @@ async def test_an_error_from_the_hosts_iterable_still_gets_its_snapshot(script: 
 
     async with MemoryStore() as store, Provider() as p:
         persister = Persister(store)
-        persister.attach(p)
+        p.attach_persistence(persister)
         sid = await start(p, persister, script, "tally")
         with pytest.raises(Broken):
             await p.push_many(sid, chunks())
@@ -490,7 +490,7 @@ async def _run(
     outs: list[tuple[int, Any]] = []
     async with MemoryStore() as store, Provider(default_queue_capacity=1) as p:
         persister = Persister(store, policy)
-        persister.attach(p)
+        p.attach_persistence(persister)
         p.add_sink(lambda o: outs.append((o.seq, o.value)))
         sid = p.start(scripted(answers), stream_id="s")
         await persister.claim(sid)

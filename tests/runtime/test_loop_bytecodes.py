@@ -24,7 +24,7 @@ from streamrt.policy.guard import Guard, OnError
 from streamrt.policy.schema import compile_schema
 from streamrt.runtime.engine import Engine
 from streamrt.runtime.events import EventHub
-from streamrt.runtime.loops import LoopKey, chunk_loop
+from streamrt.runtime.loops import LoopKey, chunk_loop, loops_for
 from streamrt.runtime.stream import Program, StreamRecord
 from streamrt.values import Keyword
 
@@ -71,7 +71,14 @@ def _record(key: LoopKey) -> StreamRecord:
             state=compile_schema(":map") if key.state else None,
             on_error=OnError.FAIL if key.fail else OnError.SKIP,
         )
-    program = Program(_processor(key), name="p", takes_meta=key.meta, shape=key.shape, guard=guard)
+    program = Program(
+        _processor(key),
+        name="p",
+        takes_meta=key.meta,
+        shape=key.shape,
+        guard=guard,
+        loops=loops_for(key.meta, key.shape, guard),
+    )
     return StreamRecord("s", program, initial_state={K("n"): 0}, capacity=10 * N)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streamrt.errors import QueueFullError, StreamClosedError
+from streamrt.runtime.loops import loops_for
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, TRANSITIONS, Effect, Event, Status, transition
 from streamrt.runtime.stream import Program, StreamRecord
 from streamrt.values import Keyword
@@ -95,7 +96,7 @@ def test_directive_keywords() -> None:
 def record(capacity: int = 3) -> StreamRecord:
     return StreamRecord(
         "s",
-        Program(lambda state, chunk: state, name="p", takes_meta=False),
+        Program(lambda state, chunk: state, name="p", takes_meta=False, loops=loops_for(False, None, None)),
         initial_state={},
         capacity=capacity,
     )

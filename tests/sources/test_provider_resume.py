@@ -97,7 +97,7 @@ async def test_a_processor_error_is_not_reopened_by_resume(tmp_path: Path) -> No
         requests = len(server.requests)
         async with open_store(store) as snapshots, Provider() as p:
             persister = Persister(snapshots)
-            persister.attach(p)
+            p.attach_persistence(persister)
             snap = await resume_stream(p, persister, "feed", load_script(str(script)))
             assert snap.status == "error"
             assert p.record("feed").status.value == "error"
@@ -120,7 +120,7 @@ async def test_a_snapshot_taken_while_draining_after_a_source_failure_reopens_th
         Provider() as p,
     ):
         persister = Persister(snapshots, processor_hash=script.source_hash)
-        persister.attach(p)
+        p.attach_persistence(persister)
         source = open_source(first.url, options={K("retry"): policy})
         sid = p.start(
             script.processor("record"),
@@ -148,7 +148,7 @@ async def test_a_snapshot_taken_while_draining_after_a_source_failure_reopens_th
         Provider() as p,
     ):
         persister = Persister(snapshots)
-        persister.attach(p)
+        p.attach_persistence(persister)
         await resume_stream(p, persister, "feed", script)
         p.resume("feed")
         await asyncio.wait_for(p.wait("feed"), timeout=10)
