@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import CapabilityError, ScriptError, StreamrtError, UsageError
 from streamrt.lang.script import stream_request
-from streamrt.runtime.spec import StreamSpec
+from streamrt.runtime.spec import STREAM_ID, StreamSpec
 from streamrt.sources.base import Source
 from streamrt.values import Keyword, pr_str
 
@@ -30,7 +30,6 @@ __all__ = ["SourceFactory", "build_capabilities", "request_spec", "script_functi
 SourceFactory = Callable[[str, Mapping[Keyword, Any]], "Source | None"]
 """Opens the source of a stream from its endpoint and options; ``None`` means the host feeds it."""
 
-_STREAM_ID: Final = Keyword("stream-id")
 _MESSAGE: Final = Keyword("message")
 _LEVEL: Final = Keyword("level")
 _INCLUDE_STATE: Final = Keyword("include-state")
@@ -100,7 +99,7 @@ def _for_script(value: Any) -> Any:
 
 
 def _stream_id(args: Any, name: str) -> str:
-    sid = args.get(_STREAM_ID) if isinstance(args, Mapping) else args
+    sid = args.get(STREAM_ID) if isinstance(args, Mapping) else args
     if not isinstance(sid, str):
         raise CapabilityError(f':{name} needs :stream-id, a string, e.g. {{:stream-id "my-stream"}}')
     return sid
@@ -134,7 +133,7 @@ def build_capabilities(
         return sid
 
     def inspect(args: dict[Keyword, Any], ctx: CallContext) -> Any:
-        sid = args.get(_STREAM_ID) if isinstance(args, Mapping) else None
+        sid = args.get(STREAM_ID) if isinstance(args, Mapping) else None
         include_state = bool(args.get(_INCLUDE_STATE)) if isinstance(args, Mapping) else False
         include_queue = bool(args.get(_INCLUDE_QUEUE)) if isinstance(args, Mapping) else False
         try:

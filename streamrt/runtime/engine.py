@@ -26,12 +26,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StreamClosedError, UsageError
+from streamrt.meta import ENDED_AT, RECEIVED_AT, SEQ, SOURCE, STREAM_ID
 from streamrt.policy.guard import MEMORY_DEAD_LETTERS, OnError
 from streamrt.runtime.callables import failure_text, name_of, takes_meta
 from streamrt.runtime.contract import interpret
 from streamrt.runtime.events import EventHub, StatusChange
 from streamrt.runtime.lifelog import log_transition, stream_log
-from streamrt.runtime.loops import RECEIVED_AT, SEQ, SOURCE, STREAM_ID, chunk_failure
+from streamrt.runtime.loops import chunk_failure
 from streamrt.runtime.machine import Event, Status, Transition, transition
 from streamrt.runtime.stream import DeadLetters, StreamRecord
 from streamrt.runtime.views import StreamView
@@ -48,7 +49,6 @@ Checkpoint = Callable[[StreamView], "Awaitable[None] | None"]
 """A host's ``:checkpoint`` hook; an awaitable it returns is waited for before the stream goes on."""
 
 _ACTIVE: Final = Status.ACTIVE
-_ENDED_AT: Final = Keyword("ended-at")
 _DEBUG, _INFO, _ERROR = logging.DEBUG, logging.INFO, logging.ERROR
 _OVER_FOR_GOOD: Final = frozenset({Status.COMPLETED, Status.STOPPED, Status.CANCELLED})
 """Terminal statuses after which a source may release what its server keeps for a resume (not ``:error``)."""
@@ -373,7 +373,7 @@ class Engine:
             label = f"on-end {name_of(fn)}"
             try:
                 if takes_meta(fn, (1, 2), "on-end function"):
-                    meta = {STREAM_ID: rec.id, SEQ: rec.seq, SOURCE: rec.source_kind, _ENDED_AT: self.clock()}
+                    meta = {STREAM_ID: rec.id, SEQ: rec.seq, SOURCE: rec.source_kind, ENDED_AT: self.clock()}
                     value = fn(rec.state, meta)
                 else:
                     value = fn(rec.state)

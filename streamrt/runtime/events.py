@@ -161,9 +161,7 @@ class EventHub:
                     try:
                         target(out)
                     except Exception as exc:
-                        raise SinkError(
-                            f"output sink {name_of(target)} failed: {failure_text(exc)}"
-                        ) from exc
+                        raise SinkError(f"output sink {name_of(target)} failed: {failure_text(exc)}") from exc
                 for sub in subs:
                     sub.put(out)
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from streamrt.errors import SchemaViolation
+from streamrt.meta import RECEIVED_AT, SEQ, SOURCE, STREAM_ID
 from streamrt.policy.guard import Guard, OnError
 from streamrt.runtime.callables import failure_text
 from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret
@@ -43,10 +44,6 @@ if TYPE_CHECKING:
     from streamrt.runtime.stream import StreamRecord
 
 __all__ = [
-    "RECEIVED_AT",
-    "SEQ",
-    "SOURCE",
-    "STREAM_ID",
     "ChunkLoop",
     "LoopHost",
     "LoopKey",
@@ -57,10 +54,6 @@ __all__ = [
     "loops_for",
 ]
 
-STREAM_ID: Final = Keyword("stream-id")
-SEQ: Final = Keyword("seq")
-SOURCE: Final = Keyword("source")
-RECEIVED_AT: Final = Keyword("received-at")
 NO_OUTPUTS: Final[tuple[Any, ...]] = ()
 ACTIVE: Final = Status.ACTIVE
 

@@ -10,7 +10,7 @@ plus the :class:`Effect` s the engine must carry out (run the processor, discard
 Nothing here does I/O or knows about asyncio; the per-stream record (:mod:`streamrt.runtime.stream`) applies the
 bookkeeping effects and the engine (:mod:`streamrt.runtime.engine`) is a thin loop that carries out the rest.
 
-The lifecycle table in docs/lifecycle.md is rendered from :data:`TRANSITIONS` by :func:`lifecycle_table` (a test
+The lifecycle table of docs/architecture.md is rendered from :data:`TRANSITIONS` by :func:`lifecycle_table` (a test
 keeps the two equal). Rules beyond the plain lifecycle, chosen here and documented in docs/testing.md:
 
 - A directive that does not apply in a live state is an idempotent no-op: ``:pause`` while paused, ``:resume``
@@ -254,45 +254,57 @@ def restore_event(status: Status) -> Event | None:
 
 EFFECT_TEXT: Final[Mapping[Effect, str]] = MappingProxyType(
     {
-        Effect.ENQUEUE: "the chunk is queued",
-        Effect.PROCESS: "the queue is processed, in arrival order",
-        Effect.DRAIN: "what accumulated while paused is processed at once",
-        Effect.DISCARD_QUEUE: "queued chunks are discarded and counted as dropped",
-        Effect.DROP: "the chunk is counted as dropped",
-        Effect.REJECT: "the caller is told the stream is closed",
-        Effect.SNAPSHOT: "a snapshot is taken now",
+        Effect.ENQUEUE: "queued",
+        Effect.PROCESS: "processed in arrival order",
+        Effect.DRAIN: "the queue drains at once, in order",
+        Effect.RUN_ON_END: "`:on-end` runs first",
         Effect.RECORD_ERROR: "the message is kept and an error counted",
-        Effect.RUN_ON_END: "`:on-end` runs first and may emit a last output",
-        Effect.FINISH: "waiters are released and the source stopped",
+        Effect.DISCARD_QUEUE: "queued chunks discarded and counted as dropped",
+        Effect.FINISH: "waiters released, source stopped",
+        Effect.DROP: "not queued, counted as dropped",
+        Effect.REJECT: "the caller is told",
+        Effect.SNAPSHOT: "snapshot now",
     }
 )
 """What each effect means, in the words of the lifecycle table."""
 
+_LIVE: Final = frozenset({Status.ACTIVE, Status.PAUSED})
+
+
+def _effects_text(effects: Effect, source: Status) -> str:
+    if Effect.DRAIN in effects:
+        effects &= ~Effect.PROCESS  # draining is processing, at once
+    text = "; ".join(words for flag, words in EFFECT_TEXT.items() if flag in effects)
+    if source is Status.PAUSED and Effect.ENQUEUE in effects:
+        text += " (when the queue is full the producer waits)"
+    return text
+
 
 def lifecycle_table() -> str:
-    """The lifecycle as a Markdown table, rendered from :data:`TRANSITIONS` (no-op pairs left out).
+    """The lifecycle as a Markdown table, rendered from :data:`TRANSITIONS` (docs/architecture.md shows it).
 
-    Rows with the same event, target and effects are merged over their source statuses, then rows with the same
-    statuses, target and effects over their events; ``same`` means the status does not change.
+    Pairs that change nothing are left out; rows that differ only in their source status are merged (``active,
+    paused``, ``terminal``), then rows that differ only in their event; ``same`` means the status stays.
     """
-    by_event: dict[tuple[Event, Status | None, Effect], list[Status]] = {}
-    for (status, event), t in TRANSITIONS.items():
-        if t.effects is Effect.NONE and not t.changed:
-            continue
-        by_event.setdefault((event, t.target if t.changed else None, t.effects), []).append(status)
-    merged: dict[tuple[tuple[Status, ...], Status | None, Effect], list[Event]] = {}
-    for (event, target, effects), statuses in by_event.items():
-        merged.setdefault((tuple(statuses), target, effects), []).append(event)
-    order = list(Status)
-    rows = sorted(merged.items(), key=lambda row: (order.index(row[0][0][0]), list(Event).index(row[1][0])))
+    by_pair: dict[tuple[str, str, str], list[Status]] = {}
+    for event in Event:
+        for source in Status:
+            t = TRANSITIONS[source, event]
+            if t.effects == Effect.NONE and not t.changed:
+                continue
+            same = not t.changed and (source.terminal or event is Event.CHECKPOINT)
+            target = "same" if same else t.target.value
+            by_pair.setdefault((event.value, target, _effects_text(t.effects, source)), []).append(source)
+    rows: dict[tuple[str, str, str], list[str]] = {}
+    for (event_name, target, text), sources in by_pair.items():
+        who = frozenset(sources)
+        name = "terminal" if who == _TERMINAL else "active, paused" if who == _LIVE else sources[0].value
+        rows.setdefault((name, target, text), []).append(event_name)
+    ordered = sorted(rows.items(), key=lambda row: row[0][0] == "terminal")  # stable: terminal rows last
     lines = ["| from | event | to | what else happens |", "|---|---|---|---|"]
-    for (sources, target, effects), events in rows:
-        what = "; ".join(text for effect, text in EFFECT_TEXT.items() if effect & effects) or "—"
-        lines.append(
-            f"| {', '.join(s.value for s in sources)} | {', '.join(e.value for e in events)} "
-            f"| {target.value if target is not None else 'same'} | {what} |"
-        )
-    return "\n".join(lines) + "\n"
+    for (name, target, text), events in ordered:
+        lines.append(f"| {name} | {', '.join(events)} | {target} | {text} |".replace("|  |", "| |"))
+    return "\n".join(lines)
 
 
 del A, P

@@ -9,25 +9,10 @@ from pathlib import Path
 import pytest
 
 import streamrt.errors
-from streamrt.runtime.machine import TRANSITIONS, Effect, Event, Status
+from streamrt.runtime.machine import lifecycle_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-
-_EFFECT_TEXT = {
-    Effect.ENQUEUE: "queued",
-    Effect.PROCESS: "processed in arrival order",
-    Effect.DRAIN: "the queue drains at once, in order",
-    Effect.RUN_ON_END: "`:on-end` runs first",
-    Effect.RECORD_ERROR: "the message is kept and an error counted",
-    Effect.DISCARD_QUEUE: "queued chunks discarded and counted as dropped",
-    Effect.FINISH: "waiters released, source stopped",
-    Effect.DROP: "not queued, counted as dropped",
-    Effect.REJECT: "the caller is told",
-    Effect.SNAPSHOT: "snapshot now",
-}
-_LIVE = frozenset({Status.ACTIVE, Status.PAUSED})
-_TERMINAL = frozenset(s for s in Status if s.terminal)
 
 
 def block_after(marker: str) -> str:
@@ -37,38 +22,6 @@ def block_after(marker: str) -> str:
     if rest.startswith("```"):
         return rest.split("```", 2)[1].strip("\n")
     return rest.split("\n\n", 1)[0].strip("\n")
-
-
-def effects_text(effects: Effect, source: Status) -> str:
-    if Effect.DRAIN in effects:
-        effects &= ~Effect.PROCESS  # draining is processing, at once
-    text = "; ".join(words for flag, words in _EFFECT_TEXT.items() if flag in effects)
-    if source is Status.PAUSED and Effect.ENQUEUE in effects:
-        text += " (when the queue is full the producer waits)"
-    return text
-
-
-def lifecycle_table() -> str:
-    """The lifecycle as the doc shows it, from ``TRANSITIONS``: no-ops left out, live and terminal rows merged."""
-    by_pair: dict[tuple[str, str, str], list[Status]] = {}
-    for event in Event:
-        for source in Status:
-            t = TRANSITIONS[source, event]
-            if t.effects == Effect.NONE and not t.changed:
-                continue
-            same = not t.changed and (source.terminal or event is Event.CHECKPOINT)
-            target = "same" if same else t.target.value
-            by_pair.setdefault((event.value, target, effects_text(t.effects, source)), []).append(source)
-    rows: dict[tuple[str, str, str], list[str]] = {}
-    for (event, target, text), sources in by_pair.items():
-        who = frozenset(sources)
-        name = "terminal" if who == _TERMINAL else "active, paused" if who == _LIVE else sources[0].value
-        rows.setdefault((name, target, text), []).append(event)
-    ordered = sorted(rows.items(), key=lambda row: row[0][0] == "terminal")  # stable: terminal rows last
-    lines = ["| from | event | to | what else happens |", "|---|---|---|---|"]
-    for (name, target, text), events in ordered:
-        lines.append(f"| {name} | {', '.join(events)} | {target} | {text} |".replace("|  |", "| |"))
-    return "\n".join(lines)
 
 
 def test_the_layers_are_the_import_linter_contract() -> None:
