@@ -52,10 +52,15 @@ if TYPE_CHECKING:
     from streamrt.observe.metrics import instrument
     from streamrt.policy.effects import SecurityContext
     from streamrt.policy.schema import Schema, compile_schema
+    from streamrt.runtime.events import Observer, StatusChange
     from streamrt.runtime.machine import Status
     from streamrt.runtime.outputs import Output
+    from streamrt.runtime.persist import Persister, SnapshotPolicy
+    from streamrt.runtime.ports import Leases, Persistence
     from streamrt.runtime.provider import Provider
+    from streamrt.runtime.spec import StreamSpec
     from streamrt.runtime.stream import StreamRecord
+    from streamrt.runtime.views import StreamView
     from streamrt.sinks import OutputSink, SinkRequest, SinkType, open_sink
     from streamrt.sources.base import Chunk, ChunkFault, Control, Source
     from streamrt.sources.registry import SourceRequest, SourceType, open_source
@@ -83,17 +88,21 @@ __all__ = [
     "from_json",
     "instrument",
     "Keyword",
+    "Leases",
     "LimitExceededError",
     "Limits",
     "LList",
     "load_script",
     "LSet",
     "MemoryStore",
+    "Observer",
     "open_sink",
     "open_source",
     "open_store",
     "Output",
     "OutputSink",
+    "Persistence",
+    "Persister",
     "Pos",
     "pr_str",
     "ProcessorChangedError",
@@ -116,6 +125,7 @@ __all__ = [
     "SnapshotConflictError",
     "SnapshotCorruptError",
     "SnapshotNotFoundError",
+    "SnapshotPolicy",
     "SnapshotStore",
     "Source",
     "SourceAuthError",
@@ -123,6 +133,7 @@ __all__ = [
     "SourceRequest",
     "SourceType",
     "Status",
+    "StatusChange",
     "StoreError",
     "StoreOperationError",
     "StoreType",
@@ -133,6 +144,8 @@ __all__ = [
     "StreamRecord",
     "StreamRequest",
     "StreamrtError",
+    "StreamSpec",
+    "StreamView",
     "Symbol",
     "to_json",
     "UnknownStreamError",
@@ -155,17 +168,21 @@ _HOME: dict[str, str] = {
     "from_json": "streamrt.values",
     "instrument": "streamrt.observe.metrics",
     "Keyword": "streamrt.values",
+    "Leases": "streamrt.runtime.ports",
     "LimitExceededError": "streamrt.errors",
     "Limits": "streamrt.lang.meter",
     "LList": "streamrt.values",
     "LSet": "streamrt.values",
     "load_script": "streamrt.lang.script",
     "MemoryStore": "streamrt.store.memory",
+    "Observer": "streamrt.runtime.events",
     "open_sink": "streamrt.sinks",
     "open_source": "streamrt.sources.registry",
     "open_store": "streamrt.store.registry",
     "Output": "streamrt.runtime.outputs",
     "OutputSink": "streamrt.sinks",
+    "Persistence": "streamrt.runtime.ports",
+    "Persister": "streamrt.runtime.persist",
     "Pos": "streamrt.errors",
     "pr_str": "streamrt.values",
     "ProcessorChangedError": "streamrt.errors",
@@ -188,6 +205,7 @@ _HOME: dict[str, str] = {
     "SnapshotConflictError": "streamrt.errors",
     "SnapshotCorruptError": "streamrt.errors",
     "SnapshotNotFoundError": "streamrt.errors",
+    "SnapshotPolicy": "streamrt.runtime.persist",
     "SnapshotStore": "streamrt.store.base",
     "Source": "streamrt.sources.base",
     "SourceAuthError": "streamrt.errors",
@@ -195,6 +213,7 @@ _HOME: dict[str, str] = {
     "SourceRequest": "streamrt.sources.registry",
     "SourceType": "streamrt.sources.registry",
     "Status": "streamrt.runtime.machine",
+    "StatusChange": "streamrt.runtime.events",
     "StoreError": "streamrt.errors",
     "StoreOperationError": "streamrt.errors",
     "StoreType": "streamrt.store.registry",
@@ -205,6 +224,8 @@ _HOME: dict[str, str] = {
     "StreamRecord": "streamrt.runtime.stream",
     "StreamRequest": "streamrt.lang.script",
     "StreamrtError": "streamrt.errors",
+    "StreamSpec": "streamrt.runtime.spec",
+    "StreamView": "streamrt.runtime.views",
     "Symbol": "streamrt.values",
     "to_json": "streamrt.values",
     "UnknownStreamError": "streamrt.errors",
