@@ -71,7 +71,15 @@ def test_the_embedding_surface_is_there() -> None:
         "MemoryStore",
     ):
         assert name in streamrt.__all__
-    for name in ("Observer", "StatusChange", "StreamView", "StreamSpec", "Persister", "Persistence", "Leases"):
+    for name in (
+        "Observer",
+        "StatusChange",
+        "StreamView",
+        "StreamSpec",
+        "Persister",
+        "Persistence",
+        "Leases",
+    ):
         assert name in streamrt.__all__, "the provider's ports are public"
     errors = importlib.import_module("streamrt.errors")
     assert set(errors.__all__) <= set(streamrt.__all__), "every error class is public at the root"
