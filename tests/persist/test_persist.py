@@ -217,9 +217,9 @@ def test_snapshot_keeps_options_that_are_callable_values_and_drops_functions() -
     stored and is left out."""
     tags = LSet([K("hot"), "x"])
     options = {K("tags"): tags, K("on-error"): K("skip"), K("callback"): print, K("check"): add}
-    p = Provider()
-    sid = p.start(add, stream_id="s", initial_state=0, options=options)
-    snap = snapshot_of(p.record(sid))
+    program = Program(add, name="add", takes_meta=False, loops=loops_for(False, None, None))
+    rec = StreamRecord("s", program, initial_state=0, spec=StreamSpec.parse(options))
+    snap = snapshot_of(rec)
     assert snap.options == {K("tags"): tags, K("on-error"): K("skip")}
     back = decode_snapshot(encode_snapshot(snap), stream_id="s")
     assert back.options[K("tags")] == tags and type(back.options[K("tags")]) is LSet
