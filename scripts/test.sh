@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the tests need (PostgreSQL from Debian's packages, the package with its test extra) and run
+# Install everything the tests need (PostgreSQL from Debian's packages, the package with its dev extra: the test and lint tools) and run
 # lint, type checks, the import layers (pyproject.toml, [tool.importlinter]) and the whole test suite. README.md
 # prints this command; .ci/run calls it.
 set -euo pipefail
@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install --quiet -e '.[dev]'
 .venv/bin/ruff check streamrt tests benchmarks examples editors
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache

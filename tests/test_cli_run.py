@@ -144,14 +144,22 @@ async def test_capabilities_from_a_script() -> None:
         assert (p.record("a").id, p.record("a").capacity) == ("a", 3)
 
 
-@pytest.mark.parametrize(("sig", "expected"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_shuts_down_cleanly(tmp_path: Path, sig: signal.Signals, expected: int) -> None:
+@pytest.mark.parametrize(
+    ("sig", "expected", "store"),
+    [
+        pytest.param(signal.SIGINT, 130, False, id="SIGINT"),
+        pytest.param(signal.SIGTERM, 143, False, id="SIGTERM"),
+        pytest.param(signal.SIGINT, 130, True, id="SIGINT-store"),
+    ],
+)
+def test_signal_shuts_down_cleanly(tmp_path: Path, sig: signal.Signals, expected: int, store: bool) -> None:
     script = write(
         tmp_path,
         "endless.rtfs",
         '(defn f [s c] {:state s :output (:seq c)})\n(mcp-stream "mock:e?count=inf&interval_ms=5" f)\n',
     )
-    code = f"import asyncio, sys; from streamrt.cli.run import run_script; sys.exit(asyncio.run(run_script({str(script)!r})))"
+    options = f", store_url={str(tmp_path / 's.db')!r}" if store else ""
+    code = f"import asyncio, sys; from streamrt.cli.run import run_script; sys.exit(asyncio.run(run_script({str(script)!r}{options})))"
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
@@ -171,6 +179,8 @@ def test_signal_shuts_down_cleanly(tmp_path: Path, sig: signal.Signals, expected
             proc.wait()
     assert proc.returncode == expected, err
     assert "stream f-1: active" in err and "interrupted" in err
+    # only a run with a store left something to resume from
+    assert ("left unfinished and resumable" in err) is store
     assert "Traceback" not in err
     seqs = [json.loads(line)["seq"] for line in [first, *out.splitlines()]]
     assert seqs == list(range(1, len(seqs) + 1))
@@ -209,3 +219,23 @@ def test_a_sink_that_cannot_be_opened_is_a_usage_error(tmp_path: Path, sink: str
     code = main(["run", str(write(tmp_path, "count.rtfs", COUNT)), "--sink", sink], out=out, err=err)
     assert (code, out.getvalue()) == (2, "")
     assert message in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+@pytest.mark.parametrize("name", ["outputs.txt", "out"])
+def test_output_file_takes_the_output_lines(tmp_path: Path, name: str) -> None:
+    script = write(tmp_path, "count.rtfs", COUNT)
+    target = tmp_path / name
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["run", str(script), "--output", str(target)], out=out, err=err)
+    assert code == 0, err.getvalue()
+    assert out.getvalue() == ""
+    lines = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert [line["seq"] for line in lines] == [1, 2, 3]
+    assert lines[-1]["output"] == {"final-count": 3}
+
+
+def test_output_and_sink_together_are_a_usage_error(tmp_path: Path) -> None:
+    script = write(tmp_path, "count.rtfs", COUNT)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["run", str(script), "-o", "a.jsonl", "--sink", "b.jsonl"], out=out, err=err)
+    assert code == 2

@@ -10,9 +10,13 @@ import os
 import subprocess
 import sys
 import sysconfig
+import zipfile
+from email.parser import Parser
 from pathlib import Path
 
 import pytest
+
+import streamrt
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "examples" / "plugin"
@@ -37,15 +41,22 @@ def build_wheel(project: Path, dist: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     pytest.importorskip(
         "hatchling", reason="the wheels are built without isolation, with the test extra's hatchling"
     )
     tmp = tmp_path_factory.mktemp("plugin-wheel")
     core = build_wheel(ROOT, tmp / "dist-core")
     plugin = build_wheel(PLUGIN, tmp / "dist-plugin")
-    assert core.name.startswith("streamrt-0.1.0-"), core.name
+    assert core.name.startswith(f"streamrt-{streamrt.__version__}-"), core.name
     assert plugin.name.startswith("streamrt_example_plugin-0.1.0-"), plugin.name
+    return core, plugin
+
+
+@pytest.fixture(scope="module")
+def venv(wheels: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    core, plugin = wheels
+    tmp = tmp_path_factory.mktemp("plugin-venv")
     env = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, timeout=120)
     bin_dir = env / ("Scripts" if os.name == "nt" else "bin")
@@ -113,3 +124,32 @@ def test_an_unknown_scheme_names_the_installed_ones(venv: Path, tmp_path: Path) 
         "unknown sink scheme 'tsv'; use - (standard output), jsonl:PATH, PATH.jsonl, csv:PATH, csv:-"
         in result.stderr
     )
+
+
+def test_the_wheel_declares_what_a_user_needs(wheels: tuple[Path, Path]) -> None:
+    """One version (streamrt/__init__.py), the MIT license with its file, and hypothesis without any extra."""
+    core, _ = wheels
+    with zipfile.ZipFile(core) as archive:
+        names = archive.namelist()
+        (metadata_name,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        metadata = Parser().parsestr(archive.read(metadata_name).decode("utf-8"))
+        (license_name,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+        license_text = archive.read(license_name).decode("utf-8")
+    assert metadata["Version"] == streamrt.__version__
+    assert metadata["License-Expression"] == "MIT"
+    assert license_text.startswith("MIT License") and license_text == (ROOT / "LICENSE").read_text("utf-8")
+    requires = metadata.get_all("Requires-Dist") or []
+    plain = [r for r in requires if "extra ==" not in r]
+    assert any(r.startswith("hypothesis") for r in plain), requires
+    assert any(r.startswith("shtab") for r in plain), requires
+    # the project's own tools are not in a user's install, nor in the test extra
+    for tool in ("ruff", "mypy", "import-linter", "pytest"):
+        assert not any(r.startswith(tool) for r in plain), (tool, requires)
+    assert any(r.startswith("ruff") and "extra == 'lint'" in r for r in requires), requires
+    assert not any(r.startswith("ruff") and "extra == 'test'" in r for r in requires), requires
+
+
+def test_python_dash_m_streamrt_runs_the_command_from_the_wheel(venv: Path, tmp_path: Path) -> None:
+    result = run(venv / "python", "-m", "streamrt", "--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"streamrt {streamrt.__version__}"

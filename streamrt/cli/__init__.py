@@ -142,14 +142,33 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("-k", dest="keyword", metavar="TEXT", help="only the tests whose name contains TEXT")
     test.add_argument("--runs", type=_positive_int, metavar="N", help="runs per property (overrides :runs)")
     test.add_argument("--seed", type=int, metavar="N", help="the random seed of every property")
+
+    completion = sub.add_parser(
+        "completion",
+        help='print a shell completion script: eval "$(streamrt completion bash)" (or zsh, tcsh)',
+    )
+    completion.add_argument("shell", choices=_SHELLS, help="the shell the script is for")
     return parser
 
 
+_SHELLS: Final = ("bash", "zsh", "tcsh")
+# the arguments that name files: completed as paths (shtab's FILE for each shell)
+_FILE_ARGUMENTS: Final = frozenset({"script", "scripts", "paths", "load", "output"})
+_FILE_COMPLETION: Final = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+
+
 def _add_sink_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--sink",
         metavar="URI",
         help="where outputs go: - (stdout, the default), jsonl:PATH or PATH.jsonl (appended), or a plugin's URI",
+    )
+    where.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="append the output JSON lines to FILE (any name; - is stdout) instead of printing them",
     )
 
 
@@ -209,9 +228,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _print_error(exc: StreamrtError, err: TextIO) -> None:
-    text = exc.format() if isinstance(exc, ScriptError) else str(exc)
-    print(f"streamrt: {text}" if not isinstance(exc, ScriptError) else text, file=err)
+def _print_error(exc: StreamrtError, err: TextIO, args: argparse.Namespace | None = None) -> None:
+    text = exc.format() if isinstance(exc, ScriptError) else f"streamrt: {exc}"
+    if getattr(args, "log_format", None) == "json":
+        # under --log-format json every stderr line is JSON, a refused command line too
+        from streamrt.observe.logs import Console
+
+        where = (
+            {"file": exc.filename, "line": exc.line, "column": exc.column}
+            if isinstance(exc, ScriptError)
+            else {}
+        )
+        Console(err, "json").say(text, level="error", event="problem", **where)
+        return
+    print(text, file=err)
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -258,8 +288,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "resume":
         problem = _resume_problem(args)
         if problem is not None:
-            print(f"streamrt resume: {problem}", file=err)
-            return EXIT_USAGE
+            raise UsageError(f"resume: {problem}")
     return asyncio.run(run(RunConfig.from_args(args, **_policy_options(args)), out=out, err=err))
 
 
@@ -304,6 +333,27 @@ def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # shtab writes a static script once; nothing of ours runs at each TAB (argcomplete would start Python there)
+    import shtab
+
+    parser = build_parser()
+    for action in _all_actions(parser):
+        if action.dest in _FILE_ARGUMENTS:
+            action.complete = _FILE_COMPLETION  # type: ignore[attr-defined]
+    out.write(shtab.complete(parser, shell=args.shell))
+    return EXIT_OK
+
+
+def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    actions = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                actions.extend(_all_actions(child))
+    return actions
+
+
 def _cmd_repl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from streamrt.cli.repl import run_command
 
@@ -319,6 +369,7 @@ _COMMANDS = {
     "compile": _cmd_compile,
     "repl": _cmd_repl,
     "eval": _cmd_repl,
+    "completion": _cmd_completion,
 }
 
 
@@ -344,7 +395,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     try:
         return handler(args, out, err)
     except StreamrtError as exc:
-        _print_error(exc, err)
+        _print_error(exc, err, args)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_SIGINT

@@ -28,7 +28,7 @@ from streamrt.errors import ScriptError, StreamrtError, UsageError
 from streamrt.lang.effects import declare_effects
 from streamrt.lang.meter import DEFAULT_LIMITS, Limits
 from streamrt.lang.script import CallContext, Script, load_script, stream_request
-from streamrt.observe.logs import configure_logging, unconfigure_logging
+from streamrt.observe.logs import Console, configure_logging, unconfigure_logging
 from streamrt.observe.session import Observation, ObserveOptions, observe_options
 from streamrt.policy.effects import SecurityContext, check_source
 from streamrt.runtime.capture import SCRIPT_KEY
@@ -105,7 +105,7 @@ class RunConfig:
         return cls(
             script=args.script,
             source_uri=args.source,
-            sink_uri=args.sink,
+            sink_uri=_sink_uri(args.sink, getattr(args, "output", None)),
             stream_id=getattr(args, "stream_id", None),
             queue_capacity=getattr(args, "queue_capacity", None),
             store_url=args.store,
@@ -116,6 +116,13 @@ class RunConfig:
             observe=observe_options(args),
             **policy,
         )
+
+
+def _sink_uri(sink: str | None, output: str | None) -> str | None:
+    """``--output FILE`` is the JSON-lines sink on that file whatever its name (``-``: standard output)."""
+    if output is None:
+        return sink
+    return "-" if output == "-" else f"jsonl:{output}"
 
 
 @contextlib.contextmanager
@@ -140,8 +147,8 @@ def _signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Future[int]) -> Iter
             loop.remove_signal_handler(sig)
 
 
-def summary(provider: Provider) -> tuple[list[str], bool]:
-    """One line per stream (status and counts), and whether any stream ended in ``:error``."""
+def summary(provider: Provider) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """One line per stream (status and counts) with its fields, and whether any stream ended in ``:error``."""
     lines = []
     failed = False
     for sid in provider.stream_ids():
@@ -157,7 +164,16 @@ def summary(provider: Provider) -> tuple[list[str], bool]:
             text += f" ({stats['skipped']} skipped, {stats['dead_lettered']} of them dead-lettered)"
         if report["message"]:
             text += f"; {report['message']}"
-        lines.append(text)
+        fields = {
+            "event": "summary",
+            "stream_id": sid,
+            "status": status,
+            **{
+                k: stats[k] for k in ("processed", "outputs", "dropped", "errors", "skipped", "dead_lettered")
+            },
+            "error": report["message"] or None,
+        }
+        lines.append((text, fields))
     return lines, failed
 
 
@@ -211,15 +227,21 @@ class _Run:
         self.out = out
         self.err = err
         self.command = config.command
+        self.console = Console(err, config.observe.log_format)
         self.persister: Persister | None = None
         self.snapshots: dict[str, Snapshot] = {}
 
     def fail(self, problem: StreamrtError | str, code: int = EXIT_USAGE) -> int:
-        if isinstance(problem, ScriptError):
-            self.err.write(problem.format() + "\n")
-        else:
-            self.err.write(f"streamrt {self.command}: {problem}\n")
+        self.say_problem(problem, level="error" if code != EXIT_OK else "info")
         return code
+
+    def say_problem(self, problem: StreamrtError | str, *, level: str = "error") -> None:
+        """A problem on stderr: a script's as ``file:line:col: message`` with its line, others after our name."""
+        if isinstance(problem, ScriptError):
+            where = {"file": problem.filename, "line": problem.line, "column": problem.column}
+            self.console.say(problem.format(), level=level, event="problem", **where)
+        else:
+            self.console.say(f"streamrt {self.command}: {problem}", level=level, event="problem")
 
     async def __call__(self) -> int:
         config = self.config
@@ -275,43 +297,46 @@ class _Run:
         handler = configure_logging(config.observe.log_level, config.observe.log_format, self.err)
         observing: Observation | None = None
         sink: OutputSink | None = None
-        try:
-            sink = open_sink(config.sink_uri, stdout=self.out)
-            async with Provider(
-                limits=config.limits, security=config.security, persistence=self.persister
-            ) as provider:
-                observing = Observation(
-                    provider,
-                    config.observe,
-                    out=self.out,
-                    err=self.err,
-                    log_handler=handler,
-                    command=self.command,
-                )
-                provider.add_sink(observing.guard(sink))
-                try:
-                    await self.start(provider, sources, script_text, existing)
-                except StreamrtError as exc:
-                    return await self.abandon(self.fail(exc))
-                if not provider.stream_ids():
-                    return self.fail(f"{script_text} starts no streams (add an (mcp-stream ...) form)")
-                try:
-                    observing.start()
-                except UsageError as exc:
-                    return await self.abandon(self.fail(exc))
-                code = await self.wait(provider, stop, sources)
-                await observing.stop()
-                return self.report(provider, code)
-        except UsageError as exc:
-            return self.fail(exc)
-        finally:
-            if observing is not None:
-                await observing.stop()
-            if sink is not None:
-                sink.close()
-            unconfigure_logging(handler)
-            if not stop.done():
-                stop.cancel()
+        # from the start: a signal while streams start (outputs may flow already) is a shutdown too
+        with _signals(asyncio.get_running_loop(), stop):
+            try:
+                sink = open_sink(config.sink_uri, stdout=self.out)
+                async with Provider(
+                    limits=config.limits, security=config.security, persistence=self.persister
+                ) as provider:
+                    observing = Observation(
+                        provider,
+                        config.observe,
+                        out=self.out,
+                        err=self.err,
+                        log_handler=handler,
+                        command=self.command,
+                        console=self.console,
+                    )
+                    provider.add_sink(observing.guard(sink))
+                    try:
+                        await self.start(provider, sources, script_text, existing)
+                    except StreamrtError as exc:
+                        return await self.abandon(self.fail(exc))
+                    if not provider.stream_ids():
+                        return self.fail(f"{script_text} starts no streams (add an (mcp-stream ...) form)")
+                    try:
+                        observing.start()
+                    except UsageError as exc:
+                        return await self.abandon(self.fail(exc))
+                    code = await self.wait(provider, stop, sources)
+                    await observing.stop()
+                    return self.report(provider, code)
+            except UsageError as exc:
+                return self.fail(exc)
+            finally:
+                if observing is not None:
+                    await observing.stop()
+                if sink is not None:
+                    sink.close()
+                unconfigure_logging(handler)
+                if not stop.done():
+                    stop.cancel()
 
     async def start(
         self, provider: Provider, sources: _Sources, script_path: str, existing: set[str]
@@ -383,33 +408,44 @@ class _Run:
 
     async def wait(self, provider: Provider, stop: asyncio.Future[int], sources: _Sources) -> int | None:
         """Until every stream ends or a signal comes (its exit code); then close the provider and the store."""
-        with _signals(asyncio.get_running_loop(), stop):
-            done: asyncio.Future[Any] = asyncio.ensure_future(provider.wait())
-            try:
-                await asyncio.wait([done, stop], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                done.cancel()
-            code = stop.result() if stop.done() else None
-            if self.persister is None:
-                # Without a store nothing can resume these streams: their sources may release what a server keeps
-                # for a resume (an MCP source ends its session).
-                for source in sources.opened:
-                    source.closing_for_good = True
-            try:
-                await provider.close()  # with a store, the last snapshots are written and the leases released
-            except StreamrtError as exc:
-                self.fail(f"final snapshot failed: {exc}")
-                code = EXIT_ERROR if code is None else code
+        done: asyncio.Future[Any] = asyncio.ensure_future(provider.wait())
+        try:
+            await asyncio.wait([done, stop], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            done.cancel()
+        code = stop.result() if stop.done() else None
+        if self.persister is None:
+            # Without a store nothing can resume these streams: their sources may release what a server keeps
+            # for a resume (an MCP source ends its session).
+            for source in sources.opened:
+                source.closing_for_good = True
+        try:
+            await provider.close()  # with a store, the last snapshots are written and the leases released
+        except StreamrtError as exc:
+            self.say_problem(f"final snapshot failed: {exc}")
+            code = EXIT_ERROR if code is None else code
         return code
 
     def report(self, provider: Provider, code: int | None) -> int:
         """The closing summary on stderr, and the exit code."""
         lines, failed = summary(provider)
-        for line in lines:
-            self.err.write(line + "\n")
+        for text, fields in lines:
+            self.console.say(
+                text, level="error" if fields["status"] == Status.ERROR.value else "info", **fields
+            )
         if code is not None:
             live = sum(1 for sid in provider.stream_ids() if not provider.record(sid).status.terminal)
-            self.fail(f"interrupted; {live} stream(s) left unfinished and resumable")
+            # without a store nothing was kept to resume from: say so rather than promise a resume
+            left = (
+                "and resumable" if self.persister is not None else "(run without --store: nothing to resume)"
+            )
+            self.console.say(
+                f"streamrt {self.command}: interrupted; {live} stream(s) left unfinished {left}",
+                level="warning",
+                event="interrupted",
+                unfinished=live,
+                resumable=self.persister is not None,
+            )
             return code
         return EXIT_ERROR if failed else EXIT_OK
 

@@ -46,6 +46,7 @@ from streamrt.values import to_json
 
 __all__ = [
     "FIELDS",
+    "Console",
     "LEVELS",
     "JsonFormatter",
     "LogHandler",
@@ -153,6 +154,41 @@ class LogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if hook is not None:
             hook()
         super().emit(record)
+
+
+class Console:
+    """The lines a command writes on stderr itself (the metrics URL, problems, the closing summary).
+
+    In ``text`` each is the message as it is; in ``json`` each is one JSON object shaped like a log record
+    (``ts``, ``level``, ``logger``, ``message``, then the fields given), so under ``--log-format json`` every stderr
+    line of a run parses as JSON.
+    """
+
+    def __init__(self, stream: IO[str], fmt: LogFormat = "text", *, logger: str = "streamrt.cli") -> None:
+        self.stream = stream
+        self.format: LogFormat = fmt
+        self.logger = logger
+        self.before_write: Callable[[], None] | None = None
+        """Called before each line (the live progress display clears its lines)."""
+
+    def say(self, message: str, *, level: str = "info", **fields: Any) -> None:
+        """Write one line: ``message``, or under ``json`` an object with ``fields`` (``None`` values left out)."""
+        hook = self.before_write
+        if hook is not None:
+            hook()
+        if self.format == "json":
+            out: dict[str, Any] = {
+                "ts": _iso(time.time()),
+                "level": level,
+                "logger": self.logger,
+                "message": message,
+            }
+            out.update((k, v) for k, v in fields.items() if v is not None)
+            line = json.dumps(out, ensure_ascii=False, default=_jsonable)
+        else:
+            line = message
+        self.stream.write(line + "\n")
+        self.stream.flush()
 
 
 def configure_logging(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from streamrt.errors import UsageError
-from streamrt.observe.logs import LEVELS, LogFormat, LogHandler
+from streamrt.observe.logs import LEVELS, Console, LogFormat, LogHandler
 from streamrt.observe.progress import Progress, wants_progress
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class Observation:
         err: TextIO,
         log_handler: LogHandler | None = None,
         command: str = "run",
+        console: Console | None = None,
     ) -> None:
         self.provider = provider
         self.options = options
@@ -64,11 +65,12 @@ class Observation:
         self.err = err
         self.log_handler = log_handler
         self.command = command
+        self.console = console if console is not None else Console(err, options.log_format)
         self.metrics: StreamMetrics | None = None
         self.server: MetricsServer | None = None
-        self.progress: Progress | None = (
-            Progress(provider, err) if wants_progress(err, options.progress) else None
-        )
+        # the live lines are not JSON: under --log-format json every stderr line must be
+        live = options.log_format == "text" and wants_progress(err, options.progress)
+        self.progress: Progress | None = Progress(provider, err) if live else None
 
     def guard(self, sink: Sink) -> Sink:
         """The stdout sink, clearing the progress lines first when stdout is the same terminal."""
@@ -91,11 +93,15 @@ class Observation:
             self.server = serve_metrics(
                 registry, port=self.options.metrics_port, host=self.options.metrics_host
             )
-            self.err.write(f"streamrt {self.command}: serving metrics at {self.server.url}\n")
-            self.err.flush()
+            self.console.say(
+                f"streamrt {self.command}: serving metrics at {self.server.url}",
+                event="metrics",
+                url=self.server.url,
+            )
         if self.progress is not None:
             if self.log_handler is not None:
                 self.log_handler.before_write = self.progress.clear
+            self.console.before_write = self.progress.clear
             self.progress.start()
 
     async def stop(self) -> None:
@@ -104,6 +110,7 @@ class Observation:
             await self.progress.stop()
             if self.log_handler is not None:
                 self.log_handler.before_write = None
+            self.console.before_write = None
         server, self.server = self.server, None
         if server is not None:
             server.close()
@@ -123,7 +130,10 @@ def add_observe_arguments(parser: argparse.ArgumentParser) -> None:
         help="lifecycle logs at this level and up",
     )
     group.add_argument(
-        "--log-format", choices=("text", "json"), default="text", help="text lines or JSON lines"
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text lines, or JSON lines: then every stderr line is one JSON object (no live status lines)",
     )
     group.add_argument(
         "--metrics-port",

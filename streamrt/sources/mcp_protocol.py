@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -40,7 +41,16 @@ PROTOCOL_VERSION: Final = "2025-11-25"
 SUPPORTED_PROTOCOL_VERSIONS: Final = ("2025-11-25", "2025-06-18", "2025-03-26")
 """Versions a server may answer with: they share the Streamable HTTP transport and the messages we use."""
 
-CLIENT_INFO: Final = {"name": "streamrt", "version": "0.1.0"}
+
+def _version() -> str:
+    # the installed distribution's, which hatch reads from streamrt/__init__.py (the one place it is written)
+    try:
+        return metadata.version("streamrt")
+    except metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+        return "0+unknown"
+
+
+CLIENT_INFO: Final = {"name": "streamrt", "version": _version()}
 
 _K_PROGRESS = Keyword("progress")
 _K_TOTAL = Keyword("total")

@@ -261,10 +261,9 @@ class _Loader:
 
     def property(self, name: str, spec: Mapping[str, Any], pos: Any) -> PropertyTest:
         specs.check_keys({_K(k): v for k, v in spec.items()}, specs.PROPERTY_KEYS, "defproperty")
-        try:
-            from streamrt.testing.generators import SpecError, strategy_for
-        except ImportError:  # pragma: no cover - hypothesis is part of the test extra
-            raise SpecProblem("defproperty needs hypothesis: pip install 'streamrt[test]'") from None
+        # imported here: hypothesis (a dependency) loads only for files with properties
+        from streamrt.testing.generators import SpecError, strategy_for
+
         chunk = spec.get("chunk", _K("any"))
         try:
             strategy = strategy_for(chunk)

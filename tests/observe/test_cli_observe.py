@@ -108,7 +108,7 @@ def test_scrape_a_running_stream_and_check_counters_and_logs(
     assert proc.stdin and proc.stdout and proc.stderr
     before: list[str] = []
     note = read_until(proc.stderr, "serving metrics at", before)
-    url = note.rsplit(" ", 1)[1].strip()
+    url = json.loads(note)["url"]
     assert url.startswith("http://127.0.0.1:") and url.endswith("/metrics")
 
     sent = 250
@@ -135,13 +135,25 @@ def test_scrape_a_running_stream_and_check_counters_and_logs(
     proc.stdin.close()
     assert proc.wait(timeout=20) == 1
     rest = proc.stderr.read()
-    records = [json.loads(line) for line in [*before, *rest.splitlines()] if line.startswith("{")]
-    assert [(r["event"], r["status"]) for r in records] == [("start", "active"), ("error", "error")]
-    start, error = records
+    # under --log-format json every stderr line is JSON: the metrics URL and the summary too
+    records = [json.loads(line) for line in [*before, note, *rest.splitlines()]]
+    assert [(r["event"], r.get("status")) for r in records] == [
+        ("start", "active"),
+        ("metrics", None),
+        ("error", "error"),
+        ("summary", "error"),
+    ]
+    start, _, error, closing = records
+    assert closing["message"].startswith("stream feed: error; processed 250")
+    assert (closing["stream_id"], closing["processed"], closing["errors"], closing["level"]) == (
+        "feed",
+        sent,
+        1,
+        "error",
+    )
     assert (start["stream_id"], start["processor"], start["logger"]) == ("feed", "echo", "streamrt.stream")
     assert (error["stream_id"], error["seq"], error["processed"]) == ("feed", sent + 1, sent)
     assert error["error"].startswith(f"chunk {sent + 1}: ")
-    assert "stream feed: error; processed 250" in rest
 
 
 def test_metrics_port_in_use_is_a_usage_error(script: Path) -> None:
@@ -177,3 +189,35 @@ def test_text_logs_go_to_stderr_and_stdout_stays_outputs(script: Path) -> None:
     assert (
         "event=status stream_id=feed seq=3 processed=3 accepted=3 action=end status=completed" in log_lines[1]
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "event", "needle"),
+    [
+        pytest.param(ECHO.replace('"-"', '"mock:m?count=2"'), "summary", "stream feed: completed", id="summary"),
+        pytest.param("(defn f [s c] (cuont s))", "problem", "unknown symbol 'cuont'", id="script-error"),
+        pytest.param("(defn f [s c] s)", "problem", "starts no streams", id="run-problem"),
+    ],
+)
+def test_log_format_json_makes_every_stderr_line_json(
+    tmp_path: Path, text: str, event: str, needle: str
+) -> None:
+    path = tmp_path / "s.rtfs"
+    path.write_text(text, encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    main(["run", str(path), "--log-format", "json"], out=out, err=err)
+    lines = err.getvalue().splitlines()
+    assert lines, "nothing on stderr"
+    records = [json.loads(line) for line in lines]
+    assert any(r["event"] == event and needle in r["message"] for r in records), records
+    assert all({"ts", "level", "logger", "message"} <= r.keys() for r in records)
+
+
+def test_log_format_json_refused_command_line_is_json(tmp_path: Path) -> None:
+    path = tmp_path / "s.rtfs"
+    path.write_text(ECHO, encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["run", str(path), "--log-format", "json", "--snapshot-every", "3"], out=out, err=err)
+    assert code == 2
+    (record,) = [json.loads(line) for line in err.getvalue().splitlines()]
+    assert "--snapshot-every needs --store" in record["message"] and record["level"] == "error"
