@@ -194,7 +194,9 @@ def test_text_logs_go_to_stderr_and_stdout_stays_outputs(script: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "event", "needle"),
     [
-        pytest.param(ECHO.replace('"-"', '"mock:m?count=2"'), "summary", "stream feed: completed", id="summary"),
+        pytest.param(
+            ECHO.replace('"-"', '"mock:m?count=2"'), "summary", "stream feed: completed", id="summary"
+        ),
         pytest.param("(defn f [s c] (cuont s))", "problem", "unknown symbol 'cuont'", id="script-error"),
         pytest.param("(defn f [s c] s)", "problem", "starts no streams", id="run-problem"),
     ],
