@@ -68,7 +68,7 @@ def _free_port() -> int:
         return port
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether a process runs; a zombie waiting for a slow init to reap it counts as gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -175,9 +175,31 @@ def postgres_url() -> Iterator[str]:
     finally:
         if pid is not None:
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "-t", "30", "stop")
-            if _pid_alive(pid):
+            if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
                 deadline = time.monotonic() + 10
-                while _pid_alive(pid) and time.monotonic() < deadline:
+                while pid_alive(pid) and time.monotonic() < deadline:
                     time.sleep(0.05)
         shutil.rmtree(root, ignore_errors=True)
+
+
+NODE_DIR = Path(__file__).with_name("node")
+"""The MCP peers written in TypeScript (tests/node/package.json), installed by .ci/ensure-node.sh."""
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    """``tests/node/node_modules`` with the pinned MCP peers, installed (node and npm too) when missing.
+
+    scripts/test.sh installs them before the suite; this fixture does it for a bare ``pytest`` run. Without node,
+    npm or the network the tests that need them are skipped, unless ``CI`` is set, in which case they fail.
+    """
+    modules = NODE_DIR / "node_modules"
+    if not (modules / ".streamrt-installed").is_file():
+        script = Path(__file__).parents[1] / ".ci" / "ensure-node.sh"
+        proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            _unavailable(f"the node MCP peers could not be installed: {proc.stderr.strip()[-500:]}")
+    if shutil.which("node") is None:
+        _unavailable("node is not installed")
+    return modules
