@@ -13,7 +13,7 @@ chunk to the processor. A plugin source (see ``docs/architecture.md``, "Ports") 
 | ``:line`` | jsonl, stdin | the 1-based line number |
 | ``:name`` | mock | the mock's name |
 | ``:event``, ``:id`` | SSE | the event type and id (``:id`` nil for an event without one) |
-| ``:kind``, ``:tool``, ``:request-id``, ``:id`` | MCP | what the server sent (``"progress"``, ``"log"``, ``"result"``, ``"error"``), the tool, our request id, the event id |
+| ``:kind``, ``:tool``, ``:request-id``, ``:id`` | MCP | what the server sent (``"progress"``, ``"log"``, ``"notification"``, ``"result"``, ``"error"``), the tool, our request id, the event id (HTTP only) |
 """
 
 from __future__ import annotations

@@ -137,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--load", metavar="SCRIPT", help="load the script's definitions first")
     _add_policy_arguments(evaluate)
 
+    tools = sub.add_parser(
+        "tools", help="list the tools of an MCP server: name, description, input schema (HTTP or stdio)"
+    )
+    tools.add_argument(
+        "uri", metavar="URI", help="mcp+http(s)://HOST:PORT/PATH, mcp+stdio:COMMAND?args=ARG, or a bare name"
+    )
+    tools.add_argument("--json", action="store_true", help="print the tools as one JSON array")
+
     test = sub.add_parser("test", help="run the tests in *_test.rtfs files (deftest, defproperty)")
     test.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders (default: .)")
     test.add_argument("-k", dest="keyword", metavar="TEXT", help="only the tests whose name contains TEXT")
@@ -179,7 +187,7 @@ def _add_policy_arguments(parser: argparse.ArgumentParser, *, limits: bool = Tru
         "--allow",
         metavar="EFFECTS",
         action="append",
-        help="allow only these effects (comma-separated: network,fs,stdin,log,stream,host; 'none' for none)",
+        help="allow only these effects (comma-separated: network,fs,stdin,process,log,stream,host; 'none' for none)",
     )
     group.add_argument("--deny", metavar="EFFECTS", action="append", help="deny these effects")
     if not limits:
@@ -360,6 +368,29 @@ def _cmd_repl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return run_command(args, out, err, **_policy_options(args))
 
 
+def _cmd_tools(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import json  # not needed by --help
+
+    from streamrt.errors import SourceError
+    from streamrt.sources.mcp_tools import list_tools
+
+    try:
+        tools = asyncio.run(list_tools(args.uri))
+    except SourceError as exc:
+        print(f"streamrt tools: {exc}", file=err)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(tools, indent=2, ensure_ascii=False), file=out)
+        return EXIT_OK
+    for tool in tools:
+        description = " ".join(str(tool.get("description") or "").split())
+        print(f"{tool['name']}: {description}" if description else str(tool["name"]), file=out)
+        schema = tool.get("inputSchema")
+        if schema is not None:
+            print(f"    input: {json.dumps(schema, ensure_ascii=False)}", file=out)
+    return EXIT_OK
+
+
 _COMMANDS = {
     "check": _cmd_check,
     "lower": _cmd_lower,
@@ -370,6 +401,7 @@ _COMMANDS = {
     "repl": _cmd_repl,
     "eval": _cmd_repl,
     "completion": _cmd_completion,
+    "tools": _cmd_tools,
 }
 
 

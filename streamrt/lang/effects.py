@@ -59,6 +59,7 @@ KNOWN_EFFECTS: Final[Mapping[str, str]] = {
     "network": "opens network connections (SSE, MCP, WebSocket sources; bare stream names)",
     "fs": "reads files (jsonl: sources)",
     "stdin": "reads the process's standard input (the - source)",
+    "process": "starts programs (mcp+stdio: sources launch an MCP server)",
     "log": "writes to the host's log",
     "stream": "inspects or directs streams of the host (inspect, pause, resume, cancel)",
     "host": "a capability of the host that declares no effects of its own",

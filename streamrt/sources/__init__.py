@@ -7,6 +7,7 @@
 | ``mock:NAME?count=N&interval_ms=M`` | :class:`MockSource` (``count=inf`` for endless) |
 | ``http://…``, ``https://…`` | :class:`SseSource` (Server-Sent Events) |
 | ``mcp+http://HOST:PORT/PATH?tool=NAME&arguments=JSON`` | ``McpSource`` (MCP Streamable HTTP tool call) |
+| ``mcp+stdio:COMMAND?args=ARG&tool=NAME&arguments=JSON`` | ``McpStdioSource`` (a server launched as a child) |
 | ``ws://…``, ``wss://…`` | :class:`WebSocketSource` |
 | a bare name such as ``weather.monitor.v1`` | resolved against ``STREAMRT_MCP_STREAM_ENDPOINT`` (see below) |
 

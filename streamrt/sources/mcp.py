@@ -46,22 +46,21 @@ import httpx
 from httpx_sse import EventSource
 
 from streamrt.errors import SourceError, StreamrtError
-from streamrt.meta import ID, KIND, REQUEST_ID, SOURCE, TOOL
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source
 from streamrt.sources.mcp_protocol import (
     PROTOCOL_VERSION,
-    SUPPORTED_PROTOCOL_VERSIONS,
     McpTarget,
+    call_meta,
     initialize_request,
     initialized_notification,
-    log_value,
+    initialized_version,
     parse_mcp_uri,
-    progress_value,
-    result_value,
-    rpc_error_value,
+    read_message,
     server_request_reply,
     tool_call_request,
-    tool_error_value,
+    tool_summary,
+    tools_list_request,
+    tools_page,
     without_userinfo,
 )
 from streamrt.sources.mcp_transport import McpHttp, SessionLost
@@ -71,8 +70,6 @@ from streamrt.values import Keyword
 __all__ = ["McpSource"]
 
 logger = logging.getLogger(__name__)
-
-_K_MESSAGE = Keyword("message")
 
 
 def _as_messages(payload: Any) -> list[Any]:
@@ -99,9 +96,10 @@ class McpSource(Source):
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        require_tool: bool = True,
     ) -> None:
         super().__init__(uri, continuation)
-        self.target: McpTarget = parse_mcp_uri(uri)
+        self.target: McpTarget = parse_mcp_uri(uri, require_tool=require_tool)
         self.http = McpHttp(
             self.target, self.health, headers=headers, retry=retry, timeout=timeout, transport=transport
         )
@@ -269,22 +267,41 @@ class McpSource(Source):
             ) from None
         finally:
             await response.aclose()
-        if not isinstance(reply, dict):
-            raise SourceError(f"{http.where}: no reply to initialize")
-        if "error" in reply:
-            message = rpc_error_value(reply["error"])[_K_MESSAGE]
-            raise SourceError(f"{http.where} refused initialize: {http.redact(message)}")
-        result = reply.get("result")
-        version = result.get("protocolVersion") if isinstance(result, dict) else None
-        if version not in SUPPORTED_PROTOCOL_VERSIONS:
-            raise SourceError(
-                f"{http.where} speaks MCP protocol version {version!r}; "
-                f"streamrt supports {', '.join(SUPPORTED_PROTOCOL_VERSIONS)}"
-            )
-        http.protocol_version = str(version)
+        version = initialized_version(http.where, reply, http.redact)
+        http.protocol_version = version
         http.session_id = session_id
         self._initialized = True
         await http.post(initialized_notification(), what="initialized notification")
+
+    async def list_tools(self) -> list[dict[str, Any]]:
+        """The server's tools (every page of ``tools/list``), each as :func:`tool_summary` shows it."""
+        self.http.client()
+        if not self._initialized:
+            await self._initialize()
+        tools: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            request_id = self._new_id()
+            response = await self.http.send(
+                "POST", tools_list_request(request_id, cursor), what="tools/list request"
+            )
+            reply: Any = None
+            try:
+                async for message in self._messages(response, track=False):
+                    if (
+                        isinstance(message, dict)
+                        and message.get("id") == request_id
+                        and "method" not in message
+                    ):
+                        reply = message
+                        break
+            finally:
+                await response.aclose()
+            result = tools_page(self.http.where, reply)
+            tools.extend(tool_summary(tool) for tool in result["tools"])
+            cursor = result.get("nextCursor")
+            if not isinstance(cursor, str) or not cursor:
+                return tools
 
     async def _call(self) -> httpx.Response:
         """Start a new tools/call; its events and resume position start afresh."""
@@ -351,33 +368,18 @@ class McpSource(Source):
             )
 
     async def _on_message(self, message: Any) -> Item | None:
-        """Turn one JSON-RPC message into a chunk; answer server requests; ignore what is not ours."""
-        if not isinstance(message, dict):
-            return self._fault(f"not a JSON-RPC message: {str(message)[:80]!r}")
-        method = message.get("method")
-        if isinstance(method, str):
-            if "id" in message:
-                await self._answer(message)
-                return None
-            params = message.get("params")
-            params = params if isinstance(params, dict) else {}
-            if method == "notifications/progress":
-                if params.get("progressToken") != self._request_id:
-                    return None
-                return self._chunk("progress", progress_value(params))
-            if method == "notifications/message":
-                return self._chunk("log", log_value(params))
+        """Turn one JSON-RPC message into a chunk (:func:`read_message`); answer server requests."""
+        incoming = read_message(message, self._request_id)
+        if incoming is None:
             return None
-        if message.get("id") != self._request_id:
+        if incoming.kind == "request":
+            await self._answer(incoming.value)
             return None
-        self._done = True
-        if "error" in message:
-            return self._chunk("error", rpc_error_value(message["error"]))
-        result = message.get("result")
-        value = result_value(result if isinstance(result, dict) else {})
-        if isinstance(result, dict) and result.get("isError"):
-            return self._chunk("error", tool_error_value(value))
-        return self._chunk("result", value)
+        if incoming.kind == "fault":
+            return self._fault(incoming.value)
+        if incoming.final:
+            self._done = True
+        return self._chunk(incoming.kind, incoming.value)
 
     async def _answer(self, request: Mapping[str, Any]) -> None:
         """Reply to a server request (a ping, say) on a POST of its own; failure only costs the server a reply."""
@@ -417,15 +419,7 @@ class McpSource(Source):
         return max(hint, min(policy.maximum, policy.initial * 2.0 ** (stalls - 1)))
 
     def _meta(self, kind: str) -> dict[Keyword, Any]:
-        meta: dict[Keyword, Any] = {
-            SOURCE: self.kind,
-            KIND: kind,
-            TOOL: self.target.tool,
-            REQUEST_ID: self._request_id,
-        }
-        if self._last_event_id is not None:
-            meta[ID] = self._last_event_id
-        return meta
+        return call_meta(kind, self.target.tool, self._request_id, self._last_event_id)
 
     def _chunk(self, kind: str, value: Any) -> Chunk:
         return Chunk(value, self._meta(kind), self.continuation())

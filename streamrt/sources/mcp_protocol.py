@@ -1,30 +1,41 @@
-"""The MCP side of the MCP source with no I/O: the URI, JSON-RPC messages, and how replies become chunk values.
+"""The MCP side of the MCP sources with no I/O: the URIs, JSON-RPC messages, and how messages become chunks.
 
-Kept apart from :mod:`streamrt.sources.mcp` (the HTTP conversation) so every rule here is testable without a server.
+Kept apart from the conversations (:mod:`streamrt.sources.mcp` over Streamable HTTP, :mod:`streamrt.sources.mcp_stdio`
+over a child process's stdin and stdout) so every rule here is testable without a server, and both transports turn
+the same message into the same chunk (:func:`read_message`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from streamrt.errors import SourceError
+from streamrt.meta import ID, KIND, REQUEST_ID, SOURCE, TOOL
 from streamrt.values import Keyword, from_json, from_json_text
 
 __all__ = [
     "CLIENT_INFO",
     "PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
+    "Incoming",
     "McpTarget",
+    "StdioTarget",
+    "call_meta",
     "initialize_request",
+    "initialized_version",
     "initialized_notification",
     "log_value",
+    "notification_value",
     "parse_mcp_uri",
+    "parse_stdio_uri",
     "progress_value",
+    "read_message",
     "redact",
     "result_value",
     "rpc_error_value",
@@ -32,6 +43,9 @@ __all__ = [
     "server_request_reply",
     "tool_call_request",
     "tool_error_value",
+    "tool_summary",
+    "tools_page",
+    "tools_list_request",
     "without_userinfo",
 ]
 
@@ -64,8 +78,11 @@ _K_CONTENT = Keyword("content")
 _K_TYPE = Keyword("type")
 _K_TEXT = Keyword("text")
 _K_JSON = Keyword("json")
+_K_METHOD = Keyword("method")
+_K_PARAMS = Keyword("params")
 
 _METHOD_NOT_FOUND: Final = -32601
+_ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -89,8 +106,11 @@ def without_userinfo(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def parse_mcp_uri(uri: str) -> McpTarget:
-    """Split ``mcp+http(s)://HOST:PORT/PATH?tool=NAME&arguments=JSON``; other query parameters stay on the endpoint."""
+def parse_mcp_uri(uri: str, *, require_tool: bool = True) -> McpTarget:
+    """Split ``mcp+http(s)://HOST:PORT/PATH?tool=NAME&arguments=JSON``; other query parameters stay on the endpoint.
+
+    ``require_tool=False`` reads a server's URI without a tool (``streamrt tools``); the tool is then ``""``.
+    """
     parts = urlsplit(uri)
     shown = without_userinfo(uri)
     scheme = parts.scheme.lower()
@@ -102,17 +122,26 @@ def parse_mcp_uri(uri: str) -> McpTarget:
         raise SourceError(f"{shown}: bad port in the MCP URI ({err})") from None
     if not parts.hostname:
         raise SourceError(f"{shown}: the MCP URI has no host")
+    call, rest = _tool_call(shown, parts.query, require_tool)
+    endpoint = urlunsplit((scheme.removeprefix("mcp+"), parts.netloc, parts.path or "/", urlencode(rest), ""))
+    return McpTarget(endpoint=endpoint, tool=call[0], arguments=call[1])
+
+
+def _tool_call(
+    shown: str, query: str, require_tool: bool
+) -> tuple[tuple[str, dict[str, Any]], list[tuple[str, str]]]:
+    """``(tool, arguments)`` from a query, and the other parameters in order."""
     tool: str | None = None
     arguments_text: str | None = None
     rest: list[tuple[str, str]] = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    for key, value in parse_qsl(query, keep_blank_values=True):
         if key == "tool":
             tool = value
         elif key == "arguments":
             arguments_text = value
         else:
             rest.append((key, value))
-    if not tool:
+    if not tool and require_tool:
         raise SourceError(f"{shown}: the MCP URI needs a tool name (?tool=NAME)")
     arguments: Any = {}
     if arguments_text:
@@ -122,8 +151,74 @@ def parse_mcp_uri(uri: str) -> McpTarget:
             raise SourceError(f"{shown}: arguments is not valid JSON ({err})") from None
         if not isinstance(arguments, dict):
             raise SourceError(f"{shown}: arguments must be a JSON object, got {type(arguments).__name__}")
-    endpoint = urlunsplit((scheme.removeprefix("mcp+"), parts.netloc, parts.path or "/", urlencode(rest), ""))
-    return McpTarget(endpoint=endpoint, tool=tool, arguments=arguments)
+    return (tool or "", arguments), rest
+
+
+@dataclass(frozen=True)
+class StdioTarget:
+    """What an ``mcp+stdio:`` URI names: the command to launch, its arguments and settings, the tool to call."""
+
+    command: str
+    args: tuple[str, ...]
+    tool: str
+    arguments: dict[str, Any]
+    cwd: str | None = None
+    env: tuple[tuple[str, str | None], ...] = ()
+    """Variables the child gets on top of the few it inherits (``PATH``, ``HOME``, ...: the SDK's default
+    environment): ``(NAME, VALUE)``, or ``(NAME, None)`` for streamrt's own value of ``NAME``."""
+
+    @property
+    def display(self) -> str:
+        """The command line, for messages and inspect."""
+        return " ".join([self.command, *self.args])
+
+    def environment(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The variables to add, names without a value taken from ``environ`` (a :class:`SourceError` if unset)."""
+        added: dict[str, str] = {}
+        for name, value in self.env:
+            if value is None:
+                if name not in environ:
+                    raise SourceError(
+                        f"mcp+stdio:{self.display}: env={name} names a variable that is not set"
+                    )
+                value = environ[name]
+            added[name] = value
+        return added
+
+
+def parse_stdio_uri(uri: str, *, require_tool: bool = True) -> StdioTarget:
+    """Read ``mcp+stdio:COMMAND?args=A&args=B&tool=NAME&arguments=JSON&cwd=DIR&env=NAME&env=NAME=VALUE``.
+
+    ``COMMAND`` is everything between ``mcp+stdio:`` and ``?``, percent-decoded (a leading ``//`` is dropped, so
+    ``mcp+stdio:///usr/bin/node`` is ``/usr/bin/node``); each ``args`` is one argument, in order; each ``env`` passes
+    one variable: ``NAME`` with streamrt's own value (so a secret need not be written in the URI), ``NAME=VALUE``
+    with that value. Any other parameter is an error: it would otherwise be silently ignored.
+    """
+    text = uri.strip()
+    if not text.lower().startswith("mcp+stdio:"):
+        raise SourceError(f"{text}: not an MCP stdio URI (expected mcp+stdio:COMMAND?tool=NAME)")
+    command_text, _, query = text[len("mcp+stdio:") :].partition("?")
+    command = unquote(command_text.removeprefix("//"))
+    shown = f"mcp+stdio:{command}"
+    if not command.strip():
+        raise SourceError(f"{text}: the MCP stdio URI has no command (mcp+stdio:COMMAND?tool=NAME)")
+    (tool, arguments), rest = _tool_call(shown, query, require_tool)
+    args: list[str] = []
+    cwd: str | None = None
+    env: list[tuple[str, str | None]] = []
+    for key, value in rest:
+        if key == "args":
+            args.append(value)
+        elif key == "cwd":
+            cwd = value or None
+        elif key == "env":
+            name, eq, given = value.partition("=")
+            if not _ENV_NAME.match(name):
+                raise SourceError(f"{shown}: env={value.partition('=')[0]!r} is not a variable name")
+            env.append((name, given if eq else None))
+        else:
+            raise SourceError(f"{shown}: unknown parameter {key!r} (known: args, tool, arguments, cwd, env)")
+    return StdioTarget(command, tuple(args), tool, arguments, cwd, tuple(env))
 
 
 # --- requests --------------------------------------------------------------------------------------------------
@@ -152,6 +247,53 @@ def tool_call_request(request_id: int, tool: str, arguments: Mapping[str, Any]) 
         "method": "tools/call",
         "params": {"name": tool, "arguments": dict(arguments), "_meta": {"progressToken": request_id}},
     }
+
+
+def tools_list_request(request_id: int, cursor: str | None = None) -> dict[str, Any]:
+    """``tools/list``, one page (``cursor`` from the previous page's ``nextCursor``)."""
+    params: dict[str, Any] = {} if cursor is None else {"cursor": cursor}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/list", "params": params}
+
+
+def initialized_version(where: str, reply: Any, redact: Callable[[str], str] = str) -> str:
+    """The protocol version of an ``initialize`` reply; a :class:`SourceError` for a refusal or a version we do not
+    speak (``redact`` cleans the server's message of anything we sent)."""
+    if not isinstance(reply, dict):
+        raise SourceError(f"{where}: no reply to initialize")
+    if "error" in reply:
+        message = rpc_error_value(reply["error"])[_K_MESSAGE]
+        raise SourceError(f"{where} refused initialize: {redact(message)}")
+    result = reply.get("result")
+    version = result.get("protocolVersion") if isinstance(result, dict) else None
+    if version not in SUPPORTED_PROTOCOL_VERSIONS:
+        raise SourceError(
+            f"{where} speaks MCP protocol version {version!r}; "
+            f"streamrt supports {', '.join(SUPPORTED_PROTOCOL_VERSIONS)}"
+        )
+    return str(version)
+
+
+def tools_page(where: str, reply: Any) -> dict[str, Any]:
+    """The result of a ``tools/list`` reply (``tools`` a list); a :class:`SourceError` for an error or no reply."""
+    if not isinstance(reply, dict):
+        raise SourceError(f"{where}: no reply to tools/list")
+    if "error" in reply:
+        raise SourceError(f"{where} refused tools/list: {rpc_error_value(reply['error'])[_K_MESSAGE]}")
+    result = reply.get("result")
+    if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
+        raise SourceError(f"{where}: the tools/list reply holds no list of tools")
+    return result
+
+
+def tool_summary(tool: Any) -> dict[str, Any]:
+    """What ``streamrt tools`` shows of one tool: name, title, description and schemas, as the server sent them."""
+    if not isinstance(tool, Mapping):
+        return {"name": str(tool)}
+    summary = {"name": tool.get("name"), "description": tool.get("description")}
+    for key in ("title", "inputSchema", "outputSchema"):
+        if tool.get(key) is not None:
+            summary[key] = tool[key]
+    return summary
 
 
 def server_request_reply(message: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,6 +382,71 @@ def rpc_error_value(error: Any) -> dict[Keyword, Any]:
         _K_DATA: from_json(error.get("data")),
         _K_RESULT: None,
     }
+
+
+def notification_value(method: str, params: Mapping[str, Any] | None) -> dict[Keyword, Any]:
+    """``{:method :params}`` for a server notification other than progress and log (``:params`` nil if absent)."""
+    return {_K_METHOD: method, _K_PARAMS: None if params is None else from_json(dict(params))}
+
+
+# --- messages to chunks ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What one message from the server means to a tool call.
+
+    ``kind`` is a chunk's ``:kind`` (``progress``, ``log``, ``notification``, ``result``, ``error``) with ``value``
+    its value; or ``request`` (the server asks us something: answer with :func:`server_request_reply`, ``value``
+    is the request); or ``fault`` (``value`` says what is wrong with the message).
+    """
+
+    kind: str
+    value: Any
+
+    @property
+    def final(self) -> bool:
+        """The call's reply: nothing of the call follows it."""
+        return self.kind in ("result", "error")
+
+
+def read_message(message: Any, request_id: int | None) -> Incoming | None:
+    """One decoded JSON-RPC message for the call ``request_id``; None for what is not ours (another call's reply
+    or progress)."""
+    if not isinstance(message, dict):
+        return Incoming("fault", f"not a JSON-RPC message: {str(message)[:80]!r}")
+    method = message.get("method")
+    if isinstance(method, str):
+        if "id" in message:
+            return Incoming("request", message)
+        params = message.get("params")
+        params = params if isinstance(params, dict) else None
+        if method == "notifications/progress":
+            if params is None or params.get("progressToken") != request_id:
+                return None
+            return Incoming("progress", progress_value(params))
+        if method == "notifications/message":
+            return Incoming("log", log_value(params or {}))
+        return Incoming("notification", notification_value(method, params))
+    if message.get("id") != request_id:
+        return None
+    if "error" in message:
+        return Incoming("error", rpc_error_value(message["error"]))
+    result = message.get("result")
+    value = result_value(result if isinstance(result, dict) else {})
+    if isinstance(result, dict) and result.get("isError"):
+        return Incoming("error", tool_error_value(value))
+    return Incoming("result", value)
+
+
+def call_meta(
+    kind: str, tool: str, request_id: int | None, event_id: str | None = None
+) -> dict[Keyword, Any]:
+    """A chunk's metadata: ``:source "mcp"``, ``:kind``, ``:tool``, ``:request-id``, and ``:id`` when there is one."""
+    meta: dict[Keyword, Any] = {SOURCE: "mcp", KIND: kind, TOOL: tool, REQUEST_ID: request_id}
+    if event_id is not None:
+        meta[ID] = event_id
+    return meta
 
 
 # --- errors ----------------------------------------------------------------------------------------------------

@@ -240,6 +240,12 @@ def _open_mcp(request: SourceRequest) -> Source:
     return mcp
 
 
+def _open_mcp_stdio(request: SourceRequest) -> Source:
+    from streamrt.sources.mcp_stdio import McpStdioSource
+
+    return McpStdioSource(request.uri.text, request.continuation, env=request.env)
+
+
 def _open_ws(request: SourceRequest) -> Source:
     from streamrt.sources.ws import WebSocketSource
 
@@ -267,6 +273,9 @@ SOURCES: Final = Registry(
         "https": _SSE,
         "mcp+http": _MCP,
         "mcp+https": _MCP,
+        "mcp+stdio": SourceType(
+            _open_mcp_stdio, frozenset({"process"}), "mcp+stdio:COMMAND?args=ARG&tool=NAME (MCP over stdio)"
+        ),
         "ws": _WS,
         "wss": _WS,
     },

@@ -10,7 +10,7 @@ from streamrt.runtime.contract import result
 from streamrt.sources.base import SourceHealth
 from streamrt.values import Keyword
 
-__all__ = ["SEQ", "Recorder", "health_becomes", "until"]
+__all__ = ["SEQ", "Recorder", "health_becomes", "plateau", "until"]
 
 SEQ = Keyword("seq")
 
@@ -57,3 +57,22 @@ async def until(predicate: Callable[[], bool], timeout: float = 10.0, what: str 
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.005)
+
+
+async def plateau(count: Callable[[], int], window: float = 0.2, timeout: float = 10.0) -> int:
+    """The value ``count`` settles at: unchanged over ``window`` seconds.
+
+    Showing that nothing more happens takes a window of time (the kernel's receive buffer grows for a moment after
+    the reader stops); nothing else in these tests is waited for by the clock.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    value = count()
+    while True:
+        await asyncio.sleep(window)
+        now = count()
+        if now == value:
+            return now
+        if loop.time() > deadline:
+            raise AssertionError(f"still growing after {timeout}s: {value} -> {now}")
+        value = now

@@ -14,7 +14,7 @@ import pytest
 from streamrt.errors import SourceAuthError, SourceError
 from streamrt.sources.base import Chunk, ChunkFault, Item
 from streamrt.sources.mcp import McpSource
-from streamrt.sources.mcp_protocol import parse_mcp_uri, server_message
+from streamrt.sources.mcp_protocol import parse_mcp_uri, parse_stdio_uri, server_message
 from streamrt.sources.retry import RetryPolicy
 from streamrt.values import Keyword
 
@@ -224,7 +224,7 @@ async def test_401_never_shows_the_token_even_if_the_server_echoes_it() -> None:
     assert "bad token [redacted]" in str(caught.value)
 
 
-async def test_progress_log_and_server_ping_on_an_event_stream() -> None:
+async def test_progress_log_notification_and_server_ping_on_an_event_stream() -> None:
     fake = FakeMcp(
         sse(
             ("e1", ""),
@@ -253,14 +253,26 @@ async def test_progress_log_and_server_ping_on_an_event_stream() -> None:
                     "params": {"level": "warning", "data": {"a": 1}},
                 },
             ),
-            ("e6", RESULT),
+            (
+                "e6",
+                {
+                    "jsonrpc": "2.0",
+                    "method": "notifications/resources/updated",
+                    "params": {"uri": "file:///a"},
+                },
+            ),
+            ("e7", RESULT),
         )
     )
     items, _ = await drain(fake)
-    assert kinds(items) == ["progress", "log", "result"]
+    assert kinds(items) == ["progress", "log", "notification", "result"]
     assert value(items[0]) == {K("progress"): 1, K("total"): None, K("message"): None}
     assert value(items[1]) == {K("level"): "warning", K("logger"): None, K("data"): {K("a"): 1}}
-    assert [i.meta[K("id")] for i in items] == ["e2", "e5", "e6"]
+    assert value(items[2]) == {
+        K("method"): "notifications/resources/updated",
+        K("params"): {K("uri"): "file:///a"},
+    }
+    assert [i.meta[K("id")] for i in items] == ["e2", "e5", "e6", "e7"]
     assert {"jsonrpc": "2.0", "id": "srv-1", "result": {}} in fake.bodies
 
 
@@ -420,3 +432,35 @@ def test_uri_parts() -> None:
 )
 def test_server_message(body: bytes, expected: str) -> None:
     assert server_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("uri", "error"),
+    [
+        pytest.param("mcp+stdio:?tool=t", "has no command", id="no-command"),
+        pytest.param("mcp+stdio:server", "needs a tool name", id="no-tool"),
+        pytest.param("mcp+stdio:server?tool=t&arg=x", "unknown parameter 'arg'", id="unknown-parameter"),
+        pytest.param("mcp+stdio:server?tool=t&env=1X", "is not a variable name", id="bad-env-name"),
+        pytest.param(
+            "mcp+stdio:server?tool=t&arguments=%5B%5D", "must be a JSON object", id="arguments-list"
+        ),
+    ],
+)
+def test_bad_stdio_uris(uri: str, error: str) -> None:
+    with pytest.raises(SourceError, match=error):
+        parse_stdio_uri(uri)
+
+
+def test_stdio_uri_parts() -> None:
+    target = parse_stdio_uri(
+        "mcp+stdio:///usr/bin/my%20server?args=--port&args=a%26b&tool=t&arguments=%7B%22x%22%3A1%7D"
+        "&cwd=/srv&env=TOKEN&env=MODE=fast"
+    )
+    assert target.command == "/usr/bin/my server"
+    assert target.args == ("--port", "a&b")
+    assert (target.tool, target.arguments, target.cwd) == ("t", {"x": 1}, "/srv")
+    assert target.display == "/usr/bin/my server --port a&b"
+    assert target.environment({"TOKEN": "s3cret", "OTHER": "x"}) == {"TOKEN": "s3cret", "MODE": "fast"}
+    with pytest.raises(SourceError, match="env=TOKEN names a variable that is not set"):
+        target.environment({})
+    assert parse_stdio_uri("mcp+stdio:npx", require_tool=False).tool == ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Callable
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -19,7 +18,7 @@ from streamrt.runtime.provider import Provider
 from streamrt.sources.retry import RetryPolicy
 from streamrt.sources.sse import SseSource
 from streamrt.sources.ws import WebSocketSource
-from tests.sources.provider_helpers import Recorder, until
+from tests.sources.provider_helpers import Recorder, plateau, until
 from tests.sources.sse_server import Event, Plan, SseTestServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -28,25 +27,6 @@ FAST = RetryPolicy(max_attempts=5, max_elapsed=10.0, initial=0.01, maximum=0.05)
 TOTAL = 2000
 CAPACITY = 16
 PAD = "x" * 8000  # 2000 events of ~8 KB: 16 MB on offer, against a 16-chunk queue
-
-
-async def plateau(count: Callable[[], int], window: float = 0.2, timeout: float = 10.0) -> int:
-    """The value ``count`` settles at: unchanged over ``window`` seconds.
-
-    Showing that nothing more happens takes a window of time (the kernel's receive buffer grows for a moment after
-    the reader stops); nothing else in these tests is waited for by the clock.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    value = count()
-    while True:
-        await asyncio.sleep(window)
-        now = count()
-        if now == value:
-            return now
-        if loop.time() > deadline:
-            raise AssertionError(f"still growing after {timeout}s: {value} -> {now}")
-        value = now
 
 
 async def test_paused_sse_stream_blocks_the_server_then_gets_every_event_in_order() -> None:
