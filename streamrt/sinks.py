@@ -14,6 +14,7 @@ is the host's choice, not the script's, so no effect check applies to it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ class SinkRequest:
     stdout: TextIO
     """The command's standard output (tests and embedding hosts pass their own)."""
     env: Mapping[str, str]
+    on_closed: Callable[[], None] | None = None
+    """Called once when the sink finds its reader gone (a closed pipe); the sink drops what comes after."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,25 +67,43 @@ def output_line(output: Output) -> str:
 
 
 class JsonLinesSink:
-    """Outputs as JSON lines on a text stream, flushed per line so a consumer sees each output at once."""
+    """Outputs as JSON lines on a text stream, flushed per line so a consumer sees each output at once.
 
-    def __init__(self, out: TextIO | IO[str], *, owned: bool = False) -> None:
+    A reader that goes away (``streamrt run ... | head -2``) is not the stream's failure: with ``on_closed`` the
+    sink calls it once, drops what comes after, and the run ends as on a signal, its streams left resumable.
+    Without it the BrokenPipeError is the sink's failure, as before.
+    """
+
+    def __init__(
+        self, out: TextIO | IO[str], *, owned: bool = False, on_closed: Callable[[], None] | None = None
+    ) -> None:
         self.out = out
         self._owned = owned
+        self._on_closed = on_closed
+        self.reader_gone = False
 
     def __call__(self, output: Output) -> None:
-        self.out.write(output_line(output) + "\n")
-        self.out.flush()
+        if self.reader_gone:
+            return
+        try:
+            self.out.write(output_line(output) + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            if self._on_closed is None:
+                raise
+            self.reader_gone = True
+            self._on_closed()
 
     def close(self) -> None:
         if self._owned:
             self.out.close()
-        else:
-            self.out.flush()
+        elif not self.reader_gone:
+            with contextlib.suppress(BrokenPipeError):
+                self.out.flush()
 
 
 def _open_stdout(request: SinkRequest) -> OutputSink:
-    return JsonLinesSink(request.stdout)
+    return JsonLinesSink(request.stdout, on_closed=request.on_closed)
 
 
 def _open_jsonl(request: SinkRequest) -> OutputSink:
@@ -107,8 +128,16 @@ SINKS: Final = Registry(
 """Sink types by URI scheme (``"-"`` is standard output)."""
 
 
-def open_sink(uri: str | None, *, stdout: TextIO, env: Mapping[str, str] | None = None) -> OutputSink:
-    """The sink ``uri`` names (``None``: standard output); a URI that names none raises UsageError."""
+def open_sink(
+    uri: str | None,
+    *,
+    stdout: TextIO,
+    env: Mapping[str, str] | None = None,
+    on_closed: Callable[[], None] | None = None,
+) -> OutputSink:
+    """The sink ``uri`` names (``None``: standard output); a URI that names none raises UsageError.
+
+    ``on_closed``: what to do when the sink's reader goes away (see :attr:`SinkRequest.on_closed`)."""
     text = (uri or _STDOUT).strip()
     if text == _STDOUT:
         scheme: str | None = _STDOUT
@@ -121,4 +150,4 @@ def open_sink(uri: str | None, *, stdout: TextIO, env: Mapping[str, str] | None 
     sink_type = SINKS.get(scheme)
     if sink_type is None:
         raise UsageError(f"--sink {text!r}: unknown sink scheme {scheme!r}; use {', '.join(SINKS.usages())}")
-    return sink_type.open(SinkRequest(text, scheme, stdout, os.environ if env is None else env))
+    return sink_type.open(SinkRequest(text, scheme, stdout, os.environ if env is None else env, on_closed))

@@ -1,7 +1,8 @@
 """The ``streamrt`` command.
 
 Exit codes: 0 every stream ended without error; 1 some stream ended in ``:error`` (or ``check`` found problems in
-a script that reads); 2 a bad command line or script; 130 / 143 after a clean shutdown on SIGINT / SIGTERM.
+a script that reads); 2 a bad command line or script; 130 / 143 after a clean shutdown on SIGINT / SIGTERM; 141
+when ``run``'s stdout was closed by its reader (``| head``), its streams left resumable as after a signal.
 User mistakes print one clear message (``file:line:col: message`` plus the line and a caret for scripts), never a
 traceback. Each command's module is imported only when the command runs, so ``streamrt --help`` and ``streamrt
 check`` start fast; ``run`` and ``resume`` are :mod:`streamrt.cli.run`, ``repl`` and ``eval``
@@ -25,6 +26,7 @@ from streamrt.observe.session import add_observe_arguments
 __all__ = [
     "EXIT_ERROR",
     "EXIT_OK",
+    "EXIT_PIPE",
     "EXIT_SIGINT",
     "EXIT_SIGTERM",
     "EXIT_USAGE",
@@ -36,6 +38,8 @@ __all__ = [
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_PIPE: Final = 141
+"""stdout was closed by its reader (``streamrt run ... | head``): 128 + SIGPIPE, as a shell reports it."""
 EXIT_SIGINT: Final = 130
 EXIT_SIGTERM: Final = 143
 
@@ -64,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--snapshot-every", metavar="N|Tms", help="snapshot policy: every N chunks or every T ms"
     )
+    run.add_argument(
+        "--restart",
+        action="store_true",
+        help="with --store: start the script's streams over, deleting what the store holds of them "
+        "(without it a stream the store holds is resumed, or reported if it had finished)",
+    )
+    _add_resume_arguments(run)
     _add_sink_argument(run)
     add_observe_arguments(run)
     _add_policy_arguments(run)
@@ -90,11 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("--store", metavar="URL", required=True)
     resume.add_argument("--source", metavar="URI", help="override the recorded source (one stream only)")
-    resume.add_argument(
-        "--accept-changed-processor",
-        action="store_true",
-        help="resume even if the processor's source changed since the snapshot",
-    )
+    _add_resume_arguments(resume)
     _add_sink_argument(resume)
     _add_policy_arguments(resume)
     add_observe_arguments(resume)
@@ -113,6 +120,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dead.add_argument("stream_id", metavar="ID")
     dead.add_argument("--store", metavar="URL", required=True)
+
+    delete = sub.add_parser(
+        "delete", help="remove streams from a store: snapshot, lease and dead letters (not a running one)"
+    )
+    delete.add_argument("stream_ids", metavar="ID", nargs="+")
+    delete.add_argument("--store", metavar="URL", required=True)
+
+    prune = sub.add_parser("prune", help="remove finished streams from a store; prints each id removed")
+    prune.add_argument(
+        "--finished", action="store_true", help="completed, stopped, cancelled and error streams"
+    )
+    prune.add_argument(
+        "--older-than",
+        metavar="AGE",
+        help="only those last written longer ago than AGE: 90s, 30m, 12h, 7d, 2w",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="print what would be removed; remove nothing")
+    prune.add_argument("--store", metavar="URL", required=True)
 
     check = sub.add_parser("check", help="parse and compile scripts; errors as file:line:col: message")
     check.add_argument("scripts", nargs="+", metavar="SCRIPT")
@@ -163,6 +188,17 @@ _SHELLS: Final = ("bash", "zsh", "tcsh")
 # the arguments that name files: completed as paths (shtab's FILE for each shell)
 _FILE_ARGUMENTS: Final = frozenset({"script", "scripts", "paths", "load", "output"})
 _FILE_COMPLETION: Final = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+
+
+def _add_resume_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--accept-changed-processor",
+        action="store_true",
+        help="resume even if the processor's source changed since the snapshot",
+    )
+    parser.add_argument(
+        "--unpause", action="store_true", help="a resumed stream that had paused itself runs on"
+    )
 
 
 def _add_sink_argument(parser: argparse.ArgumentParser) -> None:
@@ -422,7 +458,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     handler = _COMMANDS.get(args.command)
     if handler is None:
-        # inspect / list / dead-letters live with the store, which is imported only when one of them runs
+        # inspect / list / dead-letters / delete / prune live with the store, which is imported only when one of them runs
         handler = importlib.import_module("streamrt.store.cli").COMMANDS[args.command]
     try:
         return handler(args, out, err)
@@ -437,4 +473,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 
 def entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`| head`): point stdout at /dev/null so the interpreter's last flush is quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)

@@ -7,7 +7,7 @@ streams; wait for them to end, or for SIGINT / SIGTERM; close; print the summary
 chunk being processed finish, closes the sources and prints the summary, so the streams are left resumable.
 
 Exit codes are :mod:`streamrt.cli`'s: 0 when every stream ended without error, 1 when any ended in ``:error``, 2 for
-a bad script or command line, 130 after SIGINT and 143 after SIGTERM.
+a bad script or command line, 130 after SIGINT and 143 after SIGTERM, 141 when the reader of stdout went away.
 """
 
 from __future__ import annotations
@@ -23,27 +23,29 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from streamrt.cli import EXIT_ERROR, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
+from streamrt.cli import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
+from streamrt.cli.stored import StoredStreams, naming_only, recorded_script
+from streamrt.cli.summary import finished_summary, summary
 from streamrt.errors import ScriptError, StreamrtError, UsageError
-from streamrt.lang.effects import declare_effects
+from streamrt.lang.effects import guard_capabilities
 from streamrt.lang.meter import DEFAULT_LIMITS, Limits
-from streamrt.lang.script import CallContext, Script, load_script, stream_request
+from streamrt.lang.script import Script, load_script
 from streamrt.observe.logs import Console, configure_logging, unconfigure_logging
 from streamrt.observe.session import Observation, ObserveOptions, observe_options
 from streamrt.policy.effects import SecurityContext, check_source
-from streamrt.runtime.capture import SCRIPT_KEY
 from streamrt.runtime.machine import Status
 from streamrt.runtime.persist import Persister, parse_policy
 from streamrt.runtime.provider import Provider
 from streamrt.runtime.resume import read_resumable, resume_streams
 from streamrt.sinks import OutputSink, open_sink
 from streamrt.sources import Source, open_source, relative_to
-from streamrt.store import Snapshot, open_store
+from streamrt.store import Snapshot, StreamSummary, open_store
 from streamrt.values import Keyword
 
 __all__ = [
     "EXIT_ERROR",
     "EXIT_OK",
+    "EXIT_PIPE",
     "EXIT_SIGINT",
     "EXIT_SIGTERM",
     "EXIT_USAGE",
@@ -78,6 +80,10 @@ class RunConfig:
     resume_ids: tuple[str, ...] | None = None
     resume_all: bool = False
     accept_changed: bool = False
+    restart: bool = False
+    """With a store: start the script's streams over, deleting what the store holds of them."""
+    unpause: bool = False
+    """Resume a stream that had paused itself (a host ``resume`` directive once it is back)."""
     observe: ObserveOptions = field(default_factory=ObserveOptions)
     security: SecurityContext | None = None
     limits: Limits | None = DEFAULT_LIMITS
@@ -94,6 +100,8 @@ class RunConfig:
         """Refuse what no run can do, before anything is opened."""
         if self.snapshot_every is not None and self.store_url is None and not self.resuming:
             raise UsageError("--snapshot-every needs --store")
+        if self.restart and (self.store_url is None or self.resuming):
+            raise UsageError("--restart starts a stored run's streams over: it needs run --store")
         capacity = self.queue_capacity
         if capacity is not None and (type(capacity) is not int or capacity < 1):
             raise UsageError(f"--queue-capacity must be a positive integer, got {capacity!r}")
@@ -112,7 +120,9 @@ class RunConfig:
             snapshot_every=getattr(args, "snapshot_every", None),
             resume_ids=(None if args.all else tuple(args.targets)) if resuming else None,
             resume_all=resuming and args.all,
-            accept_changed=resuming and args.accept_changed_processor,
+            accept_changed=args.accept_changed_processor,
+            restart=getattr(args, "restart", False),
+            unpause=args.unpause,
             observe=observe_options(args),
             **policy,
         )
@@ -125,6 +135,11 @@ def _sink_uri(sink: str | None, output: str | None) -> str | None:
     return "-" if output == "-" else f"jsonl:{output}"
 
 
+def _stop(stop: asyncio.Future[int], code: int) -> None:
+    if not stop.done():
+        stop.set_result(code)
+
+
 @contextlib.contextmanager
 def _signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Future[int]) -> Iterator[None]:
     """Turn SIGINT/SIGTERM into an exit code on ``stop`` while the run lasts (no-op where unsupported)."""
@@ -132,8 +147,7 @@ def _signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Future[int]) -> Iter
     for sig, code in _EXIT_FOR_SIGNAL.items():
 
         def on_signal(code: int = code) -> None:
-            if not stop.done():
-                stop.set_result(code)
+            _stop(stop, code)
 
         try:
             loop.add_signal_handler(sig, on_signal)
@@ -145,60 +159,6 @@ def _signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Future[int]) -> Iter
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-
-
-def summary(provider: Provider) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
-    """One line per stream (status and counts) with its fields, and whether any stream ended in ``:error``."""
-    lines = []
-    failed = False
-    for sid in provider.stream_ids():
-        report = provider.inspect(sid)
-        stats = report["stats"]
-        status = report["status"]
-        failed = failed or status == Status.ERROR.value
-        text = (
-            f"stream {sid}: {status}; processed {stats['processed']}, outputs {stats['outputs']}, "
-            f"dropped {stats['dropped']}, errors {stats['errors']}"
-        )
-        if stats["skipped"]:
-            text += f" ({stats['skipped']} skipped, {stats['dead_lettered']} of them dead-lettered)"
-        if report["message"]:
-            text += f"; {report['message']}"
-        fields = {
-            "event": "summary",
-            "stream_id": sid,
-            "status": status,
-            **{
-                k: stats[k] for k in ("processed", "outputs", "dropped", "errors", "skipped", "dead_lettered")
-            },
-            "error": report["message"] or None,
-        }
-        lines.append((text, fields))
-    return lines, failed
-
-
-def recorded_script(snaps: Iterable[Snapshot]) -> tuple[str | None, str]:
-    """The script path the snapshots recorded (one for all of them), or None and what is wrong."""
-    paths: dict[str, str] = {}
-    for snap in snaps:
-        recorded = snap.options.get(SCRIPT_KEY)
-        if not isinstance(recorded, str):
-            return None, f"the snapshot of {snap.stream_id!r} records no script; name it with --script"
-        paths.setdefault(recorded, snap.stream_id)
-    if len(paths) > 1:
-        (first, a), (second, b) = list(paths.items())[:2]
-        return None, (
-            f"the streams were run from different scripts ({a!r} from {first}, {b!r} from {second}); "
-            "resume them separately or name one with --script"
-        )
-    return next(iter(paths)), ""
-
-
-def _naming_only(args: dict[Keyword, Any], ctx: CallContext) -> str:
-    """``:mcp.stream.start`` while resuming: the script's streams are only named (the resumed one is in the store)."""
-    request = stream_request(args, ctx.pos)
-    sid = request.options.get(_STREAM_ID_OPTION)
-    return sid if isinstance(sid, str) else request.processor
 
 
 class _Sources:
@@ -230,6 +190,7 @@ class _Run:
         self.console = Console(err, config.observe.log_format)
         self.persister: Persister | None = None
         self.snapshots: dict[str, Snapshot] = {}
+        self.stored: StoredStreams | None = None
 
     def fail(self, problem: StreamrtError | str, code: int = EXIT_USAGE) -> int:
         self.say_problem(problem, level="error" if code != EXIT_OK else "info")
@@ -290,9 +251,9 @@ class _Run:
         )  # as given: error messages name the script the way the user did
         script_path = Path(script_text)
         sources = _Sources(config.source_uri, script_path.resolve().parent)
-        existing: set[str] = set()
+        held: dict[str, StreamSummary] = {}
         if self.persister is not None and not config.resuming:
-            existing = {row.stream_id for row in await self.persister.store.list()}
+            held = {row.stream_id: row for row in await self.persister.store.list()}
         stop: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         handler = configure_logging(config.observe.log_level, config.observe.log_format, self.err)
         observing: Observation | None = None
@@ -300,7 +261,7 @@ class _Run:
         # from the start: a signal while streams start (outputs may flow already) is a shutdown too
         with _signals(asyncio.get_running_loop(), stop):
             try:
-                sink = open_sink(config.sink_uri, stdout=self.out)
+                sink = open_sink(config.sink_uri, stdout=self.out, on_closed=lambda: _stop(stop, EXIT_PIPE))
                 async with Provider(
                     limits=config.limits, security=config.security, persistence=self.persister
                 ) as provider:
@@ -315,9 +276,13 @@ class _Run:
                     )
                     provider.add_sink(observing.guard(sink))
                     try:
-                        await self.start(provider, sources, script_text, existing)
+                        await self.start(provider, sources, script_text, held)
                     except StreamrtError as exc:
                         return await self.abandon(self.fail(exc))
+                    if not provider.stream_ids() and self.stored is not None and self.stored.finished:
+                        # every stream of the script had finished in an earlier run: that is the outcome
+                        await self.abandon(EXIT_OK)
+                        return self.report(provider, None)
                     if not provider.stream_ids():
                         return self.fail(f"{script_text} starts no streams (add an (mcp-stream ...) form)")
                     try:
@@ -339,9 +304,10 @@ class _Run:
                     stop.cancel()
 
     async def start(
-        self, provider: Provider, sources: _Sources, script_path: str, existing: set[str]
+        self, provider: Provider, sources: _Sources, script_path: str, held: Mapping[str, StreamSummary]
     ) -> None:
-        """Load the script and start its streams, or resume the streams read from the store."""
+        """Load the script and start its streams (with a store: resume those it holds), or resume the streams
+        read from the store."""
         config, persister = self.config, self.persister
         caps = provider.capabilities(
             source_factory=sources.open,
@@ -349,47 +315,91 @@ class _Run:
             queue_capacity=config.queue_capacity,
             endpoint_uri=sources.uri_for,
         )
+        stored: StoredStreams | None = None
         if config.resuming:
             # the script's mcp-stream forms only name streams here: the resumed ones come from the store
-            caps["mcp.stream.start"] = declare_effects()(_naming_only)
+            caps["mcp.stream.start"] = naming_only
+        elif persister is not None:
+            stored = StoredStreams(held, restart=config.restart, stream_id=config.stream_id)
+            wrapped = {"mcp.stream.start": stored.capability(caps["mcp.stream.start"])}
+            caps.update(guard_capabilities(wrapped, config.security, endpoint_uri=sources.uri_for))
         script = load_script(script_path, capabilities=caps, security=config.security)
         if persister is not None:
-            if not config.resuming:
-                self.refuse_existing(provider, persister, existing)
             persister.processor_hash = script.source_hash
             persister.script_path = str(Path(script_path).resolve())
         if config.resuming:
             await self.resume(provider, script)
+            await self.unpause(provider, list(self.snapshots.values()))
             return
-        for request in script.stream_requests:
-            provider.start_request(
-                script,
-                request,
-                source=sources.open(request.endpoint, request.options),
-                stream_id=config.stream_id,
-                queue_capacity=config.queue_capacity,
+        if persister is None or stored is None:
+            return
+        new = provider.stream_ids()
+        for sid in new:
+            # own each new stream (a concurrent run of the same ids is refused by its lease or first write)
+            await persister.claim(sid)
+        await stored.carry_on(
+            provider,
+            persister,
+            script,
+            open_source=sources.open,
+            source_uri=config.source_uri,
+            accept_changed=config.accept_changed,
+            queue_capacity=config.queue_capacity,
+            check=self.check_resumed_source,
+        )
+        self.stored = stored
+        url = persister.store.url
+        for snap in stored.resumed:
+            self.console.say(
+                f"streamrt run: resuming stream {snap.stream_id} from {url} ({snap.status}; processed "
+                f"{int(snap.stats.get('processed', 0))}, outputs {snap.output_seq})",
+                event="resume",
+                stream_id=snap.stream_id,
+                status=snap.status,
+                seq=snap.seq,
+                output_seq=snap.output_seq,
             )
-        if persister is not None:
-            for sid in provider.stream_ids():
-                # own each new stream (a concurrent run of the same ids is refused by its lease or first write)
-                await persister.claim(sid)
+        for _, sid in stored.restarted:
+            self.console.say(
+                f"streamrt run: restarting stream {sid} (--restart: what {url} held of it is deleted)",
+                event="restart",
+                stream_id=sid,
+            )
+        await self.unpause(provider, stored.resumed)
 
-    def refuse_existing(self, provider: Provider, persister: Persister, existing: set[str]) -> None:
-        """Before anything is processed: a new run must not take over a stream the store already holds."""
-        for sid in provider.stream_ids():
-            if sid in existing:
-                raise UsageError(
-                    f"the store {persister.store.url} already holds stream {sid!r}: "
-                    f"use `streamrt resume {sid} --store {persister.store.url}`, or another --stream-id"
+    def check_resumed_source(self, snap: Snapshot) -> None:
+        """A resumed stream reads its recorded source (or --source): the security context must allow it."""
+        config = self.config
+        uri = config.source_uri if config.source_uri is not None else snap.source_uri
+        if config.security is not None and uri is not None:
+            check_source(config.security, uri, f"the resumed stream {snap.stream_id!r}")
+
+    async def unpause(self, provider: Provider, snaps: Iterable[Snapshot]) -> None:
+        """``--unpause``: a resumed stream that had paused itself runs on; without it, say how it would."""
+        for snap in snaps:
+            if snap.status != Status.PAUSED.value or snap.stream_id not in provider.streams:
+                continue
+            if self.config.unpause:
+                provider.resume(snap.stream_id)
+                self.console.say(
+                    f"streamrt {self.command}: stream {snap.stream_id} was paused; --unpause resumes it",
+                    event="unpause",
+                    stream_id=snap.stream_id,
+                )
+            else:
+                self.console.say(
+                    f"streamrt {self.command}: stream {snap.stream_id} is paused and waits for a resume "
+                    "directive (from its source, or a host); pass --unpause to run it on now",
+                    level="warning",
+                    event="paused",
+                    stream_id=snap.stream_id,
                 )
 
     async def resume(self, provider: Provider, script: Script) -> None:
         config, persister = self.config, self.persister
         assert persister is not None
         for snap in self.snapshots.values():
-            uri = config.source_uri if config.source_uri is not None else snap.source_uri
-            if config.security is not None and uri is not None:
-                check_source(config.security, uri, f"the resumed stream {snap.stream_id!r}")
+            self.check_resumed_source(snap)
         await resume_streams(
             provider,
             persister,
@@ -429,6 +439,9 @@ class _Run:
     def report(self, provider: Provider, code: int | None) -> int:
         """The closing summary on stderr, and the exit code."""
         lines, failed = summary(provider)
+        for snap in self.stored.finished if self.stored is not None else ():
+            lines.append(finished_summary(snap))
+            failed = failed or snap.status == Status.ERROR.value
         for text, fields in lines:
             self.console.say(
                 text, level="error" if fields["status"] == Status.ERROR.value else "info", **fields
@@ -439,8 +452,9 @@ class _Run:
             left = (
                 "and resumable" if self.persister is not None else "(run without --store: nothing to resume)"
             )
+            why = "output closed" if code == EXIT_PIPE else "interrupted"
             self.console.say(
-                f"streamrt {self.command}: interrupted; {live} stream(s) left unfinished {left}",
+                f"streamrt {self.command}: {why}; {live} stream(s) left unfinished {left}",
                 level="warning",
                 event="interrupted",
                 unfinished=live,

@@ -1,9 +1,11 @@
-"""The store commands of ``streamrt``: ``resume``, ``inspect``, ``list`` and ``dead-letters``.
+"""The store commands of ``streamrt``: ``inspect``, ``list``, ``dead-letters``, ``delete`` and ``prune``.
 
 ``streamrt.cli`` parses the command line and calls ``COMMANDS[name](args, out, err)``; each function runs its own
 event loop and returns the exit code. Store and snapshot problems print one line and exit 2, like other usage
 errors; ``inspect`` and ``list`` print JSON on stdout; ``dead-letters`` prints JSON lines, one dead letter per line,
-oldest first, so a long list can be piped and filtered as it comes.
+oldest first, so a long list can be piped and filtered as it comes. ``delete`` and ``prune`` remove streams (snapshot,
+lease and dead letters) and print each removed id on stdout; neither touches a stream another process is running
+(its lease has not expired).
 """
 
 from __future__ import annotations
@@ -11,17 +13,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import time
 from collections.abc import Callable
 from typing import Any, Final, TextIO
 
-from streamrt.errors import SnapshotNotFoundError, StreamrtError
-from streamrt.store import DeadLetter, Snapshot, open_store
+from streamrt.errors import SnapshotNotFoundError, StreamrtError, UsageError
+from streamrt.store import DeadLetter, Snapshot, SnapshotStore, open_store
 from streamrt.values import to_json
 
-__all__ = ["COMMANDS", "describe_dead_letter", "describe_snapshot"]
+__all__ = ["COMMANDS", "FINISHED", "describe_dead_letter", "describe_snapshot", "parse_age"]
 
 EXIT_OK: Final = 0
 EXIT_USAGE: Final = 2
+
+FINISHED: Final = frozenset({"completed", "stopped", "cancelled", "error"})
+"""The terminal statuses ``prune --finished`` removes (docs/persistence.md)."""
+
+_AGE: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w)")
+_UNIT: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """``--older-than``: ``90s``, ``30m``, ``12h``, ``7d``, ``2w`` in seconds (UsageError otherwise)."""
+    match = _AGE.fullmatch(text.strip().lower())
+    if match is None:
+        raise UsageError(f"--older-than: expected a number and a unit (s, m, h, d, w), e.g. 7d; got {text!r}")
+    return float(match.group(1)) * _UNIT[match.group(2)]
 
 
 def describe_snapshot(
@@ -115,6 +133,52 @@ async def _dead_letters(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+async def _running(store: SnapshotStore, stream_id: str) -> str | None:
+    """Who holds the stream's lease now, if anyone (a live run owns it)."""
+    lease = await store.lease(stream_id)
+    if lease is None or lease.expires_at <= time.time():
+        return None
+    return lease.owner
+
+
+async def _delete(args: argparse.Namespace, out: TextIO) -> int:
+    async with open_store(args.store) as store:
+        snaps = await store.get_many(args.stream_ids)
+        missing = [sid for sid in args.stream_ids if sid not in snaps]
+        if missing:
+            raise SnapshotNotFoundError(
+                f"the store {store.url} holds no stream {', '.join(map(repr, missing))}"
+            )
+        for sid in args.stream_ids:
+            owner = await _running(store, sid)
+            if owner is not None:
+                raise UsageError(f"stream {sid!r} is running (its lease is held by {owner}); stop it first")
+        for sid in args.stream_ids:
+            await store.delete(sid, expected_version=snaps[sid].version)
+            out.write(f"{sid}\n")
+    return EXIT_OK
+
+
+async def _prune(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.finished:
+        raise UsageError("say what to prune: --finished (completed, stopped, cancelled and error streams)")
+    age = parse_age(args.older_than) if args.older_than is not None else 0.0
+    cutoff = time.time() - age
+    async with open_store(args.store) as store:
+        rows = [r for r in await store.list() if r.status in FINISHED and r.updated_at <= cutoff]
+        for row in rows:
+            if args.dry_run or await _running(store, row.stream_id) is not None:
+                if args.dry_run:
+                    out.write(f"{row.stream_id}\n")
+                continue
+            try:
+                await store.delete(row.stream_id, expected_version=row.version)
+            except StreamrtError:
+                continue  # written since it was listed (restarted, say): no longer what was asked to prune
+            out.write(f"{row.stream_id}\n")
+    return EXIT_OK
+
+
 def _guarded(
     name: str, body: Callable[[argparse.Namespace, TextIO], Any]
 ) -> Callable[[argparse.Namespace, TextIO, TextIO], int]:
@@ -133,4 +197,6 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]]] 
     "inspect": _guarded("inspect", _inspect),
     "list": _guarded("list", _list),
     "dead-letters": _guarded("dead-letters", _dead_letters),
+    "delete": _guarded("delete", _delete),
+    "prune": _guarded("prune", _prune),
 }

@@ -319,13 +319,42 @@ def test_unopenable_store_is_a_clear_error(tmp_path: Path, command: str) -> None
     assert out == ""
 
 
-def test_run_refuses_a_stream_the_store_already_holds(script: Path, tmp_path: Path) -> None:
+def test_run_again_resumes_a_stream_the_store_holds(script: Path, tmp_path: Path) -> None:
+    """Under a supervisor the same command runs again: a resumable stream goes on where it stopped."""
     db = tmp_path / "s.db"
-    run_partially(script, db, 3)
+    run_partially(script, db, 15)
+    asyncio.run(_set_status(db, "summer", "active"))  # a run that died rather than ended
     code, out, err = cli("run", str(script), "--store", str(db))
-    assert code == 2
-    assert "already holds stream 'summer'" in err and "streamrt resume summer" in err
-    assert out == ""
+    assert code == 0, err
+    assert "resuming stream summer from" in err and "processed 15" in err
+    lines = outputs(out)
+    assert [line["seq"] for line in lines] == list(range(16, 41))
+    assert lines[-1]["output"] == {"sum": sum(range(1, 41))}
+
+
+def test_run_again_of_a_finished_stream_reports_it(script: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run_partially(script, db, 40)
+    code, out, err = cli("run", str(script), "--store", str(db))
+    assert (code, out) == (0, "")
+    assert "stream summer: completed; processed 40, outputs 40" in err
+    assert "finished before this run" in err
+
+
+def test_run_restart_starts_a_stored_stream_over(script: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run_partially(script, db, 15)
+    code, out, err = cli("run", str(script), "--store", str(db), "--restart")
+    assert code == 0, err
+    assert "restarting stream summer" in err
+    lines = outputs(out)
+    assert [line["seq"] for line in lines] == list(range(1, 41))
+    assert lines[-1]["output"] == {"sum": sum(range(1, 41))}
+
+
+def test_restart_needs_a_store(script: Path) -> None:
+    code, _, err = cli("run", str(script), "--restart")
+    assert code == 2 and "--restart" in err and "needs run --store" in err
 
 
 def test_snapshot_every_needs_a_store(script: Path) -> None:
