@@ -14,6 +14,7 @@ chunk to the processor. A plugin source (see ``docs/architecture.md``, "Ports") 
 | ``:name`` | mock | the mock's name |
 | ``:event``, ``:id`` | SSE | the event type and id (``:id`` nil for an event without one) |
 | ``:kind``, ``:tool``, ``:request-id``, ``:id`` | MCP | what the server sent (``"progress"``, ``"log"``, ``"notification"``, ``"result"``, ``"error"``), the tool, our request id, the event id (HTTP only) |
+| ``:kind``, ``:timer`` | the provider | a timer chunk's: ``"timer"`` and the timer's name (:mod:`streamrt.runtime.timers`) |
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "SEQ",
     "SOURCE",
     "STREAM_ID",
+    "TIMER",
     "TOOL",
 ]
 
@@ -49,3 +51,4 @@ ID: Final = Keyword("id")
 KIND: Final = Keyword("kind")
 TOOL: Final = Keyword("tool")
 REQUEST_ID: Final = Keyword("request-id")
+TIMER: Final = Keyword("timer")

@@ -9,6 +9,7 @@ Every capability a script can ``call`` needs a set of *effects*, computed from i
 | ``:mcp.stream.start`` | what reading the endpoint has (:func:`streamrt.sources.source_effects`): ``:network`` (``http(s)``, ``mcp+http(s)``, ``ws(s)``, a bare stream name), ``:fs`` (``jsonl:``, ``*.jsonl``), ``:stdin`` (``-``), none (``mock:``); a plugin's source type declares its own |
 | ``:mcp.stream.inspect`` / ``pause`` / ``resume`` / ``cancel`` | ``:stream`` (looks at or directs streams of the host) |
 | ``:log`` | ``:log`` |
+| ``:clock`` | ``:clock`` (so do a result's ``:timers``, checked by the runtime when they are set) |
 | a host's own capability | what :func:`declare_effects` gave it (which overrides the rows above), else ``:host`` |
 
 :func:`guard_capabilities` wraps a capability table so each call checks its effects against an
@@ -62,6 +63,7 @@ KNOWN_EFFECTS: Final[Mapping[str, str]] = {
     "process": "starts programs (mcp+stdio: sources launch an MCP server)",
     "log": "writes to the host's log",
     "stream": "inspects or directs streams of the host (inspect, pause, resume, cancel)",
+    "clock": "reads processing time or sets timers (:clock, a result's :timers)",
     "host": "a capability of the host that declares no effects of its own",
 }
 """Every effect label, with what it means."""
@@ -70,6 +72,7 @@ _NONE: Final[frozenset[str]] = frozenset()
 _HOST: Final = frozenset({"host"})
 _FIXED: Final[Mapping[str, frozenset[str]]] = {
     "log": frozenset({"log"}),
+    "clock": frozenset({"clock"}),
     "mcp.stream.inspect": frozenset({"stream"}),
     "mcp.stream.pause": frozenset({"stream"}),
     "mcp.stream.resume": frozenset({"stream"}),

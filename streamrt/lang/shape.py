@@ -27,7 +27,7 @@ from streamrt.values import Keyword
 
 __all__ = ["result_shape"]
 
-_RESULT_KEYS = frozenset(Keyword(k) for k in ("state", "action", "output", "outputs"))
+_RESULT_KEYS = frozenset(Keyword(k) for k in ("state", "action", "output", "outputs", "timers"))
 """The result contract's keys, restated from ``streamrt.runtime.contract.RESULT_KEYS`` (the language does not
 import the runtime; a test keeps the two equal)."""
 _STATE = Keyword("state")

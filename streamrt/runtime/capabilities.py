@@ -3,7 +3,9 @@
 ``:mcp.stream.start`` starts a stream right away (``mcp-stream`` forms at the top level of a script start streams
 while the script loads) and returns its id; ``:mcp.stream.inspect`` returns what ``Provider.inspect`` does, with
 kebab-case keyword keys (``:queue-capacity``) so scripts read it naturally; ``:mcp.stream.pause`` / ``resume`` /
-``cancel`` apply host directives and return the new status; ``:log`` writes to the ``streamrt.script`` logger.
+``cancel`` apply host directives and return the new status; ``:log`` writes to the ``streamrt.script`` logger;
+``:clock`` returns the provider's processing time in ms since the epoch (the clock timers run by, so a test's fake
+clock too).
 
 Host-side failures (unknown stream, duplicate id, a source that cannot be opened) become
 :class:`~streamrt.errors.CapabilityError`, which the script reports at the line of the ``call``.
@@ -166,7 +168,11 @@ def build_capabilities(
             extra={"script": ctx.script.filename, "line": ctx.pos.line if ctx.pos else None},
         )
 
+    def clock(args: Any, ctx: CallContext) -> int:
+        return round(provider.clock() * 1000)
+
     return {
+        "clock": clock,
         "mcp.stream.start": start,
         "mcp.stream.inspect": inspect,
         "mcp.stream.pause": directive("mcp.stream.pause", provider.pause),

@@ -11,7 +11,7 @@ source could not decode keeps its message under an option key of its metadata, s
 from __future__ import annotations
 
 import time
-from typing import Final
+from typing import Any, Final
 
 from streamrt.runtime.machine import Status, restore_event
 from streamrt.runtime.reading import is_source_failure
@@ -33,6 +33,7 @@ _STATS: Final = (
     "backpressure_wait",
     "skipped",
     "dead_lettered",
+    "timers_run",
 )
 _OPTIONAL_STATS: Final = ("last_latency", "last_event_time")
 
@@ -81,7 +82,16 @@ def snapshot_of(
         source_kind=record.source_kind,
         source_failed=_source_failed(record),
         queue_received_at=received,
+        timers=timers_of(record),
     )
+
+
+def timers_of(record: StreamRecord) -> list[tuple[Any, float]]:
+    """Every timer of ``record``, due or not, as ``(name, due seconds)``: those that came due first."""
+    out = [(name, due) for name, _, due in record.due or ()]
+    if record.timers:
+        out += record.timers.items()
+    return out
 
 
 def _source_failed(record: StreamRecord) -> bool:
@@ -134,6 +144,7 @@ def fill(record: StreamRecord, snapshot: Snapshot, *, now: float | None = None) 
     received = snapshot.queue_received_at
     if received is None or len(received) != len(snapshot.queue):
         received = [now] * len(snapshot.queue)
+    record.timers = {name: due for name, due in snapshot.timers} or None
     record.queue.clear()
     record.fault = None
     for i, (chunk, meta) in enumerate(snapshot.queue):

@@ -1,8 +1,10 @@
 """The result contract: what a processor's return value means.
 
 A processor returns a map with any of ``:state`` (the new state; unchanged when absent), ``:action`` (a directive
-keyword, ``:continue`` by default), ``:output`` (one value to emit) and ``:outputs`` (a vector of values to emit; after
-``:output`` when both are given). A map with none of these keys is the whole new state, so older scripts that return
+keyword, ``:continue`` by default), ``:output`` (one value to emit), ``:outputs`` (a vector of values to emit; after
+``:output`` when both are given) and ``:timers`` (callbacks to set or cancel: ``{:flush 1000}`` calls the processor
+with a timer chunk 1000 ms from now, ``{:close {:at ms}}`` at a processing time, ``{:flush nil}`` cancels; see
+:mod:`streamrt.runtime.timers`). A map with none of these keys is the whole new state, so older scripts that return
 bare state keep working. Anything else is a :class:`~streamrt.errors.ProcessorResultError` whose message names the processor
 and shows what it returned; the provider turns it into the stream's ``:error`` message.
 
@@ -23,7 +25,9 @@ __all__ = [
     "OUTPUTS",
     "RESULT_KEYS",
     "STATE",
+    "TIMERS",
     "Outcome",
+    "TimerRequest",
     "interpret",
     "result",
     "show",
@@ -33,7 +37,8 @@ STATE: Final = Keyword("state")
 ACTION: Final = Keyword("action")
 OUTPUT: Final = Keyword("output")
 OUTPUTS: Final = Keyword("outputs")
-RESULT_KEYS: Final = frozenset((STATE, ACTION, OUTPUT, OUTPUTS))
+TIMERS: Final = Keyword("timers")
+RESULT_KEYS: Final = frozenset((STATE, ACTION, OUTPUT, OUTPUTS, TIMERS))
 """A map with none of these is taken whole as the new state."""
 
 _ABSENT: Final[Any] = object()
@@ -41,9 +46,15 @@ _SHOW_LIMIT: Final = 120
 _NO_OUTPUTS: Final[tuple[Any, ...]] = ()
 
 
-Outcome = tuple[Any, "Event | None", tuple[Any, ...]]
-"""A processor result, understood: ``(new state, directive event or None for continue, outputs)``; a plain tuple
-because it is built for every chunk."""
+TimerRequest = tuple[tuple[Any, float | None, bool], ...]
+"""What ``:timers`` asks for: ``(name, ms, absolute)`` per timer; ``ms`` None cancels it, else it is a delay from now
+(``absolute`` false) or a processing time in ms since the epoch (true)."""
+
+Outcome = tuple[Any, "Event | None", tuple[Any, ...], "TimerRequest | None"]
+"""A processor result, understood: ``(new state, directive event or None for continue, outputs, timers or None)``;
+a plain tuple because it is built for every chunk."""
+
+_AT: Final = Keyword("at")
 
 
 def show(value: Any, limit: int = _SHOW_LIMIT) -> str:
@@ -73,9 +84,10 @@ def interpret(value: Any, state: Any, processor: str) -> Outcome:
     action = get(ACTION, _ABSENT)
     output = get(OUTPUT, _ABSENT)
     outputs = get(OUTPUTS, _ABSENT)
+    timers = get(TIMERS, _ABSENT)
     if new_state is _ABSENT:
-        if action is _ABSENT and output is _ABSENT and outputs is _ABSENT:
-            return (value, None, _NO_OUTPUTS)
+        if action is _ABSENT and output is _ABSENT and outputs is _ABSENT and timers is _ABSENT:
+            return (value, None, _NO_OUTPUTS, None)
         new_state = state
     event: Event | None = None
     if action is not _ABSENT and action is not None:
@@ -94,7 +106,44 @@ def interpret(value: Any, state: Any, processor: str) -> Outcome:
         raise ProcessorResultError(
             f"processor {processor} returned :outputs {show(outputs)}; :outputs must be a vector"
         )
-    return (new_state, event, emitted)
+    return (
+        new_state,
+        event,
+        emitted,
+        None if timers is _ABSENT or timers is None else _timers(timers, processor),
+    )
+
+
+def _timers(value: Any, processor: str) -> TimerRequest:
+    """``:timers`` checked: a map from names (keywords or strings) to ms, ``{:at ms}`` or nil."""
+    if type(value) is not dict:
+        raise ProcessorResultError(
+            f"processor {processor} returned :timers {show(value)}; :timers must be a map such as "
+            "{:flush 1000} (ms from now), {:close {:at ms}} (a processing time) or {:flush nil} (cancel)"
+        )
+    out: list[tuple[Any, float | None, bool]] = []
+    for name, when in value.items():
+        if type(name) is not Keyword and type(name) is not str:
+            raise ProcessorResultError(
+                f"processor {processor} returned the timer name {show(name)}; a timer is named by a keyword "
+                "or a string"
+            )
+        absolute = False
+        if type(when) is dict and len(when) == 1 and _AT in when:
+            when, absolute = when[_AT], True
+        if when is None and not absolute:
+            out.append((name, None, False))
+            continue
+        if type(when) not in (int, float) or when != when or (not absolute and when < 0) or abs(when) == _INF:
+            raise ProcessorResultError(
+                f"processor {processor} returned the timer {pr_str(name)} {show(when)}; expected a delay in ms "
+                "(a number >= 0), {:at ms} (a processing time in ms since the epoch) or nil (cancel it)"
+            )
+        out.append((name, float(when), absolute))
+    return tuple(out)
+
+
+_INF: Final = float("inf")
 
 
 def result(
@@ -103,8 +152,9 @@ def result(
     action: str | Keyword | None = None,
     output: Any = _ABSENT,
     outputs: Any = _ABSENT,
+    timers: Any = _ABSENT,
 ) -> dict[Keyword, Any]:
-    """Build a result map from Python: ``result({"n": 1}, action="pause", output=42)``."""
+    """Build a result map from Python: ``result({"n": 1}, action="pause", output=42, timers={"flush": 1000})``."""
     out: dict[Keyword, Any] = {}
     if state is not _ABSENT:
         out[STATE] = state
@@ -114,4 +164,6 @@ def result(
         out[OUTPUT] = output
     if outputs is not _ABSENT:
         out[OUTPUTS] = tuple(outputs)
+    if timers is not _ABSENT:
+        out[TIMERS] = timers
     return out

@@ -25,16 +25,17 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from streamrt.errors import StreamClosedError, UsageError
+from streamrt.errors import StreamClosedError
 from streamrt.meta import ENDED_AT, RECEIVED_AT, SEQ, SOURCE, STREAM_ID
 from streamrt.policy.guard import MEMORY_DEAD_LETTERS, OnError
 from streamrt.runtime.callables import failure_text, name_of, takes_meta
-from streamrt.runtime.contract import interpret
+from streamrt.runtime.contract import TimerRequest, interpret
 from streamrt.runtime.events import EventHub, StatusChange
 from streamrt.runtime.lifelog import log_transition, stream_log
 from streamrt.runtime.loops import chunk_failure
 from streamrt.runtime.machine import Event, Status, Transition, transition
 from streamrt.runtime.stream import DeadLetters, StreamRecord
+from streamrt.runtime.timers import Timers, event_loop_of
 from streamrt.runtime.views import StreamView
 from streamrt.store.snapshot import DeadLetter, Snapshot
 from streamrt.values import Keyword
@@ -76,6 +77,7 @@ class Engine:
         self.all_done: list[asyncio.Future[None]] = []
         self.closed = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.timers = Timers(self)
 
     # --- intake -------------------------------------------------------------------------------------------------
 
@@ -99,19 +101,13 @@ class Engine:
 
     def schedule(self, rec: StreamRecord) -> None:
         if rec.tasks.worker is None and not self.closed:
-            loop: asyncio.AbstractEventLoop | None
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                # A sync host call made outside the loop (between run_until_complete calls, say): the task runs
-                # when the provider's loop runs again.
-                loop = self.loop
-                if loop is None or loop.is_closed():
-                    raise UsageError(
-                        "the provider needs a running event loop; call this from inside it"
-                    ) from None
-            self.loop = loop
-            rec.tasks.worker = loop.create_task(self.work(rec))
+            rec.tasks.worker = self.event_loop().create_task(self.work(rec))
+
+    def event_loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop; from a sync host call made outside it (between ``run_until_complete`` calls, say),
+        the provider's, whose tasks run when it runs again."""
+        self.loop = event_loop_of(self.loop)
+        return self.loop
 
     def ask_policy(self, rec: StreamRecord) -> None:
         """After a batch: the snapshot policy's look, unless a write is already pending; a write the stream must
@@ -142,7 +138,7 @@ class Engine:
         if not t.effects:
             return
         if t.process:
-            if (rec.queue or rec.input_ended) and rec.tasks.worker is None:
+            if (rec.queue or rec.input_ended or rec.due) and rec.tasks.worker is None:
                 self.schedule(rec)
         elif t.finish:
             self.finish(rec)
@@ -165,9 +161,12 @@ class Engine:
         self.carry_out(rec, rec.apply(Event.FAIL, message), seq)
 
     def finish(self, rec: StreamRecord) -> None:
-        """The stream just became terminal: release everyone waiting on it and stop its source."""
+        """The stream just became terminal: release everyone waiting on it, stop its source and its timers."""
         self.live -= 1
         tasks = rec.tasks
+        if rec.timers is not None or rec.due is not None:
+            self.timers.disarm_all(rec)
+            rec.timers = rec.due = None
         if tasks.source is not None and rec.status in _OVER_FOR_GOOD:
             tasks.source.closing_for_good = True
         reader = tasks.reader
@@ -180,6 +179,7 @@ class Engine:
     def remove(self, rec: StreamRecord) -> None:
         """Take a stream off the engine without ending it (a hand-over): whoever waits on it is released."""
         del self.streams[rec.id]
+        self.timers.disarm_all(rec)
         if not rec.status.terminal:
             self.live -= 1
             if self.live == 0:
@@ -244,6 +244,12 @@ class Engine:
             return 0
         queue = rec.queue
         k = min(tasks.batch, len(queue))
+        due = rec.due
+        if due is not None:
+            # a timer that came due runs once the chunks accepted before it are processed
+            if self.timers.run_next(rec):
+                return 1
+            k = min(k, due[0][1] - queue[0][0] + 1)
         if not k:
             return 0
         first = queue[0][0]
@@ -279,6 +285,9 @@ class Engine:
 
     def emit(self, rec: StreamRecord, values: tuple[Any, ...]) -> None:
         self.hub.emit(rec, values)
+
+    def set_timers(self, rec: StreamRecord, request: TimerRequest) -> None:
+        self.timers.set(rec, request)
 
     def skip(
         self,
@@ -329,7 +338,7 @@ class Engine:
             _wake(tasks.space_waiters)
         if rec.status is not _ACTIVE or tasks.closed is not None:
             return False
-        if rec.queue:
+        if rec.queue or rec.due:
             return True
         if rec.input_ended or rec.source_failure is not None:
             self.end(rec)
@@ -377,7 +386,7 @@ class Engine:
                     value = fn(rec.state, meta)
                 else:
                     value = fn(rec.state)
-                new_state, _, outs = interpret(value, rec.state, label)
+                new_state, _, outs, _ = interpret(value, rec.state, label)
                 guard = rec.program.guard
                 if guard is not None:
                     guard.check_end(rec.id, new_state, outs)
@@ -416,6 +425,8 @@ class Engine:
     async def close(self, *, for_good: bool = False) -> None:
         """Stop intake and every stream's tasks; queued chunks stay queued (for snapshots)."""
         self.closed = True
+        for rec in self.streams.values():
+            self.timers.disarm_all(rec)
         if for_good:
             for rec in self.streams.values():
                 if rec.tasks.source is not None:

@@ -163,6 +163,7 @@ class Feeder:
             and not rec.queue
             and tasks.pending is None
             and tasks.closed is None
+            and rec.due is None
             and HAND_OFF > 0
         )
 

@@ -36,7 +36,7 @@ from streamrt.errors import SchemaViolation
 from streamrt.meta import RECEIVED_AT, SEQ, SOURCE, STREAM_ID
 from streamrt.policy.guard import Guard, OnError
 from streamrt.runtime.callables import failure_text
-from streamrt.runtime.contract import RESULT_KEYS, STATE, interpret
+from streamrt.runtime.contract import RESULT_KEYS, STATE, TimerRequest, interpret
 from streamrt.runtime.machine import Status, Transition
 from streamrt.values import Keyword
 
@@ -64,6 +64,7 @@ class LoopHost(Protocol):
     """What a generated loop asks of the engine that runs it (:class:`~streamrt.runtime.engine.Engine`)."""
 
     def emit(self, rec: StreamRecord, values: tuple[Any, ...]) -> None: ...
+    def set_timers(self, rec: StreamRecord, request: TimerRequest) -> None: ...
     def carry_out(self, rec: StreamRecord, t: Transition, seq: int | None = None) -> None: ...
     def fail(self, rec: StreamRecord, message: str, seq: int | None = None) -> None: ...
     def skip(
@@ -167,10 +168,10 @@ def _template(
                         if type(res) is dict and len(res) == 1 and STATE in res:
                             res = res[STATE]
                         else:
-                            res, event, outs = interpret(res, state, name)
+                            res, event, outs, timers = interpret(res, state, name)
                             if K.state or K.output:
                                 guard.check_result(sid, seq, res, outs)
-                            if event is not None or outs:
+                            if event is not None or outs or timers:
                                 # the record is brought up to date before anything can look at it
                                 state = res
                                 rec.state = state
@@ -179,6 +180,8 @@ def _template(
                                 if not K.queued:
                                     rec.seq = seq
                                 try:
+                                    if timers:
+                                        host.set_timers(rec, timers)
                                     if outs:
                                         host.emit(rec, outs)
                                     if event is not None:

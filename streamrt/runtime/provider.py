@@ -102,6 +102,8 @@ class Provider:
         for observer in observers:
             self._hub.add(observer)
         self._engine = Engine(clock=clock, hub=self._hub, persistence=None, on_checkpoint=on_checkpoint)
+        if security is not None and not security.permits("clock"):
+            self._engine.timers.refusal = security.refusal("clock")
         self._feeder = Feeder(self._engine)
         self._reader = SourceReader(self._engine, self._feeder)
         self._persistence: Persistence | None = None
@@ -125,7 +127,8 @@ class Provider:
 
     @property
     def clock(self) -> Callable[[], float]:
-        """The clock the provider stamps times with (its ``clock`` argument), so other times can agree."""
+        """The clock the provider stamps times with and runs timers by (its ``clock`` argument: ``time.time``, or
+        a :class:`~streamrt.runtime.timers.TimerClock` such as :class:`streamrt.testing.FakeClock`)."""
         return self._engine.clock
 
     @property
@@ -270,6 +273,7 @@ class Provider:
         fill(rec, snapshot, now=self.clock())
         live = not rec.status.terminal and not rec.input_ended
         self._register(rec, source if live else None, loop)
+        self._engine.timers.arm_all(rec)
         if rec.status is Status.ACTIVE and (rec.queue or rec.input_ended):
             self._engine.schedule(rec)
         return rec.id

@@ -88,6 +88,8 @@ class StreamStats(NamedTuple):
     """Chunks that failed and were passed over under ``:on-error :skip`` or ``:dead-letter`` (also in ``errors``)."""
     dead_lettered: int = 0
     """Of those, the chunks kept as dead letters (in the store, or in memory without one)."""
+    timers_run: int = 0
+    """Timer chunks the processor was called with (:mod:`streamrt.runtime.timers`); not in ``processed``."""
 
 
 class ChunkQueue(deque[Entry]):
@@ -133,7 +135,17 @@ class Program:
 class StreamTasks:
     """What the asyncio engine keeps for a stream: its tasks, who waits on it, and the write it waits for."""
 
-    __slots__ = ("batch", "closed", "done_waiters", "pending", "reader", "source", "space_waiters", "worker")
+    __slots__ = (
+        "batch",
+        "closed",
+        "done_waiters",
+        "pending",
+        "reader",
+        "source",
+        "space_waiters",
+        "timer_handles",
+        "worker",
+    )
 
     def __init__(self) -> None:
         self.worker: asyncio.Task[None] | None = None
@@ -145,6 +157,8 @@ class StreamTasks:
         """A write the stream waits for before its next chunk (a snapshot, a dead letter)."""
         self.batch = BATCH
         """Queued chunks one batch may take (a snapshot policy may ask for fewer)."""
+        self.timer_handles: dict[Any, Any] | None = None
+        """The clock's handle of each armed timer, by name (:mod:`streamrt.runtime.timers`)."""
         self.closed: str | None = None
         """Why the stream takes no more chunks although it is not over (its provider shut down, it was
         released to another provider); None while it takes them."""
@@ -173,6 +187,7 @@ class StreamRecord:
         "continuation",
         "dead_lettered",
         "dropped",
+        "due",
         "errors",
         "fault",
         "id",
@@ -195,6 +210,8 @@ class StreamRecord:
         "state",
         "status",
         "tasks",
+        "timers",
+        "timers_run",
     )
 
     def __init__(
@@ -239,6 +256,11 @@ class StreamRecord:
         self.backpressure_wait = 0.0
         self.skipped = 0
         self.dead_lettered = 0
+        self.timers: dict[Any, float] | None = None
+        """Timers set and not yet due: name -> due time (seconds since the epoch, the provider's clock)."""
+        self.due: deque[tuple[Any, int, float]] | None = None
+        """Timers that came due and wait to run: ``(name, last chunk accepted before, due time)``, in order."""
+        self.timers_run = 0
 
     def __repr__(self) -> str:
         return f"<StreamRecord {self.id} {self.status.value} queued={len(self.queue)}>"
@@ -340,4 +362,5 @@ class StreamRecord:
             backpressure_wait=self.backpressure_wait,
             skipped=self.skipped,
             dead_lettered=self.dead_lettered,
+            timers_run=self.timers_run,
         )

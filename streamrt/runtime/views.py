@@ -132,6 +132,12 @@ class StreamView:
         """The first queued chunk the source could not decode, ``(seq, message)``, if any."""
         return self._r.fault
 
+    @property
+    def timers(self) -> dict[Any, float]:
+        """The stream's timers, due or not: name -> due time (seconds since the epoch, the provider's clock)."""
+        due = {name: when for name, _, when in self._r.due or ()}
+        return {**due, **(self._r.timers or {})}
+
     # --- counters ------------------------------------------------------------------------------------------------
 
     def statistics(self) -> StreamStats:
@@ -156,6 +162,11 @@ class StreamView:
     @property
     def skipped(self) -> int:
         return self._r.skipped
+
+    @property
+    def timers_run(self) -> int:
+        """Timer chunks the processor was called with (not counted in :attr:`processed`)."""
+        return self._r.timers_run
 
     @property
     def dead_lettered(self) -> int:

@@ -56,7 +56,7 @@ __all__ = [
     "gc_paused",
 ]
 
-SUPPORTED_FORMAT_VERSIONS: Final = frozenset({1, 2, 3, 4})
+SUPPORTED_FORMAT_VERSIONS: Final = frozenset({1, 2, 3, 4, 5})
 
 _SNAPSHOT_MAGIC: Final = b"SRTS"
 _VALUE_MAGIC: Final = b"SRTV"
@@ -92,8 +92,15 @@ _FIELDS: Final = (
     "source_kind",
     "source_failed",
     "queue_received_at",
+    "timers",
 )
-_FIELD_COUNT: Final = {1: len(_FIELDS) - 4, 2: len(_FIELDS) - 2, 3: len(_FIELDS) - 1, 4: len(_FIELDS)}
+_FIELD_COUNT: Final = {
+    1: len(_FIELDS) - 5,
+    2: len(_FIELDS) - 3,
+    3: len(_FIELDS) - 2,
+    4: len(_FIELDS) - 1,
+    5: len(_FIELDS),
+}
 """Fields per format version: each version appends fields, so an older snapshot is a prefix of the layout."""
 
 # --- packing ---------------------------------------------------------------------------------------------------
@@ -197,6 +204,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
         s.source_kind,
         bool(s.source_failed),
         s.queue_received_at,
+        [[name, due] for name, due in s.timers],
     ]
     try:
         payload = _pack(fields)
@@ -321,6 +329,7 @@ _FIELD_TYPES: Final[tuple[type | tuple[type, ...] | None, ...]] = (
     str,  # source_kind
     bool,  # source_failed
     (tuple, _NONE),  # queue_received_at
+    tuple,  # timers
 )
 
 
@@ -342,6 +351,7 @@ def decode_snapshot(blob: bytes, *, stream_id: str) -> Snapshot:
     input_ended, source_kind = fields[19:21] if version >= 2 else (False, "")
     source_failed: bool | None = fields[21] if version >= 3 else None
     received: tuple[Any, ...] | None = fields[22] if version >= 4 else None
+    timers: tuple[Any, ...] = fields[23] if version >= 5 else ()
     if sid != stream_id:
         raise corrupt(f"it holds stream {sid!r}")
     try:
@@ -353,6 +363,12 @@ def decode_snapshot(blob: bytes, *, stream_id: str) -> Snapshot:
         len(received) != len(queue_list) or not all(type(t) is float or type(t) is int for t in received)
     ):
         raise corrupt("the queued chunks' receive times do not match the queue")
+    try:
+        timer_list = [(name, due) for name, due in timers]
+    except (TypeError, ValueError):
+        raise corrupt("malformed timers") from None
+    if not all(type(due) is float or type(due) is int for _, due in timer_list):
+        raise corrupt("a timer's due time is not a number")
     return Snapshot(
         sid,
         processor,
@@ -378,4 +394,5 @@ def decode_snapshot(blob: bytes, *, stream_id: str) -> Snapshot:
         source_kind,
         source_failed,
         list(received) if received is not None else None,
+        [(name, float(due)) for name, due in timer_list],
     )

@@ -20,9 +20,10 @@ __all__ = [
     "StreamSummary",
 ]
 
-FORMAT_VERSION: Final = 4
+FORMAT_VERSION: Final = 5
 """The snapshot encoding the codec writes; bumped whenever the field layout changes (2 added ``input_ended`` and
-``source_kind``, 3 added ``source_failed``, 4 added ``queue_received_at``; the codec still reads 1, 2 and 3)."""
+``source_kind``, 3 added ``source_failed``, 4 added ``queue_received_at``, 5 added ``timers``; the codec still reads
+1 to 4)."""
 
 
 @dataclass(slots=True)
@@ -71,6 +72,9 @@ class Snapshot:
     """When each queued chunk was received (seconds since the epoch, one per ``queue`` item), so its
     ``:received-at`` meta survives a resume. None when not recorded (snapshots older than format 4): resume then
     stamps the queued chunks with the time of the resume."""
+    timers: list[tuple[Any, float]] = field(default_factory=list)
+    """The stream's timers, due or not: ``(name, due time in seconds since the epoch)``; a resume arms them again
+    and runs those whose time has passed at once (empty in snapshots older than format 5, which had no timers)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """Testing processors: hypothesis strategies, a provider state machine, and ``streamrt test``.
 
+- :mod:`streamrt.testing.clock`: ``FakeClock``, a provider clock that moves only when a test moves it (timers);
 - :mod:`streamrt.testing.strategies`: ``chunks``, ``keywords``, ``directives``, ``directive_sequences``;
 - :mod:`streamrt.testing.machine`: ``provider_machine(processor)``, a ``RuleBasedStateMachine`` that drives a real
   provider and checks the runtime's invariants (:mod:`streamrt.testing.harness` holds the checks);
@@ -16,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from streamrt.testing.clock import FakeClock
     from streamrt.testing.harness import StreamHarness
     from streamrt.testing.machine import provider_machine
     from streamrt.testing.runner import TestResult, run_test_file
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ExampleTest",
+    "FakeClock",
     "PropertyTest",
     "StreamHarness",
     "TestFile",
@@ -38,6 +41,7 @@ __all__ = [
 ]
 
 _HOME = {
+    "FakeClock": "clock",
     "StreamHarness": "harness",
     "provider_machine": "machine",
     "TestResult": "runner",

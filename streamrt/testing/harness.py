@@ -5,11 +5,13 @@ Theory of operation
 :class:`StreamHarness` owns an event loop and a provider with one stream under test. Synchronous code (a hypothesis
 state machine, a property run, an example test of ``streamrt test``) calls :meth:`~StreamHarness.push`,
 :meth:`~StreamHarness.directive` and :meth:`~StreamHarness.end_input`; each runs the loop until the stream has
-settled. The processor and the ``:on-end`` function are wrapped so the harness sees every call: which chunk came,
+settled. The provider runs on a :class:`~streamrt.testing.clock.FakeClock` that only :meth:`~StreamHarness.advance`
+moves, so timers fire exactly when a test says. The processor and the ``:on-end`` function are wrapped so the harness sees every call: which chunk came,
 in which status, and what the result made of the state. The checks then compare what the provider reports with
 what the harness saw:
 
-- chunks reach the processor in arrival order, each exactly once, and only while the stream is active;
+- chunks reach the processor in arrival order, each exactly once, and only while the stream is active (timer
+  chunks too, and they are counted apart from chunks);
 - nothing is processed once the stream is terminal, and a terminal status never changes;
 - ``processed + queued + dropped`` equals the chunks offered (refused ones included), outputs are numbered 1..n;
 - the state changes only through the processor's (or ``:on-end``'s) valid results;
@@ -30,12 +32,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
 from streamrt.errors import QueueFullError, StreamClosedError, StreamrtError
-from streamrt.meta import SEQ
+from streamrt.meta import KIND, SEQ
 from streamrt.runtime.contract import interpret
 from streamrt.runtime.machine import Status
 from streamrt.runtime.outputs import Output
 from streamrt.runtime.provider import Provider, takes_meta
+from streamrt.runtime.timers import TIMER_KIND
 from streamrt.sources.base import Source
+from streamrt.testing.clock import FakeClock
 from streamrt.values import Keyword
 
 __all__ = ["PushResult", "StreamHarness"]
@@ -81,7 +85,8 @@ class StreamHarness:
         self._with_meta = takes_meta(processor)
         self._end_with_meta = takes_meta(on_end, (1, 2), "on-end function") if on_end is not None else False
         self.loop = asyncio.new_event_loop()
-        self.provider = Provider(default_queue_capacity=queue_capacity)
+        self.clock = FakeClock()
+        self.provider = Provider(default_queue_capacity=queue_capacity, clock=self.clock)
         self.sid = ""
         self.tracking = True
         """Whether chunks come through :meth:`push` (so the harness knows each one); False with a source."""
@@ -89,6 +94,7 @@ class StreamHarness:
         self.attempts = 0
         self.seen: list[int] = []
         self.seen_chunks: list[Any] = []
+        self.timers_seen = 0
         self.outputs: list[Output] = []
         self.failures: list[BaseException] = []
         """Exceptions the processor or ``:on-end`` raised, in order (located script errors for script code)."""
@@ -107,10 +113,17 @@ class StreamHarness:
         if record.status is not Status.ACTIVE:
             self.violations.append(f"the processor was called while the stream was {record.status.value}")
         seq = meta[SEQ]
-        if self.tracking and not (0 < seq <= len(self.accepted) and self.accepted[seq - 1] is chunk):
-            self.violations.append(f"chunk {seq} is not the chunk pushed as number {seq}")
-        self.seen.append(seq)
         self.seen_chunks.append(chunk)
+        if meta.get(KIND) == TIMER_KIND:
+            self.timers_seen += 1
+            if seq != (self.seen[-1] if self.seen else 0):
+                self.violations.append(
+                    f"a timer ran after chunk {seq}, but the last chunk processed was another"
+                )
+        else:
+            if self.tracking and not (0 < seq <= len(self.accepted) and self.accepted[seq - 1] is chunk):
+                self.violations.append(f"chunk {seq} is not the chunk pushed as number {seq}")
+            self.seen.append(seq)
         try:
             value = self.processor(state, chunk, meta) if self._with_meta else self.processor(state, chunk)
         except Exception as exc:
@@ -260,6 +273,11 @@ class StreamHarness:
         self._run(inside_loop())
         self.settle()
 
+    def advance(self, ms: float) -> None:
+        """Move the fake clock ``ms`` on, running every timer that comes due on the way, each in its place."""
+        self._run(self.clock.advance_ms(ms, self.provider.settle))
+        self._observe()
+
     def wait(self, timeout: float) -> bool:
         """Wait for the stream to end (a source feeds it); False when it is still live after ``timeout`` seconds."""
 
@@ -300,6 +318,7 @@ class StreamHarness:
                 _K("dropped"): stats.dropped,
                 _K("errors"): stats.errors,
                 _K("outputs"): stats.outputs,
+                _K("timers"): stats.timers_run,
             },
             _K("chunks"): tuple(self.seen_chunks),
         }
@@ -335,6 +354,9 @@ class StreamHarness:
             )
         assert len(self.seen) == stats.processed, (
             f"the processor ran {len(self.seen)} times but the stream counts {stats.processed} processed"
+        )
+        assert self.timers_seen == stats.timers_run, (
+            f"the processor ran {self.timers_seen} timers but the stream counts {stats.timers_run}"
         )
         numbers = [o.seq for o in self.outputs]
         assert numbers == list(range(1, len(numbers) + 1)), f"outputs numbered {numbers}"

@@ -98,6 +98,8 @@ def _apply(h: StreamHarness, step: Step, number: int, *, strict: bool) -> None:
             )
     elif step.kind == "directive":
         h.directive(step.value)
+    elif step.kind == "advance-ms":
+        h.advance(step.value)
     else:
         h.end_input()
 
@@ -221,6 +223,8 @@ def _steps_strategy(test: PropertyTest, capacity: int) -> Any:
         options.append(st.sampled_from(test.directives).map(lambda d: {_K("directive"): d}))
     if test.end_input:
         options.append(st.just({_K("end-input"): True}))
+    if test.advance_ms is not None:
+        options.append(st.integers(0, test.advance_ms).map(lambda ms: {_K("advance-ms"): ms}))
     return st.lists(st.one_of(options), max_size=test.max_steps).map(tuple)
 
 

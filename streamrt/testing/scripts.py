@@ -293,6 +293,7 @@ class _Loader:
             end_input=spec.get("end-input", True) not in (False, None),
             runs=specs.positive_int(spec.get("runs"), ":runs", 100) or 100,
             max_steps=specs.positive_int(spec.get("max-steps"), ":max-steps", 12) or 12,
+            advance_ms=specs.positive_int(spec.get("advance-ms"), ":advance-ms", None),
             allow_errors=spec.get("allow-errors") not in (False, None),
             checks=specs.checks(spec.get("check"), self.resolve),
             seed=seed,

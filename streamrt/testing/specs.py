@@ -49,13 +49,14 @@ PROPERTY_KEYS: Final = (
     "end-input",
     "runs",
     "max-steps",
+    "advance-ms",
     "allow-errors",
     "check",
     "seed",
 )
 EXPECT_KEYS: Final = ("status", "state", "outputs", "error", "stats")
-STAT_KEYS: Final = ("processed", "queued", "dropped", "errors", "outputs")
-STEP_KEYS: Final = ("chunk", "chunks", "directive", "end-input")
+STAT_KEYS: Final = ("processed", "queued", "dropped", "errors", "outputs", "timers")
+STEP_KEYS: Final = ("chunk", "chunks", "directive", "end-input", "advance-ms")
 STATUSES: Final = tuple(s.keyword for s in Status)
 
 
@@ -93,8 +94,8 @@ class Subject:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One thing done to the stream: ``{:chunk v :meta m}``, ``{:chunks [...]}``, ``{:directive :pause}`` or
-    ``{:end-input true}``."""
+    """One thing done to the stream: ``{:chunk v :meta m}``, ``{:chunks [...]}``, ``{:directive :pause}``,
+    ``{:end-input true}`` or ``{:advance-ms 1000}`` (the fake clock moves on; timers due meanwhile run)."""
 
     kind: str
     value: Any = None
@@ -116,7 +117,8 @@ def parse_steps(value: Any, where: str = ":steps") -> tuple[Step, ...]:
         kinds = [k.qualified for k in raw if k.qualified in STEP_KEYS]
         if len(kinds) != 1:
             raise SpecProblem(
-                f"{here} needs exactly one of :chunk :chunks :directive :end-input, got {pr_str(raw)[:60]}"
+                f"{here} needs exactly one of :chunk :chunks :directive :end-input :advance-ms, got "
+                f"{pr_str(raw)[:60]}"
             )
         kind = kinds[0]
         item = raw[_K(kind)]
@@ -128,6 +130,10 @@ def parse_steps(value: Any, where: str = ":steps") -> tuple[Step, ...]:
             raise SpecProblem(f"{here}: unknown directive {pr_str(item)}; known: {known}")
         if kind == "chunks" and not isinstance(item, tuple):
             raise SpecProblem(f"{here}: :chunks must be a vector")
+        if kind == "advance-ms" and (type(item) not in (int, float) or not 0 <= item < float("inf")):
+            raise SpecProblem(
+                f"{here}: :advance-ms must be a number of milliseconds >= 0, got {pr_str(item)}"
+            )
         steps.append(Step(kind, item, dict(meta) if meta else None))
     return tuple(steps)
 
@@ -221,6 +227,8 @@ class PropertyTest:
     end_input: bool = True
     runs: int = 100
     max_steps: int = 12
+    advance_ms: int | None = None
+    """The most one ``{:advance-ms N}`` step moves the fake clock; None: no such steps (time stands still)."""
     allow_errors: bool = False
     checks: tuple[Callable[..., Any], ...] = ()
     seed: int | None = None

@@ -12,6 +12,7 @@ from streamrt.runtime import feeding
 from streamrt.runtime.contract import result
 from streamrt.runtime.engine import Engine
 from streamrt.sources.base import Item, Source
+from streamrt.testing.clock import FakeClock as TestingClock
 from streamrt.values import Keyword
 
 K = Keyword
@@ -19,14 +20,9 @@ N, SEEN = K("n"), K("seen")
 T = TypeVar("T")
 
 
-class FakeClock:
-    """A clock the test moves by hand; every reading is recorded."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
+def FakeClock(start: float = 1000.0) -> TestingClock:
+    """The testing kit's fake clock, started where these tests expect it."""
+    return TestingClock(start)
 
 
 def collect(state: Any, chunk: Any) -> Any:

@@ -168,6 +168,7 @@ def test_statistics_fields() -> None:
         "backpressure_wait": 0.0,
         "skipped": 0,
         "dead_lettered": 0,
+        "timers_run": 0,
     }
 
 

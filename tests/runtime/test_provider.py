@@ -336,6 +336,7 @@ async def test_stats_field_by_field() -> None:
             "backpressure_wait": 0.0,
             "skipped": 0,
             "dead_lettered": 0,
+            "timers_run": 0,
         }
 
 

@@ -135,10 +135,10 @@ def test_a_marked_function_always_returns_its_shape(body: str, chunks: list[dict
             assert type(res) is dict
             if shape == "bare":
                 assert RESULT_KEYS.isdisjoint(res)
-                assert interpret(res, state, "p") == (res, None, ())
+                assert interpret(res, state, "p") == (res, None, (), None)
             else:
                 assert set(res) == {STATE}
-                assert interpret(res, state, "p") == (res[STATE], None, ())
+                assert interpret(res, state, "p") == (res[STATE], None, (), None)
 
 
 def test_only_a_scripts_own_defn_is_marked() -> None:

@@ -273,10 +273,11 @@ def test_a_field_of_the_wrong_type_is_refused() -> None:
 
 
 def test_format_1_snapshots_are_still_read() -> None:
-    """Format 1 had no input_ended, source_kind, source_failed nor queue_received_at: the layout minus those."""
+    """Format 1 had no input_ended, source_kind, source_failed, queue_received_at nor timers: the layout minus
+    those."""
     fields = msgpack.unpackb(GOOD[HEADER.size :], strict_map_key=False)
-    assert fields[-4:] == [False, "", False, None]
-    old = decode_snapshot(_reframe(msgpack.packb(fields[:-4]), version=1), stream_id="orders-7")
+    assert fields[-5:] == [False, "", False, None, []]
+    old = decode_snapshot(_reframe(msgpack.packb(fields[:-5]), version=1), stream_id="orders-7")
     new = decode_snapshot(GOOD, stream_id="orders-7")
     assert (old.format_version, new.format_version) == (1, FORMAT_VERSION)
     assert (old.input_ended, old.source_kind, old.source_failed) == (False, "", None)
@@ -296,13 +297,13 @@ def test_format_2_snapshots_are_read_with_source_failed_unknown() -> None:
         encode_snapshot(snapshot(1, input_ended=True, source_kind="sse", source_failed=True))[HEADER.size :],
         strict_map_key=False,
     )
-    assert fields[-2] is True
-    old = decode_snapshot(_reframe(msgpack.packb(fields[:-2]), version=2), stream_id="orders-7")
+    assert fields[-3] is True
+    old = decode_snapshot(_reframe(msgpack.packb(fields[:-3]), version=2), stream_id="orders-7")
     assert (old.format_version, old.input_ended, old.source_kind, old.source_failed) == (2, True, "sse", None)
     new = decode_snapshot(_reframe(msgpack.packb(fields)), stream_id="orders-7")
     assert new.source_failed is True
     with pytest.raises(SnapshotCorruptError, match="unexpected layout"):
-        decode_snapshot(_reframe(msgpack.packb(fields[:-2])), stream_id="orders-7")
+        decode_snapshot(_reframe(msgpack.packb(fields[:-3])), stream_id="orders-7")
 
 
 def test_format_3_snapshots_are_read_without_receive_times() -> None:
@@ -312,13 +313,44 @@ def test_format_3_snapshots_are_read_without_receive_times() -> None:
         encode_snapshot(snapshot(1, queue=queue, queue_received_at=[100.5, 101.25]))[HEADER.size :],
         strict_map_key=False,
     )
-    assert fields[-1] == [100.5, 101.25]
-    old = decode_snapshot(_reframe(msgpack.packb(fields[:-1]), version=3), stream_id="orders-7")
+    assert fields[-2] == [100.5, 101.25]
+    old = decode_snapshot(_reframe(msgpack.packb(fields[:-2]), version=3), stream_id="orders-7")
     assert (old.format_version, old.queue, old.queue_received_at) == (3, queue, None)
     new = decode_snapshot(_reframe(msgpack.packb(fields)), stream_id="orders-7")
     assert (new.format_version, new.queue, new.queue_received_at) == (FORMAT_VERSION, queue, [100.5, 101.25])
     with pytest.raises(SnapshotCorruptError, match="unexpected layout"):
+        decode_snapshot(_reframe(msgpack.packb(fields[:-2])), stream_id="orders-7")
+
+
+def test_format_4_snapshots_are_read_with_no_timers() -> None:
+    """Format 4 had no timers (there were none): an empty list, and the rest as it was."""
+    timers = [(K("flush"), 1700000001.5), ("close", 1700000060)]
+    fields = msgpack.unpackb(
+        encode_snapshot(snapshot(1, queue_received_at=[], timers=timers))[HEADER.size :], strict_map_key=False
+    )
+    old = decode_snapshot(_reframe(msgpack.packb(fields[:-1]), version=4), stream_id="orders-7")
+    assert (old.format_version, old.timers, old.queue_received_at) == (4, [], [])
+    new = decode_snapshot(_reframe(msgpack.packb(fields)), stream_id="orders-7")
+    assert new.timers == [(K("flush"), 1700000001.5), ("close", 1700000060.0)]
+    assert all(type(due) is float for _, due in new.timers)
+    with pytest.raises(SnapshotCorruptError, match="unexpected layout"):
         decode_snapshot(_reframe(msgpack.packb(fields[:-1])), stream_id="orders-7")
+
+
+@pytest.mark.parametrize(
+    ("timers", "message"),
+    [
+        pytest.param([["t", "soon"]], "a timer's due time is not a number", id="due-not-a-number"),
+        pytest.param([["t"]], "malformed timers", id="no-due-time"),
+        pytest.param([5], "malformed timers", id="not-a-pair"),
+        pytest.param({"t": 5}, "field timers is a map", id="a-map"),
+    ],
+)
+def test_malformed_timers_are_refused(timers: Any, message: str) -> None:
+    fields = msgpack.unpackb(encode_snapshot(snapshot(1))[HEADER.size :], strict_map_key=False)
+    fields[-1] = timers
+    with pytest.raises(SnapshotCorruptError, match=message):
+        decode_snapshot(_reframe(msgpack.packb(fields)), stream_id="orders-7")
 
 
 @pytest.mark.parametrize(
@@ -329,7 +361,7 @@ def test_receive_times_that_do_not_match_the_queue_are_refused(received: list[An
         encode_snapshot(snapshot(1, queue=[(1, {}), (2, {})], queue_received_at=[5.0, 6.0]))[HEADER.size :],
         strict_map_key=False,
     )
-    fields[-1] = received
+    fields[-2] = received
     with pytest.raises(SnapshotCorruptError, match="receive times do not match the queue"):
         decode_snapshot(_reframe(msgpack.packb(fields)), stream_id="orders-7")
 
