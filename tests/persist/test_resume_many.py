@@ -206,10 +206,11 @@ async def test_the_source_failed_flag_round_trips_and_drives_resume(tmp_path: Pa
 
 
 def _as_format_2(snap: Snapshot) -> bytes:
-    """The snapshot as streamrt wrote it before format 3: no source_failed field (nor format 4's receive times)."""
+    """The snapshot as streamrt wrote it before format 3: no source_failed field (nor format 4's receive times,
+    nor format 5's timers)."""
     header = struct.Struct("!4sHII")
     fields = msgpack.unpackb(encode_snapshot(snap)[header.size :], strict_map_key=False)
-    payload = msgpack.packb(fields[:-2])
+    payload = msgpack.packb(fields[:-3])
     return header.pack(b"SRTS", 2, len(payload), zlib.crc32(payload)) + payload
 
 
