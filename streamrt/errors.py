@@ -25,6 +25,7 @@ StreamrtError
 ├── StreamError                  a stream-level problem reported to the host
 │   ├── UnknownStreamError       no stream with that id (also a KeyError)
 │   ├── DuplicateStreamError     a stream with that id already exists
+│   ├── TooManyStreamsError      the provider already holds its maximum number of streams
 │   ├── QueueFullError           push_nowait on a full queue
 │   ├── StreamClosedError        a chunk or directive for a stream in a terminal status
 │   ├── SchemaViolation          a chunk, output or state does not match the stream's schema
@@ -76,6 +77,7 @@ __all__ = [
     "StreamError",
     "StreamOwnedError",
     "StreamrtError",
+    "TooManyStreamsError",
     "UnknownStreamError",
     "UnstorableValueError",
     "UsageError",
@@ -193,6 +195,10 @@ class UnknownStreamError(StreamError, KeyError):
 
 class DuplicateStreamError(StreamError):
     """A stream with that id already exists."""
+
+
+class TooManyStreamsError(StreamError):
+    """The provider already holds its maximum number of streams (``max_streams``); the new one is refused."""
 
 
 class QueueFullError(StreamError):

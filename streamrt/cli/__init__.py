@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_resume_arguments(run)
     _add_sink_argument(run)
     add_observe_arguments(run)
-    _add_policy_arguments(run)
+    _add_policy_arguments(run, streams=True)
 
     resume = sub.add_parser(
         "resume",
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--source", metavar="URI", help="override the recorded source (one stream only)")
     _add_resume_arguments(resume)
     _add_sink_argument(resume)
-    _add_policy_arguments(resume)
+    _add_policy_arguments(resume, streams=True)
     add_observe_arguments(resume)
 
     inspect = sub.add_parser("inspect", help="state, status and stats of streams in a store, as JSON")
@@ -216,14 +216,18 @@ def _add_sink_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_policy_arguments(parser: argparse.ArgumentParser, *, limits: bool = True) -> None:
-    """The security context (``--allow`` / ``--deny``) and, to run, the per-chunk limits (docs/policy.md)."""
+def _add_policy_arguments(
+    parser: argparse.ArgumentParser, *, limits: bool = True, streams: bool = False
+) -> None:
+    """The security context (``--allow`` / ``--deny``), to run, the per-chunk limits, and for a provider's run its
+    cap on streams (docs/policy.md)."""
     group = parser.add_argument_group("effects and limits")
     group.add_argument(
         "--allow",
         metavar="EFFECTS",
         action="append",
-        help="allow only these effects (comma-separated: network,fs,stdin,process,log,stream,host; 'none' for none)",
+        help="allow only these effects (comma-separated: network,fs,stdin,process,log,stream,spawn,host; "
+        "'none' for none)",
     )
     group.add_argument("--deny", metavar="EFFECTS", action="append", help="deny these effects")
     if not limits:
@@ -239,6 +243,13 @@ def _add_policy_arguments(parser: argparse.ArgumentParser, *, limits: bool = Tru
         "--max-size", metavar="N", type=_positive_int, help="items in one value built (default 1,000,000)"
     )
     group.add_argument("--no-limits", action="store_true", help="run processors without per-chunk limits")
+    if streams:
+        group.add_argument(
+            "--max-streams",
+            metavar="N",
+            type=_positive_int,
+            help="streams the run may hold at most, those its processors start included (default 10,000)",
+        )
 
 
 def _policy_options(args: argparse.Namespace) -> dict[str, Any]:

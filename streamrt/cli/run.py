@@ -33,6 +33,7 @@ from streamrt.lang.script import Script, load_script
 from streamrt.observe.logs import Console, configure_logging, unconfigure_logging
 from streamrt.observe.session import Observation, ObserveOptions, observe_options
 from streamrt.policy.effects import SecurityContext, check_source
+from streamrt.runtime.building import DEFAULT_MAX_STREAMS
 from streamrt.runtime.machine import Status
 from streamrt.runtime.persist import Persister, parse_policy
 from streamrt.runtime.provider import Provider
@@ -66,7 +67,8 @@ class RunConfig:
     ``resume_ids`` or ``resume_all`` the script's streams are not started: those streams are rehydrated from the
     store instead, all in one provider, and ``script`` defaults to the one they recorded. ``security`` is the effect
     policy of the script's capability calls (and of a resumed stream's source); ``limits`` the per-chunk limits of
-    its processors (``None``: off); ``observe`` the log level and format, the ``/metrics`` server and the progress
+    its processors (``None``: off), ceilings its streams' ``:limits`` may only lower; ``max_streams`` how many
+    streams the run may hold (its processors may start more, with ``:spawn``); ``observe`` the log level and format, the ``/metrics`` server and the progress
     lines; ``sink_uri`` where outputs go (:func:`streamrt.sinks.open_sink`; default standard output).
     """
 
@@ -87,6 +89,7 @@ class RunConfig:
     observe: ObserveOptions = field(default_factory=ObserveOptions)
     security: SecurityContext | None = None
     limits: Limits | None = DEFAULT_LIMITS
+    max_streams: int | None = DEFAULT_MAX_STREAMS
 
     @property
     def resuming(self) -> bool:
@@ -124,6 +127,7 @@ class RunConfig:
             restart=getattr(args, "restart", False),
             unpause=args.unpause,
             observe=observe_options(args),
+            max_streams=getattr(args, "max_streams", None) or DEFAULT_MAX_STREAMS,
             **policy,
         )
 
@@ -263,7 +267,10 @@ class _Run:
             try:
                 sink = open_sink(config.sink_uri, stdout=self.out, on_closed=lambda: _stop(stop, EXIT_PIPE))
                 async with Provider(
-                    limits=config.limits, security=config.security, persistence=self.persister
+                    limits=config.limits,
+                    security=config.security,
+                    persistence=self.persister,
+                    max_streams=config.max_streams,
                 ) as provider:
                     observing = Observation(
                         provider,

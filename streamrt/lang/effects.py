@@ -6,7 +6,7 @@ Every capability a script can ``call`` needs a set of *effects*, computed from i
 
 | capability | effects |
 |---|---|
-| ``:mcp.stream.start`` | what reading the endpoint has (:func:`streamrt.sources.source_effects`): ``:network`` (``http(s)``, ``mcp+http(s)``, ``ws(s)``, a bare stream name), ``:fs`` (``jsonl:``, ``*.jsonl``), ``:stdin`` (``-``), none (``mock:``); a plugin's source type declares its own |
+| ``:mcp.stream.start`` | what reading the endpoint has (:func:`streamrt.sources.source_effects`): ``:network`` (``http(s)``, ``mcp+http(s)``, ``ws(s)``, a bare stream name), ``:fs`` (``jsonl:``, ``*.jsonl``), ``:stdin`` (``-``), none (``mock:``); a plugin's source type declares its own; and ``:spawn`` when a function of the script calls it (a processor starting streams), not its top level |
 | ``:mcp.stream.inspect`` / ``pause`` / ``resume`` / ``cancel`` | ``:stream`` (looks at or directs streams of the host) |
 | ``:log`` | ``:log`` |
 | ``:clock`` | ``:clock`` (so do a result's ``:timers``, checked by the runtime when they are set) |
@@ -64,6 +64,7 @@ KNOWN_EFFECTS: Final[Mapping[str, str]] = {
     "log": "writes to the host's log",
     "stream": "inspects or directs streams of the host (inspect, pause, resume, cancel)",
     "clock": "reads processing time or sets timers (:clock, a result's :timers)",
+    "spawn": "starts streams from a function of the script (a processor at work), not from its top level",
     "host": "a capability of the host that declares no effects of its own",
 }
 """Every effect label, with what it means."""
@@ -79,6 +80,7 @@ _FIXED: Final[Mapping[str, frozenset[str]]] = {
     "mcp.stream.cancel": frozenset({"stream"}),
 }
 _START: Final = "mcp.stream.start"
+_SPAWN: Final = frozenset({"spawn"})
 _ENDPOINT: Final = Keyword("endpoint")
 _EFFECTS_ATTR: Final = "__streamrt_effects__"
 _GUARD_ATTR: Final = "__streamrt_security__"
@@ -119,11 +121,15 @@ def capability_effects(
     args: Any,
     capability: object | None = None,
     endpoint_uri: Callable[[str], str] | None = None,
+    *,
+    toplevel: bool = True,
 ) -> frozenset[str]:
     """The effects a call of capability ``name`` with ``args`` needs (see the table in the module docs).
 
     ``endpoint_uri`` maps a ``:mcp.stream.start`` endpoint to the URI the host will really open (the CLI's
-    ``--source``, say), so effects are judged on what is read rather than on what the script names.
+    ``--source``, say), so effects are judged on what is read rather than on what the script names. ``toplevel``:
+    the call comes from the script's top level (its load), not from one of its functions; a stream started by a
+    function needs ``:spawn`` too, so a processor cannot start streams unless the host allows it.
     """
     declared = getattr(capability, _EFFECTS_ATTR, None)
     if isinstance(declared, frozenset):
@@ -131,8 +137,9 @@ def capability_effects(
     if name == _START:
         endpoint = args.get(_ENDPOINT) if isinstance(args, Mapping) else None
         if not isinstance(endpoint, str) or not endpoint:
-            return _NONE  # the capability refuses the call itself, before any I/O
-        return uri_effects(endpoint_uri(endpoint) if endpoint_uri is not None else endpoint)
+            return _NONE if toplevel else _SPAWN  # the capability refuses the call itself, before any I/O
+        effects = uri_effects(endpoint_uri(endpoint) if endpoint_uri is not None else endpoint)
+        return effects if toplevel else effects | _SPAWN
     return _FIXED.get(name, _HOST)
 
 
@@ -196,7 +203,7 @@ def _guard(
     name: str, capability: Capability, policy: EffectPolicy, endpoint_uri: Callable[[str], str] | None
 ) -> Capability:
     def guarded(args: dict[Keyword, Any], ctx: CallContext) -> Any:
-        effects = capability_effects(name, args, capability, endpoint_uri)
+        effects = capability_effects(name, args, capability, endpoint_uri, toplevel=ctx.toplevel)
         if effects:
             line = ctx.script.source_line(ctx.pos.line) if ctx.pos is not None else None
             denied = _denial(policy, name, effects, _detail(name, args, endpoint_uri), ctx.pos, line)
@@ -268,11 +275,16 @@ def declared_effects(forms: list[Form]) -> Declaration | None:
     return Declaration(frozenset(positions), positions, first)
 
 
-def _calls(form: Form) -> Iterator[ListF]:
-    """Every ``(call :capability ...)`` inside ``form``, macros expanded, quoted forms skipped."""
-    todo = [expand_all(form)]
+_FUNCTIONS: Final = frozenset({"fn", "defn"})
+"""Special forms whose body runs later, as a function (so a ``call`` inside is not the top level's)."""
+
+
+def _calls(form: Form) -> Iterator[tuple[ListF, bool]]:
+    """Every ``(call :capability ...)`` inside ``form``, macros expanded, quoted forms skipped, each with whether
+    it runs at the top level (outside every function body)."""
+    todo: list[tuple[Form, bool]] = [(expand_all(form), True)]
     while todo:
-        f = todo.pop()
+        f, toplevel = todo.pop()
         if isinstance(f, ListF):
             head = f.items[0] if f.items else None
             if isinstance(head, Sym) and head.name == "quote":
@@ -283,10 +295,11 @@ def _calls(form: Form) -> Iterator[ListF]:
                 and len(f.items) > 1
                 and isinstance(f.items[1], Kw)
             ):
-                yield f
-            todo.extend(reversed(f.items))
+                yield f, toplevel
+            inner = toplevel and not (isinstance(head, Sym) and head.name in _FUNCTIONS)
+            todo.extend((item, inner) for item in reversed(f.items))
         elif isinstance(f, VecF | MapF | SetF):
-            todo.extend(reversed(f.items))
+            todo.extend((item, toplevel) for item in reversed(f.items))
 
 
 def _literal_args(form: Form | None) -> Any:
@@ -312,14 +325,14 @@ def check_script(
         check_declared(compiled, security, source_lines or [])
     policies: list[EffectPolicy] = [p for p in (security, declaration) if p is not None]
     for form in compiled.forms:
-        for call in _calls(form):
+        for call, toplevel in _calls(form):
             cap = call.items[1]
             assert isinstance(cap, Kw)
             args = _literal_args(call.items[2] if len(call.items) > 2 else None)
             name = cap.value.qualified
             if args is None or (name == _START and not isinstance(args.get(_ENDPOINT), str)):
                 continue  # not known before running; the guards check it then
-            effects = capability_effects(name, args)
+            effects = capability_effects(name, args, toplevel=toplevel)
             for policy in policies:
                 denied = _denial(policy, name, effects, _detail(name, args, None), call.pos, line(call.pos))
                 if denied is not None:

@@ -113,6 +113,16 @@ class Limits:
             changes[attr] = v
         return replace(self, **changes)
 
+    def capped(self, overrides: Mapping[Any, Any] | None) -> Limits:
+        """A stream's limits under these as ceilings: the keys of its ``:limits`` map set (as :meth:`merged`), each
+        at most what these allow. A host's limits bound every script it runs; a stream may only lower them."""
+        asked = self.merged(overrides)
+        if asked is self:
+            return self
+        return replace(
+            asked, **{f.name: min(getattr(asked, f.name), getattr(self, f.name)) for f in fields(self)}
+        )
+
     def as_option(self) -> dict[Keyword, int]:
         """The ``:limits`` map that gives these limits."""
         return {Keyword(key): getattr(self, attr) for attr, (key, _) in _HOW.items()}
@@ -126,7 +136,7 @@ def _exceeded(attr: str, value: int, detail: str = "") -> LimitExceededError:
     flag = {"time_ms": "--time-ms"}.get(attr, "--" + key)
     return LimitExceededError(
         f"{key} limit exceeded: {detail or 'more than'} {value:,} {unit}; raise it with "
-        f":limits {{:{key} N}} in the stream's options (or {flag} N on the command line)",
+        f":limits {{:{key} N}} in the stream's options, up to the host's limit ({flag} N on the command line)",
         limit=key,
         value=value,
     )

@@ -51,10 +51,12 @@ log = logging.getLogger("streamrt.script")
 
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    """What a capability learns about its caller."""
+    """What a capability learns about its caller: the script, where the ``call`` is, and whether the script's top
+    level is running (its load) rather than one of its functions (a processor at work)."""
 
     script: Script
     pos: Pos | None
+    toplevel: bool = False
 
 
 Capability = Callable[[dict[Keyword, Any], CallContext], Any]
@@ -157,7 +159,7 @@ class Script:
                 self.source_line(line),
             )
         try:
-            result = cap(args, CallContext(self, pos))
+            result = cap(args, CallContext(self, pos, self._recorded is not None))
         except CapabilityError as exc:
             raise ScriptRuntimeError(f"{capability!r}: {exc}", pos, self.source_line(line)) from exc
         if self._recorded is not None:

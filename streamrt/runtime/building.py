@@ -1,11 +1,12 @@
 """Making a stream's record from its spec: admission, the guard, the (shared) program, the record.
 
 What a provider does between "start this processor with these options" and a record the engine can run: the id
-(generated, or checked against the streams already there: the place where a cap on streams per provider belongs),
-the guard the spec's schemas and ``:on-error`` ask for (and the initial state checked against it), the limits
-(the provider's, with the spec's ``:limits`` on top) and the program: the processor and ``:on-end`` as their
-metered variants, and the chunk loops generated for the configuration. Streams of one processor without a guard
-share their program, which keeps an idle stream small.
+(generated, or checked against the streams already there) and admission (a provider holds at most
+``max_streams`` streams, so a script starting streams in a loop is refused by name instead of filling the
+memory), the guard the spec's schemas and ``:on-error`` ask for (and the initial state checked against it), the
+limits (the provider's, lowered by the spec's ``:limits``: never raised) and the program: the processor and
+``:on-end`` as their metered variants, and the chunk loops generated for the configuration. Streams of one
+processor without a guard share their program, which keeps an idle stream small.
 """
 
 from __future__ import annotations
@@ -14,26 +15,33 @@ import functools
 import itertools
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
-from streamrt.errors import DuplicateStreamError, UsageError
+from streamrt.errors import DuplicateStreamError, TooManyStreamsError, UsageError
 from streamrt.lang.metered import metered
 from streamrt.policy.guard import Guard
-from streamrt.policy.limits import DEFAULT_LIMITS, Limits
+from streamrt.policy.limits import Limits, stream_limits
 from streamrt.runtime.callables import name_of, result_shape, takes_meta
 from streamrt.runtime.loops import loops_for
 from streamrt.runtime.spec import StreamSpec
 from streamrt.runtime.stream import Program, StreamRecord
 from streamrt.values import pr_str
 
-__all__ = ["StreamBuilder"]
+__all__ = ["DEFAULT_MAX_STREAMS", "StreamBuilder"]
+
+DEFAULT_MAX_STREAMS: Final = 10_000
+"""Streams a provider holds at most (every stream it has, terminal ones included, until released)."""
 
 
 class StreamBuilder:
     """Builds the records of one provider's streams (``streams``: the ones it has, for their ids)."""
 
     def __init__(
-        self, streams: Mapping[str, StreamRecord], limits: Limits | None, default_queue_capacity: int
+        self,
+        streams: Mapping[str, StreamRecord],
+        limits: Limits | None,
+        default_queue_capacity: int,
+        max_streams: int | None = DEFAULT_MAX_STREAMS,
     ) -> None:
         if limits is not None and not isinstance(limits, Limits):
             raise UsageError(f"limits must be a Limits or None, got {limits!r}")
@@ -41,7 +49,10 @@ class StreamBuilder:
             raise UsageError(
                 f"default_queue_capacity must be a positive integer, got {default_queue_capacity!r}"
             )
+        if max_streams is not None and (type(max_streams) is not int or max_streams < 1):
+            raise UsageError(f"max_streams must be a positive integer or None, got {max_streams!r}")
         self.streams = streams
+        self.max_streams = max_streams
         self.limits = limits
         self.default_queue_capacity = default_queue_capacity
         self._ids = itertools.count(1)
@@ -75,9 +86,7 @@ class StreamBuilder:
                 on_error=spec.on_error,
             )
             guard.check_initial(stream_id, initial_state)
-        limits = self.limits
-        if spec.limits is not None:
-            limits = (limits or DEFAULT_LIMITS).merged(spec.limits)
+        limits = stream_limits(self.limits, spec.limits)  # the provider's are ceilings
         program = self.program(processor, name, on_end, guard, limits)
         capacity = spec.queue_capacity or self.default_queue_capacity
         return StreamRecord(
@@ -131,8 +140,14 @@ class StreamBuilder:
         return program
 
     def admit(self, stream_id: str | None, name: str) -> str:
-        """The id a new stream gets, once it may join (the one place a cap on streams per provider would go)."""
+        """The id a new stream gets, once it may join: not past ``max_streams``, nor a duplicate."""
         streams = self.streams
+        cap = self.max_streams
+        if cap is not None and len(streams) >= cap:
+            raise TooManyStreamsError(
+                f"cannot start {'a stream' if stream_id is None else repr(stream_id)}: the provider holds its "
+                f"maximum of {cap:,} streams (raise it with --max-streams N, or Provider(max_streams=N))"
+            )
         if stream_id is None:
             stream_id = f"{name}-{next(self._ids)}"
             while stream_id in streams:

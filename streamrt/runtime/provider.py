@@ -40,7 +40,7 @@ from streamrt.errors import (
 from streamrt.lang.effects import guard_capabilities
 from streamrt.policy.guard import OnError
 from streamrt.policy.limits import DEFAULT_LIMITS, Limits
-from streamrt.runtime.building import StreamBuilder
+from streamrt.runtime.building import DEFAULT_MAX_STREAMS, StreamBuilder
 from streamrt.runtime.callables import takes_meta
 from streamrt.runtime.capabilities import SourceFactory, build_capabilities, start_from_request
 from streamrt.runtime.capture import fill, snapshot_of
@@ -74,13 +74,15 @@ _RELEASED: Final = "it was released to another provider"
 class Provider:
     """Runs many streams in one event loop; use as ``async with Provider() as p: ...``.
 
-    ``limits`` are the per-chunk limits of script processors (a stream's ``:limits`` option overrides them key by
-    key; ``None`` turns them off); ``security`` is the context every capability from :meth:`capabilities` checks.
-    Streams are snapshotted when a ``persistence`` is given, or a ``store`` (then a
+    ``limits`` are the per-chunk limits of script processors, ceilings a stream's ``:limits`` option may lower key
+    by key but never raise (``None`` turns them off); ``security`` is the context every capability from
+    :meth:`capabilities` checks. Streams are snapshotted when a ``persistence`` is given, or a ``store`` (then a
     :class:`~streamrt.runtime.persist.Persister` is made for it, under ``snapshot_every``: see
     :func:`~streamrt.runtime.persist.parse_policy`); the provider closes it when it closes. ``observers`` are told
     what happens (:class:`~streamrt.runtime.events.Observer`). ``on_checkpoint(view)`` is called on each
     ``:checkpoint`` directive; if it returns an awaitable, the stream processes nothing more until it is done.
+    ``max_streams`` is how many streams it holds at most (terminal ones too, until released; ``None``: no cap): a
+    start past it raises :class:`~streamrt.errors.TooManyStreamsError`.
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class Provider:
         persistence: Persistence | None = None,
         observers: Iterable[Observer] = (),
         on_checkpoint: Checkpoint | None = None,
+        max_streams: int | None = DEFAULT_MAX_STREAMS,
     ) -> None:
         persistence = persistence_for(store, snapshot_every, persistence)
         self.security = security
@@ -107,7 +110,7 @@ class Provider:
         self._feeder = Feeder(self._engine)
         self._reader = SourceReader(self._engine, self._feeder)
         self._persistence: Persistence | None = None
-        self._builder = StreamBuilder(self._engine.streams, limits, default_queue_capacity)
+        self._builder = StreamBuilder(self._engine.streams, limits, default_queue_capacity, max_streams)
         if persistence is not None:
             self.attach_persistence(persistence)
 
@@ -133,8 +136,13 @@ class Provider:
 
     @property
     def limits(self) -> Limits | None:
-        """The per-chunk limits of script processors (a stream's ``:limits`` option overrides them key by key)."""
+        """The per-chunk limits of script processors (a stream's ``:limits`` option may lower them, not raise them)."""
         return self._builder.limits
+
+    @property
+    def max_streams(self) -> int | None:
+        """How many streams this provider holds at most (None: no cap)."""
+        return self._builder.max_streams
 
     @property
     def default_queue_capacity(self) -> int:
