@@ -226,7 +226,7 @@ def _add_policy_arguments(
         "--allow",
         metavar="EFFECTS",
         action="append",
-        help="allow only these effects (comma-separated: network,fs,stdin,process,log,stream,spawn,host; "
+        help="allow only these effects (comma-separated: network,fs,stdin,process,log,stream,clock,spawn,host; "
         "'none' for none)",
     )
     group.add_argument("--deny", metavar="EFFECTS", action="append", help="deny these effects")
