@@ -18,6 +18,14 @@ uses the claiming host's wall clock, so hosts sharing a PostgreSQL store need sy
 much larger than their skew. The two mechanisms together
 are a lease plus a fencing token: if an owner stalls past its lease and another takes over, the stalled owner's
 next write carries an old version and is refused.
+
+*Fences.* Versions alone leave one gap: a new owner that took the stream over but has not written yet expects the
+same version as the stalled one, so the stalled owner's late write would win and the new owner's first write would
+fail. A store whose :attr:`SnapshotStore.fencing` is true closes it with a fencing token per stream (handed out by a
+lease service, :class:`~streamrt.cluster.RedisLeases`): :meth:`SnapshotStore.raise_fence` records the new owner's
+token before it reads the snapshot, and every write carries its writer's token (``Snapshot.fence``) and is refused
+with :class:`~streamrt.errors.StreamOwnedError` when the store holds a higher one. The check is part of the write's
+own statement, so it is atomic with it.
 """
 
 from __future__ import annotations
@@ -26,9 +34,9 @@ import abc
 import builtins
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
-from streamrt.errors import SnapshotConflictError, SnapshotNotFoundError, UsageError
+from streamrt.errors import SnapshotConflictError, SnapshotNotFoundError, StreamOwnedError, UsageError
 from streamrt.store.snapshot import DeadLetter, Lease, Snapshot, StreamSummary
 
 __all__ = ["SnapshotStore"]
@@ -39,6 +47,9 @@ class SnapshotStore(abc.ABC):
 
     url: str
     """Where the store lives, safe to print (any password is masked)."""
+
+    fencing: ClassVar[bool] = False
+    """Whether writes check ``Snapshot.fence`` against the store's fence (see "Fences" above)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -141,6 +152,17 @@ class SnapshotStore(abc.ABC):
     async def lease(self, stream_id: str) -> Lease | None:
         """The current lease row, expired or not; None if nobody has claimed the stream."""
 
+    # --- fences ----------------------------------------------------------------------------------------------
+
+    async def raise_fence(self, stream_id: str, token: int) -> int:
+        """Refuse writes with a fence below ``token`` from now on; returns the stream's fence afterwards.
+
+        A result above ``token`` means a newer owner has fenced the stream already. A stream without a snapshot
+        has no fence to raise (its first write is fenced by ``expected_version=None``); the result is then
+        ``token``. Only stores whose :attr:`fencing` is true implement it.
+        """
+        raise UsageError(f"the snapshot store {self.url} cannot check fencing tokens")
+
     # --- dead letters ----------------------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -168,6 +190,14 @@ def check_lease_args(stream_id: str, owner: str, ttl: float) -> None:
         raise UsageError(f"a lease on stream {stream_id!r} needs a non-empty owner")
     if not ttl > 0:
         raise UsageError(f"a lease on stream {stream_id!r} needs a positive ttl, not {ttl!r}")
+
+
+def fenced_out_error(stream_id: str, fence: int, held: int) -> StreamOwnedError:
+    """The error for a write by an owner whose lease a newer owner has taken (a lower fencing token)."""
+    return StreamOwnedError(
+        f"snapshot of stream {stream_id!r} not written: its writer's fencing token {fence} is older than the "
+        f"store's {held} (another node took the stream over; this one lost its lease)"
+    )
 
 
 def conflict_error(stream_id: str, expected: int | None, actual: int | None) -> SnapshotConflictError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from streamrt.errors import SnapshotNotFoundError
@@ -20,6 +20,7 @@ from streamrt.store.base import (
     check_expected_version,
     check_lease_args,
     conflict_error,
+    fenced_out_error,
 )
 from streamrt.store.codec import decode_snapshot, decode_value, encode_snapshot, encode_value, gc_paused
 from streamrt.store.snapshot import DeadLetter, Lease, Snapshot, StreamSummary
@@ -37,6 +38,7 @@ class _Row:
     seq: int
     updated_at: float
     blob: bytes
+    fence: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class _Letter:
 
 class MemoryStore(SnapshotStore):
     """Snapshots in a dict of encoded rows; ``clock`` is injectable so lease expiry can be tested without waiting."""
+
+    fencing = True
 
     def __init__(self, url: str = "memory:", *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(url)
@@ -69,17 +73,13 @@ class MemoryStore(SnapshotStore):
         row = self._rows.get(stream_id)
         if row is None:
             raise SnapshotNotFoundError(f"no snapshot of stream {stream_id!r} in {self.url}")
-        return decode_snapshot(row.blob, stream_id=stream_id)
+        return _decoded(row, stream_id)
 
     async def get_many(self, stream_ids: Iterable[str]) -> dict[str, Snapshot]:
         self._check_open()
         rows = self._rows
         with gc_paused():
-            return {
-                sid: decode_snapshot(rows[sid].blob, stream_id=sid)
-                for sid in dict.fromkeys(stream_ids)
-                if sid in rows
-            }
+            return {sid: _decoded(rows[sid], sid) for sid in dict.fromkeys(stream_ids) if sid in rows}
 
     async def put_many(self, items: Sequence[tuple[Snapshot, int | None]]) -> builtins.list[int]:
         self._check_open()
@@ -94,13 +94,21 @@ class MemoryStore(SnapshotStore):
                 sid = snapshot.stream_id
                 current = staged.get(sid) or self._rows.get(sid)
                 actual = current.version if current is not None else None
+                if current is not None and current.fence > snapshot.fence:
+                    raise fenced_out_error(sid, snapshot.fence, current.fence)
                 if actual != expected:
                     raise conflict_error(sid, expected, actual)
                 snapshot.version = (expected or 0) + 1
                 snapshot.updated_at = now
                 blob = encode_snapshot(snapshot)
                 staged[sid] = _Row(
-                    snapshot.processor, snapshot.status, snapshot.version, snapshot.seq, now, blob
+                    snapshot.processor,
+                    snapshot.status,
+                    snapshot.version,
+                    snapshot.seq,
+                    now,
+                    blob,
+                    snapshot.fence,
                 )
                 versions.append(snapshot.version)
         except BaseException:
@@ -113,7 +121,7 @@ class MemoryStore(SnapshotStore):
     async def list(self) -> builtins.list[StreamSummary]:
         self._check_open()
         return [
-            StreamSummary(sid, r.processor, r.status, r.version, r.updated_at, r.seq)
+            StreamSummary(sid, r.processor, r.status, r.version, r.updated_at, r.seq, r.fence)
             for sid, r in sorted(self._rows.items())
         ]
 
@@ -127,6 +135,16 @@ class MemoryStore(SnapshotStore):
         del self._rows[stream_id]
         self._leases.pop(stream_id, None)
         self._letters.pop(stream_id, None)
+
+    async def raise_fence(self, stream_id: str, token: int) -> int:
+        self._check_open()
+        row = self._rows.get(stream_id)
+        if row is None:
+            return token
+        if row.fence < token:
+            self._rows[stream_id] = replace(row, fence=token)
+            return token
+        return row.fence
 
     async def claim(self, stream_id: str, owner: str, ttl: float) -> bool:
         self._check_open()
@@ -190,3 +208,9 @@ class MemoryStore(SnapshotStore):
             )
             for d in self._letters.get(stream_id, [])
         ]
+
+
+def _decoded(row: _Row, stream_id: str) -> Snapshot:
+    snapshot = decode_snapshot(row.blob, stream_id=stream_id)
+    snapshot.fence = row.fence
+    return snapshot

@@ -5,7 +5,10 @@ database with other applications. ``streamrt_schema`` holds one row with the sch
 database whose version it does not know, and later versions will migrate older ones forward on open.
 
 The snapshot row repeats a few fields of the encoded snapshot (processor, status, version, seq, updated_at) so
-``list`` and the optimistic-concurrency ``UPDATE ... WHERE version = :expected`` work without decoding blobs.
+``list`` and the optimistic-concurrency ``UPDATE ... WHERE version = :expected`` work without decoding blobs, and
+keeps the fencing token of its last write beside them (``fence``, 0 when no lease service hands out tokens).
+
+Schema versions: 1 had no ``fence`` column; opening a version 1 database adds it (:data:`MIGRATIONS`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,14 @@ from typing import Final
 
 from sqlalchemy import BigInteger, Column, Double, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
-__all__ = ["SCHEMA_VERSION", "dead_letters", "leases", "metadata", "schema_info", "snapshots"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "dead_letters", "leases", "metadata", "schema_info", "snapshots"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+
+MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
+    1: ("ALTER TABLE streamrt_snapshots ADD COLUMN fence BIGINT NOT NULL DEFAULT 0",),
+}
+"""The statements that take a database from a schema version to the next one (the same on both databases)."""
 
 metadata = MetaData()
 
@@ -37,6 +45,7 @@ snapshots = Table(
     Column("seq", BigInteger, nullable=False),
     Column("updated_at", Double, nullable=False),
     Column("blob", LargeBinary, nullable=False),
+    Column("fence", BigInteger, nullable=False, server_default="0"),
 )
 
 leases = Table(

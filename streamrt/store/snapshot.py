@@ -75,6 +75,10 @@ class Snapshot:
     timers: list[tuple[Any, float]] = field(default_factory=list)
     """The stream's timers, due or not: ``(name, due time in seconds since the epoch)``; a resume arms them again
     and runs those whose time has passed at once (empty in snapshots older than format 5, which had no timers)."""
+    fence: int = 0
+    """The fencing token of the lease it was written under (0: no fencing). Not part of the encoded snapshot: a
+    store that checks fences (:attr:`~streamrt.store.SnapshotStore.fencing`) keeps it beside the blob, refuses a
+    write whose fence is lower than the one it holds, and fills it in on :meth:`~streamrt.store.SnapshotStore.get`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,8 @@ class StreamSummary:
     version: int
     updated_at: float
     seq: int
+    fence: int = 0
+    """The fencing token of the last write (0 when the store does not check fences)."""
 
 
 @dataclass(frozen=True, slots=True)

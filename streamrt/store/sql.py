@@ -56,9 +56,23 @@ from streamrt.errors import (
     StoreOperationError,
     StoreUnavailableError,
 )
-from streamrt.store.base import SnapshotStore, check_expected_version, check_lease_args, conflict_error
+from streamrt.store.base import (
+    SnapshotStore,
+    check_expected_version,
+    check_lease_args,
+    conflict_error,
+    fenced_out_error,
+)
 from streamrt.store.codec import decode_snapshot, decode_value, encode_snapshot, encode_value, gc_paused
-from streamrt.store.schema import SCHEMA_VERSION, dead_letters, leases, metadata, schema_info, snapshots
+from streamrt.store.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    dead_letters,
+    leases,
+    metadata,
+    schema_info,
+    snapshots,
+)
 from streamrt.store.snapshot import DeadLetter, Lease, Snapshot, StreamSummary
 from streamrt.store.sqlite_file import check_path, file_database, set_pragmas, switch_to_wal
 from streamrt.store.sqlite_writer import SqliteWriter
@@ -100,6 +114,8 @@ def _driver_message(e: BaseException) -> str:
 class SqlStore(SnapshotStore):
     """Snapshots in SQLite or PostgreSQL; ``clock`` is injectable so lease expiry can be tested without waiting."""
 
+    fencing = True
+
     def __init__(
         self, url: str | URL, *, clock: Callable[[], float] = time.time, connect_timeout: float = 10.0
     ) -> None:
@@ -118,13 +134,17 @@ class SqlStore(SnapshotStore):
         # the columns an insert and an update both write, each from the bind parameter p_<column>
         row: dict[str, Any] = {
             col: bindparam(f"p_{col}")
-            for col in ("processor", "status", "version", "seq", "updated_at", "blob")
+            for col in ("processor", "status", "version", "seq", "updated_at", "blob", "fence")
         }
-        self._get = select(snapshots.c.blob).where(snapshots.c.stream_id == bindparam("p_sid"))
-        self._get_many = select(snapshots.c.stream_id, snapshots.c.blob).where(
+        self._get = select(snapshots.c.blob, snapshots.c.fence).where(
+            snapshots.c.stream_id == bindparam("p_sid")
+        )
+        self._get_many = select(snapshots.c.stream_id, snapshots.c.blob, snapshots.c.fence).where(
             snapshots.c.stream_id.in_(bindparam("p_sids", expanding=True))
         )
-        self._version = select(snapshots.c.version).where(snapshots.c.stream_id == bindparam("p_sid"))
+        self._version = select(snapshots.c.version, snapshots.c.fence).where(
+            snapshots.c.stream_id == bindparam("p_sid")
+        )
         self._insert = (
             insert(snapshots)
             .values(stream_id=bindparam("p_sid"), **row)
@@ -133,9 +153,17 @@ class SqlStore(SnapshotStore):
         self._update = (
             update(snapshots)
             .where(
-                snapshots.c.stream_id == bindparam("p_sid"), snapshots.c.version == bindparam("p_expected")
+                snapshots.c.stream_id == bindparam("p_sid"),
+                snapshots.c.version == bindparam("p_expected"),
+                # the fence is checked in the write's own statement: a row lock orders it against raise_fence
+                snapshots.c.fence <= bindparam("p_fence"),
             )
             .values(**row)
+        )
+        self._raise_fence = (
+            update(snapshots)
+            .where(snapshots.c.stream_id == bindparam("p_sid"), snapshots.c.fence < bindparam("p_token"))
+            .values(fence=bindparam("p_token"))
         )
         claim = insert(leases).values(
             stream_id=bindparam("p_sid"), owner=bindparam("p_owner"), expires_at=bindparam("p_expires")
@@ -202,7 +230,13 @@ class SqlStore(SnapshotStore):
         found = (await conn.execute(select(schema_info.c.version).where(schema_info.c.id == 1))).scalar()
         if found is None:
             await conn.execute(self._schema_insert, {"id": 1, "version": SCHEMA_VERSION})
-        elif found != SCHEMA_VERSION:
+            return
+        while found in MIGRATIONS:
+            for statement in MIGRATIONS[found]:
+                await conn.exec_driver_sql(statement)
+            found += 1
+            await conn.execute(update(schema_info).where(schema_info.c.id == 1).values(version=found))
+        if found != SCHEMA_VERSION:
             # Later schema versions migrate older databases forward here.
             raise StoreUnavailableError(
                 f"the snapshot store {self.url} has schema version {found}, but this streamrt knows version "
@@ -246,24 +280,24 @@ class SqlStore(SnapshotStore):
         engine = self._db()
         with self._errors(f"reading stream {stream_id!r}"):
             async with engine.connect() as conn:
-                blob = (await conn.execute(self._get, {"p_sid": stream_id})).scalar()
-        if blob is None:
+                row = (await conn.execute(self._get, {"p_sid": stream_id})).first()
+        if row is None:
             raise SnapshotNotFoundError(f"no snapshot of stream {stream_id!r} in {self.url}")
-        return decode_snapshot(blob, stream_id=stream_id)
+        return _decoded(row.blob, row.fence, stream_id)
 
     async def get_many(self, stream_ids: Iterable[str]) -> dict[str, Snapshot]:
         engine = self._db()
         ids = builtins.list(dict.fromkeys(stream_ids))
-        blobs: dict[str, bytes] = {}
+        blobs: dict[str, tuple[bytes, int]] = {}
         with self._errors(f"reading {len(ids)} streams"):
             async with engine.connect() as conn:
                 for start in range(0, len(ids), _IDS_PER_QUERY):
                     chunk = ids[start : start + _IDS_PER_QUERY]
                     result = await conn.execute(self._get_many, {"p_sids": chunk})
-                    blobs.update((sid, blob) for sid, blob in result)
+                    blobs.update((sid, (blob, fence)) for sid, blob, fence in result)
         # in the order asked for, as the memory store gives them
         with gc_paused():
-            return {sid: decode_snapshot(blobs[sid], stream_id=sid) for sid in ids if sid in blobs}
+            return {sid: _decoded(*blobs[sid], sid) for sid in ids if sid in blobs}
 
     async def put_many(self, items: Sequence[tuple[Snapshot, int | None]]) -> builtins.list[int]:
         engine = self._db()
@@ -288,6 +322,7 @@ class SqlStore(SnapshotStore):
                         "p_seq": snapshot.seq,
                         "p_updated_at": now,
                         "p_blob": encode_snapshot(snapshot),
+                        "p_fence": snapshot.fence,
                     }
                 )
             what = repr(items[0][0].stream_id) if len(items) == 1 else f"{len(items)} streams"
@@ -344,13 +379,15 @@ class SqlStore(SnapshotStore):
         expected = row["p_expected"]
         result = await conn.execute(self._insert if expected is None else self._update, row)
         if result.rowcount != 1:
-            actual = (await conn.execute(self._version, row)).scalar()
-            raise conflict_error(row["p_sid"], expected, actual)
+            held = (await conn.execute(self._version, row)).first()
+            if held is not None and held.fence > row["p_fence"]:
+                raise fenced_out_error(row["p_sid"], row["p_fence"], held.fence)
+            raise conflict_error(row["p_sid"], expected, None if held is None else held.version)
 
     async def list(self) -> builtins.list[StreamSummary]:
         engine = self._db()
         c = snapshots.c
-        query = select(c.stream_id, c.processor, c.status, c.version, c.updated_at, c.seq).order_by(
+        query = select(c.stream_id, c.processor, c.status, c.version, c.updated_at, c.seq, c.fence).order_by(
             c.stream_id
         )
         with self._errors("listing streams"):
@@ -373,6 +410,17 @@ class SqlStore(SnapshotStore):
                     raise conflict_error(stream_id, expected_version, actual)
                 await conn.execute(delete(leases).where(leases.c.stream_id == stream_id))
                 await conn.execute(delete(dead_letters).where(dead_letters.c.stream_id == stream_id))
+
+    # --- fences ----------------------------------------------------------------------------------------------
+
+    async def raise_fence(self, stream_id: str, token: int) -> int:
+        engine = self._db()
+        params = {"p_sid": stream_id, "p_token": token}
+        with self._errors(f"fencing stream {stream_id!r}"):
+            async with engine.begin() as conn:
+                await conn.execute(self._raise_fence, params)
+                held = (await conn.execute(self._version, params)).first()
+        return token if held is None else int(held.fence)
 
     # --- leases ----------------------------------------------------------------------------------------------
 
@@ -456,3 +504,9 @@ class SqlStore(SnapshotStore):
             )
             for row in rows
         ]
+
+
+def _decoded(blob: bytes, fence: int, stream_id: str) -> Snapshot:
+    snapshot = decode_snapshot(blob, stream_id=stream_id)
+    snapshot.fence = fence
+    return snapshot

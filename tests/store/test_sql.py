@@ -12,6 +12,7 @@ import pytest
 
 from streamrt.errors import SnapshotConflictError, SnapshotCorruptError, StoreUnavailableError
 from streamrt.store import MemoryStore, Snapshot, SqlStore, open_store
+from streamrt.store.schema import SCHEMA_VERSION
 from streamrt.values import Keyword
 
 K = Keyword
@@ -39,7 +40,7 @@ async def _sql(url: str, statement: str, *args: object) -> list[tuple[object, ..
 async def test_schema_is_created_on_first_use_with_its_version(sql_url: str) -> None:
     async with SqlStore(sql_url):
         pass
-    assert await _sql(sql_url, "SELECT id, version FROM streamrt_schema") == [(1, 1)]
+    assert await _sql(sql_url, "SELECT id, version FROM streamrt_schema") == [(1, SCHEMA_VERSION)]
     for table in ("streamrt_snapshots", "streamrt_leases", "streamrt_dead_letters"):
         assert await _sql(sql_url, f"SELECT count(*) FROM {table}") == [(0,)]
 
@@ -78,7 +79,7 @@ async def test_concurrent_openers_of_an_empty_database_all_succeed(sql_url: str)
     stores = [SqlStore(sql_url) for _ in range(4)]
     await asyncio.gather(*(s.open() for s in stores))
     try:
-        assert await _sql(sql_url, "SELECT version FROM streamrt_schema") == [(1,)]
+        assert await _sql(sql_url, "SELECT version FROM streamrt_schema") == [(SCHEMA_VERSION,)]
         await stores[0].put(Snapshot("s1", "p"), expected_version=None)
         assert [s.stream_id for s in await stores[3].list()] == ["s1"]
     finally:
@@ -107,8 +108,24 @@ async def test_a_newer_schema_is_refused(sql_url: str) -> None:
     async with SqlStore(sql_url):
         pass
     await _sql(sql_url, "UPDATE streamrt_schema SET version = 99")
-    with pytest.raises(StoreUnavailableError, match="schema version 99, but this streamrt knows version 1"):
+    with pytest.raises(StoreUnavailableError, match=f"schema version 99, but this streamrt knows version {SCHEMA_VERSION}"):
         await SqlStore(sql_url).open()
+
+
+async def test_a_version_1_database_gains_the_fence_column_and_keeps_its_snapshots(sql_url: str) -> None:
+    async with SqlStore(sql_url) as store:
+        await store.put(Snapshot("s1", "p", state={K("n"): 1}), expected_version=None)
+    # what a streamrt of schema version 1 left: no fence column
+    await _sql(sql_url, "ALTER TABLE streamrt_snapshots DROP COLUMN fence")
+    await _sql(sql_url, "UPDATE streamrt_schema SET version = 1")
+    async with SqlStore(sql_url) as store:
+        got = await store.get("s1")
+        assert (got.state, got.version, got.fence) == ({K("n"): 1}, 1, 0)
+        assert await store.raise_fence("s1", 3) == 3
+        got.fence = 3
+        assert await store.put(got, expected_version=1) == 2
+    assert await _sql(sql_url, "SELECT version FROM streamrt_schema") == [(SCHEMA_VERSION,)]
+    assert await _sql(sql_url, "SELECT fence FROM streamrt_snapshots") == [(3,)]
 
 
 async def test_a_corrupt_row_is_refused_by_stream_name(sql_url: str) -> None:

@@ -7,7 +7,13 @@ import contextlib
 
 import pytest
 
-from streamrt.errors import SnapshotConflictError, SnapshotNotFoundError, StoreError, UsageError
+from streamrt.errors import (
+    SnapshotConflictError,
+    SnapshotNotFoundError,
+    StoreError,
+    StreamOwnedError,
+    UsageError,
+)
 from streamrt.store import MemoryStore, Snapshot, SnapshotStore
 from streamrt.values import Keyword, LList
 from tests.store.conftest import FakeClock
@@ -205,6 +211,36 @@ async def test_list_summarises_without_decoding(store: SnapshotStore, clock: Fak
         ("alpha", "other", "paused", 1, 200.0, 7),
         ("zeta", "count-chunks", "completed", 1, 100.0, 5),
     ]
+
+
+# --- fences ------------------------------------------------------------------------------------------------------
+
+
+async def test_a_raised_fence_refuses_the_old_owners_write_at_the_same_version(store: SnapshotStore) -> None:
+    # The gap versions alone leave: both owners expect version 1; the new owner raised the fence first.
+    await store.put(snap(fence=1), expected_version=None)
+    assert await store.raise_fence("s1", 2) == 2
+    with pytest.raises(StreamOwnedError, match=r"fencing token 1 is older than the store's 2"):
+        await store.put(snap(fence=1, state="stale"), expected_version=1)
+    assert await store.put(snap(fence=2, state="new owner"), expected_version=1) == 2
+    got = await store.get("s1")
+    assert (got.state, got.fence, got.version) == ("new owner", 2, 2)
+    assert [(r.stream_id, r.fence) for r in await store.list()] == [("s1", 2)]
+
+
+async def test_a_fence_never_goes_down_and_says_who_is_newer(store: SnapshotStore) -> None:
+    assert await store.raise_fence("nothing-yet", 5) == 5  # no snapshot: the first write is fenced by its version
+    await store.put(snap(fence=4), expected_version=None)
+    assert await store.raise_fence("s1", 3) == 4
+    assert (await store.get_many(["s1"]))["s1"].fence == 4
+
+
+async def test_a_fenced_out_write_in_a_batch_writes_nothing(store: SnapshotStore) -> None:
+    await store.put_many([(snap("a", fence=1), None), (snap("b", fence=1), None)])
+    await store.raise_fence("b", 2)
+    with pytest.raises(StreamOwnedError):
+        await store.put_many([(snap("a", fence=1, seq=99), 1), (snap("b", fence=1), 1)])
+    assert (await store.get("a")).seq == 23
 
 
 async def test_delete_forgets_snapshot_lease_and_dead_letters(store: SnapshotStore) -> None:
