@@ -6,6 +6,10 @@ machine (Debian's ``/usr/lib/postgresql/<version>/bin``; ``.ci/ensure-postgres.s
 (nothing in it outlives the session) and is stopped by its own pid at the end. Without the binaries the tests
 that need it are skipped, unless ``CI`` is set, in which case they fail.
 
+``redis_server`` / ``redis_url``: a throwaway ``redis-server`` (7 or newer; ``.ci/ensure-redis.sh`` installs it) for
+the session on a free loopback port, in a temporary directory and without persistence, stopped by its pid;
+``redis_url`` empties it for each test. Skipped like PostgreSQL when missing.
+
 Hypothesis runs without its per-example deadline (the ``streamrt`` profile; ``--hypothesis-profile`` picks another):
 the default 200 ms is a wall-clock bound, and on a loaded two-core CI machine a garbage collection or a descheduled
 process is enough to fail a correct test with ``DeadlineExceeded`` or ``Flaky``. Speed is the benchmarks' business.
@@ -203,3 +207,102 @@ def node_modules() -> Path:
     if shutil.which("node") is None:
         _unavailable("node is not installed")
     return modules
+
+
+# --- Redis -----------------------------------------------------------------------------------------------------
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` on loopback: its URL, and a restart that keeps the port (and loses the data,
+    as a restart without persistence does)."""
+
+    def __init__(self, binary: str, root: Path) -> None:
+        self.binary = binary
+        self.root = root
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        for _attempt in range(3):  # the free port may be taken between choosing and binding it
+            port = self.port or _free_port()
+            log = open(self.root / "redis.log", "ab")  # noqa: SIM115 - the server writes it until stopped
+            try:
+                # no persistence: a restart loses everything, the harshest restart there is
+                options = {"port": str(port), "bind": "127.0.0.1", "dir": str(self.root), "save": "",
+                           "appendonly": "no", "daemonize": "no"}  # fmt: skip
+                proc = subprocess.Popen(
+                    [self.binary, *(part for k, v in options.items() for part in (f"--{k}", v))],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            finally:
+                log.close()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and proc.poll() is None:
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5) as s,
+                ):
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        self.port, self.proc = port, proc
+                        return
+                time.sleep(0.02)
+            self._kill(proc)
+        pytest.fail(
+            f"redis-server did not start:\n{(self.root / 'redis.log').read_text(errors='replace')[-2000:]}"
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self._kill(self.proc)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A ``redis-server`` (7 or newer; ``.ci/ensure-redis.sh`` installs Debian's) for the session, stopped by pid."""
+    binary = os.environ.get("STREAMRT_REDIS_SERVER") or shutil.which("redis-server")
+    if binary is None:
+        _unavailable("redis-server was not found; run .ci/ensure-redis.sh")
+    assert binary is not None
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout
+    major = re.search(r"v=(\d+)\.", version)
+    if major is None or int(major.group(1)) < 7:
+        _unavailable(f"redis-server 7 or newer is needed, found {version.strip()!r}")
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        _unavailable("redis-py is not installed (pip install 'streamrt[cluster]')")
+    server = RedisServer(binary, Path(tempfile.mkdtemp(prefix="streamrt-redis-")))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied for this test (restarted first if an earlier test left it stopped)."""
+    if redis_server.proc is None or redis_server.proc.poll() is not None:
+        redis_server.restart()
+    with socket.create_connection(("127.0.0.1", redis_server.port), timeout=5) as s:
+        s.sendall(b"FLUSHALL\r\n")
+        assert s.recv(16).startswith(b"+OK")
+    return redis_server.url

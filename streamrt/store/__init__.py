@@ -11,6 +11,7 @@ entry-point group (a :class:`StoreType` per scheme; see ``docs/architecture.md``
 | ``sqlite:///relative.db``, ``sqlite:////abs/path.db``, ``sqlite://`` (in memory) | :class:`SqlStore` on aiosqlite |
 | a plain path such as ``./streamrt.db`` or ``~/state/s.db`` | :class:`SqlStore` on aiosqlite |
 | ``postgresql://user:pw@host:5432/db`` (also ``postgres://``, ``postgresql+asyncpg://``) | :class:`SqlStore` on asyncpg |
+| ``redis://host:6379/0`` (also ``rediss://``; ``?prefix=`` for the keys) | :class:`~streamrt.store.redis.RedisStore` |
 """
 
 from __future__ import annotations

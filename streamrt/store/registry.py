@@ -58,6 +58,12 @@ def _open_sqlite_file(path: str) -> SnapshotStore:
     return SqlStore(URL.create("sqlite+aiosqlite", database=os.path.expanduser(path)))
 
 
+def _open_redis(url: str) -> SnapshotStore:
+    from streamrt.store.redis import RedisStore  # redis-py: only when a Redis store is used
+
+    return RedisStore(url)
+
+
 _SQLITE: Final = StoreType(_open_sql, "a file path, sqlite:///PATH")
 _POSTGRES: Final = StoreType(_open_sql, "postgresql://USER@HOST/DB")
 
@@ -69,6 +75,8 @@ STORES: Final = Registry(
         "sqlite": _SQLITE,
         "postgresql": _POSTGRES,
         "postgres": _POSTGRES,
+        "redis": StoreType(_open_redis, "redis://HOST:PORT/DB"),
+        "rediss": StoreType(_open_redis, "rediss://HOST:PORT/DB"),
     },
     error=StoreUnavailableError,
 )

@@ -1,4 +1,4 @@
-"""Store fixtures: the same tests run against the memory store, SQLite and PostgreSQL.
+"""Store fixtures: the same tests run against the memory store, SQLite, PostgreSQL and Redis.
 
 The ``store`` fixture shares the session's PostgreSQL database and empties its tables before each test (cheap);
 ``sql_url`` gives each test a database of its own (about 0.2 s), for tests about schema creation and for tests
@@ -79,7 +79,14 @@ async def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         await drop()
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[SnapshotStore]:
@@ -91,6 +98,12 @@ async def store(
     if request.param == "sqlite":
         async with SqlStore(f"sqlite:///{tmp_path / 'streamrt.db'}", clock=clock) as sqlite_store:
             yield sqlite_store
+        return
+    if request.param == "redis":
+        from streamrt.store.redis import RedisStore
+
+        async with RedisStore(request.getfixturevalue("redis_url"), clock=clock) as redis_store:
+            yield redis_store
         return
     url = request.getfixturevalue("postgres_url")
     async with SqlStore(url, clock=clock) as pg_store:

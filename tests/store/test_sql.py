@@ -108,7 +108,9 @@ async def test_a_newer_schema_is_refused(sql_url: str) -> None:
     async with SqlStore(sql_url):
         pass
     await _sql(sql_url, "UPDATE streamrt_schema SET version = 99")
-    with pytest.raises(StoreUnavailableError, match=f"schema version 99, but this streamrt knows version {SCHEMA_VERSION}"):
+    with pytest.raises(
+        StoreUnavailableError, match=f"schema version 99, but this streamrt knows version {SCHEMA_VERSION}"
+    ):
         await SqlStore(sql_url).open()
 
 

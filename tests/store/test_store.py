@@ -1,4 +1,4 @@
-"""The store contract, run against every store: memory, SQLite and PostgreSQL."""
+"""The store contract, run against every store: memory, SQLite, PostgreSQL and Redis."""
 
 from __future__ import annotations
 
@@ -229,7 +229,9 @@ async def test_a_raised_fence_refuses_the_old_owners_write_at_the_same_version(s
 
 
 async def test_a_fence_never_goes_down_and_says_who_is_newer(store: SnapshotStore) -> None:
-    assert await store.raise_fence("nothing-yet", 5) == 5  # no snapshot: the first write is fenced by its version
+    assert (
+        await store.raise_fence("nothing-yet", 5) == 5
+    )  # no snapshot: the first write is fenced by its version
     await store.put(snap(fence=4), expected_version=None)
     assert await store.raise_fence("s1", 3) == 4
     assert (await store.get_many(["s1"]))["s1"].fence == 4
