@@ -155,11 +155,12 @@ class SnapshotStore(abc.ABC):
     # --- fences ----------------------------------------------------------------------------------------------
 
     async def raise_fence(self, stream_id: str, token: int) -> int:
-        """Refuse writes with a fence below ``token`` from now on; returns the stream's fence afterwards.
+        """Refuse writes with a fence below ``token`` from now on; returns the fence the store held before.
 
-        A result above ``token`` means a newer owner has fenced the stream already. A stream without a snapshot
-        has no fence to raise (its first write is fenced by ``expected_version=None``); the result is then
-        ``token``. Only stores whose :attr:`fencing` is true implement it.
+        A result at or above ``token`` means the token is not fresh: a writer holding it or a newer one has been
+        here (the fence is then left as it was). A stream without a snapshot has no fence to raise (its first
+        write is fenced by ``expected_version=None``): the result is 0. Only stores whose :attr:`fencing` is true
+        implement it.
         """
         raise UsageError(f"the snapshot store {self.url} cannot check fencing tokens")
 

@@ -140,10 +140,9 @@ class MemoryStore(SnapshotStore):
         self._check_open()
         row = self._rows.get(stream_id)
         if row is None:
-            return token
+            return 0
         if row.fence < token:
             self._rows[stream_id] = replace(row, fence=token)
-            return token
         return row.fence
 
     async def claim(self, stream_id: str, owner: str, ttl: float) -> bool:

@@ -85,13 +85,12 @@ end
 return {1}
 """
 
-# raise_fence: KEYS[1] the snapshot key; ARGV[1] the token. Returns the fence held afterwards (or the token).
+# raise_fence: KEYS[1] the snapshot key; ARGV[1] the token. Returns the fence held before (0: no snapshot).
 _RAISE_FENCE: Final = """
 local held = redis.call('HGET', KEYS[1], 'fence')
-if not held then return tonumber(ARGV[1]) end
+if not held then return 0 end
 held = tonumber(held)
-local token = tonumber(ARGV[1])
-if held < token then redis.call('HSET', KEYS[1], 'fence', token) return token end
+if held < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'fence', ARGV[1]) end
 return held
 """
 
@@ -141,8 +140,16 @@ def redis_client(url: str, **options: Any) -> tuple[Redis, str]:
         raise StoreUnavailableError(
             f"cannot use {display_url(url)}: the redis package is missing (pip install 'streamrt[cluster]')"
         ) from None
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     options.setdefault("socket_connect_timeout", 5.0)
     options.setdefault("socket_timeout", 10.0)
+    # A pooled connection that Redis closed (a restart) fails its next command before sending it: try again on a
+    # fresh one. Timeouts are not retried: the command may have run, and a write must not run twice.
+    options.setdefault("retry", Retry(ExponentialBackoff(cap=0.5, base=0.02), 3))
+    options.setdefault("retry_on_error", [RedisConnectionError])
     try:
         client = Redis.from_url(urlunsplit(parts._replace(query=rest)), **options)
     except ValueError as e:

@@ -160,6 +160,7 @@ class SqlStore(SnapshotStore):
             )
             .values(**row)
         )
+        self._version_for_update = self._version.with_for_update()
         self._raise_fence = (
             update(snapshots)
             .where(snapshots.c.stream_id == bindparam("p_sid"), snapshots.c.fence < bindparam("p_token"))
@@ -418,9 +419,11 @@ class SqlStore(SnapshotStore):
         params = {"p_sid": stream_id, "p_token": token}
         with self._errors(f"fencing stream {stream_id!r}"):
             async with engine.begin() as conn:
-                await conn.execute(self._raise_fence, params)
-                held = (await conn.execute(self._version, params)).first()
-        return token if held is None else int(held.fence)
+                # the row lock taken by the read is held until the update commits
+                held = (await conn.execute(self._version_for_update, params)).first()
+                if held is not None and held.fence < token:
+                    await conn.execute(self._raise_fence, params)
+        return 0 if held is None else int(held.fence)
 
     # --- leases ----------------------------------------------------------------------------------------------
 

@@ -219,7 +219,7 @@ async def test_list_summarises_without_decoding(store: SnapshotStore, clock: Fak
 async def test_a_raised_fence_refuses_the_old_owners_write_at_the_same_version(store: SnapshotStore) -> None:
     # The gap versions alone leave: both owners expect version 1; the new owner raised the fence first.
     await store.put(snap(fence=1), expected_version=None)
-    assert await store.raise_fence("s1", 2) == 2
+    assert await store.raise_fence("s1", 2) == 1
     with pytest.raises(StreamOwnedError, match=r"fencing token 1 is older than the store's 2"):
         await store.put(snap(fence=1, state="stale"), expected_version=1)
     assert await store.put(snap(fence=2, state="new owner"), expected_version=1) == 2
@@ -228,13 +228,15 @@ async def test_a_raised_fence_refuses_the_old_owners_write_at_the_same_version(s
     assert [(r.stream_id, r.fence) for r in await store.list()] == [("s1", 2)]
 
 
-async def test_a_fence_never_goes_down_and_says_who_is_newer(store: SnapshotStore) -> None:
-    assert (
-        await store.raise_fence("nothing-yet", 5) == 5
-    )  # no snapshot: the first write is fenced by its version
+async def test_a_fence_never_goes_down_and_says_whether_a_token_is_fresh(store: SnapshotStore) -> None:
+    # no snapshot yet: nothing to raise (the first write is fenced by its expected version of None)
+    assert await store.raise_fence("nothing-yet", 5) == 0
     await store.put(snap(fence=4), expected_version=None)
-    assert await store.raise_fence("s1", 3) == 4
+    assert await store.raise_fence("s1", 3) == 4  # not fresh: left as it was
+    assert await store.raise_fence("s1", 4) == 4  # the same token again is not fresh either
     assert (await store.get_many(["s1"]))["s1"].fence == 4
+    assert await store.raise_fence("s1", 6) == 4
+    assert (await store.get("s1")).fence == 6
 
 
 async def test_a_fenced_out_write_in_a_batch_writes_nothing(store: SnapshotStore) -> None:
