@@ -9,6 +9,7 @@ from sqlalchemy import event
 
 from streamrt.errors import SnapshotCorruptError, UsageError
 from streamrt.store import Snapshot, SnapshotStore, SqlStore
+from streamrt.store.redis import RedisStore
 from streamrt.values import Keyword
 from tests.store.conftest import FakeClock
 
@@ -56,6 +57,8 @@ async def test_get_many_names_a_damaged_snapshot(store: SnapshotStore) -> None:
             await conn.execute(
                 update(snapshots).where(snapshots.c.stream_id == "bad").values(blob=b"SRTS\x00")
             )
+    elif isinstance(store, RedisStore):
+        await store._db().hset("streamrt:snap:bad", "blob", b"SRTS\x00")
     else:
         rows = store._rows  # type: ignore[attr-defined]
         rows["bad"] = dataclasses.replace(rows["bad"], blob=b"SRTS\x00")
