@@ -209,7 +209,7 @@ async def test_a_missing_postgresql_database(postgres_url: str) -> None:
     ("url", "needle"),
     [
         pytest.param(
-            "redis://u:s3cret-pw@localhost/0", "unsupported store URL scheme 'redis'", id="bad-scheme"
+            "mongodb://u:s3cret-pw@localhost/0", "unsupported store URL scheme 'mongodb'", id="bad-scheme"
         ),
         pytest.param(
             "mysql+aiomysql://u:s3cret-pw@h/db", r"unsupported store URL scheme 'mysql\+aiomysql'", id="mysql"
@@ -264,3 +264,11 @@ async def test_a_plain_path_opens_a_sqlite_file(tmp_path: Path, monkeypatch: pyt
     assert await _sql(
         f"sqlite:///{tmp_path / 's?1#.db'}", "SELECT stream_id, version FROM streamrt_snapshots"
     ) == [("s1", 1)]
+
+
+def test_a_redis_url_opens_a_redis_store_and_masks_its_password() -> None:
+    from streamrt.store.redis import RedisStore
+
+    store = open_store("redis://u:s3cret-pw@localhost:6379/0?prefix=app1:")
+    assert isinstance(store, RedisStore)
+    assert "s3cret-pw" not in store.url and store.url.startswith("redis://u:***@localhost:6379/0")
