@@ -289,7 +289,7 @@ def _print_error(exc: StreamrtError, err: TextIO, args: argparse.Namespace | Non
         # under --log-format json every stderr line is JSON, a refused command line too
         from streamrt.observe.logs import Console
 
-        where = (
+        where: dict[str, Any] = (
             {"file": exc.filename, "line": exc.line, "column": exc.column}
             if isinstance(exc, ScriptError)
             else {}

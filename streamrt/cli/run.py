@@ -204,7 +204,7 @@ class _Run:
         """A problem on stderr: a script's as ``file:line:col: message`` with its line, others after our name."""
         if isinstance(problem, ScriptError):
             where = {"file": problem.filename, "line": problem.line, "column": problem.column}
-            self.console.say(problem.format(), level=level, event="problem", **where)
+            self.console.say(problem.format(), level=level, lines=True, event="problem", **where)
         else:
             self.console.say(f"streamrt {self.command}: {problem}", level=level, event="problem")
 

@@ -22,12 +22,19 @@ so the record gives ``seq`` as ``accepted - queued``. A transition that discards
 count, so for those the engine passes the chunk's number when it knows it. The records are written by
 :mod:`streamrt.runtime.lifelog` (re-exported here); this module formats them: :class:`JsonFormatter` writes one
 JSON object per line, :class:`TextFormatter` a readable line with the fields appended as ``key=value``.
+
+Stream ids, messages and field values can come from scripts and servers, so neither format lets them break a line
+or reach the terminal: :func:`escape_control` turns control characters (newline, carriage return, ESC, the Unicode
+line separators) into visible escapes such as ``\\n`` and ``\\x1b`` in the text format, and the JSON format writes
+them as ``\\uXXXX``. A text record is therefore always one line, apart from an exception's traceback, whose lines
+are indented so that none can pass for a record.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -52,6 +59,7 @@ __all__ = [
     "LogHandler",
     "TextFormatter",
     "configure_logging",
+    "escape_control",
     "log_snapshots",
     "log_transition",
     "source_log",
@@ -87,6 +95,32 @@ _STANDARD: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "
 
 # --- formatting ---------------------------------------------------------------------------------------------
 
+# C0 and C1 controls, DEL, and the characters str.splitlines() also breaks lines at.
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# What the JSON encoder leaves as it is (it already escapes C0 controls) but a line reader may split at or a
+# terminal may act on.
+_JSON_UNSAFE: Final = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_control(text: str) -> str:
+    """``text`` on one line and inert on a terminal: newline becomes ``\\n``, ESC ``\\x1b``, U+2028 ``\\u2028``.
+
+    For anything a log line or a status line shows that a script or a peer chose (stream ids, messages).
+    """
+    if text.isprintable():  # the common case, and a fast one
+        return text
+    return _CONTROL.sub(_escape_one, text)
+
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     out = {name: getattr(record, name) for name in FIELDS if hasattr(record, name)}
@@ -114,7 +148,12 @@ class JsonFormatter(logging.Formatter):
         out.update(_extras(record))
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=_jsonable)
+        text = json.dumps(out, ensure_ascii=False, default=_jsonable)
+        return text if text.isascii() else _JSON_UNSAFE.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -122,22 +161,36 @@ def _jsonable(value: Any) -> Any:
 
 
 class TextFormatter(logging.Formatter):
-    """``time LEVEL logger: message`` and then the structured fields as ``key=value``."""
+    """``time LEVEL logger: message`` and then the structured fields as ``key=value``, always on one line.
+
+    The message and the field values are escaped (:func:`escape_control`); a traceback follows on lines of its own,
+    each indented and escaped, so no text from a script or a server can start a line that looks like a record.
+    """
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        super().__init__(datefmt="%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        when = self.formatTime(record, self.datefmt)
+        text = f"{when} {record.levelname} {record.name}: {escape_control(record.getMessage())}"
         extras = _extras(record)
         if extras:
             text += " [" + " ".join(f"{k}={_short(v)}" for k, v in extras.items() if v is not None) + "]"
+        trailer = []
+        if record.exc_info:
+            trailer.append(self.formatException(record.exc_info))
+        if record.stack_info:
+            trailer.append(self.formatStack(record.stack_info))
+        for block in trailer:
+            text += "".join(f"\n    {escape_control(line)}" for line in block.splitlines())
         return text
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=_jsonable)
-    return json.dumps(text) if (" " in text or not text) else text
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=_jsonable)
+    if not text or any(c in text for c in ' "=[]'):
+        text = json.dumps(text, ensure_ascii=False)
+    return escape_control(text)
 
 
 class LogHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -171,8 +224,13 @@ class Console:
         self.before_write: Callable[[], None] | None = None
         """Called before each line (the live progress display clears its lines)."""
 
-    def say(self, message: str, *, level: str = "info", **fields: Any) -> None:
-        """Write one line: ``message``, or under ``json`` an object with ``fields`` (``None`` values left out)."""
+    def say(self, message: str, *, level: str = "info", lines: bool = False, **fields: Any) -> None:
+        """Write one line: ``message``, or under ``json`` an object with ``fields`` (``None`` values left out).
+
+        The text is escaped (:func:`escape_control`): ids and messages in it may come from scripts and servers.
+        ``lines``: the message is several lines of our own making (a script error with its source line and caret),
+        kept apart, each line escaped.
+        """
         hook = self.before_write
         if hook is not None:
             hook()
@@ -185,8 +243,12 @@ class Console:
             }
             out.update((k, v) for k, v in fields.items() if v is not None)
             line = json.dumps(out, ensure_ascii=False, default=_jsonable)
+            if not line.isascii():
+                line = _JSON_UNSAFE.sub(_json_escape, line)
+        elif lines:
+            line = "\n".join(escape_control(part) for part in message.split("\n"))
         else:
-            line = message
+            line = escape_control(message)
         self.stream.write(line + "\n")
         self.stream.flush()
 

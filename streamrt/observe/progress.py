@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, TextIO
 
+from streamrt.observe.logs import escape_control
 from streamrt.runtime.views import StreamView
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class Progress:
             self._samples.popleft()
         then, past = self._samples[0]
         elapsed = now - then
-        width = max((len(s.id) for s in shown), default=0)
+        width = max((len(escape_control(s.id)) for s in shown), default=0)
         lines = [self._line(s, width, past.get(s.id), elapsed) for s in shown]
         if hidden:
             counts: dict[str, int] = {}
@@ -147,13 +148,13 @@ class Progress:
         depth = s.queue_depth
         full = " full" if depth >= s.capacity and not s.status.terminal else ""
         text = (
-            f"{s.id:<{width}}  {s.status.value:<9}  {rate:>10} chunks/s  queue {depth}/{s.capacity}{full}"
+            f"{escape_control(s.id):<{width}}  {s.status.value:<9}  {rate:>10} chunks/s  queue {depth}/{s.capacity}{full}"
             f"  outputs {_count(s.outputs)}  processed {_count(s.processed)}"
         )
         if s.source_reconnecting:
             text += f"  source reconnecting ({s.source_reconnects})"
         if s.message:
-            text += f"  {s.message}"
+            text += f"  {escape_control(s.message)}"
         return text
 
     def guard(self, sink: Sink) -> Sink:
