@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Final, TextIO
 
 from streamrt import __version__
+from streamrt.cli.serve import add_serve_parser, cmd_serve
 from streamrt.errors import ScriptError, StreamrtError, UsageError
 from streamrt.observe.session import add_observe_arguments
 
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='print a shell completion script: eval "$(streamrt completion bash)" (or zsh, tcsh)',
     )
     completion.add_argument("shell", choices=_SHELLS, help="the shell the script is for")
+    add_serve_parser(sub)
     return parser
 
 
@@ -449,6 +451,7 @@ _COMMANDS = {
     "eval": _cmd_repl,
     "completion": _cmd_completion,
     "tools": _cmd_tools,
+    "serve": cmd_serve,
 }
 
 

@@ -1,0 +1,105 @@
+"""``streamrt serve``: the HTTP/SSE API over the scripts' processors (see docs/serving.md).
+
+Only argparse is imported here: the server (Starlette, uvicorn, SQLAlchemy) is imported when the command runs, so
+``streamrt --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any, TextIO
+
+from streamrt.errors import ScriptError, StreamrtError
+
+__all__ = ["add_serve_parser", "cmd_serve"]
+
+
+def add_serve_parser(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve", help="serve the scripts' processors over HTTP: start, push, steer and watch streams"
+    )
+    serve.add_argument(
+        "scripts", nargs="+", metavar="SCRIPT", help="scripts whose processors clients may start"
+    )
+    add_server_arguments(serve)
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's flags, shared by ``serve`` (and ``run --api``)."""
+    parser.add_argument(
+        "--store", metavar="URL", default="memory:", help="snapshots and event log (default memory:)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8750, help="port (default 8750; 0 picks a free one)")
+    parser.add_argument("--tokens", metavar="FILE", help="'CLIENT TOKEN' or 'CLIENT sha256:HEX' per line")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="no tokens: every request is client 'anonymous' (loopback only)",
+    )
+    parser.add_argument(
+        "--push-timeout", type=float, default=5.0, metavar="S", help="wait for room, then 429"
+    )
+    parser.add_argument("--heartbeat", type=float, default=15.0, metavar="S", help="event-stream heartbeat")
+    parser.add_argument(
+        "--idle-ttl", type=float, default=3600.0, metavar="S", help="cancel idle streams after"
+    )
+    parser.add_argument("--keep-events", type=int, default=10_000, metavar="N", help="events kept per stream")
+    parser.add_argument(
+        "--keep-seconds", type=float, default=86_400.0, metavar="S", help="age of kept events"
+    )
+    parser.add_argument("--snapshot-every", metavar="N|Tms", help="snapshot policy (default every chunk)")
+    parser.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning)")
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from streamrt.serve import ServeConfig, load_tokens
+
+    tokens = {} if args.no_auth else load_tokens(args.tokens)
+    config = ServeConfig(
+        scripts=list(args.scripts),
+        store=args.store,
+        tokens=tokens,
+        no_auth=args.no_auth,
+        host=args.host,
+        port=args.port,
+        push_timeout=args.push_timeout,
+        heartbeat=args.heartbeat,
+        retry_ms=args.retry_ms,
+        idle_ttl=args.idle_ttl,
+        keep_events=args.keep_events,
+        keep_seconds=args.keep_seconds,
+        snapshot_every=args.snapshot_every,
+    )
+    config.check()
+    return config
+
+
+async def _serve(args: argparse.Namespace, err: TextIO) -> int:
+    from streamrt.serve import ApiServer, create_app
+
+    config = _config(args)
+    server = ApiServer(create_app(config), config.host, config.port, log_level=args.log_level)
+    await server.start()
+    err.write(f"streamrt serve: listening on {server.url}\n")
+    err.flush()
+    try:
+        await server.wait()
+    finally:
+        await server.stop()
+    if server.signal is None:
+        return 0
+    return 128 + int(server.signal)
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        return asyncio.run(_serve(args, err))
+    except StreamrtError as exc:
+        text = exc.format() if isinstance(exc, ScriptError) else str(exc)
+        err.write(f"streamrt serve: {text}\n")
+        return 2
+    except OSError as exc:
+        err.write(f"streamrt serve: cannot listen on {args.host}:{args.port}: {exc.strerror}\n")
+        return 2

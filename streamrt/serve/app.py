@@ -1,0 +1,363 @@
+"""The HTTP face: a Starlette app over a :class:`StreamService`, its routes small and the work in the service.
+
+:func:`create_app` is the factory; other faces mount on the same app through ``routes`` (an MCP endpoint at
+``/mcp``, say) and run their own start-up through ``lifespans``, entered after the streams are open. Every route
+but ``/healthz`` and ``/readyz`` authenticates first (:mod:`streamrt.serve.auth`); every refusal is a problem
+document (:mod:`streamrt.serve.problems`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Final
+
+from sse_starlette import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from streamrt.errors import StreamrtError, UnknownStreamError
+from streamrt.runtime import StreamSpec, StreamView
+from streamrt.serve.auth import authenticate
+from streamrt.serve.config import ServeConfig
+from streamrt.serve.engine import StreamService
+from streamrt.serve.problems import CODES, Problem, problem_of, problem_response
+from streamrt.serve.subscribe import follow, parse_last_event_id
+from streamrt.values import from_json, to_json
+
+__all__ = ["MAX_BODY", "Lifespan", "create_app", "stream_json"]
+
+log: Final = logging.getLogger("streamrt.serve")
+MAX_BODY: Final = 16 * 1024 * 1024
+Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
+Handler = Callable[[Request, str], Awaitable[Response]]
+_NDJSON: Final = ("application/x-ndjson", "application/jsonl", "application/ndjson", "application/json-lines")
+
+
+def _service(request: Request) -> StreamService:
+    service: StreamService = request.app.state.service
+    return service
+
+
+def _authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        config: ServeConfig = request.app.state.config
+        client = authenticate(request, config.tokens, no_auth=config.no_auth)
+        return await handler(request, client)
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+async def _json_body(request: Request) -> Any:
+    body = await _body(request)
+    if not body.strip():
+        raise Problem("bad-request", "the request body is empty; send a JSON object")
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise Problem("bad-request", f"the body is not JSON: {exc}") from None
+
+
+async def _body(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        raise Problem("payload-too-large", f"bodies are limited to {MAX_BODY} bytes")
+    chunks = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > MAX_BODY:
+            raise Problem("payload-too-large", f"bodies are limited to {MAX_BODY} bytes")
+        chunks.append(part)
+    return b"".join(chunks)
+
+
+def stream_json(view: StreamView, base: str) -> dict[str, Any]:
+    """A stream as the API shows it in lists and after a start."""
+    url = f"{base}/streams/{view.id}"
+    return {
+        "id": view.id,
+        "processor": view.processor_name,
+        "status": view.status.value,
+        "message": view.message,
+        "processed": view.processed,
+        "queue_depth": view.queue_depth,
+        "queue_capacity": view.capacity,
+        "outputs": view.outputs,
+        "urls": {
+            "self": url,
+            "chunks": f"{url}/chunks",
+            "directives": f"{url}/directives",
+            "events": f"{url}/events",
+            "ws": f"{url}/ws".replace("http", "ws", 1),
+        },
+    }
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+# --- streams ---------------------------------------------------------------------------------------------------
+
+
+@_authed
+async def start_stream(request: Request, client: str) -> Response:
+    """Start a stream of one of the scripts' processors."""
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise Problem("bad-request", "the body must be a JSON object with a 'processor'")
+    unknown = set(body) - {"processor", "state", "source", "options", "id"}
+    if unknown:
+        raise Problem("bad-request", f"unknown field(s): {', '.join(sorted(unknown))}")
+    processor, source, sid = body.get("processor"), body.get("source"), body.get("id")
+    if not isinstance(processor, str) or not processor:
+        raise Problem("bad-request", "'processor' must be the name of a processor")
+    if source is not None and not isinstance(source, str):
+        raise Problem("bad-request", "'source' must be a source URI or null")
+    if sid is not None and (not isinstance(sid, str) or not sid or len(sid) > 200 or "/" in sid):
+        raise Problem("bad-request", "'id' must be a non-empty string of at most 200 characters, without '/'")
+    options = body.get("options") or {}
+    spec = StreamSpec.from_json(options)
+    service = _service(request)
+    view = await service.start(
+        client,
+        processor,
+        initial_state=from_json(body.get("state")),
+        source=source,
+        options=spec,
+        stream_id=sid,
+    )
+    doc = stream_json(view, _base(request))
+    return JSONResponse(doc, status_code=201, headers={"Location": doc["urls"]["self"]})
+
+
+@_authed
+async def list_streams(request: Request, client: str) -> Response:
+    """The caller's streams."""
+    base = _base(request)
+    return JSONResponse({"streams": [stream_json(v, base) for v in _service(request).visible(client)]})
+
+
+@_authed
+async def get_stream(request: Request, client: str) -> Response:
+    """One stream in detail: status, stats, state, options (and the queue with ``?queue=1``)."""
+    service = _service(request)
+    view = service.view(client, request.path_params["id"])
+    queue = request.query_params.get("queue", "") not in ("", "0", "false")
+    doc = to_json(service.provider.inspect(view.id, include_state=True, include_queue=queue))
+    doc["last_event_id"] = service.log.last_id(view.id)
+    doc.update({k: v for k, v in stream_json(view, _base(request)).items() if k in ("id", "urls")})
+    return JSONResponse(doc)
+
+
+@_authed
+async def delete_stream(request: Request, client: str) -> Response:
+    """Cancel the stream and forget it: its snapshot, events and id."""
+    service = _service(request)
+    view = service.view(client, request.path_params["id"])
+    await service.forget(view.id)
+    return Response(status_code=204)
+
+
+def _chunks(body: bytes, content_type: str) -> list[Any]:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in _NDJSON:
+        chunks = []
+        for n, line in enumerate(body.splitlines(), 1):
+            if line.strip():
+                try:
+                    chunks.append(from_json(json.loads(line)))
+                except ValueError as exc:
+                    raise Problem("bad-request", f"line {n} is not JSON: {exc}; nothing was pushed") from None
+        return chunks
+    if media not in ("application/json", ""):
+        raise Problem("unsupported-media-type", f"send application/json or application/x-ndjson, not {media}")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise Problem("bad-request", f"the body is not JSON: {exc}; nothing was pushed") from None
+    return [from_json(c) for c in data] if isinstance(data, list) else [from_json(data)]
+
+
+@_authed
+async def push_chunks(request: Request, client: str) -> Response:
+    """Push one chunk (a JSON value), a batch (a JSON array) or NDJSON lines, waiting a bounded time for room."""
+    service = _service(request)
+    view = service.view(client, request.path_params["id"])
+    chunks = _chunks(await _body(request), request.headers.get("content-type", ""))
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= 200:
+        raise Problem("bad-request", "Idempotency-Key must be 1 to 200 characters")
+    outcome = await service.push(view.id, chunks, key)
+    body = {"accepted": outcome.accepted, "total": outcome.total, "replayed": outcome.replayed}
+    if not outcome.complete:
+        raise Problem(
+            "queue-full",
+            f"the stream's queue stayed full; {outcome.accepted} of {outcome.total} chunks were taken, retry the "
+            "rest (with the same Idempotency-Key, send the same body: the taken chunks are skipped)",
+            headers={"Retry-After": "1"},
+            **body,
+        )
+    return JSONResponse(body, status_code=202)
+
+
+@_authed
+async def direct_stream(request: Request, client: str) -> Response:
+    """Pause, resume, cancel, stop, complete, checkpoint, or end the input."""
+    service = _service(request)
+    view = service.view(client, request.path_params["id"])
+    body = await _json_body(request)
+    action = body.get("action") if isinstance(body, dict) else None
+    if not isinstance(action, str):
+        raise Problem("bad-request", 'the body must be {"action": "pause" | "resume" | ...}')
+    service.direct(view.id, action)
+    return JSONResponse(stream_json(view, _base(request)))
+
+
+@_authed
+async def stream_events(request: Request, client: str) -> Response:
+    """Server-sent events of one stream, replayed after ``Last-Event-ID`` (or ``?after=``)."""
+    service = _service(request)
+    view = service.view(client, request.path_params["id"])
+    sid = view.id
+    after = parse_last_event_id(request.headers.get("last-event-id") or request.query_params.get("after"))
+    config: ServeConfig = request.app.state.config
+    streams = service.provider.streams
+
+    def finished() -> bool:
+        return sid not in streams or streams[sid].status.terminal
+
+    if finished() and after >= service.log.last_id(sid):
+        return Response(status_code=204)  # nothing more will come: EventSource stops reconnecting
+    events = follow(
+        service.log,
+        sid,
+        after,
+        finished=finished,
+        closing=lambda: service.closing,
+        retry_ms=config.retry_ms,
+        limit=config.events_per_connection,
+    )
+    return EventSourceResponse(
+        _counted(service, sid, events),
+        ping=config.heartbeat,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _counted(service: StreamService, sid: str, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    feed = service.feed(sid)
+    feed.subscribers += 1
+    try:
+        async for event in events:
+            yield event
+    finally:
+        feed.subscribers -= 1
+
+
+# --- health ------------------------------------------------------------------------------------------------------
+
+
+async def healthz(request: Request) -> Response:
+    """The process answers (no token needed: it says nothing about streams)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """The streams are open (restored from the store) and requests are served."""
+    ready = _service(request).ready
+    return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+
+# --- errors ------------------------------------------------------------------------------------------------------
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc)
+
+
+async def _on_streamrt_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StreamrtError)
+    if isinstance(exc, UnknownStreamError):
+        return problem_response(Problem("unknown-stream", str(exc)))
+    return problem_response(problem_of(exc))
+
+
+async def _on_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = next((c for c, s in CODES.items() if s == exc.status_code), "bad-request")
+    return problem_response(Problem(code, str(exc.detail), headers=exc.headers))
+
+
+async def _on_bug(request: Request, exc: Exception) -> Response:
+    log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(Problem("internal", "internal server error (the server's log has the details)"))
+
+
+# --- the app -----------------------------------------------------------------------------------------------------
+
+
+def api_routes() -> list[BaseRoute]:
+    return [
+        Route("/streams", start_stream, methods=["POST"]),
+        Route("/streams", list_streams, methods=["GET"]),
+        Route("/streams/{id}", get_stream, methods=["GET"]),
+        Route("/streams/{id}", delete_stream, methods=["DELETE"]),
+        Route("/streams/{id}/chunks", push_chunks, methods=["POST"]),
+        Route("/streams/{id}/directives", direct_stream, methods=["POST"]),
+        Route("/streams/{id}/events", stream_events, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+
+
+def create_app(
+    config: ServeConfig,
+    *,
+    routes: Sequence[BaseRoute] = (),
+    lifespans: Sequence[Lifespan] = (),
+    service: StreamService | None = None,
+) -> Starlette:
+    """The ASGI app; ``routes`` are added after the API's, ``lifespans`` entered once the streams are open.
+
+    The app's state holds ``config`` and ``service`` (the :class:`StreamService`), for mounted faces.
+    """
+    config.check()
+    the_service = service or StreamService(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        opened_here = not the_service.opened  # ApiServer opens it before uvicorn starts
+        if opened_here:
+            await the_service.open()
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for extra in lifespans:
+                    await stack.enter_async_context(extra(app))
+                yield
+        finally:
+            if opened_here:
+                await the_service.close()
+
+    app = Starlette(
+        routes=[*api_routes(), *routes],
+        lifespan=lifespan,
+        exception_handlers={
+            Problem: _on_problem,
+            StreamrtError: _on_streamrt_error,
+            HTTPException: _on_http,
+            Exception: _on_bug,
+        },
+    )
+    app.state.config = config
+    app.state.service = the_service
+    return app

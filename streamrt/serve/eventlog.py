@@ -1,0 +1,349 @@
+"""The durable event log a server replays from: every stream's events, numbered per stream, kept by count and age.
+
+Theory of operation
+-------------------
+An :class:`EventRecorder` (an :class:`~streamrt.runtime.Observer`) appends what the provider tells it, in order, as
+it happens: :meth:`EventLog.append` is synchronous, gives the event the stream's next id and puts it in the
+stream's in-memory *tail*. Subscribers never get an event from anywhere but the log (log first, then delivery): a
+subscriber reads ``after`` its last id, from the tail when the tail reaches back that far, else from the database,
+and waits on the stream's tail for more. So every subscriber gets every event once, in order, whatever its speed,
+and there is no per-subscriber buffer to overflow.
+
+:class:`EventLog` keeps the log in memory only. :class:`SqlEventLog` also writes it to a table
+(``streamrt_events``) on SQLite or PostgreSQL through SQLAlchemy's async engine: a writer task commits the
+pending events in batches (one transaction per batch), and the tail keeps every event not yet committed, so a
+read never finds a gap. :meth:`EventLog.flush` waits until everything appended so far is committed; the server
+flushes before it closes, and at start it reads each stream's last id back, so ids go on increasing across a
+restart. Output events carry the output's seq: after a crash that lost snapshots but not log rows, a restored
+stream re-emits outputs the log already holds, and those are dropped here instead of being delivered twice.
+
+Retention: a stream keeps at most ``keep_events`` events and none older than ``keep_seconds`` (the oldest go first,
+in the tail and in the table). A client that reconnects after its events were dropped gets what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "DEFAULT_KEEP_EVENTS",
+    "DEFAULT_KEEP_SECONDS",
+    "EventLog",
+    "LoggedEvent",
+    "SqlEventLog",
+    "StreamOwner",
+]
+
+DEFAULT_KEEP_EVENTS: Final = 10_000
+DEFAULT_KEEP_SECONDS: Final = 24 * 3600.0
+_TAIL: Final = 2_000
+"""Committed events a SQL log keeps in memory per stream (reads further back go to the table)."""
+_READ_LIMIT: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """One event of one stream: ``kind`` is ``output``, ``status`` or ``error``; ``data`` is its JSON text."""
+
+    stream_id: str
+    id: int
+    kind: str
+    data: str
+    at: float
+    seq: int | None = None
+    """An output's seq (outputs only)."""
+
+    def wire(self) -> bytes:
+        """The event as Server-Sent Events text (JSON never holds a raw newline, so one ``data:`` line)."""
+        return f"id: {self.id}\r\nevent: {self.kind}\r\ndata: {self.data}\r\n\r\n".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOwner:
+    """Who started a stream, kept with the log so tenancy survives a restart."""
+
+    stream_id: str
+    client: str
+    processor: str
+    created_at: float
+
+
+@dataclass(slots=True)
+class _Tail:
+    events: deque[LoggedEvent] = field(default_factory=deque)
+    last_id: int = 0
+    output_seq: int = 0
+    committed: int = 0
+    pruned: int = 0
+    """Ids up to this one are gone by retention."""
+    changed: asyncio.Event | None = None
+
+
+class EventLog:
+    """The log in memory: lost when the process ends (``memory:`` stores)."""
+
+    durable: bool = False
+
+    def __init__(
+        self, *, keep_events: int = DEFAULT_KEEP_EVENTS, keep_seconds: float = DEFAULT_KEEP_SECONDS
+    ) -> None:
+        if keep_events < 1 or keep_seconds <= 0:
+            raise ValueError("keep_events and keep_seconds must be positive")
+        self.keep_events = keep_events
+        self.keep_seconds = keep_seconds
+        self._tails: dict[str, _Tail] = {}
+        self._owners: dict[str, StreamOwner] = {}
+        self.appended = 0
+
+    # --- opening and closing -----------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Read back what a durable log holds (ids, owners); nothing to do in memory."""
+
+    async def flush(self) -> None:
+        """Wait until every event appended so far is committed (at once in memory)."""
+
+    async def close(self) -> None:
+        self.wake_all()
+
+    # --- owners --------------------------------------------------------------------------------------------------
+
+    def owners(self) -> dict[str, StreamOwner]:
+        return dict(self._owners)
+
+    def owner(self, stream_id: str) -> StreamOwner | None:
+        return self._owners.get(stream_id)
+
+    async def add_owner(self, owner: StreamOwner) -> None:
+        self._owners[owner.stream_id] = owner
+
+    async def forget(self, stream_id: str) -> None:
+        """Drop a stream's events and owner (``DELETE /streams/{id}``); its subscribers are woken and end."""
+        self._owners.pop(stream_id, None)
+        tail = self._tails.pop(stream_id, None)
+        if tail is not None and tail.changed is not None:
+            tail.changed.set()
+
+    # --- writing -------------------------------------------------------------------------------------------------
+
+    def append(self, stream_id: str, kind: str, data: str, *, seq: int | None = None) -> LoggedEvent | None:
+        """Log one event with the stream's next id; None for an output the log already holds (by its seq)."""
+        tail = self._tails.get(stream_id)
+        if tail is None:
+            tail = self._tails[stream_id] = _Tail()
+        if seq is not None:
+            if seq <= tail.output_seq:
+                return None
+            tail.output_seq = seq
+        tail.last_id += 1
+        event = LoggedEvent(stream_id, tail.last_id, kind, data, time.time(), seq)
+        tail.events.append(event)
+        self.appended += 1
+        self._added(event)
+        self._trim(tail, event.at)
+        changed = tail.changed
+        if changed is not None:
+            tail.changed = None
+            changed.set()
+        return event
+
+    def _added(self, event: LoggedEvent) -> None:
+        """A durable log queues the event for its writer."""
+        self._tails[event.stream_id].committed = event.id
+
+    def _trim(self, tail: _Tail, now: float) -> None:
+        events = tail.events
+        floor = min(tail.last_id - self.keep_events, tail.committed - self._tail_size())
+        oldest = now - self.keep_seconds
+        while events and (events[0].id <= floor or events[0].at < oldest) and events[0].id <= tail.committed:
+            gone = events.popleft()
+            if gone.id <= tail.last_id - self.keep_events or gone.at < oldest:
+                tail.pruned = gone.id
+
+    def _tail_size(self) -> int:
+        return self.keep_events
+
+    # --- reading -------------------------------------------------------------------------------------------------
+
+    def last_id(self, stream_id: str) -> int:
+        tail = self._tails.get(stream_id)
+        return tail.last_id if tail is not None else 0
+
+    def known(self, stream_id: str) -> bool:
+        return stream_id in self._tails or stream_id in self._owners
+
+    async def read(self, stream_id: str, after: int, limit: int = _READ_LIMIT) -> list[LoggedEvent]:
+        """Up to ``limit`` events with ids above ``after``, oldest first."""
+        tail = self._tails.get(stream_id)
+        if tail is None or after >= tail.last_id:
+            return []
+        after = max(after, tail.pruned)
+        events = tail.events
+        if events and events[0].id <= after + 1:
+            start = after + 1 - events[0].id
+            return [events[i] for i in range(start, min(start + limit, len(events)))]
+        return await self._read_stored(stream_id, after, limit)
+
+    def floor(self, stream_id: str) -> int:
+        """The last id retention dropped: a reader that is further back goes on from here."""
+        tail = self._tails.get(stream_id)
+        return tail.pruned if tail is not None else 0
+
+    async def _read_stored(self, stream_id: str, after: int, limit: int) -> list[LoggedEvent]:
+        """Events no longer in the tail; in memory they are gone, so what the tail holds."""
+        return list(self._tails[stream_id].events)[:limit]
+
+    async def wait(self, stream_id: str, after: int) -> None:
+        """Until the stream has an event past ``after``, is forgotten, or the log is closing."""
+        tail = self._tails.get(stream_id)
+        if tail is None:
+            tail = self._tails[stream_id] = _Tail()
+        if tail.last_id > after:
+            return
+        if tail.changed is None:
+            tail.changed = asyncio.Event()
+        await tail.changed.wait()
+
+    def wake_all(self) -> None:
+        """Wake every waiting subscriber (the server is closing: they look at the stream and end)."""
+        for tail in self._tails.values():
+            if tail.changed is not None:
+                tail.changed.set()
+                tail.changed = None
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "streams": len(self._tails),
+            "appended": self.appended,
+            "held": sum(len(t.events) for t in self._tails.values()),
+        }
+
+    def _restored(self, stream_id: str, last_id: int, output_seq: int) -> None:
+        tail = self._tails.setdefault(stream_id, _Tail())
+        tail.last_id = tail.committed = last_id  # the events themselves stay in the table, read on demand
+        tail.output_seq = output_seq
+
+
+class SqlEventLog(EventLog):
+    """The log in a SQL table (SQLite or PostgreSQL, the URL of the snapshot store), written in batches."""
+
+    durable = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        keep_events: int = DEFAULT_KEEP_EVENTS,
+        keep_seconds: float = DEFAULT_KEEP_SECONDS,
+        flush_interval: float = 0.02,
+    ) -> None:
+        super().__init__(keep_events=keep_events, keep_seconds=keep_seconds)
+        from streamrt.serve.sqllog import SqlTables  # SQLAlchemy: only when a SQL log is used
+
+        self._db = SqlTables(url)
+        self.url = self._db.display_url
+        self._pending: list[LoggedEvent] = []
+        self._forgotten: list[str] = []
+        self._interval = flush_interval
+        self._kick = asyncio.Event()
+        self._flushed = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+        self._last_prune = 0.0
+
+    async def open(self) -> None:
+        await self._db.open()
+        for stream_id, last_id, output_seq in await self._db.last_ids():
+            self._restored(stream_id, last_id, output_seq)
+        for owner in await self._db.owners():
+            self._owners[owner.stream_id] = owner
+        self._writer = asyncio.create_task(self._write_loop(), name="streamrt-event-log")
+
+    def _added(self, event: LoggedEvent) -> None:
+        self._pending.append(event)
+        if len(self._pending) == 1:
+            self._kick.set()
+
+    def _tail_size(self) -> int:
+        return min(self.keep_events, _TAIL)
+
+    async def add_owner(self, owner: StreamOwner) -> None:
+        await self._db.add_owner(owner)
+        await super().add_owner(owner)
+
+    async def forget(self, stream_id: str) -> None:
+        await self.flush()
+        await super().forget(stream_id)
+        await self._db.forget(stream_id)
+
+    async def _read_stored(self, stream_id: str, after: int, limit: int) -> list[LoggedEvent]:
+        return await self._db.read(stream_id, after, limit)
+
+    async def flush(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        while self._pending and self._writer is not None and not self._writer.done():
+            self._flushed.clear()
+            self._kick.set()
+            await self._flushed.wait()
+            if self._failure is not None:
+                raise self._failure
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._kick.wait()
+            self._kick.clear()
+            await asyncio.sleep(self._interval)  # gather a batch
+            batch, self._pending = self._pending, []
+            try:
+                if batch:
+                    await self._db.write(batch)
+                    self._committed(batch)
+                self._failure = None
+                await self._prune(time.time())
+            except Exception as exc:  # kept, and raised to the next flush
+                self._failure = exc
+                self._pending[:0] = batch
+            finally:
+                self._flushed.set()
+            if self._pending:
+                self._kick.set()
+
+    def _committed(self, batch: Iterable[LoggedEvent]) -> None:
+        for event in batch:
+            tail = self._tails.get(event.stream_id)
+            if tail is not None and event.id > tail.committed:
+                tail.committed = event.id
+
+    async def _prune(self, now: float) -> None:
+        cuts = {
+            sid: tail.last_id - self.keep_events
+            for sid, tail in self._tails.items()
+            if tail.last_id - self.keep_events > tail.pruned
+        }
+        if cuts:
+            await self._db.prune_counts(cuts)
+            for sid, cut in cuts.items():
+                tail = self._tails.get(sid)
+                if tail is not None:
+                    tail.pruned = max(tail.pruned, cut)
+        if now - self._last_prune > min(60.0, self.keep_seconds / 2):
+            self._last_prune = now
+            await self._db.prune_age(now - self.keep_seconds)
+
+    async def close(self) -> None:
+        try:
+            await self.flush()
+        finally:
+            self.wake_all()
+            if self._writer is not None:
+                self._writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._writer
+            await self._db.close()
