@@ -43,6 +43,13 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--heartbeat", type=float, default=15.0, metavar="S", help="event-stream heartbeat")
     parser.add_argument(
+        "--retry-ms",
+        type=int,
+        default=1000,
+        metavar="MS",
+        help="the retry: hint sent to event-stream clients",
+    )
+    parser.add_argument(
         "--idle-ttl", type=float, default=3600.0, metavar="S", help="cancel idle streams after"
     )
     parser.add_argument("--keep-events", type=int, default=10_000, metavar="N", help="events kept per stream")
