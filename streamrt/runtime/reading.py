@@ -16,7 +16,8 @@ from streamrt.runtime.engine import Engine
 from streamrt.runtime.feeding import Feeder
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Status
 from streamrt.runtime.stream import StreamRecord
-from streamrt.sources.base import Chunk, ChunkFault, Control, Source, redact_url
+from streamrt.sources.base import Chunk, ChunkFault, Control, Source
+from streamrt.sources.secrets import redact_url
 from streamrt.values import Keyword, pr_str
 
 __all__ = ["SourceReader", "is_source_failure", "source_failure_message"]
@@ -75,7 +76,7 @@ class SourceReader:
             raise
         except Exception as exc:
             if not rec.status.terminal:
-                self.source_failed(rec, source_failure_message(source.uri, exc))
+                self.source_failed(rec, source.redact(source_failure_message(source.uri, exc)))
 
     def source_failed(self, rec: StreamRecord, message: str) -> None:
         """The source gave up: process what it already delivered (in order, as usual), then go to ``:error``.

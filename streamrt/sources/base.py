@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
+from streamrt.sources.secrets import redact, redact_url
 from streamrt.values import Keyword
 
 __all__ = [
@@ -95,6 +95,8 @@ class SourceHealth:
     """When ``state`` last changed (seconds since the epoch)."""
     retry_in: float | None = None
     """While ``reconnecting``: the seconds waited before the next attempt (after any cap); else ``None``."""
+    secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """Removed from every ``last_error`` (see :func:`~streamrt.sources.secrets.redact`): health is shown everywhere."""
     _watchers: list[HealthWatcher] = field(default_factory=list, repr=False, compare=False)
 
     def set(self, state: HealthState, error: str | None = None, *, retry_in: float | None = None) -> None:
@@ -102,7 +104,7 @@ class SourceHealth:
         self.since = time.time()
         self.retry_in = retry_in if state == "reconnecting" else None
         if error is not None:
-            self.last_error = error
+            self.last_error = redact(error, self.secrets) if self.secrets else error
         for watcher in list(self._watchers):
             watcher(self)
 
@@ -126,20 +128,6 @@ class SourceHealth:
         }
 
 
-def redact_url(url: str) -> str:
-    """The URL without user info, for messages and logs (credentials never leave through an error)."""
-    try:
-        parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = f"***@{host}" + (f":{port}" if port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class Source(abc.ABC):
     """A chunk source. Use as ``async with source: async for item in source.items(): ...``."""
 
@@ -157,6 +145,19 @@ class Source(abc.ABC):
         #: resume (an MCP session); left ``False`` on a shutdown meant to be resumed and after a failure
         self.closing_for_good = False
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What :meth:`redact` removes: set by network sources from their headers and URL (see :mod:`.secrets`)."""
+        return self.health.secrets
+
+    @secrets.setter
+    def secrets(self, values: tuple[str, ...]) -> None:
+        self.health.secrets = values
+
+    def redact(self, text: str) -> str:
+        """``text`` without this source's secrets (for any message that may quote a peer or an error)."""
+        return redact(text, self.health.secrets) if self.health.secrets else text
+
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect or open files; called once before :meth:`items`."""
 
@@ -168,8 +169,8 @@ class Source(abc.ABC):
         """Yield items one by one, resuming from ``start_continuation``; return at the end of a finite source."""
 
     def describe(self) -> Mapping[str, Any]:
-        """What inspect shows: uri, kind, health."""
-        return {"uri": self.uri, "kind": self.kind, "health": self.health.as_dict()}
+        """What inspect shows: uri (no user info), kind, health."""
+        return {"uri": redact_url(self.uri), "kind": self.kind, "health": self.health.as_dict()}
 
     async def __aenter__(self) -> Source:
         await self.open()

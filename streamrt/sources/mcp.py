@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-The source speaks the transport directly on httpx (and httpx-sse for event streams)::
+The source speaks the transport directly on httpx (event streams through the bounded parser of :mod:`streamrt.sources.sse_parse`)::
 
     POST initialize            -> Mcp-Session-Id, negotiated protocol version
     POST notifications/initialized
@@ -43,7 +43,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
 
 from streamrt.errors import SourceError, StreamrtError
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source
@@ -61,10 +60,19 @@ from streamrt.sources.mcp_protocol import (
     tool_summary,
     tools_list_request,
     tools_page,
-    without_userinfo,
 )
 from streamrt.sources.mcp_transport import McpHttp, SessionLost
 from streamrt.sources.retry import RetryPolicy
+from streamrt.sources.secrets import redact_url, secrets_of
+from streamrt.sources.sse_parse import (
+    DEFAULT_EVENT_TIMEOUT,
+    DEFAULT_MAX_EVENT_SIZE,
+    EventStalled,
+    EventTooLarge,
+    SseParser,
+    read_at_most,
+    read_events,
+)
 from streamrt.values import Keyword
 
 __all__ = ["McpSource"]
@@ -97,9 +105,14 @@ class McpSource(Source):
         timeout: httpx.Timeout | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         require_tool: bool = True,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        event_timeout: float | None = DEFAULT_EVENT_TIMEOUT,
     ) -> None:
         super().__init__(uri, continuation)
         self.target: McpTarget = parse_mcp_uri(uri, require_tool=require_tool)
+        self.secrets = secrets_of(headers, uri)
+        self.max_event_size = max_event_size
+        self.event_timeout = event_timeout
         self.http = McpHttp(
             self.target, self.health, headers=headers, retry=retry, timeout=timeout, transport=transport
         )
@@ -134,7 +147,7 @@ class McpSource(Source):
             or not isinstance(version, str | None)
         ):
             raise SourceError(
-                f"{without_userinfo(self.uri)}: bad continuation {cont!r} (expected session_id, last_event_id, request_id, done)"
+                f"{redact_url(self.uri)}: bad continuation {cont!r} (expected session_id, last_event_id, request_id, done)"
             )
         self._done = bool(cont.get("done"))
         self.http.session_id = session_id
@@ -159,7 +172,7 @@ class McpSource(Source):
         """Inspect: the endpoint (no credentials), tool, call and health; never the session id."""
         return {
             **super().describe(),
-            "uri": without_userinfo(self.uri),
+            "uri": redact_url(self.uri),
             "endpoint": self.target.display_endpoint,
             "tool": self.target.tool,
             "request_id": self._request_id,
@@ -261,7 +274,7 @@ class McpSource(Source):
                 if isinstance(message, dict) and message.get("id") == request_id and "method" not in message:
                     reply = message
                     break
-        except httpx.TransportError as err:
+        except (httpx.TransportError, EventStalled) as err:
             raise SourceError(
                 f"{http.where}: connection lost during initialize: {http.redact(str(err))}"
             ) from None
@@ -323,7 +336,7 @@ class McpSource(Source):
                     yield item
                 if self._done:
                     return
-        except httpx.TransportError as err:
+        except (httpx.TransportError, EventStalled) as err:
             self._drop_reason = self.http.redact(f"{type(err).__name__}: {err}".rstrip(": "))
         finally:
             self._active = None
@@ -337,7 +350,9 @@ class McpSource(Source):
         """Decoded JSON-RPC messages of a JSON or SSE body; ``track`` keeps the event id and retry hint."""
         content_type = _content_type(response)
         if content_type == "application/json":
-            body = await response.aread()
+            body, whole = await read_at_most(response.aiter_bytes(), self.max_event_size)
+            if not whole:
+                raise self._too_large(f"a JSON reply passed {self.max_event_size} bytes")
             try:
                 payload = json.loads(body)
             except ValueError:
@@ -346,21 +361,27 @@ class McpSource(Source):
             for message in _as_messages(payload):
                 yield message
         elif content_type == "text/event-stream":
-            async for event in EventSource(response).aiter_sse():
-                if track:
-                    if event.retry is not None:
-                        self._retry_hint = event.retry / 1000
-                    if event.id:
-                        self._last_event_id = event.id
-                if not event.data.strip():
-                    continue  # the priming event (id only) and keep-alives
-                try:
-                    payload = json.loads(event.data)
-                except ValueError:
-                    yield self._fault(f"an SSE event holds no JSON: {event.data[:80]!r}")
-                    continue
-                for message in _as_messages(payload):
-                    yield message
+            events = read_events(response.aiter_bytes(), SseParser(self.max_event_size), self.event_timeout)
+            try:
+                async for event in events:
+                    if track:
+                        if event.retry is not None:
+                            self._retry_hint = event.retry / 1000
+                        if event.id:
+                            self._last_event_id = event.id
+                    if not event.data.strip():
+                        continue  # the priming event (id only) and keep-alives
+                    try:
+                        payload = json.loads(event.data)
+                    except ValueError:
+                        yield self._fault(f"an SSE event holds no JSON: {event.data[:80]!r}")
+                        continue
+                    for message in _as_messages(payload):
+                        yield message
+            except EventTooLarge as err:
+                raise self._too_large(str(err)) from None
+            finally:
+                await events.aclose()
         else:
             raise SourceError(
                 f"{self.http.where} answered with content type {content_type or 'none'!r}; "
@@ -413,7 +434,7 @@ class McpSource(Source):
     def _resume_delay(self, stalls: int) -> float:
         """The server's ``retry:`` hint; growing backoff when reconnects bring nothing new."""
         policy = self.http.retry_policy
-        hint = policy.cap(self._retry_hint) if self._retry_hint is not None else 0.0
+        hint = policy.after_drop(self._retry_hint)
         if stalls == 0:
             return hint
         return max(hint, min(policy.maximum, policy.initial * 2.0 ** (stalls - 1)))
@@ -423,6 +444,9 @@ class McpSource(Source):
 
     def _chunk(self, kind: str, value: Any) -> Chunk:
         return Chunk(value, self._meta(kind), self.continuation())
+
+    def _too_large(self, what: str) -> SourceError:
+        return SourceError(f"{self.http.where}: {what} (the :max-event-size option)")
 
     def _fault(self, message: str) -> ChunkFault:
         return ChunkFault(f"{self.http.where}: {message}", self._meta("fault"), self.continuation())

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from streamrt.errors import SourceError
 from streamrt.meta import ID, KIND, REQUEST_ID, SOURCE, TOOL
+from streamrt.sources.secrets import redact_url
 from streamrt.values import Keyword, from_json, from_json_text
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "parse_stdio_uri",
     "progress_value",
     "read_message",
-    "redact",
     "result_value",
     "rpc_error_value",
     "server_message",
@@ -46,7 +46,6 @@ __all__ = [
     "tool_summary",
     "tools_page",
     "tools_list_request",
-    "without_userinfo",
 ]
 
 PROTOCOL_VERSION: Final = "2025-11-25"
@@ -96,14 +95,7 @@ class McpTarget:
     @property
     def display_endpoint(self) -> str:
         """The endpoint without any ``user:password@`` part, for messages."""
-        return without_userinfo(self.endpoint)
-
-
-def without_userinfo(url: str) -> str:
-    """``url`` without a ``user:password@`` part, so messages and inspect never show it."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return redact_url(self.endpoint)
 
 
 def parse_mcp_uri(uri: str, *, require_tool: bool = True) -> McpTarget:
@@ -112,7 +104,7 @@ def parse_mcp_uri(uri: str, *, require_tool: bool = True) -> McpTarget:
     ``require_tool=False`` reads a server's URI without a tool (``streamrt tools``); the tool is then ``""``.
     """
     parts = urlsplit(uri)
-    shown = without_userinfo(uri)
+    shown = redact_url(uri)
     scheme = parts.scheme.lower()
     if scheme not in ("mcp+http", "mcp+https"):
         raise SourceError(f"{shown}: not an MCP URI (expected mcp+http://HOST:PORT/PATH?tool=NAME)")
@@ -473,12 +465,3 @@ def server_message(body: bytes, limit: int = 300) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text or "(no message)"
-
-
-def redact(text: str, secrets: Mapping[str, str]) -> str:
-    """Remove header values (and the token part of ``Bearer x``) from a message meant for users and logs."""
-    for value in secrets.values():
-        for secret in {value, value.partition(" ")[2]}:
-            if len(secret) >= 4:
-                text = text.replace(secret, "[redacted]")
-    return text

@@ -17,8 +17,10 @@ import tenacity
 
 from streamrt.errors import SourceAuthError, SourceError
 from streamrt.sources.base import SourceHealth
-from streamrt.sources.mcp_protocol import PROTOCOL_VERSION, McpTarget, redact, server_message
+from streamrt.sources.mcp_protocol import PROTOCOL_VERSION, McpTarget, server_message
 from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after, root_cause, wait_note
+from streamrt.sources.secrets import redact
+from streamrt.sources.sse_parse import read_at_most
 
 __all__ = ["DEFAULT_TIMEOUT", "McpHttp", "SessionLost"]
 
@@ -28,6 +30,7 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=300.0, write=30.0, poo
 """Long reads: a tool may think for minutes between events; a dead stream then counts as dropped and is resumed."""
 
 _ACCEPT: Final = "application/json, text/event-stream"
+_ERROR_BODY_READ: Final = 4096
 _RETRY_STATUS: Final = frozenset({429, 502, 503, 504})
 _POST_RETRY_ON: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Errors that prove a POST was not delivered, so sending it again cannot run a tool twice."""
@@ -71,8 +74,8 @@ class McpHttp:
         return f"MCP server at {self.target.display_endpoint}"
 
     def redact(self, text: str) -> str:
-        """``text`` without any header value we send."""
-        return redact(text, self._extra_headers)
+        """``text`` without any header value we send, nor the URL's user info (the source's secrets)."""
+        return redact(text, self.health.secrets)
 
     def client(self) -> httpx.AsyncClient:
         """The httpx client, created on first use."""
@@ -155,7 +158,7 @@ class McpHttp:
         if 200 <= status < 300:
             return
         try:
-            body = await response.aread()
+            body, _ = await read_at_most(response.aiter_bytes(), _ERROR_BODY_READ)
         finally:
             await response.aclose()
         detail = f"HTTP {status}: {self.redact(server_message(body))}"

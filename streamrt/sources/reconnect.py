@@ -9,8 +9,9 @@ conversion out of the connection's iterator saves an async-generator hop per ite
 - an attempt that fails before delivering anything (connect error, 503, a close before the first event) counts
   against the policy and waits its backoff (or the server's requested delay) before the next one;
 - a connection that delivered items and then dropped is not a failure: the counters start afresh and the source
-  reconnects at once (or after the server's ``retry:`` delay, capped at the policy's ``maximum``), so a long-lived
-  feed with rare drops never runs out of attempts;
+  reconnects after the policy's ``reconnect_delay`` (0.5 s) or the server's longer ``retry:`` delay (capped at the
+  policy's ``maximum``), so a long-lived feed with rare drops never runs out of attempts, and a server that sends
+  one event per connection cannot make it reconnect in a tight loop;
 - a subclass calls :meth:`ReconnectingSource._end` for a clean, final end (an SSE ``event: end``, a 204, a WebSocket
   close with code 1000); ``items`` then returns and the stream completes like a finite source;
 - :class:`SourceError` (401, 404, a wrong content type) is permanent and propagates at once.
@@ -31,10 +32,11 @@ from typing import Any
 import tenacity
 
 from streamrt.errors import SourceError
-from streamrt.sources.base import Continuation, Item, Source, redact_url
+from streamrt.sources.base import Continuation, Item, Source
 from streamrt.sources.retry import RetryAfter, RetryPolicy, root_cause, wait_note
+from streamrt.sources.secrets import redact_url
 
-__all__ = ["Dropped", "ReconnectingSource", "redact_url"]
+__all__ = ["Dropped", "ReconnectingSource"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +104,10 @@ class ReconnectingSource(Source):
         self.health.set("reconnecting", _describe(error) + wait_note(error), retry_in=state.upcoming_sleep)
 
     def _reconnect_delay(self) -> tuple[float, str]:
-        """The wait before reconnecting after a drop: the server's ``retry:``, capped by the policy."""
+        """The wait before reconnecting after a drop: the server's ``retry:`` capped by the policy, and never below
+        its ``reconnect_delay``."""
         requested = self._server_delay() or 0.0
-        delay = self.retry.cap(requested)
+        delay = self.retry.after_drop(requested)
         if delay < requested:
             logger.info(
                 "%s: server asked for retry: %gs; waiting %gs", redact_url(self.uri), requested, delay

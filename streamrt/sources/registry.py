@@ -174,6 +174,15 @@ def _retry_policy(options: Mapping[Any, Any] | None) -> Any:
         raise SourceError(str(err)) from None
 
 
+def _size(options: Mapping[Any, Any] | None, name: str, default: int) -> int:
+    value = get_option(options, name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise SourceError(f"the :{name} option must be a positive number of bytes, got {value!r}")
+    return value
+
+
 def _seconds(options: Mapping[Any, Any] | None, name: str, default: float | None) -> float | None:
     value = get_option(options, name)
     if value is None:
@@ -209,7 +218,13 @@ def _open_mock(request: SourceRequest) -> Source:
 
 
 def _open_sse(request: SourceRequest) -> Source:
-    from streamrt.sources.sse import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, SseSource
+    from streamrt.sources.sse import (
+        DEFAULT_CONNECT_TIMEOUT,
+        DEFAULT_EVENT_TIMEOUT,
+        DEFAULT_MAX_EVENT_SIZE,
+        DEFAULT_READ_TIMEOUT,
+        SseSource,
+    )
 
     options = request.options
     return SseSource(
@@ -220,11 +235,14 @@ def _open_sse(request: SourceRequest) -> Source:
         read_timeout=_seconds(options, "read-timeout", DEFAULT_READ_TIMEOUT),
         connect_timeout=_seconds(options, "connect-timeout", DEFAULT_CONNECT_TIMEOUT)
         or DEFAULT_CONNECT_TIMEOUT,
+        max_event_size=_size(options, "max-event-size", DEFAULT_MAX_EVENT_SIZE),
+        event_timeout=_seconds(options, "event-timeout", DEFAULT_EVENT_TIMEOUT),
     )
 
 
 def _open_mcp(request: SourceRequest) -> Source:
     from streamrt.sources.mcp import McpSource
+    from streamrt.sources.sse_parse import DEFAULT_EVENT_TIMEOUT, DEFAULT_MAX_EVENT_SIZE
 
     options = request.options
     mcp = McpSource(
@@ -232,6 +250,8 @@ def _open_mcp(request: SourceRequest) -> Source:
         request.continuation,
         headers=auth_headers(request.env, options),
         retry=_retry_policy(options),
+        max_event_size=_size(options, "max-event-size", DEFAULT_MAX_EVENT_SIZE),
+        event_timeout=_seconds(options, "event-timeout", DEFAULT_EVENT_TIMEOUT),
     )
     delete = get_option(options, "delete-on-close")
     if delete is not None and not isinstance(delete, bool):
@@ -247,7 +267,8 @@ def _open_mcp_stdio(request: SourceRequest) -> Source:
 
 
 def _open_ws(request: SourceRequest) -> Source:
-    from streamrt.sources.ws import WebSocketSource
+    from streamrt.sources.sse_parse import DEFAULT_EVENT_TIMEOUT
+    from streamrt.sources.ws import DEFAULT_MAX_MESSAGE_SIZE, WebSocketSource
 
     options = request.options
     return WebSocketSource(
@@ -255,6 +276,8 @@ def _open_ws(request: SourceRequest) -> Source:
         request.continuation,
         headers=auth_headers(request.env, options),
         retry=_retry_policy(options),
+        max_size=_size(options, "max-event-size", DEFAULT_MAX_MESSAGE_SIZE),
+        event_timeout=_seconds(options, "event-timeout", DEFAULT_EVENT_TIMEOUT),
     )
 
 
@@ -299,8 +322,8 @@ def open_source(
     """Make the source a URI names (not yet opened: use ``async with``).
 
     ``env`` defaults to ``os.environ``; ``options`` are the stream's options (``:bearer-token``, ``:auth-header``,
-    ``:headers``, ``:retry``, ``:read-timeout``, ``:connect-timeout``, ``:delete-on-close``), keyword or string
-    keys.
+    ``:headers``, ``:retry``, ``:read-timeout``, ``:connect-timeout``, ``:event-timeout``, ``:max-event-size``,
+    ``:delete-on-close``), keyword or string keys.
     """
     environ = os.environ if env is None else env
     parsed = parse_source_uri(uri, environ)

@@ -102,17 +102,25 @@ _OPTION_ALIASES = {
     "max-elapsed": "max_elapsed",
     "initial": "initial",
     "maximum": "maximum",
+    "reconnect_delay": "reconnect_delay",
+    "reconnect-delay": "reconnect_delay",
 }
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long and how often to retry; ``0`` for ``max_attempts`` or ``max_elapsed`` means unlimited."""
+    """How long and how often to retry; ``0`` for ``max_attempts`` or ``max_elapsed`` means unlimited.
+
+    ``reconnect_delay`` is the least wait before reconnecting after a connection that delivered and then dropped,
+    whatever the server's ``retry:`` asks: a server that sends one event and closes cannot make the source reconnect
+    hundreds of times a second.
+    """
 
     max_attempts: int = 8
     max_elapsed: float = 120.0
     initial: float = 0.2
     maximum: float = 20.0
+    reconnect_delay: float = 0.5
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -135,12 +143,17 @@ class RetryPolicy:
             name = getattr(key, "qualified", key)
             field_name = _OPTION_ALIASES.get(str(name))
             if field_name is None:
-                known = ", ".join(sorted({k for k in _OPTION_ALIASES if "-" in k} | {"initial", "maximum"}))
+                known = ", ".join(sorted({k for k in _OPTION_ALIASES if "_" not in k}))
                 raise UsageError(f"retry policy: unknown option {name!r} (known: {known})")
             values[field_name] = value
         start = base or cls()
         merged = {f.name: values.get(f.name, getattr(start, f.name)) for f in fields(cls)}
         return cls(**merged)
+
+    def after_drop(self, requested: float | None) -> float:
+        """The wait before reconnecting after a connection that delivered: the server's ``retry:``, never less than
+        ``reconnect_delay``; neither beyond ``maximum``."""
+        return max(min(self.reconnect_delay, self.maximum), self.cap(requested or 0.0))
 
     def cap(self, requested: float, elapsed: float = 0.0) -> float:
         """A server-requested wait bounded by ``maximum`` and by what is left of ``max_elapsed`` after ``elapsed``.

@@ -17,7 +17,14 @@ A stream ends (``items`` returns, and the stream completes) on ``event: end`` or
 
 Timeouts: connect, write and pool are bounded (``connect_timeout``, 10 s); the read timeout (``read_timeout``, 60 s)
 is the longest silence tolerated, so a quiet stream that sends a heartbeat comment more often than that stays up;
-a silence longer than that is treated as a dropped connection. ``read_timeout=None`` waits forever.
+a silence longer than that is treated as a dropped connection. ``read_timeout=None`` waits forever. An event that
+has started must complete within ``event_timeout`` (60 s) of reading, or the connection counts as dropped: a server
+trickling bytes is not a live feed.
+
+Hostile servers: the body is parsed by :class:`~streamrt.sources.sse_parse.SseParser`, which refuses a line or an
+event over ``max_event_size`` (4 MiB): the source fails with a :class:`SourceError` naming the limit, since
+reconnecting would fetch the same event again. An error body is read up to 4 KiB, and what is shown of it has every
+header value we sent removed (a server that echoes the request must not put the token into logs or the store).
 
 Backpressure: the response body is read only when the consumer pulls the next item, so a paused stream leaves at most
 one network read (64 KiB in httpx) plus one partial event in memory; the rest waits in TCP buffers.
@@ -31,19 +38,31 @@ from contextlib import asynccontextmanager
 from typing import Any, Final
 
 import httpx
-from httpx_sse import ServerSentEvent, aconnect_sse
 
 from streamrt.errors import SourceAuthError, SourceError
 from streamrt.meta import EVENT, ID, SOURCE
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Control, Item
 from streamrt.sources.decode import json_or_text
-from streamrt.sources.reconnect import ReconnectingSource, redact_url
+from streamrt.sources.reconnect import ReconnectingSource
 from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after
+from streamrt.sources.secrets import redact_url, secrets_of
+from streamrt.sources.sse_parse import (
+    DEFAULT_EVENT_TIMEOUT,
+    DEFAULT_MAX_EVENT_SIZE,
+    EventStalled,
+    EventTooLarge,
+    SseEvent,
+    SseParser,
+    read_at_most,
+    read_events,
+)
 from streamrt.values import Keyword
 
 __all__ = [
     "CONTROL_ACTIONS",
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_EVENT_TIMEOUT",
+    "DEFAULT_MAX_EVENT_SIZE",
     "DEFAULT_READ_TIMEOUT",
     "RetryableStatus",
     "SseSource",
@@ -56,6 +75,9 @@ CONTROL_ACTIONS: Final = frozenset(
 )
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 _ACTION: Final = Keyword("action")
+_ERROR_BODY_SHOWN: Final = 300
+_ERROR_BODY_READ: Final = 4096
+_STREAM_HEADERS: Final = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 
 
 class RetryableStatus(Exception):
@@ -92,7 +114,7 @@ class SseSource(ReconnectingSource):
     """An SSE endpoint, resumable from the last event id."""
 
     kind = "sse"
-    retryable = (httpx.TransportError, RetryableStatus)
+    retryable = (httpx.TransportError, RetryableStatus, EventStalled)
 
     def __init__(
         self,
@@ -104,11 +126,16 @@ class SseSource(ReconnectingSource):
         read_timeout: float | None = DEFAULT_READ_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         dedupe_window: int = 1024,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        event_timeout: float | None = DEFAULT_EVENT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(uri, continuation, retry=retry)
         self.headers = dict(headers or {})
+        self.secrets = secrets_of(self.headers, uri)
         self.timeout = httpx.Timeout(connect_timeout, read=read_timeout)
+        self.max_event_size = max_event_size
+        self.event_timeout = event_timeout
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._seen = _SeenIds(dedupe_window)
@@ -139,15 +166,14 @@ class SseSource(ReconnectingSource):
         return self._server_retry
 
     @asynccontextmanager
-    async def _connect(self) -> AsyncGenerator[AsyncIterator[ServerSentEvent], None]:
+    async def _connect(self) -> AsyncGenerator[AsyncIterator[SseEvent], None]:
         if self._client is None:
             await self.open()
         assert self._client is not None
-        headers = dict(self.headers)
+        headers = {**self.headers, **_STREAM_HEADERS}
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
-        async with aconnect_sse(self._client, "GET", self.uri, headers=headers) as events:
-            response = events.response
+        async with self._client.stream("GET", self.uri, headers=headers) as response:
             if response.status_code == 204:
                 self._end()
                 yield _no_events()
@@ -155,9 +181,15 @@ class SseSource(ReconnectingSource):
             await self._check_response(response)
             self.health.set("connected")
             self._replaying = bool(self.last_event_id)
-            messages = events.aiter_sse()
+            parser = SseParser(self.max_event_size)
+            messages = read_events(response.aiter_bytes(), parser, self.event_timeout)
             try:
                 yield messages
+            except EventTooLarge as err:
+                raise SourceError(
+                    f"{redact_url(self.uri)}: the server sent an event over the size limit: {err} "
+                    "(the :max-event-size option)"
+                ) from None
             finally:
                 await messages.aclose()
 
@@ -179,14 +211,15 @@ class SseSource(ReconnectingSource):
                 raise RetryAfter(delay, cause)
             raise cause
         if status != 200:
-            body = (await response.aread())[:300].decode("utf-8", "replace").strip()
+            head, _ = await read_at_most(response.aiter_bytes(), _ERROR_BODY_READ)
+            body = self.redact(head.decode("utf-8", "replace")[:_ERROR_BODY_SHOWN]).strip()
             detail = f": {body}" if body else ""
             raise SourceError(f"{where}: HTTP {status} {response.reason_phrase}{detail}")
         content_type = response.headers.get("content-type", "").partition(";")[0].strip()
         if content_type != "text/event-stream":
             raise SourceError(f"{where}: not an event stream (Content-Type {content_type or 'missing'!r})")
 
-    def _convert(self, event: ServerSentEvent) -> Item | None:
+    def _convert(self, event: SseEvent) -> Item | None:
         """The item for one event, or ``None`` for a replay, an empty event or the end marker."""
         if event.retry is not None:
             self._server_retry = event.retry / 1000.0
@@ -212,7 +245,7 @@ class SseSource(ReconnectingSource):
         return Chunk(json_or_text(data), meta, cont)
 
 
-async def _no_events() -> AsyncGenerator[ServerSentEvent, None]:
+async def _no_events() -> AsyncGenerator[SseEvent, None]:
     return
     yield
 

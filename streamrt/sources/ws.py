@@ -11,25 +11,43 @@ A refused handshake with 401/403 is a :class:`SourceAuthError`; 429/5xx are retr
 There is no continuation: frames cannot be replayed, so a resumed stream starts with whatever the server sends next,
 and frames sent while the client was away are lost. Keep-alive pings are the library's (every 20 s, 20 s timeout).
 Backpressure: the library stops reading the socket once ``max_queue`` (16) frames wait unread.
+
+Hostile servers: a message over ``max_event_size`` (1 MiB, the library's ``max_size``) fails the source with a
+:class:`SourceError` (reconnecting would only fetch more of the same); a message that has started (part of a frame,
+or some fragments, wait in the library's buffers) and does not complete within ``event_timeout`` (60 s) counts as a
+drop. A quiet connection with nothing under way is left alone: the library's pings watch it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosedError, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
+from websockets.frames import CloseCode
 
 from streamrt.errors import SourceAuthError, SourceError
 from streamrt.meta import SOURCE
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item
 from streamrt.sources.decode import json_or_text
-from streamrt.sources.reconnect import ReconnectingSource, redact_url
+from streamrt.sources.reconnect import ReconnectingSource
 from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after
+from streamrt.sources.secrets import redact_url, secrets_of
+from streamrt.sources.sse_parse import DEFAULT_EVENT_TIMEOUT, EventStalled
 
-__all__ = ["WebSocketSource"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "WebSocketSource"]
+
+DEFAULT_MAX_MESSAGE_SIZE: Final = 2**20
+"""1 MiB, the websockets library's own default."""
 
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 _NORMAL_CLOSURE: Final = 1000
@@ -39,11 +57,18 @@ class _RetryableHandshake(Exception):
     """The server refused the upgrade with a status worth retrying."""
 
 
+def _message_under_way(ws: ClientConnection) -> bool:
+    """Whether part of a message has arrived: bytes of a frame in the reader, or fragments waiting to be joined."""
+    reader = getattr(ws.protocol, "reader", None)
+    frames = getattr(getattr(ws, "recv_messages", None), "frames", None)
+    return bool(getattr(reader, "buffer", b"")) or bool(frames is not None and len(frames))
+
+
 class WebSocketSource(ReconnectingSource):
     """A WebSocket feed of text frames."""
 
     kind = "ws"
-    retryable = (OSError, TimeoutError, ConnectionClosedError, _RetryableHandshake)
+    retryable = (OSError, TimeoutError, ConnectionClosedError, _RetryableHandshake, EventStalled)
 
     def __init__(
         self,
@@ -53,12 +78,15 @@ class WebSocketSource(ReconnectingSource):
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         connect_timeout: float = 10.0,
-        max_size: int = 2**20,
+        max_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        event_timeout: float | None = DEFAULT_EVENT_TIMEOUT,
     ) -> None:
         super().__init__(uri, None, retry=retry)
         self.headers = dict(headers or {})
+        self.secrets = secrets_of(self.headers, uri)
         self.connect_timeout = connect_timeout
         self.max_size = max_size
+        self.event_timeout = event_timeout
 
     def describe(self) -> Mapping[str, Any]:
         return {**super().describe(), "uri": redact_url(self.uri)}
@@ -81,9 +109,47 @@ class WebSocketSource(ReconnectingSource):
             raise SourceError(f"{where}: WebSocket handshake failed: {err}") from None
         async with ws:
             self.health.set("connected")
-            yield aiter(ws)
+            yield self._messages(ws)
             if ws.close_code == _NORMAL_CLOSURE:
                 self._end()
+
+    async def _messages(self, ws: ClientConnection) -> AsyncGenerator[str | bytes, None]:
+        """Messages until the server closes normally; a too-large message fails the source."""
+        try:
+            while True:
+                try:
+                    message = await self._recv(ws)
+                except ConnectionClosedOK:
+                    return
+                yield message
+        except ConnectionClosedError as err:
+            if err.sent is not None and err.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                raise SourceError(
+                    f"{redact_url(self.uri)}: the server sent a message over {self.max_size} bytes "
+                    "(the :max-event-size option)"
+                ) from None
+            raise
+
+    async def _recv(self, ws: ClientConnection) -> str | bytes:
+        """The next message; :class:`EventStalled` when one has been under way for ``event_timeout`` seconds."""
+        timeout = self.event_timeout
+        if not timeout:
+            return await ws.recv()
+        loop = asyncio.get_running_loop()
+        under_way_since: float | None = None
+        while True:
+            try:
+                async with asyncio.timeout(timeout / 4):
+                    return await ws.recv()  # cancelling recv loses nothing (websockets documents it)
+            except TimeoutError:
+                if not _message_under_way(ws):
+                    under_way_since = None
+                    continue
+                now = loop.time()
+                if under_way_since is None:
+                    under_way_since = now
+                elif now - under_way_since >= timeout:
+                    raise EventStalled(f"no complete message in {timeout:g}s") from None
 
     def _status_error(self, err: InvalidStatus) -> BaseException:
         status = err.response.status_code

@@ -412,7 +412,7 @@ def test_bad_uris(uri: str, error: str) -> None:
 def test_uri_parts() -> None:
     target = parse_mcp_uri("mcp+https://u:pw@example.org:8443/a/mcp?tool=t&arguments=%7B%22x%22%3A1%7D&v=2")
     assert target.endpoint == "https://u:pw@example.org:8443/a/mcp?v=2"
-    assert target.display_endpoint == "https://example.org:8443/a/mcp?v=2"
+    assert target.display_endpoint == "https://***@example.org:8443/a/mcp?v=2"
     assert (target.tool, target.arguments) == ("t", {"x": 1})
     assert parse_mcp_uri("mcp+http://h:1?tool=t").endpoint == "http://h:1/"
     source = McpSource("mcp+http://me:pw@h:1/mcp?tool=t")
