@@ -201,6 +201,13 @@ def _add_resume_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--unpause", action="store_true", help="a resumed stream that had paused itself runs on"
     )
+    parser.add_argument(
+        "--secret",
+        metavar="NAME=VARIABLE",
+        action="append",
+        help="take the secret NAME (bearer-token, auth-header, source-password), which snapshots never store, from "
+        "the environment variable VARIABLE; by default from NAME's standard variable (see docs/sources.md)",
+    )
 
 
 def _add_sink_argument(parser: argparse.ArgumentParser) -> None:

@@ -38,6 +38,7 @@ from streamrt.runtime.machine import Status
 from streamrt.runtime.persist import Persister, parse_policy
 from streamrt.runtime.provider import Provider
 from streamrt.runtime.resume import read_resumable, resume_streams
+from streamrt.secrets import secret_flags
 from streamrt.sinks import OutputSink, open_sink
 from streamrt.sources import Source, open_source, relative_to
 from streamrt.store import Snapshot, StreamSummary, open_store
@@ -69,7 +70,8 @@ class RunConfig:
     policy of the script's capability calls (and of a resumed stream's source); ``limits`` the per-chunk limits of
     its processors (``None``: off), ceilings its streams' ``:limits`` may only lower; ``max_streams`` how many
     streams the run may hold (its processors may start more, with ``:spawn``); ``observe`` the log level and format, the ``/metrics`` server and the progress
-    lines; ``sink_uri`` where outputs go (:func:`streamrt.sinks.open_sink`; default standard output).
+    lines; ``sink_uri`` where outputs go (:func:`streamrt.sinks.open_sink`; default standard output); ``secrets``
+    the values of secrets the snapshots of resumed streams only name (``--secret NAME=VARIABLE``).
     """
 
     script: str | os.PathLike[str] | None
@@ -86,6 +88,8 @@ class RunConfig:
     """With a store: start the script's streams over, deleting what the store holds of them."""
     unpause: bool = False
     """Resume a stream that had paused itself (a host ``resume`` directive once it is back)."""
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """Values of the secrets resumed streams' snapshots only name (``--secret NAME=VARIABLE``)."""
     observe: ObserveOptions = field(default_factory=ObserveOptions)
     security: SecurityContext | None = None
     limits: Limits | None = DEFAULT_LIMITS
@@ -126,6 +130,7 @@ class RunConfig:
             accept_changed=args.accept_changed_processor,
             restart=getattr(args, "restart", False),
             unpause=args.unpause,
+            secrets=secret_flags(getattr(args, "secret", None) or ()),
             observe=observe_options(args),
             max_streams=getattr(args, "max_streams", None) or DEFAULT_MAX_STREAMS,
             **policy,
@@ -353,6 +358,7 @@ class _Run:
             accept_changed=config.accept_changed,
             queue_capacity=config.queue_capacity,
             check=self.check_resumed_source,
+            secrets=config.secrets,
         )
         self.stored = stored
         url = persister.store.url
@@ -415,6 +421,7 @@ class _Run:
             source=config.source_uri,
             accept_changed=config.accept_changed,
             snapshots=self.snapshots,
+            secrets=config.secrets,
         )
 
     async def abandon(self, code: int) -> int:

@@ -24,6 +24,7 @@ from streamrt.lang.script import CallContext, Script, StreamRequest, stream_requ
 from streamrt.runtime.capture import SCRIPT_KEY, source_failed
 from streamrt.runtime.machine import Status
 from streamrt.runtime.resume import resume_streams
+from streamrt.secrets import secrets_given
 from streamrt.store import Snapshot, StreamSummary
 from streamrt.values import Keyword
 
@@ -133,6 +134,7 @@ class StoredStreams:
         accept_changed: bool,
         queue_capacity: int | None,
         check: Callable[[Snapshot], None],
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         """Resume the resumable streams set aside, note the finished ones, or (``--restart``) start them over.
 
@@ -176,5 +178,10 @@ class StoredStreams:
                 source=source_uri,
                 accept_changed=accept_changed,
                 snapshots=resumable,
+                secrets=secrets,
+                # the script holds the secrets the snapshots only name
+                stream_secrets={
+                    sid: secrets_given(request.options, request.endpoint) for request, sid in self._set_aside
+                },
             )
             self.resumed.extend(resumable.values())

@@ -17,6 +17,7 @@ from streamrt.runtime.machine import Status, restore_event
 from streamrt.runtime.reading import is_source_failure
 from streamrt.runtime.spec import SCRIPT
 from streamrt.runtime.stream import StreamRecord
+from streamrt.secrets import stored_options
 from streamrt.store import Snapshot
 from streamrt.values import Keyword, type_name
 
@@ -54,6 +55,7 @@ def snapshot_of(
     received = [entry[3] for entry in record.queue]
     # functions cannot be stored; keywords and sets are callable too but are data (:on-error :skip, #{:a :b})
     options = {k: v for k, v in record.spec.options().items() if type_name(v) != "function"}
+    options, source_uri = stored_options(options, source_uri)  # references, never the secrets
     if script_path is not None:
         options[SCRIPT_KEY] = script_path
     stats: dict[str, int | float] = {name: getattr(record, name) for name in _STATS}

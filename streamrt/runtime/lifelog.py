@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
+from streamrt.secrets import redact_url
 from streamrt.sources.base import SourceHealth
-from streamrt.sources.secrets import redact_url
 
 if TYPE_CHECKING:
     from streamrt.runtime.machine import Transition

@@ -16,8 +16,8 @@ from streamrt.runtime.engine import Engine
 from streamrt.runtime.feeding import Feeder
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Status
 from streamrt.runtime.stream import StreamRecord
+from streamrt.secrets import redact_url
 from streamrt.sources.base import Chunk, ChunkFault, Control, Source
-from streamrt.sources.secrets import redact_url
 from streamrt.values import Keyword, pr_str
 
 __all__ = ["SourceReader", "is_source_failure", "source_failure_message"]

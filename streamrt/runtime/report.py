@@ -6,7 +6,7 @@ holds it, and whether its source reader is alive. Those answer "why is my stream
 
 The envelope uses string keys so it is JSON-ready after :func:`streamrt.values.to_json`; the values a script owns
 (state, chunks, options) are left as language values, so a script calling ``:mcp.stream.inspect`` gets them back
-unchanged and the CLI converts them for printing.
+unchanged and the CLI converts them for printing; only secret options are shown as ``"[redacted]"`` (by the view).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def describe_stream(
         "input_ended": s.input_ended,
         "source": s.source_description(),
         "continuation": s.continuation,
-        "options": s.options,
+        "options": s.options,  # secrets redacted by the view
         "stats": s.statistics()._asdict(),
         "activity": s.activity(),
     }

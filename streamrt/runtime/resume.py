@@ -18,6 +18,7 @@ from streamrt.runtime.capture import restored_status, source_failed
 from streamrt.runtime.machine import Status
 from streamrt.runtime.persist import Persister
 from streamrt.runtime.spec import ON_END
+from streamrt.secrets import restore_secrets
 from streamrt.sources import open_source
 from streamrt.store import Snapshot, SnapshotStore
 from streamrt.store.codec import gc_paused
@@ -51,6 +52,7 @@ async def resume_stream(
     *,
     source: str | None = None,
     accept_changed: bool = False,
+    secrets: Mapping[str, str] | None = None,
 ) -> Snapshot:
     """Rehydrate ``stream_id`` from ``persister.store`` into ``provider`` and run it on; returns the snapshot.
 
@@ -61,9 +63,9 @@ async def resume_stream(
     source: it drains its queue and completes.
     """
     snap = await persister.store.get(stream_id)
-    parts = _prepare(snap, script, accept_changed)
+    parts = _prepare(snap, script, accept_changed, source, secrets)
     await persister.claim(stream_id, snap.version)
-    _rehydrate(provider, snap, parts, source)
+    _rehydrate(provider, snap, parts)
     return snap
 
 
@@ -99,6 +101,8 @@ async def resume_streams(
     accept_changed: bool = False,
     source: str | None = None,
     snapshots: Mapping[str, Snapshot] | None = None,
+    secrets: Mapping[str, str] | None = None,
+    stream_secrets: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[Snapshot]:
     """:func:`resume_stream` for many streams (``None``: every stream in the store that ``script`` can run).
 
@@ -108,36 +112,61 @@ async def resume_streams(
     resuming thousands of streams take a fraction of a second. With ``None``, terminal streams stay in the store
     and are not brought back (an ``:error`` one is, if its source failed). Each stream reads from the source its
     snapshot recorded, or from ``source`` when given. ``snapshots``: what :func:`read_resumable` returned for
-    ``stream_ids``, when the caller has already read them (``stream_ids`` is then ignored).
+    ``stream_ids``, when the caller has already read them (``stream_ids`` is then ignored). ``secrets``: values for
+    the secrets the snapshots only name (``{"bearer-token": ...}``; see :func:`streamrt.secrets.restore_secrets`);
+    a secret neither given nor in its environment variable is a ``UsageError`` before anything starts.
+    ``stream_secrets``: the same per stream id, over ``secrets`` (a script run again gives each stream its own).
     """
     snaps = await read_resumable(persister.store, stream_ids) if snapshots is None else snapshots
     with gc_paused():
-        parts = [(snap, _prepare(snap, script, accept_changed)) for snap in snaps.values()]
+        per_stream = stream_secrets or {}
+        parts = [
+            (
+                snap,
+                _prepare(
+                    snap, script, accept_changed, source, {**(secrets or {}), **per_stream.get(sid, {})}
+                ),
+            )
+            for sid, snap in snaps.items()
+        ]
     await persister.claim_many({snap.stream_id: snap.version for snap in snaps.values()})
     with gc_paused():
         for snap, prepared in parts:
-            _rehydrate(provider, snap, prepared, source)
+            _rehydrate(provider, snap, prepared)
     return list(snaps.values())
 
 
-_Parts = tuple[Callable[..., Any], Callable[..., Any] | None]
+_Parts = tuple[Callable[..., Any], Callable[..., Any] | None, tuple[dict[Any, Any], str] | None]
 
 
-def _prepare(snap: Snapshot, script: Script, accept_changed: bool) -> _Parts:
-    """What starting the stream needs from the script: its processor and ``:on-end``; checked first."""
+def _prepare(
+    snap: Snapshot,
+    script: Script,
+    accept_changed: bool,
+    source: str | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> _Parts:
+    """What starting the stream needs: its processor and ``:on-end`` from the script, and the options and URI its
+    source opens with (the snapshot's secret references filled from ``secrets`` or the environment); checked first.
+    """
     check_processor(snap, script, accept_changed=accept_changed)
     processor = script.processor(snap.processor)
     on_end_ref = snap.options.get(ON_END)
     on_end = None if on_end_ref is None else script_function(script, on_end_ref, ":on-end")
-    return processor, on_end
-
-
-def _rehydrate(provider: Provider, snap: Snapshot, parts: _Parts, source: str | None) -> None:
-    """Restore the stream into ``provider``, its source reopened from the continuation if it will read on."""
-    processor, on_end = parts
     status, input_ended = restored_status(snap)
     uri = source if source is not None else snap.source_uri
-    src = None
+    opening = None
     if uri is not None and not status.terminal and not input_ended:
-        src = open_source(uri, continuation=snap.continuation, options=snap.options)
+        options, filled = restore_secrets(snap.options, uri, stream_id=snap.stream_id, secrets=secrets)
+        opening = (options, filled or uri)
+    return processor, on_end, opening
+
+
+def _rehydrate(provider: Provider, snap: Snapshot, parts: _Parts) -> None:
+    """Restore the stream into ``provider``, its source reopened from the continuation if it will read on."""
+    processor, on_end, opening = parts
+    src = None
+    if opening is not None:
+        options, uri = opening
+        src = open_source(uri, continuation=snap.continuation, options=options)
     provider.restore(snap, processor, on_end=on_end, source=src)

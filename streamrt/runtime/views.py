@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from streamrt.runtime.machine import Status
 from streamrt.runtime.spec import StreamSpec
 from streamrt.runtime.stream import Entry, StreamRecord, StreamStats
+from streamrt.secrets import shown_options
 from streamrt.sources.base import Continuation
 from streamrt.values import Keyword
 
@@ -54,6 +55,7 @@ class StreamView:
 
     @property
     def spec(self) -> StreamSpec:
+        """The spec as the host gave it (secrets included: it is the host's own configuration)."""
         return self._r.spec
 
     @property
@@ -63,8 +65,8 @@ class StreamView:
 
     @property
     def options(self) -> dict[Keyword, Any]:
-        """The stream's options as a keyword-keyed map of data (a fresh copy)."""
-        return self._r.spec.options()
+        """The stream's options as a keyword-keyed map of data (a fresh copy), secrets shown as ``"[redacted]"``."""
+        return shown_options(self._r.spec.options())
 
     @property
     def source_kind(self) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-from streamrt.sources.secrets import redact, redact_url
+from streamrt.secrets import redact, redact_url
 from streamrt.values import Keyword
 
 __all__ = [
@@ -96,7 +96,7 @@ class SourceHealth:
     retry_in: float | None = None
     """While ``reconnecting``: the seconds waited before the next attempt (after any cap); else ``None``."""
     secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
-    """Removed from every ``last_error`` (see :func:`~streamrt.sources.secrets.redact`): health is shown everywhere."""
+    """Removed from every ``last_error`` (see :func:`~streamrt.secrets.redact`): health is shown everywhere."""
     _watchers: list[HealthWatcher] = field(default_factory=list, repr=False, compare=False)
 
     def set(self, state: HealthState, error: str | None = None, *, retry_in: float | None = None) -> None:
@@ -147,7 +147,7 @@ class Source(abc.ABC):
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """What :meth:`redact` removes: set by network sources from their headers and URL (see :mod:`.secrets`)."""
+        """What :meth:`redact` removes: set by network sources from their headers and URL (see :mod:`streamrt.secrets`)."""
         return self.health.secrets
 
     @secrets.setter

@@ -9,7 +9,9 @@ per-stream token is never mixed with a token from the environment:
 
 A bearer token becomes ``Authorization: Bearer <token>``; an auth header is a whole ``Name: value`` line. Both may be
 given at one level if the header is not ``Authorization``. Extra non-secret headers come from ``:headers`` (a map).
-Error messages name the variable or option, never its value.
+Error messages name the variable or option, never its value. An option may name a variable instead of holding the
+secret, ``{:env "MY_TOKEN"}``: it is read when the source opens, and snapshots keep the name (see
+:mod:`streamrt.secrets`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from streamrt.errors import SourceError
+from streamrt.errors import SourceError, UsageError
+from streamrt.secrets import secret_value
 
 __all__ = [
     "AUTH_HEADER_VARS",
@@ -91,13 +94,13 @@ def auth_headers(env: Mapping[str, str], options: Mapping[Any, Any] | None = Non
             if not _HEADER_NAME.match(name) or not isinstance(value, str) or "\n" in value or "\r" in value:
                 raise SourceError(f"the :headers option has a bad header {name!r}")
             headers[name] = value
+    try:
+        bearer_option = secret_value(get_option(options, "bearer-token"), env, "the :bearer-token option")
+        header_option = secret_value(get_option(options, "auth-header"), env, "the :auth-header option")
+    except UsageError as err:
+        raise SourceError(str(err)) from None
     levels = [
-        (
-            get_option(options, "bearer-token"),
-            get_option(options, "auth-header"),
-            ":bearer-token",
-            ":auth-header",
-        ),
+        (bearer_option, header_option, ":bearer-token", ":auth-header"),
         *(
             (env.get(bearer_var), env.get(header_var), bearer_var, header_var)
             for bearer_var, header_var in zip(BEARER_TOKEN_VARS, AUTH_HEADER_VARS, strict=True)

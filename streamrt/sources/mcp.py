@@ -45,6 +45,7 @@ from typing import Any
 import httpx
 
 from streamrt.errors import SourceError, StreamrtError
+from streamrt.secrets import redact_url, secrets_of
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source
 from streamrt.sources.mcp_protocol import (
     PROTOCOL_VERSION,
@@ -63,7 +64,6 @@ from streamrt.sources.mcp_protocol import (
 )
 from streamrt.sources.mcp_transport import McpHttp, SessionLost
 from streamrt.sources.retry import RetryPolicy
-from streamrt.sources.secrets import redact_url, secrets_of
 from streamrt.sources.sse_parse import (
     DEFAULT_EVENT_TIMEOUT,
     DEFAULT_MAX_EVENT_SIZE,

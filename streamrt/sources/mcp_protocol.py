@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from streamrt.errors import SourceError
 from streamrt.meta import ID, KIND, REQUEST_ID, SOURCE, TOOL
-from streamrt.sources.secrets import redact_url
+from streamrt.secrets import redact_url
 from streamrt.values import Keyword, from_json, from_json_text
 
 __all__ = [

@@ -16,10 +16,10 @@ import httpx
 import tenacity
 
 from streamrt.errors import SourceAuthError, SourceError
+from streamrt.secrets import redact
 from streamrt.sources.base import SourceHealth
 from streamrt.sources.mcp_protocol import PROTOCOL_VERSION, McpTarget, server_message
 from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after, root_cause, wait_note
-from streamrt.sources.secrets import redact
 from streamrt.sources.sse_parse import read_at_most
 
 __all__ = ["DEFAULT_TIMEOUT", "McpHttp", "SessionLost"]

@@ -32,9 +32,9 @@ from typing import Any
 import tenacity
 
 from streamrt.errors import SourceError
+from streamrt.secrets import redact_url
 from streamrt.sources.base import Continuation, Item, Source
 from streamrt.sources.retry import RetryAfter, RetryPolicy, root_cause, wait_note
-from streamrt.sources.secrets import redact_url
 
 __all__ = ["Dropped", "ReconnectingSource"]
 

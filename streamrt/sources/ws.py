@@ -37,11 +37,11 @@ from websockets.frames import CloseCode
 
 from streamrt.errors import SourceAuthError, SourceError
 from streamrt.meta import SOURCE
+from streamrt.secrets import redact_url, secrets_of
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item
 from streamrt.sources.decode import json_or_text
 from streamrt.sources.reconnect import ReconnectingSource
 from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after
-from streamrt.sources.secrets import redact_url, secrets_of
 from streamrt.sources.sse_parse import DEFAULT_EVENT_TIMEOUT, EventStalled
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "WebSocketSource"]

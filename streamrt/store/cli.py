@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final, TextIO
 
 from streamrt.errors import SnapshotNotFoundError, StreamrtError, UsageError
+from streamrt.secrets import redact_url, shown_options
 from streamrt.store import DeadLetter, Snapshot, SnapshotStore, open_store
 from streamrt.values import to_json
 
@@ -56,9 +57,9 @@ def describe_snapshot(
         "output_seq": snap.output_seq,
         "queue_capacity": snap.queue_capacity,
         "queued": len(snap.queue),
-        "source_uri": snap.source_uri,
+        "source_uri": redact_url(snap.source_uri) if snap.source_uri is not None else None,
         "continuation": snap.continuation,
-        "options": snap.options,
+        "options": shown_options(snap.options),  # snapshots hold references; older ones may hold a secret
         "stats": snap.stats,
         "version": snap.version,
         "created_at": snap.created_at,
