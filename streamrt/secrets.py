@@ -178,8 +178,8 @@ def stored_options(options: Mapping[Any, Any], uri: str | None = None) -> tuple[
 
 def _without_password(uri: str | None) -> tuple[Any, bool]:
     """``uri`` without the password of its user info, and whether it had one."""
-    if uri is None:
-        return None, False
+    if uri is None or "@" not in uri:  # the common case, and a fast one (snapshots may be taken per chunk)
+        return uri, False
     try:
         parts = urlsplit(uri)
         if parts.password is None:

@@ -193,7 +193,7 @@ def _seconds(options: Mapping[Any, Any] | None, name: str, default: float | None
 
 
 # The openers import their source modules when called, so that naming a source type costs nothing: the network
-# ones bring httpx, httpx-sse or websockets with them.
+# ones bring httpx or websockets with them.
 
 
 def _open_stdin(request: SourceRequest) -> Source:

@@ -1,4 +1,4 @@
-"""Server-Sent Events over HTTP(S) (``http://``, ``https://``), on httpx and httpx-sse.
+"""Server-Sent Events over HTTP(S) (``http://``, ``https://``), on httpx and our bounded event parser.
 
 Theory of operation. Each event becomes a :class:`Chunk` whose value is the data parsed as JSON when it is JSON and
 the raw string otherwise, with metadata ``{:event :id :source "sse"}``. ``event: control`` with data
