@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from streamrt.runtime.machine import Status
 from streamrt.runtime.spec import StreamSpec
 from streamrt.runtime.stream import Entry, StreamRecord, StreamStats
-from streamrt.secrets import shown_options
+from streamrt.secrets import redact_url, shown_options
 from streamrt.sources.base import Continuation
 from streamrt.values import Keyword
 
@@ -74,8 +74,9 @@ class StreamView:
 
     @property
     def source_uri(self) -> str | None:
+        """The source's URI, user info shown as ``***``."""
         source = self._r.tasks.source
-        return source.uri if source is not None else None
+        return redact_url(source.uri) if source is not None else None
 
     # --- where it is ---------------------------------------------------------------------------------------------
 

@@ -232,6 +232,7 @@ async def test_live_inspect_views_and_health_never_show_a_secret() -> None:
         summary = json.dumps(to_json(p.inspect()))
         view = p.record(sid)
         assert view.options[Keyword("auth-header")] == "[redacted]"
+        assert view.source_uri == peer.url.replace("http://", "http://***@")
         assert "[redacted]" in (source.health.last_error or "")
     assert peer.requests[0].headers["authorization"] == f"Basic {BASIC}"
     for where, text in (("inspect", report), ("summary", summary), ("view", repr(view.options))):
