@@ -86,10 +86,48 @@ def expect_threshold_alert() -> tuple[str, list[Any]]:
     return "heat-alert", []
 
 
+def expect_sensor_windows() -> tuple[str, list[Any]]:
+    """Per-sensor one-minute tumbling means over event time: a window closes once the latest ``ts`` seen reaches its
+    end + 10 s; a reading for a closed window comes out on the side; the end closes the rest (by end, then age)."""
+    size, lateness = 60000, 10000
+    lines = (PROCESSORS / "data" / "sensors.jsonl").read_text().splitlines()
+    windows: dict[tuple[str, int], list[float]] = {}  # insertion order = the order windows opened
+    outputs: list[Any] = []
+    watermark: float | None = None
+
+    def emit(ready: Callable[[int], bool]) -> None:
+        closing = sorted(
+            (k for k in windows if ready(k[1] + size)), key=lambda k: k[1] + size
+        )  # stable: ties keep the order they opened
+        for sensor, start in closing:
+            total, n = windows.pop((sensor, start))
+            outputs.append(
+                {"key": sensor, "start": start, "end": start + size, "count": int(n), "value": total / n}
+            )
+
+    for line in lines:
+        r = json.loads(line)
+        if not (isinstance(r.get("sensor"), str) and _is_number(r.get("ts")) and _is_number(r.get("temp"))):
+            continue
+        ts = r["ts"]
+        start = ts - ts % size
+        if watermark is not None and start + size + lateness <= watermark:
+            outputs.append({"late": r, "time": ts, "key": r["sensor"]})
+        else:
+            acc = windows.setdefault((r["sensor"], start), [0, 0])
+            acc[0] += r["temp"]
+            acc[1] += 1
+        watermark = ts if watermark is None else max(watermark, ts)
+        emit(lambda end, wm=watermark: end + lateness <= wm)
+    emit(lambda end: True)
+    return "sensor-minutes", outputs
+
+
 ORACLES: dict[str, Callable[[], tuple[str, list[Any]]]] = {
     "count_chunks.rtfs": expect_count_chunks,
     "weather.rtfs": expect_weather,
     "threshold_alert.rtfs": expect_threshold_alert,
+    "sensor_windows.rtfs": expect_sensor_windows,
 }
 EXAMPLES = sorted(p.name for p in PROCESSORS.glob("*.rtfs") if not p.name.endswith("_test.rtfs"))
 
@@ -125,6 +163,7 @@ PROCESSOR_OF = {
     "count_chunks.rtfs": "count-chunks",
     "weather.rtfs": "aggregate",
     "threshold_alert.rtfs": "watch",
+    "sensor_windows.rtfs": "aggregate",
 }
 
 

@@ -71,8 +71,11 @@ class FakeClock:
 
     async def advance(self, seconds: float, settle: Callable[[], Awaitable[object]] | None = None) -> None:
         """Move ``seconds`` on, stopping at each due time to run its callbacks and then ``await settle()`` (pass
-        ``provider.settle``), so what came due runs before the clock moves past it."""
+        ``provider.settle``), so what came due runs before the clock moves past it; what was pending before the
+        move is settled first, at the time it was pending."""
         until = self.now + seconds
+        if settle is not None:
+            await settle()  # what is pending happens now, before the clock moves
         while self.step(until):
             if settle is not None:
                 await settle()

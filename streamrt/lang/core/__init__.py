@@ -18,6 +18,7 @@ implementations are plain Python functions over the value model of :mod:`streamr
 | ``combinators`` | ``constantly complement fnil juxt some-fn every-pred max-key min-key ...`` |
 | ``sets`` | ``set hash-set set? disj`` and ``clojure.set/union ...`` |
 | ``text`` | ``clojure.string/blank? ...`` (also ``str/...``), ``format``, ``namespace`` |
+| ``windows`` | ``window window-step window-flush window-bounds``: tumbling, sliding and session windows |
 
 Rules every function keeps: arguments are never mutated; only nil and false are falsy; booleans are not numbers;
 nil acts as an empty collection where Clojure's does; a user's mistake raises :class:`ScriptRuntimeError` (via
@@ -38,6 +39,7 @@ from streamrt.lang.core import (
     sets,
     strings,
     text,
+    windows,
 )
 from streamrt.lang.core.equality import equals
 from streamrt.lang.core.registry import CORE, CoreFn, core, core_name, display_name, fail, script_names
@@ -45,4 +47,17 @@ from streamrt.lang.core.registry import CORE, CoreFn, core, core_name, display_n
 __all__ = ["CORE", "CoreFn", "core", "core_name", "display_name", "equals", "fail", "script_names"]
 
 # Imported for their registrations; named here so the imports read as used.
-_MODULES = (colls, combinators, functions, maps, numeric, ordering, predicates, seqs, sets, strings, text)
+_MODULES = (
+    colls,
+    combinators,
+    functions,
+    maps,
+    numeric,
+    ordering,
+    predicates,
+    seqs,
+    sets,
+    strings,
+    text,
+    windows,
+)
