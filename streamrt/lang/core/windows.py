@@ -28,6 +28,7 @@ n fired]} :next earliest-close :dropped n :armed timer-time :seen last-event-ms}
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -78,11 +79,6 @@ _TUMBLING, _SLIDING, _SESSION = _K("tumbling"), _K("sliding"), _K("session")
 # --- aggregations ---------------------------------------------------------------------------------------------
 
 
-def _mean_done(acc: Any) -> Any:
-    total, n = acc
-    return total / n if n else None
-
-
 def _minmax(pick: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     return lambda acc, x: x if acc is None else pick(acc, x)
 
@@ -90,15 +86,10 @@ def _minmax(pick: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 _BUILT_IN: Final[
     dict[Keyword, tuple[Any, Callable[..., Any], Callable[..., Any], Callable[..., Any] | None]]
 ] = {
-    # name: (init, add, merge, done)
-    _K("count"): (0, lambda acc, x: acc + 1, lambda a, b: a + b, None),
-    _K("sum"): (0, lambda acc, x: acc + x, lambda a, b: a + b, None),
-    _K("mean"): (
-        (0, 0),
-        lambda acc, x: (acc[0] + x, acc[1] + 1),
-        lambda a, b: (a[0] + b[0], a[1] + b[1]),
-        _mean_done,
-    ),
+    # name: (init, add, merge, done(acc, n)); every window also counts its events (n)
+    _K("count"): (None, lambda acc, x: None, lambda a, b: None, lambda acc, n: n),
+    _K("sum"): (0, operator.add, operator.add, None),
+    _K("mean"): (0, operator.add, operator.add, lambda acc, n: acc / n),
     _K("min"): (None, _minmax(min), _minmax(min), None),
     _K("max"): (None, _minmax(max), _minmax(max), None),
     _K("first"): (
@@ -121,6 +112,8 @@ class _Plan:
     __slots__ = (
         "add",
         "done",
+        "fast",
+        "fields",
         "gap",
         "idle",
         "init",
@@ -155,7 +148,21 @@ class _Plan:
             self.init = agg.get(_INIT)
             self.add = agg[_ADD]
             self.merge = agg.get(_MERGE)
-            self.done = agg.get(_DONE)
+            done = agg.get(_DONE)
+            self.done = None if done is None else (lambda acc, n: done(acc))
+        fields = (spec.get(_TIME_FN), spec.get(_KEY), spec.get(_VALUE))
+        self.fields: tuple[Any, Any, Any] | None = (
+            fields
+            if type(fields[0]) is Keyword and all(f is None or type(f) is Keyword for f in fields)
+            else None
+        )
+        """The time, key and value keywords, when all three are keywords (or absent): read straight from the map."""
+        self.fast = (
+            _fast_for(self)
+            if self.kind is _TUMBLING and self.fields is not None and self.idle is None
+            else None
+        )
+        """One event of tumbling event-time windows: the common case, without the general machinery."""
 
     def starts(self, t: Any) -> tuple[Any, ...]:
         """The starts of the fixed windows holding ``t``, earliest first."""
@@ -185,9 +192,16 @@ _PLANS: dict[int, _Plan] = {}
 _MAX_PLANS: Final = 512
 
 
+_LAST: list[Any] = [None, None]
+"""The last spec and its plan: a processor steps one spec, so most lookups are one identity check."""
+
+
 def _plan(fname: str, w: Any) -> _Plan:
+    if w is _LAST[0]:
+        return _LAST[1]  # type: ignore[no-any-return]
     plan = _PLANS.get(id(w))
     if plan is not None and plan.spec is w:
+        _LAST[:] = (w, plan)
         return plan
     if type(w) is not dict or w.get(_TYPE) not in (_TUMBLING, _SLIDING, _SESSION):
         fail(f"{fname}: expected a window made by (window {{...}}), got {describe(w)}")
@@ -196,6 +210,7 @@ def _plan(fname: str, w: Any) -> _Plan:
         _PLANS.clear()
     _PLANS[id(w)] = plan
     plan.spec = w
+    _LAST[:] = (w, plan)
     return plan
 
 
@@ -433,7 +448,7 @@ class _Run:
         out[_START] = start
         out[_END] = end
         out[_COUNT] = n
-        out[_VALUE] = plan.done(acc) if plan.done is not None else acc
+        out[_VALUE] = plan.done(acc, n) if plan.done is not None else acc
         if update:
             out[_UPDATE] = True
         self.emitted.append(out)
@@ -473,7 +488,17 @@ def _now_ms(fname: str, meta: Any) -> Any:
 def window_step(w: Any, ws: Any, chunk: Any, meta: Any = None) -> dict[Keyword, Any]:
     """One processor step of window ``w`` over state ``ws``: ``{:state :outputs :timers}`` (a vector chunk: a
     batch of events)."""
-    plan = _plan("window-step", w)
+    plan = _LAST[1] if w is _LAST[0] else _plan("window-step", w)
+    fast = plan.fast
+    if (
+        fast is not None
+        and type(chunk) is dict
+        and type(ws) is dict
+        and (type(meta) is not dict or KIND not in meta)
+    ):
+        done = fast(ws, chunk)
+        if done is not None:
+            return done
     run = _Run(plan, ws)
     timers: dict[Keyword, Any] | None = None
     if type(meta) is dict and meta.get(KIND) == "timer":
@@ -508,6 +533,50 @@ def window_step(w: Any, ws: Any, chunk: Any, meta: Any = None) -> dict[Keyword, 
             run.armed = run.seen + plan.idle
             timers = {IDLE_TIMER: {_AT: run.armed}}
     return run.result(timers)
+
+
+def _fast_for(plan: _Plan) -> Callable[[dict[Keyword, Any], Any], dict[Keyword, Any] | None]:
+    """The step of one event into a tumbling event-time window that is not late, fires nothing and was not fired
+    (the common case), for a spec whose time, key and value are keywords, with the plan's parts bound; it returns
+    None for anything else, which the general step takes."""
+    assert plan.fields is not None
+    time_kw, key_kw, value_kw = plan.fields
+    size, lateness, add, init = plan.size, plan.lateness, plan.add, plan.init
+    extra = 0 if plan.late is _UPDATE_POLICY else lateness
+    wm_k, open_k, next_k, dropped_k, state_k = _WM, _OPEN, _NEXT, _DROPPED, STATE
+
+    def fast(ws: dict[Keyword, Any], ev: dict[Keyword, Any]) -> dict[Keyword, Any] | None:
+        t = ev.get(time_kw)
+        if type(t) is not int and type(t) is not float:
+            return None
+        start = t - t % size
+        slot = (ev.get(key_kw) if key_kw is not None else None, start)
+        value = ev.get(value_kw) if value_kw is not None else ev
+        wm = ws.get(wm_k)
+        open_ = ws.get(open_k)
+        entry = open_.get(slot) if open_ else None
+        nxt = ws.get(next_k)
+        if entry is None:
+            end = start + size
+            if wm is not None and end + lateness <= wm:
+                return None  # late
+            due = end + extra
+            if nxt is None or due < nxt:
+                nxt = due
+            entry = (end, add(init, value), 1, False)
+        elif entry[3]:
+            return None  # a fired window kept for updates
+        else:
+            entry = (entry[0], add(entry[1], value), entry[2] + 1, False)
+        if wm is None or t > wm:
+            wm = t
+        if wm >= nxt:
+            return None  # something fires
+        windows = open_.copy() if open_ else {}
+        windows[slot] = entry
+        return {state_k: {wm_k: wm, open_k: windows, next_k: nxt, dropped_k: ws.get(dropped_k, 0)}}
+
+    return fast
 
 
 @core("window-flush")
