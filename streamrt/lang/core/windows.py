@@ -570,7 +570,7 @@ def _fast_for(plan: _Plan) -> Callable[[dict[Keyword, Any], Any], dict[Keyword, 
             entry = (entry[0], add(entry[1], value), entry[2] + 1, False)
         if wm is None or t > wm:
             wm = t
-        if wm >= nxt:
+        if nxt is not None and wm >= nxt:
             return None  # something fires
         windows = open_.copy() if open_ else {}
         windows[slot] = entry
