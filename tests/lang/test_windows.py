@@ -3,6 +3,7 @@ policies, sessions, processing time closed by timers on the fake clock, and batc
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -375,3 +376,48 @@ def test_arity_is_checked_when_compiling(form: str, expected: str) -> None:
     assert err.message.startswith(
         f"wrong number of arguments to {form[1:].split()[0].rstrip(')')}: {expected}"
     )
+
+
+# --- through a real provider: however a producer batches the input, the same outputs ------------------------
+
+SESSIONS = """
+(def sessions (window {:gap 100 :time :ts :key :id :value :v :agg :sum :lateness 50}))
+(defn track [state chunk meta] (window-step sessions state chunk meta))
+(defn done [state] (window-flush sessions state))
+"""
+
+
+def _run_through_provider(chunks: list[Any], capacity: int, one_by_one: bool) -> list[Any]:
+    script = load(SESSIONS)
+
+    async def go() -> list[Any]:
+        seen: list[Any] = []
+        async with Provider(clock=FakeClock()) as p:
+            p.add_sink(lambda o: seen.append(o.value))
+            sid = p.start(
+                script.processor("track"),
+                processor_name="track",
+                on_end=script.processor("done"),
+                queue_capacity=capacity,
+            )
+            if one_by_one:
+                for chunk in chunks:
+                    await p.push(sid, chunk)
+            else:
+                await p.push_many(sid, chunks)
+            p.end_input(sid)
+            await p.wait(sid)
+        return seen
+
+    return asyncio.run(go())
+
+
+@settings(max_examples=40, deadline=None)
+@given(events, st.data(), st.integers(1, 8), st.booleans())
+def test_a_session_windows_outputs_through_the_runtime_do_not_depend_on_batching(
+    raw: list[tuple[int, str, int]], data: Any, capacity: int, one_by_one: bool
+) -> None:
+    items = [ev(ts, v, key) for ts, key, v in raw]
+    single = _run_through_provider(items, 4, True)
+    batched = _run_through_provider(_batched(data.draw, items), capacity, one_by_one)
+    assert batched == single

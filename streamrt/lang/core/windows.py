@@ -192,7 +192,7 @@ _PLANS: dict[int, _Plan] = {}
 _MAX_PLANS: Final = 512
 
 
-_LAST: list[Any] = [None, None]
+_LAST: list[Any] = [object(), None]
 """The last spec and its plan: a processor steps one spec, so most lookups are one identity check."""
 
 
