@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from streamrt.errors import (
+        ApiError,
         CapabilityError,
         DuplicateStreamError,
         EffectDeniedError,
@@ -75,6 +76,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "ApiError",
     "CallContext",
     "CapabilityError",
     "Chunk",
@@ -211,6 +213,7 @@ _HOME: dict[str, str] = {
     "SnapshotStore": "streamrt.store.base",
     "Source": "streamrt.sources.base",
     "SourceAuthError": "streamrt.errors",
+    "ApiError": "streamrt.errors",
     "SourceError": "streamrt.errors",
     "SourceRequest": "streamrt.sources.registry",
     "SourceType": "streamrt.sources.registry",

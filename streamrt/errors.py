@@ -33,6 +33,7 @@ StreamrtError
 │   └── SinkError                an output sink raised; the stream goes to :error
 ├── SourceError                  a source cannot be opened or has failed for good (raised as itself)
 │   └── SourceAuthError          the peer refused our credentials (401/403); never includes the secret
+├── ApiError                     a streamrt server refused a request; carries its HTTP status and problem code
 ├── StoreError                   a snapshot store problem
 │   ├── StoreUnavailableError    the store URL cannot be opened, or the connection to it failed
 │   ├── StoreOperationError      the database refused or failed a statement
@@ -51,6 +52,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ApiError",
     "CapabilityError",
     "DuplicateStreamError",
     "EffectDeniedError",
@@ -244,6 +246,26 @@ class SourceError(StreamrtError):
 
 class SourceAuthError(SourceError):
     """The peer refused our credentials."""
+
+
+class ApiError(StreamrtError):
+    """A streamrt server (``streamrt serve``) refused a request: ``status``, the problem's ``code`` and ``detail``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        retry_after: float | None = None,
+        body: dict[str, object] | None = None,
+    ) -> None:
+        super().__init__(f"{detail} ({status} {code})")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+        self.body = body or {}
 
 
 class StoreError(StreamrtError):

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Final, TextIO
 
 from streamrt import __version__
+from streamrt.cli.ctl import add_ctl_parser, cmd_ctl
 from streamrt.cli.serve import add_serve_parser, cmd_serve
 from streamrt.errors import ScriptError, StreamrtError, UsageError
 from streamrt.observe.session import add_observe_arguments
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     completion.add_argument("shell", choices=_SHELLS, help="the shell the script is for")
     add_serve_parser(sub)
+    add_ctl_parser(sub)
     return parser
 
 
@@ -459,6 +461,7 @@ _COMMANDS = {
     "completion": _cmd_completion,
     "tools": _cmd_tools,
     "serve": cmd_serve,
+    "ctl": cmd_ctl,
 }
 
 

@@ -57,11 +57,29 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--keep-seconds", type=float, default=86_400.0, metavar="S", help="age of kept events"
     )
     parser.add_argument("--snapshot-every", metavar="N|Tms", help="snapshot policy (default every chunk)")
+    parser.add_argument(
+        "--cors",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow browser requests from ORIGIN (repeat)",
+    )
+    parser.add_argument("--max-streams", type=int, default=5, metavar="N", help="live streams per client")
+    parser.add_argument(
+        "--max-subscribers", type=int, default=50, metavar="N", help="event streams per client"
+    )
+    parser.add_argument(
+        "--max-pushes-per-minute",
+        type=int,
+        default=6000,
+        metavar="N",
+        help="push requests per client per minute",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning)")
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from streamrt.serve import ServeConfig, load_tokens
+    from streamrt.serve import ClientLimits, ServeConfig, load_tokens
 
     tokens = {} if args.no_auth else load_tokens(args.tokens)
     config = ServeConfig(
@@ -78,6 +96,12 @@ def _config(args: argparse.Namespace) -> Any:
         keep_events=args.keep_events,
         keep_seconds=args.keep_seconds,
         snapshot_every=args.snapshot_every,
+        cors_origins=tuple(args.cors),
+        limits=ClientLimits(
+            streams=args.max_streams,
+            subscribers=args.max_subscribers,
+            pushes_per_minute=args.max_pushes_per_minute,
+        ),
     )
     config.check()
     return config

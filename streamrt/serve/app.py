@@ -17,6 +17,8 @@ from typing import Any, Final
 from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -192,6 +194,7 @@ async def push_chunks(request: Request, client: str) -> Response:
     """Push one chunk (a JSON value), a batch (a JSON array) or NDJSON lines, waiting a bounded time for room."""
     service = _service(request)
     view = service.view(client, request.path_params["id"])
+    service.budget.take_push(client)
     chunks = _chunks(await _body(request), request.headers.get("content-type", ""))
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= 200:
@@ -247,20 +250,29 @@ async def stream_events(request: Request, client: str) -> Response:
         limit=config.events_per_connection,
     )
     return EventSourceResponse(
-        _counted(service, sid, events),
+        subscription(service, client, sid, events),
         ping=config.heartbeat,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _counted(service: StreamService, sid: str, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+def subscription(
+    service: StreamService, client: str, sid: str, events: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
+    """``events`` holding one of the client's subscriber places (a 429 here if it has none left) until it ends."""
+    service.budget.hold_subscriber(client)
     feed = service.feed(sid)
     feed.subscribers += 1
-    try:
-        async for event in events:
-            yield event
-    finally:
-        feed.subscribers -= 1
+
+    async def held() -> AsyncIterator[bytes]:
+        try:
+            async for event in events:
+                yield event
+        finally:
+            feed.subscribers -= 1
+            service.budget.release_subscriber(client)
+
+    return held()
 
 
 # --- health ------------------------------------------------------------------------------------------------------
@@ -348,7 +360,20 @@ def create_app(
             if opened_here:
                 await the_service.close()
 
+    middleware = []
+    if config.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(config.cors_origins),
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+                expose_headers=["Location", "Retry-After"],
+                max_age=600,
+            )
+        )
     app = Starlette(
+        middleware=middleware,
         routes=[*api_routes(), *routes],
         lifespan=lifespan,
         exception_handlers={

@@ -70,6 +70,11 @@ class ServeConfig:
         for name in ("push_timeout", "heartbeat", "idle_ttl", "keep_seconds"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name.replace('_', '-')} must be positive")
+        limits = self.limits
+        if min(limits.streams, limits.subscribers, limits.pushes_per_minute) < 1:
+            raise UsageError(
+                "the per-client limits (streams, subscribers, pushes per minute) must be positive"
+            )
         if self.keep_events < 1 or self.retry_ms < 0:
             raise UsageError("keep-events must be positive and retry-ms not negative")
 

@@ -33,6 +33,7 @@ from streamrt.runtime.persist import parse_policy
 from streamrt.runtime.resume import resume_streams
 from streamrt.serve.config import ServeConfig
 from streamrt.serve.eventlog import EventLog, SqlEventLog, StreamOwner
+from streamrt.serve.limits import Budget
 from streamrt.serve.problems import Problem
 from streamrt.serve.recorder import EventRecorder
 from streamrt.sources import Source, open_source
@@ -66,7 +67,7 @@ class _Feed:
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     keys: OrderedDict[str, PushOutcome] = field(default_factory=OrderedDict)
-    last_activity: float = field(default_factory=time.monotonic)
+    last_activity: float = field(default_factory=time.time)
     subscribers: int = 0
 
 
@@ -83,6 +84,8 @@ class StreamService:
         self.log: EventLog = EventLog()
         self.recorder = EventRecorder(self.log)
         self._feeds: dict[str, _Feed] = {}
+        self.budget = Budget(config.limits)
+        self._reaper: asyncio.Task[None] | None = None
         self.ready = False
         self.closing = False
         self.started_at = time.time()
@@ -127,6 +130,7 @@ class StreamService:
         except BaseException:
             await self.close()
             raise
+        self._reaper = asyncio.create_task(self._reap_idle(), name="streamrt-serve-idle")
         self.ready = True
 
     def _load_scripts(self) -> None:
@@ -185,6 +189,30 @@ class StreamService:
         """The server is shutting down: event streams end now (their clients reconnect to the next server)."""
         self.closing = True
         self.log.wake_all()
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
+
+    async def _reap_idle(self) -> None:
+        """Cancel live streams with no push, no subscriber and no source activity for the idle TTL."""
+        ttl = self.config.idle_ttl
+        while True:
+            await asyncio.sleep(min(ttl / 4, 30.0))
+            provider = self._provider
+            if provider is None:
+                return
+            now = time.time()
+            for view in provider.streams.views():
+                if view.status.terminal:
+                    continue
+                feed = self.feed(view.id)
+                active = max(feed.last_activity, view.last_event_time or 0.0)
+                if feed.subscribers or now - active < ttl:
+                    continue
+                self.recorder.reasons[view.id] = (
+                    f"cancelled by the server: idle for {ttl:g} s (no push, no subscriber, no source activity)"
+                )
+                provider.cancel(view.id)
 
     async def close(self) -> None:
         self.begin_close()
@@ -216,12 +244,14 @@ class StreamService:
             raise Problem("unknown-stream", f"no stream {stream_id!r}")
         return streams[stream_id]
 
-    def visible(self, client: str) -> list[StreamView]:
+    def visible(self, client: str, *, shared: bool = True) -> list[StreamView]:
+        """The streams ``client`` sees (its own, and with ``shared`` the scripts' own), in start order."""
         owners = self.log.owners()
+        allowed = (client, SHARED) if shared else (client,)
         return [
             v
             for v in self.provider.streams.views()
-            if (o := owners.get(v.id)) is not None and o.client in (client, SHARED)
+            if (o := owners.get(v.id)) is not None and o.client in allowed
         ]
 
     def feed(self, stream_id: str) -> _Feed:
@@ -246,6 +276,8 @@ class StreamService:
         if script is None:
             known = ", ".join(sorted(self.processors)) or "none"
             raise Problem("bad-request", f"no processor {processor!r} (processors: {known})")
+        live = sum(1 for v in self.visible(client, shared=False) if not v.status.terminal)
+        self.budget.check_streams(client, live)
         spec = options or StreamSpec()
         sid = stream_id or spec.stream_id or f"{processor}-{secrets.token_hex(4)}"
         if sid in self.provider.streams or self.log.known(sid):
@@ -272,7 +304,7 @@ class StreamService:
     async def push(self, stream_id: str, chunks: Sequence[Any], key: str | None = None) -> PushOutcome:
         """Push in order, waiting for room up to the push timeout; with ``key``, a retry applies each chunk once."""
         feed = self.feed(stream_id)
-        feed.last_activity = time.monotonic()
+        feed.last_activity = time.time()
         async with feed.lock:
             done = feed.keys.get(key) if key is not None else None
             if done is not None and (done.complete or done.total != len(chunks)):
@@ -285,14 +317,14 @@ class StreamService:
                 feed.keys.move_to_end(key)
                 while len(feed.keys) > _KEYS_PER_STREAM:
                     feed.keys.popitem(last=False)
-            feed.last_activity = time.monotonic()
+            feed.last_activity = time.time()
             return outcome
 
     def direct(self, stream_id: str, action: str) -> None:
         if action not in DIRECTIVE_ACTIONS:
             raise Problem("bad-request", f"unknown action {action!r} (one of {', '.join(DIRECTIVE_ACTIONS)})")
         provider = self.provider
-        self.feed(stream_id).last_activity = time.monotonic()
+        self.feed(stream_id).last_activity = time.time()
         if action == "end":
             if provider.streams[stream_id].status.terminal:
                 raise StreamClosedError(f"stream {stream_id!r} has ended")

@@ -31,6 +31,8 @@ class EventRecorder(Observer):
     def __init__(self, log: EventLog) -> None:
         self.log = log
         self.quiet: set[str] = set()
+        self.reasons: dict[str, str] = {}
+        """Why the server itself directed a stream (an idle one cancelled), said by its next status event."""
 
     def output(self, output: Output) -> None:
         self.log.append(
@@ -43,11 +45,12 @@ class EventRecorder(Observer):
     def status(self, change: StatusChange) -> None:
         if change.stream_id in self.quiet:
             return  # a restore brings a stream back to the status the log already holds
+        reason = self.reasons.pop(change.stream_id, None)
         data = {
             "from": change.source.value,
             "to": change.target.value,
             "event": change.event.value,
-            "message": change.message,
+            "message": change.message or reason,
             "seq": change.seq,
         }
         self.log.append(change.stream_id, "status", dumps(data))
@@ -57,7 +60,3 @@ class EventRecorder(Observer):
     def dead_letter(self, letter: DeadLetter) -> None:
         data = {"message": letter.error, "seq": letter.seq, "dead_letter": True}
         self.log.append(letter.stream_id, "error", dumps(data))
-
-    def note(self, stream_id: str, message: str) -> None:
-        """A word from the server itself (why it cancelled an idle stream), as an ``error``-free ``status`` note."""
-        self.log.append(stream_id, "notice", dumps({"message": message}))
