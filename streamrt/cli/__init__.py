@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--source", metavar="URI", help="read every stream from this source instead of its endpoint"
     )
     run.add_argument("--stream-id", metavar="ID", help="the id of the script's (single) stream")
+    run.add_argument(
+        "--api",
+        metavar="[HOST:]PORT",
+        help="serve the HTTP API for this run (docs/serving.md); tokens from STREAMRT_API_TOKENS, else loopback only",
+    )
     run.add_argument("--queue-capacity", metavar="N", type=_positive_int, help="queue capacity per stream")
     run.add_argument(
         "--store", metavar="URL", help="snapshot store: a SQLite path or URL, postgresql://..., memory:"

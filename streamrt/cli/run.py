@@ -94,6 +94,8 @@ class RunConfig:
     security: SecurityContext | None = None
     limits: Limits | None = DEFAULT_LIMITS
     max_streams: int | None = DEFAULT_MAX_STREAMS
+    api: str | None = None
+    """``[HOST:]PORT``: serve the HTTP API for this run (``streamrt run --api``)."""
 
     @property
     def resuming(self) -> bool:
@@ -133,6 +135,7 @@ class RunConfig:
             secrets=secret_flags(getattr(args, "secret", None) or ()),
             observe=observe_options(args),
             max_streams=getattr(args, "max_streams", None) or DEFAULT_MAX_STREAMS,
+            api=getattr(args, "api", None),
             **policy,
         )
 
@@ -267,6 +270,7 @@ class _Run:
         handler = configure_logging(config.observe.log_level, config.observe.log_format, self.err)
         observing: Observation | None = None
         sink: OutputSink | None = None
+        api: Any = None
         # from the start: a signal while streams start (outputs may flow already) is a shutdown too
         with _signals(asyncio.get_running_loop(), stop):
             try:
@@ -287,6 +291,10 @@ class _Run:
                         console=self.console,
                     )
                     provider.add_sink(observing.guard(sink))
+                    if config.api is not None:
+                        from streamrt.cli.serve import serve_run  # the server's libraries: only for --api
+
+                        api = await serve_run(provider, config.api, script_text, self.err)
                     try:
                         await self.start(provider, sources, script_text, held)
                     except StreamrtError as exc:
@@ -307,6 +315,8 @@ class _Run:
             except UsageError as exc:
                 return self.fail(exc)
             finally:
+                if api is not None:
+                    await api.stop()
                 if observing is not None:
                     await observing.stop()
                 if sink is not None:

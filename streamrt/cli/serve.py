@@ -111,7 +111,9 @@ async def _serve(args: argparse.Namespace, err: TextIO) -> int:
     from streamrt.serve import ApiServer, create_app
 
     config = _config(args)
-    server = ApiServer(create_app(config), config.host, config.port, log_level=args.log_level)
+    server = ApiServer(
+        create_app(config), config.host, config.port, log_level=args.log_level, handle_signals=True
+    )
     await server.start()
     err.write(f"streamrt serve: listening on {server.url}\n")
     err.flush()
@@ -134,3 +136,34 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         err.write(f"streamrt serve: cannot listen on {args.host}:{args.port}: {exc.strerror}\n")
         return 2
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``[HOST:]PORT`` of ``run --api`` (HOST defaults to 127.0.0.1)."""
+    from streamrt.errors import UsageError
+
+    host, sep, port = text.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"--api takes [HOST:]PORT, got {text!r}")
+    return (host.strip("[]") if sep and host else "127.0.0.1"), int(port)
+
+
+async def serve_run(provider: Any, address: str, script: str, err: TextIO) -> Any:
+    """Serve the API for a run's provider (``streamrt run --api``); returns the started ApiServer.
+
+    Tokens come from ``STREAMRT_API_TOKENS``; without any, the API is open to the loopback address only.
+    """
+    from streamrt.serve import ApiServer, ServeConfig, StreamService, create_app, load_tokens
+
+    host, port = parse_address(address)
+    tokens = load_tokens()
+    config = ServeConfig(
+        scripts=[script], store=None, tokens=tokens, no_auth=not tokens, host=host, port=port
+    )
+    config.check()
+    service = StreamService(config, provider=provider)
+    server = ApiServer(create_app(config, service=service), host, port)
+    await server.start()
+    err.write(f"streamrt run: API on {server.url}\n")
+    err.flush()
+    return server

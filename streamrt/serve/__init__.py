@@ -7,11 +7,12 @@ reconnects with ``Last-Event-ID`` gets what it missed. See docs/serving.md.
 
 from __future__ import annotations
 
-from streamrt.serve.app import create_app, stream_json
+from streamrt.serve.app import create_app
 from streamrt.serve.auth import hash_token, load_tokens
 from streamrt.serve.config import ClientLimits, ServeConfig
 from streamrt.serve.engine import PushOutcome, StreamService
 from streamrt.serve.eventlog import EventLog, LoggedEvent, SqlEventLog
+from streamrt.serve.http import stream_json
 from streamrt.serve.problems import Problem
 from streamrt.serve.server import ApiServer
 

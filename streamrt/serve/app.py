@@ -11,109 +11,41 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Final
 
-from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from streamrt.errors import StreamrtError, UnknownStreamError
-from streamrt.runtime import StreamSpec, StreamView
-from streamrt.serve.auth import authenticate
+from streamrt.runtime import StreamSpec
 from streamrt.serve.config import ServeConfig
 from streamrt.serve.engine import StreamService
+from streamrt.serve.http import authed, base_url, json_body, read_body, service_of, stream_json
+from streamrt.serve.openapi import spec
 from streamrt.serve.problems import CODES, Problem, problem_of, problem_response
-from streamrt.serve.subscribe import follow, parse_last_event_id
+from streamrt.serve.streaming import all_events, stream_events, stream_socket
 from streamrt.values import from_json, to_json
 
-__all__ = ["MAX_BODY", "Lifespan", "create_app", "stream_json"]
+__all__ = ["Lifespan", "api_routes", "create_app"]
 
 log: Final = logging.getLogger("streamrt.serve")
-MAX_BODY: Final = 16 * 1024 * 1024
 Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
-Handler = Callable[[Request, str], Awaitable[Response]]
 _NDJSON: Final = ("application/x-ndjson", "application/jsonl", "application/ndjson", "application/json-lines")
-
-
-def _service(request: Request) -> StreamService:
-    service: StreamService = request.app.state.service
-    return service
-
-
-def _authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        config: ServeConfig = request.app.state.config
-        client = authenticate(request, config.tokens, no_auth=config.no_auth)
-        return await handler(request, client)
-
-    endpoint.__name__ = handler.__name__
-    endpoint.__doc__ = handler.__doc__
-    return endpoint
-
-
-async def _json_body(request: Request) -> Any:
-    body = await _body(request)
-    if not body.strip():
-        raise Problem("bad-request", "the request body is empty; send a JSON object")
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise Problem("bad-request", f"the body is not JSON: {exc}") from None
-
-
-async def _body(request: Request) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY:
-        raise Problem("payload-too-large", f"bodies are limited to {MAX_BODY} bytes")
-    chunks = []
-    size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > MAX_BODY:
-            raise Problem("payload-too-large", f"bodies are limited to {MAX_BODY} bytes")
-        chunks.append(part)
-    return b"".join(chunks)
-
-
-def stream_json(view: StreamView, base: str) -> dict[str, Any]:
-    """A stream as the API shows it in lists and after a start."""
-    url = f"{base}/streams/{view.id}"
-    return {
-        "id": view.id,
-        "processor": view.processor_name,
-        "status": view.status.value,
-        "message": view.message,
-        "processed": view.processed,
-        "queue_depth": view.queue_depth,
-        "queue_capacity": view.capacity,
-        "outputs": view.outputs,
-        "urls": {
-            "self": url,
-            "chunks": f"{url}/chunks",
-            "directives": f"{url}/directives",
-            "events": f"{url}/events",
-            "ws": f"{url}/ws".replace("http", "ws", 1),
-        },
-    }
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 # --- streams ---------------------------------------------------------------------------------------------------
 
 
-@_authed
+@authed
 async def start_stream(request: Request, client: str) -> Response:
     """Start a stream of one of the scripts' processors."""
-    body = await _json_body(request)
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise Problem("bad-request", "the body must be a JSON object with a 'processor'")
     unknown = set(body) - {"processor", "state", "source", "options", "id"}
@@ -128,7 +60,7 @@ async def start_stream(request: Request, client: str) -> Response:
         raise Problem("bad-request", "'id' must be a non-empty string of at most 200 characters, without '/'")
     options = body.get("options") or {}
     spec = StreamSpec.from_json(options)
-    service = _service(request)
+    service = service_of(request)
     view = await service.start(
         client,
         processor,
@@ -137,33 +69,33 @@ async def start_stream(request: Request, client: str) -> Response:
         options=spec,
         stream_id=sid,
     )
-    doc = stream_json(view, _base(request))
+    doc = stream_json(view, base_url(request))
     return JSONResponse(doc, status_code=201, headers={"Location": doc["urls"]["self"]})
 
 
-@_authed
+@authed
 async def list_streams(request: Request, client: str) -> Response:
     """The caller's streams."""
-    base = _base(request)
-    return JSONResponse({"streams": [stream_json(v, base) for v in _service(request).visible(client)]})
+    base = base_url(request)
+    return JSONResponse({"streams": [stream_json(v, base) for v in service_of(request).visible(client)]})
 
 
-@_authed
+@authed
 async def get_stream(request: Request, client: str) -> Response:
     """One stream in detail: status, stats, state, options (and the queue with ``?queue=1``)."""
-    service = _service(request)
+    service = service_of(request)
     view = service.view(client, request.path_params["id"])
     queue = request.query_params.get("queue", "") not in ("", "0", "false")
     doc = to_json(service.provider.inspect(view.id, include_state=True, include_queue=queue))
     doc["last_event_id"] = service.log.last_id(view.id)
-    doc.update({k: v for k, v in stream_json(view, _base(request)).items() if k in ("id", "urls")})
+    doc.update({k: v for k, v in stream_json(view, base_url(request)).items() if k in ("id", "urls")})
     return JSONResponse(doc)
 
 
-@_authed
+@authed
 async def delete_stream(request: Request, client: str) -> Response:
     """Cancel the stream and forget it: its snapshot, events and id."""
-    service = _service(request)
+    service = service_of(request)
     view = service.view(client, request.path_params["id"])
     await service.forget(view.id)
     return Response(status_code=204)
@@ -189,13 +121,13 @@ def _chunks(body: bytes, content_type: str) -> list[Any]:
     return [from_json(c) for c in data] if isinstance(data, list) else [from_json(data)]
 
 
-@_authed
+@authed
 async def push_chunks(request: Request, client: str) -> Response:
     """Push one chunk (a JSON value), a batch (a JSON array) or NDJSON lines, waiting a bounded time for room."""
-    service = _service(request)
+    service = service_of(request)
     view = service.view(client, request.path_params["id"])
     service.budget.take_push(client)
-    chunks = _chunks(await _body(request), request.headers.get("content-type", ""))
+    chunks = _chunks(await read_body(request), request.headers.get("content-type", ""))
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= 200:
         raise Problem("bad-request", "Idempotency-Key must be 1 to 200 characters")
@@ -212,67 +144,17 @@ async def push_chunks(request: Request, client: str) -> Response:
     return JSONResponse(body, status_code=202)
 
 
-@_authed
+@authed
 async def direct_stream(request: Request, client: str) -> Response:
     """Pause, resume, cancel, stop, complete, checkpoint, or end the input."""
-    service = _service(request)
+    service = service_of(request)
     view = service.view(client, request.path_params["id"])
-    body = await _json_body(request)
+    body = await json_body(request)
     action = body.get("action") if isinstance(body, dict) else None
     if not isinstance(action, str):
         raise Problem("bad-request", 'the body must be {"action": "pause" | "resume" | ...}')
     service.direct(view.id, action)
-    return JSONResponse(stream_json(view, _base(request)))
-
-
-@_authed
-async def stream_events(request: Request, client: str) -> Response:
-    """Server-sent events of one stream, replayed after ``Last-Event-ID`` (or ``?after=``)."""
-    service = _service(request)
-    view = service.view(client, request.path_params["id"])
-    sid = view.id
-    after = parse_last_event_id(request.headers.get("last-event-id") or request.query_params.get("after"))
-    config: ServeConfig = request.app.state.config
-    streams = service.provider.streams
-
-    def finished() -> bool:
-        return sid not in streams or streams[sid].status.terminal
-
-    if finished() and after >= service.log.last_id(sid):
-        return Response(status_code=204)  # nothing more will come: EventSource stops reconnecting
-    events = follow(
-        service.log,
-        sid,
-        after,
-        finished=finished,
-        closing=lambda: service.closing,
-        retry_ms=config.retry_ms,
-        limit=config.events_per_connection,
-    )
-    return EventSourceResponse(
-        subscription(service, client, sid, events),
-        ping=config.heartbeat,
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
-
-
-def subscription(
-    service: StreamService, client: str, sid: str, events: AsyncIterator[bytes]
-) -> AsyncIterator[bytes]:
-    """``events`` holding one of the client's subscriber places (a 429 here if it has none left) until it ends."""
-    service.budget.hold_subscriber(client)
-    feed = service.feed(sid)
-    feed.subscribers += 1
-
-    async def held() -> AsyncIterator[bytes]:
-        try:
-            async for event in events:
-                yield event
-        finally:
-            feed.subscribers -= 1
-            service.budget.release_subscriber(client)
-
-    return held()
+    return JSONResponse(stream_json(view, base_url(request)))
 
 
 # --- health ------------------------------------------------------------------------------------------------------
@@ -285,8 +167,20 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """The streams are open (restored from the store) and requests are served."""
-    ready = _service(request).ready
+    ready = service_of(request).ready
     return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+
+@authed
+async def metrics(request: Request, client: str) -> Response:
+    """Prometheus metrics of the streams and the server."""
+    body, content_type = service_of(request).metrics_text()
+    return Response(body, media_type=content_type)
+
+
+async def openapi(request: Request) -> Response:
+    """The API's OpenAPI description (no token: it says nothing about streams)."""
+    return JSONResponse(spec())
 
 
 # --- errors ------------------------------------------------------------------------------------------------------
@@ -319,6 +213,7 @@ async def _on_bug(request: Request, exc: Exception) -> Response:
 
 
 def api_routes() -> list[BaseRoute]:
+
     return [
         Route("/streams", start_stream, methods=["POST"]),
         Route("/streams", list_streams, methods=["GET"]),
@@ -327,6 +222,10 @@ def api_routes() -> list[BaseRoute]:
         Route("/streams/{id}/chunks", push_chunks, methods=["POST"]),
         Route("/streams/{id}/directives", direct_stream, methods=["POST"]),
         Route("/streams/{id}/events", stream_events, methods=["GET"]),
+        Route("/events", all_events, methods=["GET"]),
+        WebSocketRoute("/streams/{id}/ws", stream_socket),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

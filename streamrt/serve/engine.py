@@ -16,26 +16,32 @@ streams that are not there yet. Closing stops the provider (its last snapshots w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
 from streamrt.errors import StreamClosedError, UsageError
 from streamrt.lang.script import Script, load_script
+from streamrt.observe.metrics import instrument
 from streamrt.policy.effects import check_source
 from streamrt.runtime import Persister, Provider, StreamSpec, StreamView
 from streamrt.runtime.capabilities import script_function
 from streamrt.runtime.persist import parse_policy
 from streamrt.runtime.resume import resume_streams
 from streamrt.serve.config import ServeConfig
-from streamrt.serve.eventlog import EventLog, SqlEventLog, StreamOwner
+from streamrt.serve.eventlog import EventLog, LoggedEvent, SqlEventLog, StreamOwner
 from streamrt.serve.limits import Budget
+from streamrt.serve.metrics import ServeMetrics
 from streamrt.serve.problems import Problem
 from streamrt.serve.recorder import EventRecorder
+from streamrt.serve.subscribe import batches
 from streamrt.sources import Source, open_source
 from streamrt.store import SnapshotStore, open_store
 from streamrt.values import Keyword
@@ -74,8 +80,10 @@ class _Feed:
 class StreamService:
     """The streams a server runs for its clients."""
 
-    def __init__(self, config: ServeConfig) -> None:
+    def __init__(self, config: ServeConfig, *, provider: Provider | None = None) -> None:
         self.config = config
+        self._host_provider = provider
+        """A provider another command runs (``streamrt run --api``): served, not owned (never closed here)."""
         self.scripts: list[Script] = []
         self.processors: dict[str, Script] = {}
         self._store: SnapshotStore | None = None
@@ -86,6 +94,8 @@ class StreamService:
         self._feeds: dict[str, _Feed] = {}
         self.budget = Budget(config.limits)
         self._reaper: asyncio.Task[None] | None = None
+        self.registry = CollectorRegistry()
+        self.registry.register(ServeMetrics(self))
         self.ready = False
         self.closing = False
         self.started_at = time.time()
@@ -108,6 +118,9 @@ class StreamService:
             return
         self.closing = False
         config = self.config
+        if self._host_provider is not None:
+            await self._attach(self._host_provider)
+            return
         store = open_store(config.store)
         await store.open()
         self._store = store
@@ -124,12 +137,25 @@ class StreamService:
             if config.queue_capacity is not None:
                 kwargs["default_queue_capacity"] = config.queue_capacity
             self._provider = Provider(persistence=self._persister, observers=[self.recorder], **kwargs)
+            instrument(self._provider, self.registry)
             self._load_scripts()
             await self._restore()
             await self._start_boot_streams()
         except BaseException:
             await self.close()
             raise
+        self._reaper = asyncio.create_task(self._reap_idle(), name="streamrt-serve-idle")
+        self.ready = True
+
+    async def _attach(self, provider: Provider) -> None:
+        """Serve a provider another command runs: its streams are everyone's (``SHARED``); the log is in memory."""
+        self.log = EventLog(keep_events=self.config.keep_events, keep_seconds=self.config.keep_seconds)
+        self.recorder.log = self.log
+        provider.add_observer(self.recorder)
+        with contextlib.suppress(UsageError):  # the run's own metrics are attached already: serve ours only
+            instrument(provider, self.registry)
+        self._provider = provider
+        self._load_scripts()
         self._reaper = asyncio.create_task(self._reap_idle(), name="streamrt-serve-idle")
         self.ready = True
 
@@ -219,7 +245,9 @@ class StreamService:
         self.ready = False
         provider, self._provider = self._provider, None
         try:
-            if provider is not None:
+            if provider is not None and provider is self._host_provider:
+                provider.remove_observer(self.recorder)
+            elif provider is not None:
                 await provider.close()
         finally:
             try:
@@ -238,21 +266,44 @@ class StreamService:
 
     def view(self, client: str, stream_id: str) -> StreamView:
         """The client's stream, or 404 (another client's stream is not there, as far as this client knows)."""
-        owner = self.log.owner(stream_id)
         streams = self.provider.streams
-        if owner is None or owner.client not in (client, SHARED) or stream_id not in streams:
+        if self._client_of(stream_id) not in (client, SHARED) or stream_id not in streams:
             raise Problem("unknown-stream", f"no stream {stream_id!r}")
         return streams[stream_id]
 
     def visible(self, client: str, *, shared: bool = True) -> list[StreamView]:
         """The streams ``client`` sees (its own, and with ``shared`` the scripts' own), in start order."""
-        owners = self.log.owners()
         allowed = (client, SHARED) if shared else (client,)
-        return [
-            v
-            for v in self.provider.streams.views()
-            if (o := owners.get(v.id)) is not None and o.client in allowed
-        ]
+        return [v for v in self.provider.streams.views() if self._client_of(v.id) in allowed]
+
+    def _client_of(self, stream_id: str) -> str | None:
+        """Who owns a stream; on a served host's provider, a stream nobody started here is everyone's."""
+        owner = self.log.owner(stream_id)
+        if owner is not None:
+            return owner.client
+        return SHARED if self._host_provider is not None else None
+
+    def finished(self, stream_id: str) -> Callable[[], bool]:
+        """A test of whether the stream will log nothing more (it has ended, or is gone)."""
+        streams = self.provider.streams
+
+        def ended() -> bool:
+            return stream_id not in streams or streams[stream_id].status.terminal
+
+        return ended
+
+    async def log_events(self, stream_id: str, after: int) -> AsyncIterator[LoggedEvent]:
+        """The stream's events after ``after``, one at a time, then live, until it has ended (or the server closes)."""
+        finished = self.finished(stream_id)
+        async for batch in batches(
+            self.log, stream_id, after, finished=finished, closing=lambda: self.closing
+        ):
+            for event in batch:
+                yield event
+
+    def metrics_text(self) -> tuple[bytes, str]:
+        """The Prometheus text of the streams' and the server's metrics, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     def feed(self, stream_id: str) -> _Feed:
         feed = self._feeds.get(stream_id)

@@ -24,7 +24,9 @@ in the tail and in the table). A client that reconnects after its events were dr
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import json
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -58,10 +60,21 @@ class LoggedEvent:
     at: float
     seq: int | None = None
     """An output's seq (outputs only)."""
+    gid: int = 0
+    """The event's place in the whole log (all streams): what ``GET /events`` numbers its events by."""
 
     def wire(self) -> bytes:
         """The event as Server-Sent Events text (JSON never holds a raw newline, so one ``data:`` line)."""
         return f"id: {self.id}\r\nevent: {self.kind}\r\ndata: {self.data}\r\n\r\n".encode()
+
+    def merged_wire(self) -> bytes:
+        """The event in a merged stream: numbered by ``gid``, its data with the stream's id in front."""
+        data = '{"stream":' + json.dumps(self.stream_id) + "," + self.data[1:]
+        return f"id: {self.gid}\r\nevent: {self.kind}\r\ndata: {data}\r\n\r\n".encode()
+
+    def ws_text(self) -> str:
+        """The event as one WebSocket text message."""
+        return f'{{"id":{self.id},"event":"{self.kind}","data":{self.data}}}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +113,8 @@ class EventLog:
         self._tails: dict[str, _Tail] = {}
         self._owners: dict[str, StreamOwner] = {}
         self.appended = 0
+        self.last_gid = 0
+        self._any: asyncio.Event | None = None
 
     # --- opening and closing -----------------------------------------------------------------------------------
 
@@ -142,7 +157,8 @@ class EventLog:
                 return None
             tail.output_seq = seq
         tail.last_id += 1
-        event = LoggedEvent(stream_id, tail.last_id, kind, data, time.time(), seq)
+        self.last_gid += 1
+        event = LoggedEvent(stream_id, tail.last_id, kind, data, time.time(), seq, self.last_gid)
         tail.events.append(event)
         self.appended += 1
         self._added(event)
@@ -151,6 +167,10 @@ class EventLog:
         if changed is not None:
             tail.changed = None
             changed.set()
+        anything = self._any
+        if anything is not None:
+            self._any = None
+            anything.set()
         return event
 
     def _added(self, event: LoggedEvent) -> None:
@@ -210,8 +230,57 @@ class EventLog:
             tail.changed = asyncio.Event()
         await tail.changed.wait()
 
+    async def read_merged(
+        self, stream_ids: list[str], after_gid: int, limit: int = _READ_LIMIT
+    ) -> list[LoggedEvent]:
+        """Events of ``stream_ids`` past ``after_gid`` in log order (up to about ``limit``), for ``GET /events``."""
+        merged: list[LoggedEvent] = []
+        cut: int | None = None
+        for sid in stream_ids:
+            tail = self._tails.get(sid)
+            if tail is None:
+                continue
+            events = tail.events
+            if tail.last_id == 0:
+                continue
+            if not events or events[0].gid > after_gid:
+                # older events of this stream are in the table (all committed: the tail keeps what is not)
+                before = events[0].id if events else tail.last_id + 1
+                page = await self._read_stored_gid(sid, after_gid, limit, before)
+                if len(page) < limit:
+                    page += list(events)[: limit - len(page)]
+                full = len(page) >= limit
+            else:
+                start = bisect.bisect_right(events, after_gid, key=lambda e: e.gid)
+                page = [events[i] for i in range(start, min(start + limit, len(events)))]
+                full = start + limit < len(events)
+            if full and page:
+                cut = page[-1].gid if cut is None else min(cut, page[-1].gid)
+            merged += page
+        merged.sort(key=lambda e: e.gid)
+        if cut is not None:
+            merged = [e for e in merged if e.gid <= cut]
+        return merged
+
+    async def _read_stored_gid(
+        self, stream_id: str, after_gid: int, limit: int, before: int
+    ) -> list[LoggedEvent]:
+        """Events past ``after_gid`` with ids below ``before`` that are no longer in the tail (none, in memory)."""
+        return []
+
+    async def wait_any(self, after_gid: int) -> None:
+        """Until the log has an event past ``after_gid`` (of any stream), or the log is closing."""
+        if self.last_gid > after_gid:
+            return
+        if self._any is None:
+            self._any = asyncio.Event()
+        await self._any.wait()
+
     def wake_all(self) -> None:
         """Wake every waiting subscriber (the server is closing: they look at the stream and end)."""
+        if self._any is not None:
+            self._any.set()
+            self._any = None
         for tail in self._tails.values():
             if tail.changed is not None:
                 tail.changed.set()
@@ -261,6 +330,7 @@ class SqlEventLog(EventLog):
         await self._db.open()
         for stream_id, last_id, output_seq in await self._db.last_ids():
             self._restored(stream_id, last_id, output_seq)
+        self.last_gid = await self._db.last_gid()
         for owner in await self._db.owners():
             self._owners[owner.stream_id] = owner
         self._writer = asyncio.create_task(self._write_loop(), name="streamrt-event-log")
@@ -284,6 +354,11 @@ class SqlEventLog(EventLog):
 
     async def _read_stored(self, stream_id: str, after: int, limit: int) -> list[LoggedEvent]:
         return await self._db.read(stream_id, after, limit)
+
+    async def _read_stored_gid(
+        self, stream_id: str, after_gid: int, limit: int, before: int
+    ) -> list[LoggedEvent]:
+        return await self._db.read(stream_id, after_gid, limit, by_gid=True, before=before)
 
     async def flush(self) -> None:
         if self._failure is not None:

@@ -79,3 +79,6 @@ class Budget:
 
     def subscribers(self, client: str) -> int:
         return self._subscribers.get(client, 0)
+
+    def total_subscribers(self) -> int:
+        return sum(self._subscribers.values())

@@ -28,15 +28,16 @@ _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
 class _Uvicorn(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, service: StreamService) -> None:
+    def __init__(self, config: uvicorn.Config, service: StreamService, *, handle_signals: bool) -> None:
         super().__init__(config)
         self._service = service
+        self._handle_signals = handle_signals
         self.signals: list[int] = []
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         """SIGINT / SIGTERM stop the server gracefully and are remembered (uvicorn's own re-raises them after)."""
-        if threading.current_thread() is not threading.main_thread():
+        if not self._handle_signals or threading.current_thread() is not threading.main_thread():
             yield
             return
         loop = asyncio.get_running_loop()
@@ -61,12 +62,20 @@ class ApiServer:
     """One app on one address; ``port=0`` picks a free port (see :attr:`port` once started)."""
 
     def __init__(
-        self, app: Starlette, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning"
+        self,
+        app: Starlette,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log_level: str = "warning",
+        handle_signals: bool = False,
     ) -> None:
         self.app = app
         self.host = host
         self.port = port
         self.log_level = log_level
+        self.handle_signals = handle_signals
+        """Stop gracefully on SIGINT / SIGTERM (a command's server; not one a program or a test embeds)."""
         self.service: StreamService = app.state.service
         self._server: _Uvicorn | None = None
         self._task: asyncio.Task[Any] | None = None
@@ -108,7 +117,7 @@ class ApiServer:
             timeout_graceful_shutdown=_GRACE,
             ws="websockets-sansio",
         )
-        self._server = server = _Uvicorn(config, self.service)
+        self._server = server = _Uvicorn(config, self.service, handle_signals=self.handle_signals)
         self._task = asyncio.create_task(server.serve(sockets=[sock]), name="streamrt-serve")
         while not server.started:
             if self._task.done():

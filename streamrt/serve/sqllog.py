@@ -52,7 +52,9 @@ events: Final = Table(
     Column("data", Text, nullable=False),
     Column("at", Float, nullable=False),
     Column("seq", BigInteger, nullable=True),
+    Column("gid", BigInteger, nullable=False),
     Index("streamrt_events_at", "at"),
+    Index("streamrt_events_gid", "stream_id", "gid"),
 )
 owners: Final = Table(
     "streamrt_serve_streams",
@@ -126,6 +128,12 @@ class SqlTables:
                 rows = (await conn.execute(query)).all()
         return [(sid, int(last), int(seq or 0)) for sid, last, seq in rows]
 
+    async def last_gid(self) -> int:
+        with self._errors("reading its last id"):
+            async with self._db.connect() as conn:
+                value = (await conn.execute(select(func.max(events.c.gid)))).scalar()
+        return int(value or 0)
+
     async def owners(self) -> list[StreamOwner]:
         with self._errors("reading stream owners"):
             async with self._db.connect() as conn:
@@ -152,24 +160,34 @@ class SqlTables:
 
     async def write(self, batch: Sequence[LoggedEvent]) -> None:
         rows = [
-            {"stream_id": e.stream_id, "id": e.id, "kind": e.kind, "data": e.data, "at": e.at, "seq": e.seq}
+            {
+                "stream_id": e.stream_id,
+                "id": e.id,
+                "kind": e.kind,
+                "data": e.data,
+                "at": e.at,
+                "seq": e.seq,
+                "gid": e.gid,
+            }
             for e in batch
         ]
         with self._errors("writing events"):
             async with self._db.begin() as conn:
                 await conn.execute(insert(events), rows)
 
-    async def read(self, stream_id: str, after: int, limit: int) -> list[LoggedEvent]:
-        query = (
-            select(events)
-            .where(and_(events.c.stream_id == stream_id, events.c.id > after))
-            .order_by(events.c.id)
-            .limit(limit)
-        )
+    async def read(
+        self, stream_id: str, after: int, limit: int, *, by_gid: bool = False, before: int | None = None
+    ) -> list[LoggedEvent]:
+        """Events past ``after`` (an id, or with ``by_gid`` a gid) and with ids below ``before``, oldest first."""
+        column = events.c.gid if by_gid else events.c.id
+        where = and_(events.c.stream_id == stream_id, column > after)
+        if before is not None:
+            where = and_(where, events.c.id < before)
+        query = select(events).where(where).order_by(events.c.id).limit(limit)
         with self._errors("reading events"):
             async with self._db.connect() as conn:
                 rows = (await conn.execute(query)).all()
-        return [LoggedEvent(r.stream_id, r.id, r.kind, r.data, r.at, r.seq) for r in rows]
+        return [LoggedEvent(r.stream_id, r.id, r.kind, r.data, r.at, r.seq, r.gid) for r in rows]
 
     async def prune_counts(self, cuts: Mapping[str, int]) -> None:
         with self._errors("dropping old events"):
