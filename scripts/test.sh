@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash .ci/ensure-postgres.sh
 bash .ci/ensure-redis.sh
 bash .ci/ensure-node.sh
+bash .ci/ensure-chromium.sh
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi

@@ -28,6 +28,7 @@ from streamrt.serve.config import ServeConfig
 from streamrt.serve.engine import StreamService
 from streamrt.serve.http import authed, base_url, json_body, read_body, service_of, stream_json
 from streamrt.serve.openapi import spec
+from streamrt.serve.page import end_session, start_session, status_page
 from streamrt.serve.problems import CODES, Problem, problem_of, problem_response
 from streamrt.serve.streaming import all_events, stream_events, stream_socket
 from streamrt.values import from_json, to_json
@@ -226,6 +227,9 @@ def api_routes() -> list[BaseRoute]:
         WebSocketRoute("/streams/{id}/ws", stream_socket),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/", status_page, methods=["GET"]),
+        Route("/session", start_session, methods=["POST"]),
+        Route("/session", end_session, methods=["DELETE"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

@@ -23,7 +23,15 @@ from starlette.requests import HTTPConnection
 from streamrt.errors import UsageError
 from streamrt.serve.problems import Problem
 
-__all__ = ["ANONYMOUS", "COOKIE", "ENV_TOKENS", "authenticate", "hash_token", "load_tokens"]
+__all__ = [
+    "ANONYMOUS",
+    "COOKIE",
+    "ENV_TOKENS",
+    "authenticate",
+    "client_of_token",
+    "hash_token",
+    "load_tokens",
+]
 
 ANONYMOUS: Final = "anonymous"
 """The client of every request under ``--no-auth``."""
@@ -93,6 +101,11 @@ def authenticate(conn: HTTPConnection, tokens: Mapping[str, str], *, no_auth: bo
             "a bearer token is required",
             headers={"WWW-Authenticate": 'Bearer realm="streamrt"'},
         )
+    return client_of_token(token, tokens)
+
+
+def client_of_token(token: str, tokens: Mapping[str, str]) -> str:
+    """The client a token belongs to, compared with every known digest in constant time; or a 401 problem."""
     digest = hash_token(token).encode()
     found: str | None = None
     for known, client in tokens.items():

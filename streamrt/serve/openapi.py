@@ -217,6 +217,27 @@ SPEC: Final[dict[str, Any]] = {
                 "responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {"schema": {"type": "string"}}}}, **_COMMON},
             }
         },
+        "/": {
+            "get": {
+                "summary": "The live status page: streams with status, rates, queue depth, last outputs, and "
+                           "pause / resume / cancel buttons (no token for the page itself)",
+                "security": [],
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            }
+        },
+        "/session": {
+            "post": {
+                "summary": "Exchange `{\"token\"}` for the HttpOnly session cookie the status page uses (no token header)",
+                "security": [],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {"204": {"description": "the cookie is set"}, "400": _problem("no token in the body (`bad-request`)"), **_COMMON},
+            },
+            "delete": {
+                "summary": "Forget the session cookie",
+                "security": [],
+                "responses": {"204": {"description": "the cookie is cleared"}},
+            },
+        },
         "/healthz": {
             "get": {
                 "summary": "The process answers (no token)",
