@@ -18,6 +18,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +31,7 @@ from streamrt.errors import ScriptError, StreamrtError, UsageError
 from streamrt.lang.effects import guard_capabilities
 from streamrt.lang.meter import DEFAULT_LIMITS, Limits
 from streamrt.lang.script import Script, load_script
+from streamrt.lang.turn import halt, unhalt
 from streamrt.observe.logs import Console, configure_logging, unconfigure_logging
 from streamrt.observe.session import Observation, ObserveOptions, observe_options
 from streamrt.policy.effects import SecurityContext, check_source
@@ -154,23 +156,53 @@ def _stop(stop: asyncio.Future[int], code: int) -> None:
 
 @contextlib.contextmanager
 def _signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Future[int]) -> Iterator[None]:
-    """Turn SIGINT/SIGTERM into an exit code on ``stop`` while the run lasts (no-op where unsupported)."""
-    installed = []
-    for sig, code in _EXIT_FOR_SIGNAL.items():
+    """SIGINT / SIGTERM while the run lasts (nothing is installed off the main thread).
 
-        def on_signal(code: int = code) -> None:
-            _stop(stop, code)
+    The first signal halts processing at once (:func:`streamrt.lang.turn.halt`: a batch stops at its next chunk,
+    a metered processor part way through its chunk, which stays queued for a resume) and ends the run with the
+    signal's exit code: intake stops, sources close, the last snapshots are written. The handler is Python's own,
+    run between two bytecodes of whatever runs, not the event loop's, which runs only once the loop gets control
+    back: a busy processor made that one deaf for minutes. A second signal during the shutdown leaves at once
+    (:func:`_leave_now`): an unmetered processor (``--no-limits``) cannot be stopped part way, and this is the way
+    out of one that never ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = 0
 
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal received
+        received += 1
+        code = _EXIT_FOR_SIGNAL.get(signal.Signals(signum), EXIT_SIGINT)
+        if received > 1:
+            _leave_now(code)
+        halt()
+        with contextlib.suppress(RuntimeError):  # the loop is closing: the run is ending anyway
+            loop.call_soon_threadsafe(_stop, stop, code)
+
+    previous: dict[signal.Signals, Any] = {}
+    for sig in _EXIT_FOR_SIGNAL:
         try:
-            loop.add_signal_handler(sig, on_signal)
-        except (NotImplementedError, RuntimeError, ValueError):
+            previous[sig] = signal.signal(sig, on_signal)
+        except (ValueError, OSError):
             continue
-        installed.append(sig)
     try:
         yield
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        unhalt()
+
+
+def _leave_now(code: int) -> None:
+    """Exit at once, from a signal handler: nothing more runs, not even the final snapshots (the store keeps the
+    last committed ones, and a resume goes on from them). Outputs are written a line at a time, and flushed."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # the signal may have come in the middle of a write to it
+            stream.flush()
+    os.write(2, b"streamrt: a second signal: leaving at once, without the final snapshots\n")
+    os._exit(code)
 
 
 class _Sources:

@@ -27,7 +27,9 @@ so the per-chunk reset needs no wrapper around the processor, and a host that gi
 Fuel is handed out in slices of at most :data:`SLICE` steps; ``_rt_fuel`` (:meth:`_Meter.refill`) runs once per
 slice, takes the slice from the chunk's budget, reads the clock (the first refill of a chunk starts it, so a
 chunk's first ``SLICE`` steps are not timed: well under a millisecond) and raises :class:`LimitExceededError` when
-the fuel or the time is gone. Each nested compiled function call is one step.
+the fuel or the time is gone. Each nested compiled function call is one step. The same clock reading tells the
+runtime's turn (:mod:`streamrt.lang.turn`) that a processor still runs when its batch's turn is over, and stops it
+with :class:`~streamrt.lang.turn.Halted` when the host halted processing (a shutdown).
 
 Processors run on the event loop's thread, one chunk at a time, so one meter per variant serves all the streams
 that share it. The variant's top level is run again in its own namespace to define its functions; the results of
@@ -49,6 +51,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
 from streamrt.errors import LimitExceededError, ScriptError, UsageError
+from streamrt.lang.turn import TURN
 from streamrt.values import Keyword, pr_str
 
 __all__ = [
@@ -200,6 +203,9 @@ class _Meter:
 
     def refill(self) -> None:
         now = time.perf_counter()
+        if now > TURN.deadline:
+            # the batch's turn is over (or processing halted) while this processor runs: see streamrt.lang.turn
+            TURN.overrun()
         state = self.c
         if state is None:
             # the first refill of this chunk: the prologue handed out its first slice

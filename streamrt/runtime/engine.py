@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StreamClosedError
+from streamrt.lang.turn import TURN, Halted
 from streamrt.meta import ENDED_AT, RECEIVED_AT, SEQ, SOURCE, STREAM_ID
 from streamrt.policy.guard import MEMORY_DEAD_LETTERS, OnError
 from streamrt.runtime.callables import failure_text, name_of, takes_meta
@@ -229,6 +230,10 @@ class Engine:
                     lingered = True
                 else:
                     lingered = False
+                if TURN.spent:
+                    # the batch used its whole turn (a slow processor): to the back, behind what the other tasks'
+                    # next steps make ready too (a source's chunk, then its stream's worker)
+                    await asyncio.sleep(0)
                 await asyncio.sleep(0)
         finally:
             tasks.worker = None
@@ -376,6 +381,8 @@ class Engine:
         if rec.source_failure is not None:
             self.fail(rec, rec.source_failure)
             return
+        if TURN.halted:
+            return  # a shutdown: the stream ends when it is resumed
         t = transition(rec.status, Event.END)
         fn = rec.program.on_end
         if t.run_on_end and fn is not None:
@@ -393,6 +400,8 @@ class Engine:
                 rec.state = new_state
                 if outs:
                     self.emit(rec, outs)
+            except Halted:
+                return  # stopped part way by a shutdown: it runs again when the stream is resumed
             except Exception as exc:
                 self.fail(rec, f"{label} failed: {failure_text(exc)}")
                 return

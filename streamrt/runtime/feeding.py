@@ -7,7 +7,8 @@ A chunk a host pushes is accepted at once when the queue has room (:meth:`Engine
 
 - an active stream is drained right here, by the producer, one batch at a time (:meth:`Feeder.make_room`: a
   direct hand-off, no task switch per batch; the FIFO keeps the order whoever processes it), and the producer
-  yields once every ``YIELD_EVERY`` chunks so that other tasks get their turn; a paused stream makes it wait
+  yields once every ``YIELD_EVERY`` chunks, or sooner once a turn's time is used (:mod:`streamrt.lang.turn`), so
+  that other tasks get their turn however slow the processor; a paused stream makes it wait
   (:meth:`Feeder.wait_room`), timed as backpressure, up to a deadline when the host gave one;
 - ``push_many``'s producer, once it has drained a full queue and nothing is queued or in flight, processes the rest
   of its chunks straight from the host's iterable, ``HAND_OFF`` at a time, numbering each as it is taken
@@ -26,9 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
+from streamrt.lang.turn import TURN, TURN_S
 from streamrt.runtime.engine import Engine
 from streamrt.runtime.machine import Status
 from streamrt.runtime.stream import StreamRecord
@@ -55,6 +58,17 @@ class Feeder:
         self.engine = engine
         self.inline = 0
         """Chunks producers processed since one of them last yielded."""
+        self.yielded = time.perf_counter()
+        """When one of them last yielded."""
+
+    async def take_turns(self) -> None:
+        """After a batch a producer processed itself: yield to the event loop once every ``YIELD_EVERY`` chunks or
+        once a turn's time (:data:`~streamrt.lang.turn.TURN_S`) is used, whichever comes first."""
+        now = time.perf_counter()
+        if self.inline >= YIELD_EVERY or now - self.yielded >= TURN_S:
+            self.inline = 0
+            await asyncio.sleep(0)
+            self.yielded = time.perf_counter()
 
     async def push_many(
         self,
@@ -95,7 +109,7 @@ class Feeder:
         False if ``deadline`` (the event loop's clock) passed first.
 
         An active stream is drained right here, by the producer, one batch at a time; the producer then yields
-        once every ``YIELD_EVERY`` chunks so other tasks get their turn. A paused stream makes the producer wait,
+        as :meth:`take_turns` says, so other tasks get their turn. A paused stream makes the producer wait,
         timed as backpressure. ``drain`` is ``push_many``'s, whose producer goes on processing straight from its
         iterable once the queue is empty and nothing is in flight (:meth:`hand_off`): an active stream's queue is
         drained to the end, and a write the stream waits for meanwhile is waited for here too.
@@ -111,16 +125,20 @@ class Feeder:
                     return True
             elif len(rec.queue) < rec.queue.capacity:
                 return True
-            if rec.status is _ACTIVE and tasks.pending is None:
+            if (
+                rec.status is _ACTIVE
+                and tasks.pending is None
+                and (drain or tasks.worker is None or rec.pace >= tasks.batch)
+            ):
+                # (a stream with a worker whose batch outlasts half a turn is left to its worker, so it takes
+                # one turn at a time rather than one per task that feeds it)
                 self.inline += engine.run_batch(rec)
                 if engine.persistence is not None:
                     engine.ask_policy(rec)
                     if tasks.pending is not None:
                         await engine.settle(rec)
                 engine.after_batch(rec)
-                if self.inline >= YIELD_EVERY:
-                    self.inline = 0
-                    await asyncio.sleep(0)
+                await self.take_turns()
             elif not await self.wait_room(rec, deadline):
                 return False
         return True
@@ -214,8 +232,15 @@ class Feeder:
                         itertools.chain(head, itertools.islice(rest, size - len(head))), start + 1
                     )
                     n = loop(engine, rec, chunks, meta, received, start)
-                    # fewer than asked for, with nothing to stop the batch: ``rest`` ran out
-                    ran_out = n < size and rec.status is _ACTIVE and tasks.pending is None
+                    # fewer than asked for, with nothing that stops a batch (a status, a write, a halt that put
+                    # a chunk back in the queue, a turn that is over): ``rest`` ran out
+                    ran_out = (
+                        n < size
+                        and rec.status is _ACTIVE
+                        and tasks.pending is None
+                        and not rec.queue
+                        and (n == 0 or time.perf_counter() < TURN.deadline)
+                    )
             except BaseException:
                 # the host's iterable raised: the producer leaves; the chunks it processed are the policy's all the same
                 engine.ask_policy(rec)
@@ -240,8 +265,6 @@ class Feeder:
             if ran_out:
                 return total, None
             self.inline += n
-            if self.inline >= YIELD_EVERY:
-                self.inline = 0
-                await asyncio.sleep(0)
+            await self.take_turns()
             if not self.can_hand_off(rec):
                 return total, rest

@@ -16,8 +16,11 @@ key (the way :mod:`streamrt.policy.schema` compiles a check per schema). The gen
 line numbers and file name, so a traceback points into this file.
 
 A variant processes chunks from ``chunks`` until it runs out, the stream stops being active (a directive, a
-failure, a processor pausing its own stream through a capability) or a write the stream must wait for is set off
-(``rec.tasks.pending``). It keeps the state and the counters in locals and writes them back to the record before
+failure, a processor pausing its own stream through a capability), its turn on the event loop is over (the time a
+batch may take, :mod:`streamrt.lang.turn`: so a slow stream cannot starve the others, nor a shutdown) or a write
+the stream must wait for is set off (``rec.tasks.pending``). The status and the turn cost one test per chunk
+between them, ``seq >= rec.look_at``: a status change sets ``look_at`` to 0, and the clock is read only every
+``rec.pace`` chunks. A halt (a shutdown) that stops a metered processor part way puts its chunk back in the queue. It keeps the state and the counters in locals and writes them back to the record before
 anything else can look at it: the slow path of the result contract, a failure, the end of the batch. Queued chunks
 come as ``(seq, chunk, meta, received_at)`` entries popped one at a time; handed-off chunks as ``(seq, chunk)``
 pairs numbered as they are taken, all with the batch's metadata and time.
@@ -33,6 +36,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from streamrt.errors import SchemaViolation
+from streamrt.lang.turn import TURN, Halted
 from streamrt.meta import RECEIVED_AT, SEQ, SOURCE, STREAM_ID
 from streamrt.policy.guard import Guard, OnError
 from streamrt.runtime.callables import failure_text
@@ -74,7 +78,8 @@ class LoopHost(Protocol):
 
 
 ChunkLoop = Callable[["LoopHost", "StreamRecord", Iterator[Any], Meta, float, int], int]
-"""``loop(host, rec, chunks, meta, received, seq)``: process ``chunks`` (numbered after ``seq``); how many were."""
+"""``loop(host, rec, chunks, meta, received, seq)``: process ``chunks`` (numbered after ``seq``); how many it took
+(processed, or one put back in the queue by a halt)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,9 @@ def _template(
     state = rec.state
     start = done = seq
     failed: Exception | None = None
+    back = 0
+    look = TURN.look
+    TURN.begin(rec, seq)
     if K.meta:
         kind = rec.source_kind
     if K.input:
@@ -208,19 +216,27 @@ def _template(
                     break
                 if not host.skip(rec, exc, seq, chunk, cmeta, received):
                     break
-            # checked after every chunk: a processor may pause or cancel its own stream through a capability
-            if rec.status is not active:
+            # one test after every chunk: the status changed (a processor may pause or cancel its own stream
+            # through a capability), the stream's turn is over, or its pace says to look at the clock
+            if seq >= rec.look_at and (rec.status is not active or not look(rec, seq, start)):
                 break
+    except Halted:
+        # a halt stopped the processor part way through the chunk, which is therefore not processed (the state is
+        # the one before it): it goes back to the front of the queue, for the snapshot and a resume
+        if seq == start:
+            raise  # a timer's run (numbered as the chunk before it), which its runner keeps due
+        back = 1
+        rec.queue.appendleft((seq, chunk, cmeta, received))
     finally:
         rec.state = state
-        rec.processed += seq - done
+        rec.processed += seq - done - back
         if not K.queued:
             rec.seq = seq
         n = seq - start
         if failed is not None:
             host.fail(rec, chunk_failure(failed, seq), seq)
-        if n:
-            host.batch_done(rec, n, received, K.queued)
+        if n > back:
+            host.batch_done(rec, n - back, received, K.queued)
     return n
 
 
@@ -340,6 +356,8 @@ _NAMESPACE: Final = {
         "RESULT_KEYS",
         "chunk_failure",
         "interpret",
+        "Halted",
+        "TURN",
     )
 }
 _GENERATED: dict[LoopKey, ChunkLoop] = {}

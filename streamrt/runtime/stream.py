@@ -196,9 +196,11 @@ class StreamRecord:
         "last_event_time",
         "last_latency",
         "letters",
+        "look_at",
         "message",
         "output_seq",
         "outputs",
+        "pace",
         "processed",
         "program",
         "queue",
@@ -261,6 +263,11 @@ class StreamRecord:
         self.due: deque[tuple[Any, int, float]] | None = None
         """Timers that came due and wait to run: ``(name, last chunk accepted before, due time)``, in order."""
         self.timers_run = 0
+        self.look_at = 0
+        """The chunk after which the chunk loop looks around: at the status, and at the clock for the stream's turn
+        (:mod:`streamrt.lang.turn`); 0 (at once) after a status change."""
+        self.pace = 1
+        """Chunks between two looks at the clock, as learned from the stream's speed."""
 
     def __repr__(self) -> str:
         return f"<StreamRecord {self.id} {self.status.value} queued={len(self.queue)}>"
@@ -336,6 +343,7 @@ class StreamRecord:
     def apply(self, event: Event, message: str | None = None) -> Transition:
         """Feed ``event`` to the machine and do the record's part of the effects (discard, count, keep message)."""
         t = transition(self.status, event)
+        self.look_at = 0  # a batch in progress looks at the new status after its chunk
         if t.effects:
             if t.record_error:
                 self.errors += 1

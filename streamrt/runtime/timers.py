@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from streamrt.errors import EffectDeniedError, UsageError
+from streamrt.lang.turn import Halted
 from streamrt.meta import KIND, TIMER
 from streamrt.runtime.contract import TimerRequest
 from streamrt.runtime.machine import Status, Transition
@@ -166,14 +167,20 @@ class Timers:
         queue = rec.queue
         if queue and queue[0][0] <= due[0][1]:
             return 0
-        name, _, when = due.popleft()
+        timer = due.popleft()
+        name, _, when = timer
         if not due:
             rec.due = None
         engine = self.engine
         chunk, meta = timer_chunk(name, when)
         last = rec.seq - len(queue)
         entry = (last, chunk, meta, engine.clock())
-        rec.program.loops.queued(_TimerRun(engine, name), rec, iter((entry,)), None, 0.0, last)
+        try:
+            rec.program.loops.queued(_TimerRun(engine, name), rec, iter((entry,)), None, 0.0, last)
+        except Halted:
+            # a halt (a shutdown) stopped the processor part way: the timer stays due, first
+            rec.due = deque((timer, *(rec.due or ())))
+            return 1
         rec.timers_run += 1
         persistence = engine.persistence
         if persistence is not None and not rec.status.terminal and rec.tasks.pending is None:
