@@ -258,6 +258,12 @@ def _add_policy_arguments(
     group.add_argument(
         "--max-size", metavar="N", type=_positive_int, help="items in one value built (default 1,000,000)"
     )
+    group.add_argument(
+        "--max-state",
+        metavar="N",
+        type=_positive_int,
+        help="bytes of one stream's state (default 100,000,000)",
+    )
     group.add_argument("--no-limits", action="store_true", help="run processors without per-chunk limits")
     if streams:
         group.add_argument(
@@ -279,10 +285,18 @@ def _policy_options(args: argparse.Namespace) -> dict[str, Any]:
         options["security"] = SecurityContext.parse(allow=args.allow, deny=args.deny)
     if not hasattr(args, "no_limits"):
         return options
-    given = {"fuel": args.fuel, "time-ms": args.time_ms, "depth": args.depth, "max-size": args.max_size}
+    given = {
+        "fuel": args.fuel,
+        "time-ms": args.time_ms,
+        "depth": args.depth,
+        "max-size": args.max_size,
+        "max-state": args.max_state,
+    }
     if args.no_limits:
         if any(v is not None for v in given.values()):
-            raise UsageError("--no-limits cannot be combined with --fuel, --time-ms, --depth or --max-size")
+            raise UsageError(
+                "--no-limits cannot be combined with --fuel, --time-ms, --depth, --max-size or --max-state"
+            )
         options["limits"] = None
     else:
         options["limits"] = DEFAULT_LIMITS.merged({k: v for k, v in given.items() if v is not None})

@@ -76,17 +76,21 @@ _HOW = {
     "time_ms": ("time-ms", "milliseconds of wall-clock time on one chunk"),
     "depth": ("depth", "nested function calls"),
     "max_size": ("max-size", "items (or characters) in one value built"),
+    "max_state": ("max-state", "bytes of state (its values' memory, each shared one counted once)"),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What one chunk may use. Every field is a positive int; the defaults are generous on purpose."""
+    """What one chunk may use, and how large a stream's state may grow (``max_state``, checked by the runtime on a
+    budget: :mod:`streamrt.runtime.state_size`). Every field is a positive int; the defaults are generous on
+    purpose."""
 
     fuel: int = 10_000_000
     time_ms: int = 2_000
     depth: int = 800
     max_size: int = 1_000_000
+    max_state: int = 100_000_000
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -125,6 +125,7 @@ class StreamBuilder:
             on_end=on_end,
             guard=guard,
             loops=loops_for(meta, shape, guard),
+            max_state=None if limits is None else limits.max_state,
         )
         if limits is not None:
             # a script's functions run as their metered variant (host functions run as they are)

@@ -29,6 +29,7 @@ from streamrt.errors import StreamClosedError
 from streamrt.lang.turn import TURN, Halted
 from streamrt.meta import ENDED_AT, RECEIVED_AT, SEQ, SOURCE, STREAM_ID
 from streamrt.policy.guard import MEMORY_DEAD_LETTERS, OnError
+from streamrt.runtime import state_size
 from streamrt.runtime.callables import failure_text, name_of, takes_meta
 from streamrt.runtime.contract import TimerRequest, interpret
 from streamrt.runtime.events import EventHub, StatusChange
@@ -278,7 +279,13 @@ class Engine:
         return loop(self, rec, itertools.islice(iter(queue.popleft, None), k), None, 0.0, first - 1)
 
     def batch_done(self, rec: StreamRecord, n: int, received: float, queued: bool) -> None:
-        """After ``n`` chunks were processed (once per batch, every loop): latency, last event, observers."""
+        """After ``n`` chunks were processed (once per batch, every loop): latency, last event, observers, and
+        the size of the state when its look is due (:mod:`streamrt.runtime.state_size`)."""
+        limit = rec.program.max_state
+        if limit is not None and TURN.began >= rec.state_check_at and rec.status is _ACTIVE:
+            problem = state_size.look(rec, limit, TURN.began)
+            if problem is not None:
+                self.fail(rec, problem)
         now = self.clock()
         rec.last_latency = latency = now - received
         rec.last_event_time = now
@@ -404,6 +411,12 @@ class Engine:
                 return  # stopped part way by a shutdown: it runs again when the stream is resumed
             except Exception as exc:
                 self.fail(rec, f"{label} failed: {failure_text(exc)}")
+                return
+        if self.persistence is not None:
+            # a stream whose last snapshot cannot be stored has not completed: nothing of it would be kept
+            problem = self.persistence.unstorable(rec)
+            if problem is not None:
+                self.fail(rec, f"its snapshot cannot be stored: {problem}")
                 return
         self.carry_out(rec, rec.apply(Event.END))
 

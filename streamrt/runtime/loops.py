@@ -144,8 +144,6 @@ def _template(
     state = rec.state
     start = done = seq
     failed: Exception | None = None
-    back = 0
-    look = TURN.look
     TURN.begin(rec, seq)
     if K.meta:
         kind = rec.source_kind
@@ -218,25 +216,25 @@ def _template(
                     break
             # one test after every chunk: the status changed (a processor may pause or cancel its own stream
             # through a capability), the stream's turn is over, or its pace says to look at the clock
-            if seq >= rec.look_at and (rec.status is not active or not look(rec, seq, start)):
+            if seq >= rec.look_at and (rec.status is not active or not TURN.look(rec, seq, start)):
                 break
     except Halted:
         # a halt stopped the processor part way through the chunk, which is therefore not processed (the state is
         # the one before it): it goes back to the front of the queue, for the snapshot and a resume
         if seq == start:
             raise  # a timer's run (numbered as the chunk before it), which its runner keeps due
-        back = 1
+        done = seq  # so it is not counted as processed
         rec.queue.appendleft((seq, chunk, cmeta, received))
     finally:
         rec.state = state
-        rec.processed += seq - done - back
+        rec.processed += seq - done
         if not K.queued:
             rec.seq = seq
         n = seq - start
         if failed is not None:
             host.fail(rec, chunk_failure(failed, seq), seq)
-        if n > back:
-            host.batch_done(rec, n - back, received, K.queued)
+        if n:
+            host.batch_done(rec, n, received, K.queued)
     return n
 
 

@@ -41,10 +41,10 @@ import functools
 import re
 import time
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
-from streamrt.errors import StoreError, UsageError
+from streamrt.errors import StoreError, UnstorableValueError, UsageError
 from streamrt.runtime.capture import snapshot_of
 from streamrt.runtime.leases import LEASE_TTL, StoreLeases
 from streamrt.runtime.lifelog import log_snapshots
@@ -52,7 +52,7 @@ from streamrt.runtime.machine import Status
 from streamrt.runtime.ports import Leases, Persistence, PersistenceHost
 from streamrt.runtime.stream import BATCH, StreamRecord
 from streamrt.runtime.views import StreamView
-from streamrt.store import Snapshot, SnapshotStore
+from streamrt.store import Snapshot, SnapshotStore, encode_snapshot
 from streamrt.store.group import GroupCommit
 from streamrt.store.snapshot import DeadLetter
 
@@ -248,6 +248,16 @@ class Persister:
         # the previous snapshot is not committed yet, or a status change: the stream waits for the commit
         return self._group.wait(record.id)
 
+    def unstorable(self, record: StreamRecord) -> str | None:
+        """Why the stream's snapshot cannot be stored (it is encoded now, and thrown away), or None."""
+        if record.id not in self._last:
+            return None
+        try:
+            encode_snapshot(self.snapshot_of(record))
+        except UnstorableValueError as exc:
+            return str(exc)
+        return None
+
     def span(self, record: StreamRecord) -> int | None:
         """How many chunks the stream may process before the policy must be asked again (None: no limit).
 
@@ -296,7 +306,15 @@ class Persister:
         if record is None or stream_id not in self._last:
             return None
         self._last[stream_id] = (record.processed, time.monotonic())
-        return self.snapshot_of(record)
+        snap = self.snapshot_of(record)
+        if record.status is Status.ERROR and self.unstorable(record) is not None:
+            # it failed because its state cannot be stored: keep the failure, without the state
+            snap = replace(
+                snap,
+                state=None,
+                status_message=f"{record.message} (the snapshot keeps no state: it cannot be stored)",
+            )
+        return snap
 
     def snapshot_of(self, record: StreamRecord) -> Snapshot:
         """A stream's snapshot as this persister writes it (with the script's hash and path, the source's URI)."""

@@ -53,6 +53,10 @@ class Persistence(Protocol):
     def status_changed(self, record: StreamRecord) -> Awaitable[None] | None:
         """The stream's status changed; an awaitable returned is waited for before the next chunk."""
 
+    def unstorable(self, record: StreamRecord) -> str | None:
+        """Why the stream's snapshot could not be stored now (a value its codec refuses), or None; asked before the
+        stream completes, so a state that cannot be kept ends it in ``:error`` rather than ``:completed``."""
+
     def checkpoint(self, record: StreamRecord) -> Awaitable[None] | None:
         """``:checkpoint``: snapshot now; an awaitable returned is waited for before the next chunk."""
 

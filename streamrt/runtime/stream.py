@@ -107,7 +107,17 @@ class Program:
     """How a stream runs its chunks: its functions, its guard, and the loops generated for that configuration
     (streams of one processor without a guard share one)."""
 
-    __slots__ = ("__weakref__", "guard", "loops", "name", "on_end", "processor", "shape", "takes_meta")
+    __slots__ = (
+        "__weakref__",
+        "guard",
+        "loops",
+        "max_state",
+        "name",
+        "on_end",
+        "processor",
+        "shape",
+        "takes_meta",
+    )
 
     def __init__(
         self,
@@ -119,6 +129,7 @@ class Program:
         on_end: Callable[..., Any] | None = None,
         guard: Guard | None = None,
         loops: Loops,
+        max_state: int | None = None,
     ) -> None:
         self.processor = processor
         self.name = name
@@ -130,6 +141,8 @@ class Program:
         """Schemas and ``:on-error`` policy (:mod:`streamrt.policy.guard`); None: nothing checked per chunk."""
         self.loops = loops
         """The chunk loops generated for this configuration (:func:`~streamrt.runtime.loops.loops_for`)."""
+        self.max_state = max_state
+        """How many bytes the state may hold (the ``max-state`` limit; None: unchecked)."""
 
 
 class StreamTasks:
@@ -210,6 +223,8 @@ class StreamRecord:
         "source_kind",
         "spec",
         "state",
+        "state_check_at",
+        "state_seen",
         "status",
         "tasks",
         "timers",
@@ -268,6 +283,10 @@ class StreamRecord:
         (:mod:`streamrt.lang.turn`); 0 (at once) after a status change."""
         self.pace = 1
         """Chunks between two looks at the clock, as learned from the stream's speed."""
+        self.state_check_at = 0.0
+        """When (``time.perf_counter``) the size of the state is looked at next (:mod:`streamrt.runtime.state_size`)."""
+        self.state_seen: tuple[int, float] | None = None
+        """The size of the state at the last look, and when."""
 
     def __repr__(self) -> str:
         return f"<StreamRecord {self.id} {self.status.value} queued={len(self.queue)}>"
