@@ -37,6 +37,8 @@ __all__ = ["Lifespan", "api_routes", "create_app"]
 
 log: Final = logging.getLogger("streamrt.serve")
 Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
+_DECODE: Final = json.JSONDecoder().decode
+"""One decoder for every NDJSON line (``json.loads`` checks the input's type and encoding on each call)."""
 _NDJSON: Final = ("application/x-ndjson", "application/jsonl", "application/ndjson", "application/json-lines")
 
 
@@ -105,11 +107,16 @@ async def delete_stream(request: Request, client: str) -> Response:
 def _chunks(body: bytes, content_type: str) -> list[Any]:
     media = content_type.split(";", 1)[0].strip().lower()
     if media in _NDJSON:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Problem("bad-request", "the body is not UTF-8; nothing was pushed") from None
         chunks = []
-        for n, line in enumerate(body.splitlines(), 1):
+        decode = _DECODE
+        for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    chunks.append(from_json(json.loads(line)))
+                    chunks.append(from_json(decode(line)))
                 except ValueError as exc:
                     raise Problem("bad-request", f"line {n} is not JSON: {exc}; nothing was pushed") from None
         return chunks

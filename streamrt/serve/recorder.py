@@ -21,8 +21,12 @@ from streamrt.values import to_json
 __all__ = ["EventRecorder", "dumps"]
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text (one encoder made once: ``json.dumps`` with options builds one per call)."""
+    return _ENCODER.encode(data)
 
 
 class EventRecorder(Observer):
