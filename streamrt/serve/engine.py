@@ -20,7 +20,7 @@ import contextlib
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -34,6 +34,7 @@ from streamrt.policy.effects import check_source
 from streamrt.runtime import Persister, Provider, StreamSpec, StreamView
 from streamrt.runtime.capabilities import script_function
 from streamrt.runtime.persist import parse_policy
+from streamrt.runtime.ports import Leases
 from streamrt.runtime.resume import resume_streams
 from streamrt.serve.config import ServeConfig
 from streamrt.serve.eventlog import EventLog, LoggedEvent, SqlEventLog, StreamOwner
@@ -43,7 +44,7 @@ from streamrt.serve.problems import Problem
 from streamrt.serve.recorder import EventRecorder
 from streamrt.serve.subscribe import batches
 from streamrt.sources import Source, open_source
-from streamrt.store import SnapshotStore, open_store
+from streamrt.store import Snapshot, SnapshotStore, open_store
 from streamrt.values import Keyword
 
 __all__ = ["DIRECTIVE_ACTIONS", "SHARED", "PushOutcome", "StreamService"]
@@ -80,10 +81,23 @@ class _Feed:
 class StreamService:
     """The streams a server runs for its clients."""
 
-    def __init__(self, config: ServeConfig, *, provider: Provider | None = None) -> None:
+    def __init__(
+        self,
+        config: ServeConfig,
+        *,
+        provider: Provider | None = None,
+        leases: Leases | None = None,
+        log: EventLog | None = None,
+        restore: bool = True,
+    ) -> None:
+        """``provider``: one another command runs (``streamrt run --api``), served, not owned (never closed here).
+        ``leases`` and ``log``: who owns streams and where events go when not this process alone (a cluster node
+        passes its Redis leases and log); ``restore``: bring back at open the streams the log names."""
         self.config = config
         self._host_provider = provider
-        """A provider another command runs (``streamrt run --api``): served, not owned (never closed here)."""
+        self._leases = leases
+        self._given_log = log
+        self._restore_at_open = restore
         self.scripts: list[Script] = []
         self.processors: dict[str, Script] = {}
         self._store: SnapshotStore | None = None
@@ -126,20 +140,25 @@ class StreamService:
         self._store = store
         try:
             durable = not (config.store or "memory:").startswith("memory")
-            log_type = SqlEventLog(str(config.store)) if durable else None
-            self.log = log_type or EventLog(keep_events=config.keep_events, keep_seconds=config.keep_seconds)
+            log_type = SqlEventLog(str(config.store)) if durable and self._given_log is None else None
+            self.log = (
+                self._given_log
+                or log_type
+                or EventLog(keep_events=config.keep_events, keep_seconds=config.keep_seconds)
+            )
             if isinstance(self.log, SqlEventLog):
                 self.log.keep_events, self.log.keep_seconds = config.keep_events, config.keep_seconds
             self.recorder.log = self.log
             await self.log.open()
-            self._persister = Persister(store, parse_policy(config.snapshot_every))
+            self._persister = Persister(store, parse_policy(config.snapshot_every), leases=self._leases)
             kwargs: dict[str, Any] = {}
             if config.queue_capacity is not None:
                 kwargs["default_queue_capacity"] = config.queue_capacity
             self._provider = Provider(persistence=self._persister, observers=[self.recorder], **kwargs)
             instrument(self._provider, self.registry)
             self._load_scripts()
-            await self._restore()
+            if self._restore_at_open:
+                await self._restore()
             await self._start_boot_streams()
         except BaseException:
             await self.close()
@@ -179,11 +198,22 @@ class StreamService:
     def _script_source(self, endpoint: str, options: Any) -> Source:
         return open_source(endpoint, options=options)
 
+    @property
+    def store(self) -> SnapshotStore:
+        if self._store is None:
+            raise Problem("unavailable", "the server is starting or stopping")
+        return self._store
+
     async def _restore(self) -> None:
         owners = self.log.owners()
         if not owners or self._store is None or self._persister is None:
             return
-        snaps = await self._store.get_many(list(owners))
+        await self.restore(await self._store.get_many(list(owners)))
+
+    async def restore(self, snaps: Mapping[str, Snapshot]) -> None:
+        """Resume these streams here (their leases claimed), grouped by the script that has their processor."""
+        if self._persister is None:
+            return
         by_script: dict[int, dict[str, Any]] = {}
         for sid, snap in snaps.items():
             script = self.processors.get(snap.processor)
