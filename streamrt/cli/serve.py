@@ -76,6 +76,38 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         help="push requests per client per minute",
     )
     parser.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning)")
+    cluster = parser.add_argument_group("cluster (docs/scaling.md)")
+    cluster.add_argument(
+        "--cluster",
+        metavar="REDIS_URL",
+        help="run as one node of a cluster coordinated through this Redis (leases, event log); needs a shared --store",
+    )
+    cluster.add_argument(
+        "--advertise",
+        metavar="URL",
+        help="this node's URL for requests other nodes forward to it (default http://HOST:PORT)",
+    )
+    cluster.add_argument(
+        "--lease-ttl",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="how long a dead node's streams wait (default 10)",
+    )
+    cluster.add_argument(
+        "--rebalance-every",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="look for streams to take over (default 1)",
+    )
+    cluster.add_argument(
+        "--cleanup-ttl",
+        type=float,
+        default=86_400.0,
+        metavar="S",
+        help="finished streams leave Redis this long after they end (default a day)",
+    )
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -111,9 +143,8 @@ async def _serve(args: argparse.Namespace, err: TextIO) -> int:
     from streamrt.serve import ApiServer, create_app
 
     config = _config(args)
-    server = ApiServer(
-        create_app(config), config.host, config.port, log_level=args.log_level, handle_signals=True
-    )
+    app = _cluster_app(args, config) if getattr(args, "cluster", None) else create_app(config)
+    server = ApiServer(app, config.host, config.port, log_level=args.log_level, handle_signals=True)
     await server.start()
     err.write(f"streamrt serve: listening on {server.url}\n")
     err.flush()
@@ -124,6 +155,31 @@ async def _serve(args: argparse.Namespace, err: TextIO) -> int:
     if server.signal is None:
         return 0
     return 128 + int(server.signal)
+
+
+def _cluster_app(args: argparse.Namespace, config: Any) -> Any:
+    """The app of one cluster node: the server's, with requests for other nodes' streams sent to them."""
+    from streamrt.cluster.node import ClusterService
+    from streamrt.cluster.routing import ClusterRouting
+    from streamrt.errors import UsageError
+    from streamrt.serve import create_app
+
+    if (config.store or "memory:").startswith("memory"):
+        raise UsageError("--cluster needs a --store every node shares (postgresql://... or redis://...)")
+    if not config.port:
+        raise UsageError("--cluster needs a fixed --port (other nodes forward requests to it)")
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    service = ClusterService(
+        config,
+        args.cluster,
+        advertise=args.advertise or f"http://{host}:{config.port}",
+        lease_ttl=args.lease_ttl,
+        rebalance_every=args.rebalance_every,
+        cleanup_ttl=args.cleanup_ttl,
+    )
+    app = create_app(config, service=service)
+    app.add_middleware(ClusterRouting, service=service)
+    return app
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

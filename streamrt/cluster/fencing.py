@@ -4,13 +4,14 @@
 persister. It stamps each snapshot with the token of the lease this node holds on the stream and lets the store
 compare it with the fence it keeps (the check is the store's, inside the write's own statement). A snapshot of a
 stream this node holds no lease on is refused before it is sent: its lease was lost, and whatever it would write
-belongs to someone else now. Everything else passes through unchanged.
+belongs to someone else now. ``before_write`` is awaited before each write (a cluster node flushes its event log
+there: an event is in the log before any snapshot that has gone past it). Everything else passes through unchanged.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from streamrt.errors import StreamOwnedError, UsageError
@@ -22,7 +23,13 @@ __all__ = ["FencedStore"]
 class FencedStore(SnapshotStore):
     """``store`` with each write fenced by ``token(stream_id)`` (None: this node holds no lease on the stream)."""
 
-    def __init__(self, store: SnapshotStore, token: Callable[[str], int | None]) -> None:
+    def __init__(
+        self,
+        store: SnapshotStore,
+        token: Callable[[str], int | None],
+        *,
+        before_write: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         if not store.fencing:
             raise UsageError(
                 f"the snapshot store {store.url} cannot check fencing tokens, so a cluster cannot keep a node that "
@@ -31,6 +38,7 @@ class FencedStore(SnapshotStore):
         super().__init__(store.url)
         self.inner = store
         self._token = token
+        self._before_write = before_write
 
     fencing = True
 
@@ -53,6 +61,8 @@ class FencedStore(SnapshotStore):
                     "(lost, or never claimed)"
                 )
             snapshot.fence = token
+        if self._before_write is not None:
+            await self._before_write()
         return await self.inner.put_many(items)
 
     async def get(self, stream_id: str) -> Snapshot:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StoreError, StreamOwnedError, UsageError
@@ -134,6 +134,9 @@ class RedisLeases:
         self.ttl = ttl
         self.renew_every = ttl / 3 if renew_every is None else renew_every
         self.on_lost = on_lost
+        self.before_write: Callable[[], Awaitable[None]] | None = None
+        """Awaited before each snapshot write (a cluster node flushes its event log there, so no snapshot ever
+        gets ahead of the events it has produced)."""
         self.round_trips = 0
         """Calls sent to Redis so far (one per claim batch, renewal tick or release batch)."""
         self.renewals = 0
@@ -285,7 +288,11 @@ class RedisLeases:
         from streamrt.cluster.fencing import FencedStore
 
         self._store = store
-        return FencedStore(store, self.token)
+        return FencedStore(store, self.token, before_write=self._before_write)
+
+    async def _before_write(self) -> None:
+        if self.before_write is not None:
+            await self.before_write()
 
     def held(self) -> Mapping[str, int | None]:
         return dict(self._held)

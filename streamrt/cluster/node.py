@@ -1,0 +1,294 @@
+"""A node of a cluster: a server's streams owned through Redis leases, taken over when their owner is gone.
+
+Theory of operation
+-------------------
+Every node is the same: a :class:`~streamrt.serve.engine.StreamService` whose persister owns streams through
+:class:`~streamrt.cluster.leases.RedisLeases` and whose event log is :class:`~streamrt.cluster.eventlog.RedisEventLog`,
+plus what this module adds:
+
+- **Membership.** The node announces itself as ``{prefix}node:{owner}`` (its URL for forwarded requests) with a TTL
+  of three lease renewals, refreshed at every rebalance; the live nodes are the keys that exist.
+- **Rebalancing.** Every ``rebalance_every`` seconds the node lists the registered streams, finds the live ones
+  nobody holds a lease on (their owner died, or handed them over on a clean shutdown) and claims up to its fair
+  share (streams over live nodes, rounded up, minus what it runs): it raises their fences, reads their snapshots
+  and resumes them, so a dead node's streams spread over the others by load. A node running more than its fair
+  share plus one hands the extra over (snapshot written, lease released) for a newcomer to take.
+- **Lost leases.** A stream whose renewal found another holder is dropped here at once, without a final write.
+- **Idempotent pushes across owners.** A push with an ``Idempotency-Key`` is recorded in Redis *before* it is
+  applied, with the stream's ``seq`` at that moment; a retry of it, on whichever node owns the stream by then,
+  skips the chunks that the stream's restored ``seq`` shows were taken. That holds for one producer per stream at
+  a time (concurrent producers on one stream must use distinct streams or tolerate repeats).
+- **Cleanup.** A stream that has ended expires from Redis and the store ``cleanup_ttl`` seconds later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import httpx
+
+from streamrt.cluster.eventlog import RedisEventLog
+from streamrt.cluster.leases import CLUSTER_LEASE_TTL, RedisLeases
+from streamrt.errors import StoreError, StreamOwnedError
+from streamrt.serve.engine import PushOutcome, StreamService
+from streamrt.store.redis import redis_client, redis_errors
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from streamrt.serve.config import ServeConfig
+
+__all__ = ["ClusterService"]
+
+log = logging.getLogger("streamrt.cluster")
+
+_TERMINAL: Final = frozenset({"completed", "stopped", "cancelled", "error"})
+DEFAULT_CLEANUP_TTL: Final = 24 * 3600.0
+
+
+class ClusterService(StreamService):
+    """A server's streams on one node of a cluster coordinated through the Redis at ``cluster_url``."""
+
+    def __init__(
+        self,
+        config: ServeConfig,
+        cluster_url: str,
+        *,
+        advertise: str,
+        lease_ttl: float = CLUSTER_LEASE_TTL,
+        rebalance_every: float = 1.0,
+        cleanup_ttl: float = DEFAULT_CLEANUP_TTL,
+    ) -> None:
+        self.cluster_url = cluster_url
+        self.advertise = advertise.rstrip("/")
+        self.leases = RedisLeases(cluster_url, ttl=lease_ttl, on_lost=self._lost)
+        self.events = RedisEventLog(
+            cluster_url,
+            token=self.leases.token,
+            keep_events=config.keep_events,
+            keep_seconds=config.keep_seconds,
+        )
+        self.leases.before_write = self.events.flush
+        super().__init__(config, leases=self.leases, log=self.events, restore=False)
+        self.rebalance_every = rebalance_every
+        self.cleanup_ttl = cleanup_ttl
+        self.taken_over = 0
+        """Streams this node took over from another (dead or departed) node."""
+        self._redis: Redis | None = None
+        self._prefix = ""
+        self._loop: asyncio.Task[None] | None = None
+        self._taking: asyncio.Lock = asyncio.Lock()
+        self._expired: set[str] = set()
+        self.forwarded = 0
+        """Requests this node forwarded to a stream's owner."""
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The client that forwards requests to other nodes (one connection pool per node)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+        return self._http
+
+    @property
+    def owner(self) -> str:
+        return self.leases.owner
+
+    # --- lifecycle -----------------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await self.leases.open()
+        self._redis, self._prefix = redis_client(self.cluster_url)
+        try:
+            await super().open()
+            await self._announce()
+            await self.rebalance()
+        except BaseException:
+            await self.close()
+            raise
+        self._loop = asyncio.create_task(self._rebalance_loop(), name="streamrt-cluster-rebalance")
+
+    async def close(self) -> None:
+        """Stop rebalancing; write every stream's last snapshot and release the leases at once (a clean hand-over)."""
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        try:
+            await (
+                super().close()
+            )  # the provider's close commits the snapshots, then the leases go in one call
+        finally:
+            http, self._http = self._http, None
+            if http is not None:
+                await http.aclose()
+            redis, self._redis = self._redis, None
+            if redis is not None:
+                with contextlib.suppress(Exception):
+                    await redis.delete(self._key("node", self.owner))
+                await redis.aclose()
+            await self.leases.close()
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self._prefix}{kind}:{name}"
+
+    def _db(self) -> Redis:
+        assert self._redis is not None, "the cluster node is not open"
+        return self._redis
+
+    async def _announce(self) -> None:
+        ttl_ms = max(1, round(self.leases.ttl * 1000))
+        with redis_errors(self.leases.url, "announcing this node"):
+            await self._db().set(self._key("node", self.owner), self.advertise, px=ttl_ms)
+
+    async def nodes(self) -> dict[str, str]:
+        """The live nodes: owner name -> URL."""
+        db = self._db()
+        names: list[Any] = [k async for k in db.scan_iter(match=self._key("node", "*"), count=1000)]
+        if not names:
+            return {}
+        urls: list[Any] = await db.mget(names)
+        cut = len(self._key("node", ""))
+        return {n.decode()[cut:]: u.decode() for n, u in zip(names, urls, strict=True) if u is not None}
+
+    async def owner_url(self, stream_id: str) -> tuple[str | None, str | None]:
+        """Who holds ``stream_id``'s lease and that node's URL (None, None: nobody; a name and None: a node that
+        is gone and whose lease has not expired yet)."""
+        db = self._db()
+        holder: Any = await db.get(self._key("lease", stream_id))
+        if holder is None:
+            return None, None
+        name = holder.decode()
+        url: Any = await db.get(self._key("node", name))
+        return name, (url.decode() if url is not None else None)
+
+    # --- ownership -----------------------------------------------------------------------------------------------
+
+    def _lost(self, stream_ids: Sequence[str]) -> None:
+        """Another node holds these streams now: stop running them here, writing nothing."""
+        self.events.drop(stream_ids)
+        for sid in stream_ids:
+            if sid in self.provider.streams:
+                asyncio.get_running_loop().create_task(self._drop(sid))
+
+    async def _drop(self, stream_id: str) -> None:
+        with contextlib.suppress(StoreError, KeyError):
+            await self.provider.release(stream_id)  # its last write is refused by the fence: nothing is lost
+        log.warning("stream %s: lease lost to another node; dropped here", stream_id)
+
+    async def rebalance(self) -> int:
+        """Claim this node's share of the streams nobody owns, hand over what is past its share; returns how many
+        streams it took."""
+        await self._announce()
+        async with self._taking:
+            nodes = await self.nodes()
+            ids = await self.events.stream_ids()
+            if not ids:
+                return 0
+            db = self._db()
+            holders: list[Any] = await db.mget([self._key("lease", sid) for sid in ids])
+            statuses = await self.events.statuses(ids)
+            live = [sid for sid in ids if statuses[sid] not in _TERMINAL]
+            held = {sid: h for sid, h in zip(ids, holders, strict=True) if h is not None}
+            mine = [sid for sid in live if sid in self.provider.streams]
+            share = math.ceil(len(live) / max(1, len(nodes)))
+            orphans = [sid for sid in live if sid not in held and sid not in self.provider.streams]
+            room = share - len(mine)
+            taken = 0
+            if orphans and room > 0:
+                taken = await self._take_over(orphans[:room])
+            elif room < -1 and not orphans:
+                await self._hand_over(mine[: -room - 1])
+            await self._cleanup([sid for sid in ids if statuses[sid] in _TERMINAL])
+            return taken
+
+    async def take_over(self, stream_ids: Sequence[str]) -> int:
+        """Claim ``stream_ids`` (fences raised first), read their snapshots and resume them here; returns how many
+        it resumed (another node may have been quicker for some)."""
+        async with self._taking:
+            return await self._take_over(stream_ids)
+
+    async def _take_over(self, stream_ids: Sequence[str]) -> int:
+        won: list[str] = []
+        for sid in stream_ids:
+            if sid in self.provider.streams:
+                continue  # one by one: another node may win some of them, which is fine
+            try:
+                await self.leases.claim(sid)
+            except StreamOwnedError:
+                continue
+            won.append(sid)
+        if not won:
+            return 0
+        try:
+            snaps = await self.store.get_many(won)
+            await self.events.adopt(won)
+            await self.restore(snaps)
+        except BaseException:
+            for sid in won:
+                if sid not in self.provider.streams:
+                    with contextlib.suppress(StoreError):
+                        await self.leases.release(sid)
+            raise
+        for sid in won:
+            if sid not in snaps:
+                await self.leases.release(sid)  # registered but never snapshotted: nothing to resume
+        self.taken_over += len(snaps)
+        return len(snaps)
+
+    async def _hand_over(self, stream_ids: Sequence[str]) -> None:
+        for sid in stream_ids:
+            with contextlib.suppress(StoreError, KeyError):
+                await self.provider.release(sid)
+            self.events.drop([sid])
+
+    async def _cleanup(self, finished: Sequence[str]) -> None:
+        for sid in finished:
+            if sid in self._expired:
+                continue
+            self._expired.add(sid)
+            await self.events.expire(sid, self.cleanup_ttl)
+
+    async def _rebalance_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.rebalance_every)
+            try:
+                await self.rebalance()
+            except Exception as exc:
+                log.warning("rebalance failed, retrying in %.1f s: %s", self.rebalance_every, exc)
+
+    # --- pushes: idempotent across owners ------------------------------------------------------------------------
+
+    async def push(self, stream_id: str, chunks: Sequence[Any], key: str | None = None) -> PushOutcome:
+        if key is None:
+            return await super().push(stream_id, chunks, key)
+        feed = self.feed(stream_id)
+        feed.last_activity = time.monotonic()
+        async with feed.lock:
+            db = self._db()
+            field = self._key("idem", stream_id)
+            with redis_errors(self.leases.url, f"reading push {key!r}"):
+                prior: Any = await db.hget(field, key)
+            seq = self.provider.streams[stream_id].seq
+            if prior is None:
+                base = seq
+                with redis_errors(self.leases.url, f"recording push {key!r}"):
+                    async with db.pipeline(transaction=True) as pipe:
+                        pipe.hset(field, key, f"{base}:{len(chunks)}")
+                        pipe.pexpire(field, max(1, round(self.cleanup_ttl * 1000)))
+                        await pipe.execute()
+                skip = 0
+            else:
+                base_text, total_text = prior.decode().split(":")
+                base, total = int(base_text), int(total_text)
+                skip = min(max(seq - base, 0), total)
+            taken = await self.provider.push_many(stream_id, chunks[skip:], timeout=self.config.push_timeout)
+            feed.last_activity = time.monotonic()
+            return PushOutcome(skip + taken, len(chunks), replayed=skip > 0)
