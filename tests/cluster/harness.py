@@ -19,13 +19,9 @@ from typing import IO
 
 import httpx
 
-TALLY = """
-; The harness's processor: a running count and sum; each chunk's output is the sum so far, so a chunk applied twice
-; or lost shows in the outputs as well as in the state.
-(defn tally [state chunk]
-  (let [n (inc (:n state 0)) s (+ (:sum state 0) chunk)]
-    {:state {:n n :sum s} :output s}))
-"""
+TALLY = Path(__file__).parents[2] / "deploy" / "tally.rtfs"
+"""The processor of the example deployment, run here too: a running count and sum, each chunk's output the sum so
+far, so a chunk applied twice or lost shows in the outputs as well as in the state."""
 
 
 def free_port() -> int:
@@ -129,8 +125,7 @@ class Cluster:
     # --- starting ----------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.script = self.root / "tally.rtfs"
-        self.script.write_text(TALLY)
+        self.script = TALLY
         self.redis_port = free_port()
         # append-only file, fsync on every write: a restart of Redis loses nothing (docs/scaling.md)
         self.redis = Proc(
