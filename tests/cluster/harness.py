@@ -126,7 +126,7 @@ class Cluster:
 
     def start(self) -> None:
         self.script = TALLY
-        self.redis_port = free_port()
+        self.redis_port = self.redis_port or free_port()
         # append-only file, fsync on every write: a restart of Redis loses nothing (docs/scaling.md)
         self.redis = Proc(
             "redis",

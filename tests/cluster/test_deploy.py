@@ -15,6 +15,7 @@ DEPLOY = Path(__file__).parents[2] / "deploy"
 
 def test_compose_runs_three_identical_nodes_on_redis_and_postgres() -> None:
     import yaml
+
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
     assert {"node1", "node2", "node3", "redis", "postgres", "haproxy"} <= set(services)
     for name in ("node1", "node2", "node3"):
