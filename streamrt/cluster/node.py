@@ -35,8 +35,9 @@ import httpx
 
 from streamrt.cluster.eventlog import RedisEventLog
 from streamrt.cluster.leases import CLUSTER_LEASE_TTL, RedisLeases
-from streamrt.errors import StoreError, StreamOwnedError
+from streamrt.errors import StoreError, StreamClosedError, StreamOwnedError
 from streamrt.serve.engine import PushOutcome, StreamService
+from streamrt.serve.problems import Problem
 from streamrt.store.redis import redis_client, redis_errors
 
 if TYPE_CHECKING:
@@ -267,8 +268,34 @@ class ClusterService(StreamService):
     # --- pushes: idempotent across owners ------------------------------------------------------------------------
 
     async def push(self, stream_id: str, chunks: Sequence[Any], key: str | None = None) -> PushOutcome:
-        if key is None:
-            return await super().push(stream_id, chunks, key)
+        """A push, idempotent across owners with ``key``; a stream that moved to another node while the push
+        waited (handed over, or its lease lost) is a 503: the client retries, and reaches the new owner."""
+        try:
+            if key is None:
+                return await super().push(stream_id, chunks, key)
+            return await self._push_once(stream_id, chunks, key)
+        except (KeyError, StreamClosedError):
+            self._check_moved(stream_id)
+            raise
+
+    def direct(self, stream_id: str, action: str) -> None:
+        """A directive; a 503 if the stream has just moved to another node (the client retries there)."""
+        try:
+            super().direct(stream_id, action)
+        except (KeyError, StreamClosedError):
+            self._check_moved(stream_id)
+            raise
+
+    def _check_moved(self, stream_id: str) -> None:
+        """A request found the stream here but it is gone now (handed over, or its lease lost): a 503 that sends
+        the client to the new owner. A stream still here (it ended) lets the original error through."""
+        if self.opened and stream_id in self.provider.streams:
+            return
+        raise Problem(
+            "unavailable", f"stream {stream_id!r} moved to another node; retry", headers={"Retry-After": "1"}
+        ) from None
+
+    async def _push_once(self, stream_id: str, chunks: Sequence[Any], key: str) -> PushOutcome:
         feed = self.feed(stream_id)
         feed.last_activity = time.monotonic()
         async with feed.lock:

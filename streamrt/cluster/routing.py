@@ -29,7 +29,7 @@ from urllib.parse import unquote
 
 import httpx
 from sse_starlette import EventSourceResponse
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -76,6 +76,8 @@ class ClusterRouting:
             response = await self._elsewhere(request, sid, tail)
         except Problem as problem:
             response = problem_response(problem)
+        except ClientDisconnect:
+            return  # the client went away while its request was being forwarded: nobody to answer
         if response is None:
             await self.app(scope, receive, send)
         else:
