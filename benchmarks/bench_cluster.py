@@ -182,7 +182,15 @@ def redis_commands(url: str) -> int:
 def plain_serve(root: Path, store_url: str) -> tuple[Proc, str]:
     """A plain ``streamrt serve`` (no --cluster) on ``store_url``: the baseline."""
     port = free_port()
-    options = flags(store=store_url, host="127.0.0.1", port=port, push_timeout=10)
+    options = flags(
+        store=store_url,
+        host="127.0.0.1",
+        port=port,
+        push_timeout=10,
+        max_streams=100_000,
+        max_subscribers=100_000,
+        max_pushes_per_minute=10_000_000,
+    )
     proc = Proc(
         "plain",
         [sys.executable, "-m", "streamrt", "serve", str(TALLY), "--no-auth", *options],

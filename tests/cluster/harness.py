@@ -172,6 +172,10 @@ class Cluster:
             heartbeat=2,
             retry_ms=100,
             push_timeout=10,
+            # every request is client "anonymous" (--no-auth): its per-client limits must hold the whole workload
+            max_streams=100_000,
+            max_subscribers=100_000,
+            max_pushes_per_minute=10_000_000,
         )
         return Proc(
             f"node{i}",
