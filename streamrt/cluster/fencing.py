@@ -5,23 +5,32 @@ persister. It stamps each snapshot with the token of the lease this node holds o
 compare it with the fence it keeps (the check is the store's, inside the write's own statement). A snapshot of a
 stream this node holds no lease on is refused before it is sent: its lease was lost, and whatever it would write
 belongs to someone else now. ``before_write`` is awaited before each write (a cluster node flushes its event log
-there: an event is in the log before any snapshot that has gone past it). Everything else passes through unchanged.
+there: an event is in the log before any snapshot that has gone past it).
+
+A write that fails because the store cannot be reached (PostgreSQL restarting, a network blip) is retried with
+backoff for ``unavailable_for`` seconds instead of failing its streams: they wait, as they would for a slow commit,
+and go on. Before each retry the store is read: a transaction whose connection broke after it committed is not
+sent again (it would conflict with itself). Everything else passes through unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from streamrt.errors import StreamOwnedError, UsageError
+from streamrt.errors import StoreUnavailableError, StreamOwnedError, UsageError
 from streamrt.store import DeadLetter, Lease, Snapshot, SnapshotStore, StreamSummary
 
 __all__ = ["FencedStore"]
 
 
 class FencedStore(SnapshotStore):
-    """``store`` with each write fenced by ``token(stream_id)`` (None: this node holds no lease on the stream)."""
+    """``store`` with each write fenced by ``token(stream_id)`` (None: this node holds no lease on the stream);
+    a write the store cannot take because it is unreachable is retried for ``unavailable_for`` seconds."""
 
     def __init__(
         self,
@@ -29,6 +38,7 @@ class FencedStore(SnapshotStore):
         token: Callable[[str], int | None],
         *,
         before_write: Callable[[], Awaitable[None]] | None = None,
+        unavailable_for: float = 60.0,
     ) -> None:
         if not store.fencing:
             raise UsageError(
@@ -39,6 +49,7 @@ class FencedStore(SnapshotStore):
         self.inner = store
         self._token = token
         self._before_write = before_write
+        self.unavailable_for = unavailable_for
 
     fencing = True
 
@@ -63,7 +74,42 @@ class FencedStore(SnapshotStore):
             snapshot.fence = token
         if self._before_write is not None:
             await self._before_write()
-        return await self.inner.put_many(items)
+        give_up = time.monotonic() + self.unavailable_for
+        delay = 0.05
+        while True:
+            try:
+                return await self.inner.put_many(items)
+            except StoreUnavailableError:
+                if time.monotonic() > give_up:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            with contextlib.suppress(StoreUnavailableError):
+                if await self._landed(items):
+                    return [snapshot.version for snapshot, _ in items]
+
+    async def _landed(self, items: Sequence[tuple[Snapshot, int | None]]) -> bool:
+        """Whether a write whose connection failed was committed all the same (then it must not be sent again).
+
+        One transaction lands whole or not at all, so it landed if every stream holds the version it would have
+        written, with this write's fence and seq.
+        """
+        ids = [snapshot.stream_id for snapshot, _ in items]
+        if len(set(ids)) != len(ids):
+            return False  # a stream twice in one batch: the retry decides (a conflict if it had landed)
+        held = await self.inner.get_many(ids)
+        for snapshot, expected in items:
+            got = held.get(snapshot.stream_id)
+            if got is None or (got.version, got.fence, got.seq) != (
+                (expected or 0) + 1,
+                snapshot.fence,
+                snapshot.seq,
+            ):
+                return False
+        for snapshot, expected in items:
+            snapshot.version = (expected or 0) + 1
+            snapshot.updated_at = held[snapshot.stream_id].updated_at
+        return True
 
     async def get(self, stream_id: str) -> Snapshot:
         return await self.inner.get(stream_id)

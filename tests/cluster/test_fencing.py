@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from streamrt.cluster import RedisLeases
-from streamrt.errors import StoreError, StreamOwnedError
+from streamrt.cluster import FencedStore, RedisLeases
+from streamrt.errors import StoreError, StoreUnavailableError, StreamOwnedError
 from streamrt.runtime import Persister, Provider
-from streamrt.store import MemoryStore, SnapshotStore, SqlStore
+from streamrt.store import MemoryStore, Snapshot, SnapshotStore, SqlStore
 from streamrt.store.redis import RedisStore
 from streamrt.values import Keyword
 
@@ -91,3 +91,47 @@ async def test_a_stalled_owner_cannot_overwrite_the_new_owners_state(
         await healthy.close()
     final = await store.get(sid)
     assert (final.state, final.status, final.seq, final.fence) == ({N: 10, SUM: 55}, "completed", 10, 2)
+
+
+class Unreachable(MemoryStore):
+    """A store whose next ``failures`` writes fail as unreachable; ``committed``: each commits first (the
+    connection broke after the commit)."""
+
+    def __init__(self, failures: int, *, committed: bool = False) -> None:
+        super().__init__()
+        self.failures = failures
+        self.committed = committed
+        self.attempts = 0
+
+    async def put_many(self, items: Any) -> list[int]:
+        self.attempts += 1
+        if self.failures:
+            self.failures -= 1
+            if self.committed:
+                await super().put_many(items)
+            raise StoreUnavailableError("snapshot store memory: writing failed: connection lost")
+        return await super().put_many(items)
+
+
+async def test_a_store_that_is_unreachable_for_a_while_is_waited_for() -> None:
+    async with Unreachable(3) as inner:
+        store = FencedStore(inner, lambda sid: 1)
+        assert await store.put(Snapshot("s1", "p", seq=4), expected_version=None) == 1
+        assert inner.attempts == 4
+        assert ((await inner.get("s1")).version, (await inner.get("s1")).fence) == (1, 1)
+
+
+async def test_a_write_that_committed_before_its_connection_broke_is_not_sent_again() -> None:
+    async with Unreachable(1, committed=True) as inner:
+        store = FencedStore(inner, lambda sid: 1)
+        snap = Snapshot("s1", "p", seq=4)
+        assert await store.put(snap, expected_version=None) == 1  # not a conflict with itself
+        assert (snap.version, inner.attempts) == (1, 1)
+        assert await store.put(Snapshot("s1", "p", seq=5), expected_version=1) == 2
+
+
+async def test_a_store_unreachable_for_too_long_fails_the_write() -> None:
+    async with Unreachable(1000) as inner:
+        store = FencedStore(inner, lambda sid: 1, unavailable_for=0.3)
+        with pytest.raises(StoreUnavailableError, match="connection lost"):
+            await store.put(Snapshot("s1", "p"), expected_version=None)
