@@ -1,7 +1,8 @@
 """``provider_machine``: a hypothesis state machine around a processor, checking the runtime's invariants.
 
-The machine drives a :class:`~streamrt.testing.harness.StreamHarness` (a real provider in its own event loop)
-through random interleavings of chunks and host directives; the invariants are the harness's checks.
+The machine drives a :class:`~streamrt.testing.harness.StreamHarness` (a real provider in its own event loop, on a
+fake clock) through random interleavings of chunks, host directives and moves of the clock (so the timers a
+processor sets run among the rest); the invariants are the harness's checks.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def provider_machine(
         @rule(batch=st.lists(values, min_size=2, max_size=2 * queue_capacity))
         def push_several(self, batch: list[Any]) -> None:
             self.harness.push_many(batch)
+
+        @rule(ms=st.integers(0, 5000))
+        def advance_clock(self, ms: int) -> None:
+            self.harness.advance(ms)
 
         @rule()
         def pause(self) -> None:
