@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -108,6 +109,8 @@ class Cluster:
     haproxy: Proc = field(init=False)
     redis_port: int = field(init=False, default=0)
     lb_port: int = field(init=False, default=0)
+    db_port: int = field(init=False, default=0)
+    """HAProxy's port in front of PostgreSQL (0: the nodes use ``store_url`` as it is), so a test can cut it."""
     ports: list[int] = field(init=False, default_factory=list)
 
     @property
@@ -147,10 +150,8 @@ class Cluster:
         self.redis.start()
         self._wait_port(self.redis_port, self.redis)
         self.ports = [free_port() for _ in range(self.nodes)]
-        self.servers = [self._node(i) for i in range(self.nodes)]
-        for server in self.servers:
-            server.start()
         self.lb_port = free_port()
+        self.db_port = free_port() if self.store_url.startswith("postgresql://") else 0
         config = self.root / "haproxy.cfg"
         config.write_text(self._haproxy_config())
         self.haproxy = Proc(
@@ -158,12 +159,19 @@ class Cluster:
         )
         self.haproxy.start()
         self._wait_port(self.lb_port, self.haproxy)
+        self.servers = [self._node(i) for i in range(self.nodes)]
+        for server in self.servers:
+            server.start()
         for i in range(self.nodes):
             self.wait_ready(i)
 
     def _node(self, i: int) -> Proc:
+        store = self.store_url
+        if self.db_port:  # through HAProxy, which a test can cut (cut_store)
+            parts = urlsplit(store)
+            store = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{self.db_port}"))
         options = flags(
-            store=self.store_url,
+            store=store,
             cluster=self.redis_url,
             host="127.0.0.1",
             port=self.ports[i],
@@ -185,8 +193,20 @@ class Cluster:
 
     def _haproxy_config(self) -> str:
         servers = "\n".join(f"    server n{i} 127.0.0.1:{port} check" for i, port in enumerate(self.ports))
+        database = ""
+        if self.db_port:
+            target = urlsplit(self.store_url)
+            database = f"""
+listen store
+    mode tcp
+    bind 127.0.0.1:{self.db_port}
+    timeout client 1h
+    timeout server 1h
+    server db {target.hostname}:{target.port}
+"""
         return f"""global
     maxconn 4096
+    stats socket {self.root / "haproxy.sock"} mode 600 level admin
 
 defaults
     mode http
@@ -208,7 +228,7 @@ backend nodes
     timeout check 3s
     default-server inter 500ms fall 2 rise 2
 {servers}
-"""
+{database}"""
 
     def _wait_port(self, port: int, proc: Proc, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -242,6 +262,22 @@ backend nodes
         """Start node ``i`` again (it rejoins, empty, and takes streams at the next rebalances)."""
         self.servers[i] = self._node(i)
         self.servers[i].start()
+
+    def cut_store(self, seconds: float) -> None:
+        """PostgreSQL unreachable for ``seconds``: HAProxy drops every connection to it and refuses new ones."""
+        self._haproxy_command("disable server store/db")
+        self._haproxy_command("shutdown sessions server store/db")
+        time.sleep(seconds)
+        self._haproxy_command("enable server store/db")
+
+    def _haproxy_command(self, command: str) -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(self.root / "haproxy.sock"))
+            sock.sendall(command.encode() + b"\n")
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+        return answer.decode()
 
     def restart_redis(self) -> None:
         """Stop Redis (SIGTERM: it writes its append-only file) and start it again on the same port."""

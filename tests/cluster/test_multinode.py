@@ -1,8 +1,9 @@
 """Three ``streamrt serve --cluster`` nodes behind HAProxy, on Redis and PostgreSQL, all on loopback.
 
 Streams are started, pushed and subscribed through the load balancer (round-robin, so most requests land on a node
-that does not own the stream and are forwarded, and subscribers read the log on whichever node they reach). One node
-is SIGKILLed while pushes are in flight, it is started again (it rejoins), and later a second node is SIGKILLed.
+that does not own the stream and are forwarded, and subscribers read the log on whichever node they reach). While
+pushes are in flight: Redis is restarted; one node is SIGKILLed and started again (it rejoins); PostgreSQL is cut off
+for 3 s (the nodes reach it through HAProxy); a second node is SIGKILLed.
 Then, for every stream:
 
 - its final state is exactly that of an uninterrupted run (each chunk applied once, none lost);
@@ -32,7 +33,7 @@ from tests.store.conftest import _create_database
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
 
 STREAMS = 200
-BATCHES = 3
+BATCHES = 4
 BATCH = 4
 
 
@@ -131,8 +132,9 @@ async def drive(
     runs: list[Run],
     following: list[asyncio.Task[None]],
 ) -> None:
-    """Push every stream's chunks in rounds; node 0 is killed while round 1 is in flight and started again, node 1
-    while round 2 is; then end every stream and wait for its subscriber to see it end."""
+    """Push every stream's chunks in rounds: Redis is restarted while round 0 is in flight, node 0 killed while
+    round 1 is (and started again), PostgreSQL cut off for 3 s while round 2 is, node 1 killed while round 3 is;
+    then end every stream and wait for its subscriber to see it end."""
 
     async def round_of(b: int) -> None:
         await asyncio.gather(
@@ -146,14 +148,19 @@ async def drive(
         await asyncio.sleep(seconds)
         await asyncio.to_thread(action)
 
+    trouble = asyncio.create_task(later(0.2, cluster.restart_redis))
     await round_of(0)
-    killer = asyncio.create_task(later(0.2, lambda: cluster.kill(0)))
+    await trouble
+    trouble = asyncio.create_task(later(0.2, lambda: cluster.kill(0)))
     await round_of(1)
-    await killer
+    await trouble
     await asyncio.to_thread(cluster.restart, 0)
-    killer = asyncio.create_task(later(0.2, lambda: cluster.kill(1)))
+    trouble = asyncio.create_task(later(0.2, lambda: cluster.cut_store(3.0)))
     await round_of(2)
-    await killer
+    await trouble
+    trouble = asyncio.create_task(later(0.2, lambda: cluster.kill(1)))
+    await round_of(3)
+    await trouble
     await asyncio.gather(*(end(client, base, run) for run in runs))
     await asyncio.wait_for(asyncio.gather(*following), 120)
 
