@@ -12,6 +12,7 @@ import pytest
 
 from streamrt.cli import main
 from streamrt.cli.repl import PROMPT
+from streamrt.lang.meter import Limits
 from streamrt.lang.repl import ReplSession, show
 from streamrt.values import pr_str
 
@@ -96,7 +97,9 @@ def test_doc_example(
         assert main(["check", "example.rtfs"], out=out, err=err) == 2
         assert err.getvalue() == expected
         return
-    session = ReplSession()
+    # The doc's limits are the defaults, but a loaded CI machine must not fail an example on the wall clock:
+    # fuel still bounds every step, time gets a minute.
+    session = ReplSession(limits=Limits(time_ms=60_000))
     for text, value in _steps(body):
         got = session.eval(text)
         if value is None:
