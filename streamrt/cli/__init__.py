@@ -169,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--load", metavar="SCRIPT", help="load the script's definitions first")
     _add_policy_arguments(evaluate)
 
+    from streamrt.cli.mcp import add_mcp_parser  # argparse only
+
+    add_mcp_parser(sub)
+
     tools = sub.add_parser(
         "tools", help="list the tools of an MCP server: name, description, input schema (HTTP or stdio)"
     )
@@ -468,6 +472,12 @@ def _cmd_tools(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_mcp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from streamrt.cli.mcp import cmd_mcp
+
+    return cmd_mcp(args, out, err)
+
+
 _COMMANDS = {
     "check": _cmd_check,
     "lower": _cmd_lower,
@@ -481,6 +491,7 @@ _COMMANDS = {
     "tools": _cmd_tools,
     "serve": cmd_serve,
     "ctl": cmd_ctl,
+    "mcp": _cmd_mcp,
 }
 
 

@@ -1,0 +1,74 @@
+"""``streamrt mcp``: the scripts' processors as an MCP server over stdio (see docs/mcp.md).
+
+Only argparse is imported here; the MCP SDK and the server load when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any, TextIO
+
+__all__ = ["add_mcp_parser", "cmd_mcp"]
+
+
+def add_mcp_parser(sub: Any) -> None:
+    mcp = sub.add_parser(
+        "mcp",
+        help="serve the scripts' processors as an MCP server over stdio (tools stream.start, push, watch, ...)",
+    )
+    mcp.add_argument(
+        "scripts", nargs="+", metavar="SCRIPT", help="scripts whose processors clients may start"
+    )
+    mcp.add_argument(
+        "--store", metavar="URL", default="memory:", help="snapshots and event log (default memory:)"
+    )
+    mcp.add_argument("--snapshot-every", metavar="N|Tms", help="snapshot policy (default every chunk)")
+    mcp.add_argument("--queue-capacity", metavar="N", type=int, help="queue capacity per stream")
+    mcp.add_argument(
+        "--push-timeout", type=float, default=5.0, metavar="S", help="how long stream.push waits for room"
+    )
+    mcp.add_argument(
+        "--allow-sources",
+        metavar="EFFECTS",
+        help="effects a client's source URI may need (default network: no files, programs or stdin)",
+    )
+    mcp.add_argument(
+        "--log-level", default="warning", help="streamrt's log level on stderr (default warning)"
+    )
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from streamrt.policy.effects import SecurityContext
+    from streamrt.serve import ServeConfig
+
+    allowed = "network" if args.allow_sources is None else args.allow_sources
+    # stdin is the protocol channel: a source reading it would steal the client's messages
+    security = SecurityContext.parse(allow=[allowed], deny=["stdin"])
+    return ServeConfig(
+        scripts=list(args.scripts),
+        store=args.store,
+        no_auth=True,
+        push_timeout=args.push_timeout,
+        snapshot_every=args.snapshot_every,
+        queue_capacity=args.queue_capacity,
+        source_security=security,
+    )
+
+
+def cmd_mcp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from streamrt.errors import ScriptError, StreamrtError
+    from streamrt.mcpserve import serve_stdio
+    from streamrt.observe.logs import configure_logging
+
+    try:
+        configure_logging(args.log_level, stream=err)
+        config = _config(args)
+        asyncio.run(serve_stdio(config))
+    except StreamrtError as exc:
+        text = exc.format() if isinstance(exc, ScriptError) else str(exc)
+        err.write(f"streamrt mcp: {text}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

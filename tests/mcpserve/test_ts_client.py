@@ -1,0 +1,52 @@
+"""The official TypeScript SDK's client (npm ``@modelcontextprotocol/sdk``, tests/node/mcp_client.mjs) drives every
+tool and the resources of ``streamrt mcp`` over stdio; the script prints what it saw and this test checks it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+CLIENT = Path(__file__).parents[1] / "node" / "mcp_client.mjs"
+SCRIPT = Path(__file__).with_name("totals.rtfs")
+
+
+def check_session(seen: dict[str, Any], stream_id: str) -> None:
+    """What the TypeScript client saw, for either transport."""
+    assert seen["tools"] == sorted(
+        f"stream.{t}" for t in ("start", "push", "inspect", "list", "pause", "resume", "cancel", "watch")
+    )
+    assert seen["started"]["status"] == "active" and seen["started"]["id"] == stream_id
+    assert (seen["pushed"]["accepted"], seen["pushed"]["total"]) == (2, 2)
+    assert (seen["paused"], seen["resumed"]) == ("paused", "active")
+    paused = seen["inspected_paused"]
+    assert paused["status"] == "paused" and [q["chunk"] for q in paused["queue"]] == [{"n": 3}]
+    watched = seen["watched"]
+    assert watched["status"] == "completed"
+    assert [o["value"]["total"] for o in watched["outputs"]] == [1, 3, 6, 10]
+    assert [p["progress"] for p in seen["progress"]] == [1, 2, 3, 4]
+    assert [p["message"] for p in seen["progress"]] == watched["outputs"]
+    assert seen["resource"]["state"] == {"total": 10} and seen["resource"]["status"] == "completed"
+    assert f"streamrt://streams/{stream_id}" in seen["resources"]
+    assert f"streamrt://streams/{stream_id}" in seen["updates"]
+    assert seen["cancelled"] == "cancelled"
+    assert [stream_id, "completed"] in seen["listed"] and [f"{stream_id}-2", "cancelled"] in seen["listed"]
+    assert seen["refused"]["error"]["code"] == "unknown-stream"
+
+
+def test_typescript_client_over_stdio(node_modules: Path) -> None:
+    proc = subprocess.run(
+        ["node", str(CLIENT), "stdio", sys.executable, "-m", "streamrt", "mcp", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        cwd=node_modules.parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    check_session(json.loads(proc.stdout), "ts-stdio")
