@@ -6,7 +6,7 @@ Every capability a script can ``call`` needs a set of *effects*, computed from i
 
 | capability | effects |
 |---|---|
-| ``:mcp.stream.start`` | what reading the endpoint has (:func:`streamrt.sources.source_effects`): ``:network`` (``http(s)``, ``mcp+http(s)``, ``ws(s)``, a bare stream name), ``:fs`` (``jsonl:``, ``*.jsonl``), ``:stdin`` (``-``), none (``mock:``); a plugin's source type declares its own; and ``:spawn`` when a function of the script calls it (a processor starting streams), not its top level |
+| ``:mcp.stream.start`` | what reading the endpoint has (:func:`streamrt.sources.source_effects`): ``:network`` (``http(s)``, ``mcp+http(s)``, ``ws(s)``, a bare stream name), ``:fs`` (``jsonl:``, ``*.jsonl``), ``:stdin`` (``-``), ``:process`` (``mcp+stdio:``), none (``mock:``); a plugin's source type declares its own; and ``:spawn`` when a function of the script calls it (a processor starting streams), not its top level |
 | ``:mcp.stream.inspect`` / ``pause`` / ``resume`` / ``cancel`` | ``:stream`` (looks at or directs streams of the host) |
 | ``:log`` | ``:log`` |
 | ``:clock`` | ``:clock`` (so do a result's ``:timers``, checked by the runtime when they are set) |

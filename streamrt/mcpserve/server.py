@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-:func:`build_server` makes one SDK server per client identity (``client`` says whose streams the tools see):
+:func:`build_server` makes the SDK server; ``client_of(ctx)`` says whose streams a request sees and steers:
 
 - ``tools/list`` and ``tools/call`` are the tools of :mod:`streamrt.mcpserve.tools`, with their input and output
   schemas; arguments are checked against the input schema first, and a refusal comes back as a tool result with
@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -43,7 +43,7 @@ from streamrt.serve import Problem, StreamService
 from streamrt.serve.problems import problem_of
 from streamrt.values import to_json
 
-__all__ = ["ERROR_META", "Subscriptions", "build_server", "opened"]
+__all__ = ["ERROR_META", "ClientOf", "Subscriptions", "build_server", "opened"]
 
 log: Final = logging.getLogger("streamrt.mcp")
 _JSON: Final = "application/json"
@@ -117,8 +117,12 @@ class Subscriptions:
             log.debug("resource subscription %s ended: %s", uri, exc)
 
 
-def build_server(service: StreamService, client: str, subscriptions: Subscriptions) -> Server[Any]:
-    """The SDK server whose tools and resources act for ``client`` on ``service``."""
+ClientOf = Callable[[ServerRequestContext[Any]], str]
+"""Whose streams a request may see and steer: a constant over stdio, the request's credentials over HTTP."""
+
+
+def build_server(service: StreamService, client_of: ClientOf, subscriptions: Subscriptions) -> Server[Any]:
+    """The SDK server whose tools and resources act on ``service`` for the client ``client_of(ctx)`` names."""
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -152,7 +156,7 @@ def build_server(service: StreamService, client: str, subscriptions: Subscriptio
             await ctx.session.report_progress(n, None, message)
 
         try:
-            result = await tool.handler(service, client, arguments, report)
+            result = await tool.handler(service, client_of(ctx), arguments, report)
         except Problem as problem:
             return _refusal(problem)
         except StreamrtError as exc:
@@ -170,7 +174,7 @@ def build_server(service: StreamService, client: str, subscriptions: Subscriptio
                     title=f"stream {view.id} ({view.processor_name})",
                     mime_type=_JSON,
                 )
-                for view in service.visible(client)
+                for view in service.visible(client_of(ctx))
             ]
         )
 
@@ -188,7 +192,7 @@ def build_server(service: StreamService, client: str, subscriptions: Subscriptio
     async def read_resource(
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        view = _resource_view(service, client, params.uri)
+        view = _resource_view(service, client_of(ctx), params.uri)
         doc = to_json(service.provider.inspect(view.id, include_state=True))
         doc["last_event_id"] = service.log.last_id(view.id)
         text = json.dumps(doc, ensure_ascii=False)
@@ -199,7 +203,7 @@ def build_server(service: StreamService, client: str, subscriptions: Subscriptio
     async def subscribe(
         ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
     ) -> types.EmptyResult:
-        view = _resource_view(service, client, params.uri)
+        view = _resource_view(service, client_of(ctx), params.uri)
         subscriptions.add(ctx.session, params.uri, view.id)
         return types.EmptyResult()
 

@@ -24,6 +24,6 @@ async def serve_stdio(config: ServeConfig) -> None:
 
     service = StreamService(config)
     async with opened(service) as subscriptions:
-        server = build_server(service, STDIO_CLIENT, subscriptions)
+        server = build_server(service, lambda ctx: STDIO_CLIENT, subscriptions)
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())

@@ -1,8 +1,10 @@
 """The official TypeScript SDK's client (npm ``@modelcontextprotocol/sdk``, tests/node/mcp_client.mjs) drives every
-tool and the resources of ``streamrt mcp`` over stdio; the script prints what it saw and this test checks it."""
+tool and the resources of ``streamrt mcp`` over stdio and of ``streamrt serve --mcp`` over Streamable HTTP; the
+script prints what it saw and this test checks it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -10,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.mcpserve.peers import served
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -50,3 +54,25 @@ def test_typescript_client_over_stdio(node_modules: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     check_session(json.loads(proc.stdout), "ts-stdio")
+
+
+async def test_typescript_client_over_streamable_http(node_modules: Path, tmp_path: Path) -> None:
+    async with served(tmp_path) as (server, _):
+        proc = await asyncio.create_subprocess_exec(
+            "node",
+            str(CLIENT),
+            "http",
+            f"{server.url}/mcp",
+            "alice-secret",
+            cwd=node_modules.parent,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), 100)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == 0, err.decode()[-3000:]
+    check_session(json.loads(out), "ts-http")
