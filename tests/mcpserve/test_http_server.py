@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from streamrt.sources import open_source
+from streamrt.sources.mcp_tools import list_tools
+from streamrt.values import Keyword as K
 from tests.mcpserve.peers import served
 
 pytestmark = [
@@ -111,3 +115,26 @@ async def test_a_watch_cut_off_mid_call_resumes_with_last_event_id(tmp_path: Pat
     expected = [n * (n + 1) // 2 for n in range(1, 21)] + [210]
     assert [o["value"]["total"] for o in outputs] == expected
     assert [p["value"]["total"] for p in progress] == expected, "every output once, in order, across the cut"
+
+
+async def test_streamrt_reads_a_watch_of_another_streamrt_as_its_source(tmp_path: Path) -> None:
+    """Both ends of MCP in streamrt: the mcp+http source calls stream.watch of a served stream (with a token)."""
+    env = {"STREAMRT_MCP_STREAM_BEARER_TOKEN": "alice-secret"}
+    async with served(tmp_path) as (server, _):
+        tools = await list_tools(f"mcp+{server.url}/mcp", env=env)
+        assert "stream.watch" in {t["name"] for t in tools}
+        async with session(server.port, "alice-secret") as alice:
+            await call(alice, "stream.start", processor="running-total", stream_id="up")
+            await call(
+                alice, "stream.push", stream_id="up", chunks=[{"n": 1}, {"n": 2}, {"n": 3, "last": True}]
+            )
+        arguments = quote(json.dumps({"stream_id": "up"}))
+        source = open_source(f"mcp+{server.url}/mcp?tool=stream.watch&arguments={arguments}", env=env)
+        async with source, aclosing(source.items()) as items:
+            chunks = [item async for item in items]
+    kinds = [c.meta[K("kind")] for c in chunks]
+    assert kinds == ["progress"] * 3 + ["result"]
+    totals = [json.loads(c.value[K("message")])["value"]["total"] for c in chunks[:3]]
+    assert totals == [1, 3, 6]
+    result = chunks[-1].value[K("structuredContent")]
+    assert result[K("status")] == "completed" and len(result[K("outputs")]) == 3
