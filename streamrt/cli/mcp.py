@@ -65,9 +65,13 @@ def cmd_mcp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         configure_logging(args.log_level, stream=err)
         config = _config(args)
         asyncio.run(serve_stdio(config))
+    except ScriptError as exc:
+        err.write(
+            exc.format() + "\n"
+        )  # file:line:col: message, the line and a caret, as every command prints it
+        return 2
     except StreamrtError as exc:
-        text = exc.format() if isinstance(exc, ScriptError) else str(exc)
-        err.write(f"streamrt mcp: {text}\n")
+        err.write(f"streamrt mcp: {exc}\n")
         return 2
     except KeyboardInterrupt:
         return 130

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -202,3 +203,27 @@ async def test_a_store_keeps_the_streams_for_the_next_server(tmp_path: Path) -> 
         watched = await client.call("stream.watch", stream_id="kept")
         assert [o["value"]["total"] for o in watched["outputs"]] == [2, 5, 10]
         assert watched["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        pytest.param(
+            "/nonexistent/x.rtfs", "streamrt mcp: cannot read script /nonexistent/x.rtfs", id="missing"
+        ),
+        pytest.param("broken", "broken.rtfs:2:3: '(' is never closed", id="syntax"),
+    ],
+)
+def test_a_bad_script_is_one_message_before_serving(tmp_path: Path, script: str, message: str) -> None:
+    if script == "broken":
+        (tmp_path / "broken.rtfs").write_text("(defn broken [s c]\n  (+ s")
+        script = str(tmp_path / "broken.rtfs")
+    proc = subprocess.run(
+        [sys.executable, "-m", "streamrt", "mcp", script],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert message in proc.stderr and "Traceback" not in proc.stderr
