@@ -180,8 +180,10 @@ async def _watch(
             break
         await log.wait(sid, after)
     current = service.provider.streams.get(sid) if service.opened else None
+    if service.closing or not service.opened:
+        raise Problem("unavailable", f"the server is stopping; watch {sid!r} again with after={after}")
     if current is None:
-        raise Problem("unavailable", f"the server stopped watching {sid!r}; watch again with after={after}")
+        raise Problem("unknown-stream", f"stream {sid!r} was deleted while it was watched")
     return {
         "stream_id": sid,
         "status": current.status.value,
