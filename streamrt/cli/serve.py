@@ -10,7 +10,7 @@ import argparse
 import asyncio
 from typing import Any, TextIO
 
-from streamrt.errors import ScriptError, StreamrtError
+from streamrt.errors import ScriptError, StreamrtError, UsageError
 
 __all__ = ["add_serve_parser", "cmd_serve"]
 
@@ -23,6 +23,11 @@ def add_serve_parser(sub: Any) -> None:
         "scripts", nargs="+", metavar="SCRIPT", help="scripts whose processors clients may start"
     )
     add_server_arguments(serve)
+    serve.add_argument(
+        "--mcp",
+        action="store_true",
+        help="also serve MCP (Streamable HTTP) at /mcp: the same streams, tokens and tenancy (docs/mcp.md)",
+    )
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,10 +148,18 @@ async def _serve(args: argparse.Namespace, err: TextIO) -> int:
     from streamrt.serve import ApiServer, create_app
 
     config = _config(args)
-    app = _cluster_app(args, config) if getattr(args, "cluster", None) else create_app(config)
+    mcp = getattr(args, "mcp", False)
+    if mcp and getattr(args, "cluster", None):
+        raise UsageError("--mcp is not served by cluster nodes yet; run it on a plain streamrt serve")
+    if mcp:
+        from streamrt.mcpserve.http import MCP_PATH, create_mcp_app  # the MCP SDK: only when asked for
+
+        app = create_mcp_app(config)
+    else:
+        app = _cluster_app(args, config) if getattr(args, "cluster", None) else create_app(config)
     server = ApiServer(app, config.host, config.port, log_level=args.log_level, handle_signals=True)
     await server.start()
-    err.write(f"streamrt serve: listening on {server.url}\n")
+    err.write(f"streamrt serve: listening on {server.url}" + (f" (MCP at {MCP_PATH})" if mcp else "") + "\n")
     err.flush()
     try:
         await server.wait()

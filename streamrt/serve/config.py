@@ -14,8 +14,9 @@ from streamrt.serve.eventlog import DEFAULT_KEEP_EVENTS, DEFAULT_KEEP_SECONDS
 
 __all__ = ["DEFAULT_SOURCE_SECURITY", "ClientLimits", "ServeConfig", "is_loopback"]
 
-DEFAULT_SOURCE_SECURITY: Final = SecurityContext(deny=frozenset({"fs", "stdin"}))
-"""What a client's ``source`` may read unless the operator says otherwise: the network, never the server's files."""
+DEFAULT_SOURCE_SECURITY: Final = SecurityContext(allow=frozenset({"network"}))
+"""What a client's ``source`` may need unless the operator says otherwise: the network, never the server's files,
+stdin or programs (``mcp+stdio:`` launches one), nor any effect added later."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,20 @@ async def test_every_tool_over_streamable_http_with_the_apis_tenancy(tmp_path: P
             doc = (await api.get(f"{server.url}/streams/a1")).json()
         assert doc["state"] == {"total": 6} and doc["status"] == "completed"
 
+        # a client may not make the server launch a program (mcp+stdio:) nor read its files, over MCP or the API
+        launch = await alice.call_tool(
+            "stream.start", {"processor": "running-total", "source": "mcp+stdio:/bin/true?tool=x"}
+        )
+        assert launch.is_error and launch.content[0].text.startswith("effect-denied")  # type: ignore[union-attr]
+        assert ":process" in launch.content[0].text  # type: ignore[union-attr]
+        api = httpx2.AsyncClient(headers={"Authorization": "Bearer alice-secret"})
+        async with api:
+            refused = await api.post(
+                f"{server.url}/streams",
+                json={"processor": "running-total", "source": "mcp+stdio:/bin/true?tool=x"},
+            )
+        assert refused.status_code == 403 and refused.json()["code"] == "effect-denied"
+
         async with session(server.port, "bob-secret") as bob:
             assert (await call(bob, "stream.list"))["streams"] == []
             result = await bob.call_tool("stream.inspect", {"stream_id": "a1"})
