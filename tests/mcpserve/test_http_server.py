@@ -103,8 +103,14 @@ async def test_every_tool_over_streamable_http_with_the_apis_tenancy(tmp_path: P
 
 
 @pytest.mark.parametrize("slow", [False, True], ids=["store", "slow-store"])
-async def test_a_watch_cut_off_mid_call_resumes_with_last_event_id(tmp_path: Path, slow: bool) -> None:
-    async with served(tmp_path, slow=slow) as (_, proxy), session(proxy.port, "alice-secret") as alice:
+async def test_a_watch_cut_off_mid_call_resumes_with_last_event_id(
+    tmp_path: Path, slow: bool, durable_store: str
+) -> None:
+    """On SQLite and PostgreSQL, with writes as they come and with each write 10 ms late."""
+    async with (
+        served(tmp_path, slow=slow, store=durable_store) as (_, proxy),
+        session(proxy.port, "alice-secret") as alice,
+    ):
         await call(alice, "stream.start", processor="running-total", stream_id="w")
         await call(alice, "stream.push", stream_id="w", chunks=[{"n": 1}])
         progress: list[dict[str, Any]] = []
