@@ -56,7 +56,7 @@ def test_hypothesis_is_a_dependency_and_the_extras_are_split_by_audience() -> No
     names = {dep.split(">")[0].split("=")[0].split("[")[0] for dep in project["dependencies"]}
     assert "hypothesis" in names
     extras = project["optional-dependencies"]
-    lint_tools = {"ruff", "mypy", "import-linter", "msgpack-types"}
+    lint_tools = {"ruff", "mypy", "import-linter", "msgpack-types", "types-jsonschema"}
     assert not any(dep.startswith(tuple(lint_tools)) for dep in extras["test"]), extras["test"]
     assert {dep.split(">")[0] for dep in extras["lint"]} == lint_tools
     assert not any("hypothesis" in dep for deps in extras.values() for dep in deps)
