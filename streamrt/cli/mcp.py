@@ -59,10 +59,11 @@ def _config(args: argparse.Namespace) -> Any:
 def cmd_mcp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from streamrt.errors import ScriptError, StreamrtError
     from streamrt.mcpserve import serve_stdio
-    from streamrt.observe.logs import configure_logging
+    from streamrt.observe.logs import configure_logging, unconfigure_logging
 
+    handler = None
     try:
-        configure_logging(args.log_level, stream=err)
+        handler = configure_logging(args.log_level, stream=err)
         config = _config(args)
         asyncio.run(serve_stdio(config))
     except ScriptError as exc:
@@ -75,4 +76,7 @@ def cmd_mcp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        if handler is not None:
+            unconfigure_logging(handler)
     return 0

@@ -4,8 +4,8 @@ their subscriptions, the refusals, and a store that keeps streams across a resta
 from __future__ import annotations
 
 import asyncio
+import io
 import json
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +17,8 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
+
+from streamrt.cli import main
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -218,12 +220,7 @@ def test_a_bad_script_is_one_message_before_serving(tmp_path: Path, script: str,
     if script == "broken":
         (tmp_path / "broken.rtfs").write_text("(defn broken [s c]\n  (+ s")
         script = str(tmp_path / "broken.rtfs")
-    proc = subprocess.run(
-        [sys.executable, "-m", "streamrt", "mcp", script],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert message in proc.stderr and "Traceback" not in proc.stderr
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["mcp", script], out=out, err=err) == 2  # the scripts load before stdin is touched
+    assert out.getvalue() == ""
+    assert message in err.getvalue() and "Traceback" not in err.getvalue()

@@ -162,7 +162,7 @@ class Progress:
 async def test_a_paused_stream_stops_reading_and_the_server_blocks(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    total, pad = 3000, 4000  # ~12 MB of progress on offer, against a 16-chunk queue and 64 KiB pipes
+    total, pad = 1000, 8000  # ~8 MB of progress on offer, against a 16-chunk queue and 64 KiB pipes
     sent_file = tmp_path / "sent"
     uri = stdio_uri("count", {"steps": total, "pad": pad, "sent_file": str(sent_file)})
 
