@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         UnknownStreamError,
         UnstorableValueError,
         UsageError,
+        ValueLimitError,
     )
     from streamrt.lang.effects import declare_effects
     from streamrt.lang.meter import DEFAULT_LIMITS, Limits
@@ -155,6 +156,7 @@ __all__ = [
     "UnknownStreamError",
     "UnstorableValueError",
     "UsageError",
+    "ValueLimitError",
 ]
 
 _HOME: dict[str, str] = {
@@ -237,6 +239,7 @@ _HOME: dict[str, str] = {
     "UnknownStreamError": "streamrt.errors",
     "UnstorableValueError": "streamrt.errors",
     "UsageError": "streamrt.errors",
+    "ValueLimitError": "streamrt.errors",
 }
 """Each public name and the module that defines it."""
 

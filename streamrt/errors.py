@@ -22,6 +22,7 @@ StreamrtError
 │   │   └── LimitExceededError   one chunk took more fuel, time, call depth or value size than its limits allow
 │   └── EffectDeniedError        the security context or the script's (effects ...) refuses an effect a call needs
 ├── CapabilityError              a host capability refused its arguments; reported as a ScriptRuntimeError at the call
+├── ValueLimitError              a value nests too deeply, or is too large to walk (print, hash, encode); also a ValueError
 ├── StreamError                  a stream-level problem reported to the host
 │   ├── UnknownStreamError       no stream with that id (also a KeyError)
 │   ├── DuplicateStreamError     a stream with that id already exists
@@ -83,6 +84,7 @@ __all__ = [
     "UnknownStreamError",
     "UnstorableValueError",
     "UsageError",
+    "ValueLimitError",
 ]
 
 
@@ -182,6 +184,15 @@ class EffectDeniedError(ScriptError):
 
 class CapabilityError(StreamrtError):
     """A host capability refused the arguments of a ``call``; the script reports it at the line of the call."""
+
+
+class ValueLimitError(StreamrtError, ValueError):
+    """A value is deeper than :data:`streamrt.values.MAX_DEPTH` or larger than a walk may visit.
+
+    Printing, hashing, equality, JSON and snapshot encoding walk a value; a value a script can build cheaply (one
+    nested 200,000 deep, or one that shares itself so that its walked size is 2**60) would otherwise crash the
+    process or never end. Raised inside a chunk it fails that chunk; from a sink or a store, that stream.
+    """
 
 
 class StreamError(StreamrtError):

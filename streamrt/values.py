@@ -15,6 +15,16 @@ Language values map onto plain Python objects so compiled code runs at Python sp
 
 Keywords keep the default identity ``__eq__``/``__hash__`` of ``object`` on purpose: they are interned, so identity
 is equality, and dict lookups with keyword keys stay in C.
+
+Walking values
+--------------
+A script can build, in a few steps, a value no walk survives: a vector nested 200,000 deep (Python hashes a tuple
+by recursing on the C stack, with no bound: the process dies), or one that holds itself twice at each of 60 levels
+(``[acc acc]``: 60 tuples, but 2**60 items to print, hash or encode). So every walk here is iterative and counts what
+it visits, shared parts each time they appear: a value nested deeper than :data:`MAX_DEPTH` or walking past its
+``limit`` (default :data:`WALK_LIMIT`) raises :class:`~streamrt.errors.ValueLimitError`. :func:`measure` is that
+walk on its own, for code that hands a value to C (a snapshot's msgpack packer); :func:`checked_key` runs it on a
+vector about to be hashed as a map key or set member.
 """
 
 from __future__ import annotations
@@ -26,15 +36,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar, Final
 
+from streamrt.errors import ValueLimitError
+
 __all__ = [
+    "MAX_DEPTH",
+    "WALK_LIMIT",
     "Keyword",
     "LList",
     "LSet",
     "Symbol",
+    "checked_key",
     "from_json",
     "from_json_text",
     "is_truthy",
     "keyword",
+    "measure",
+    "pr_short",
     "pr_str",
     "to_json",
     "to_json_text",
@@ -157,6 +174,11 @@ class LSet(AbstractSet[Any]):
     __slots__ = ("_hashed", "_items")
 
     def __init__(self, items: Iterable[Any] = ()) -> None:
+        if type(items) is not tuple:
+            items = tuple(items)
+        for x in items:
+            if type(x) is tuple or type(x) is LList:
+                checked_key(x)
         self._items: dict[Any, None] = dict.fromkeys(items)
         self._hashed: int | None = None
 
@@ -165,6 +187,8 @@ class LSet(AbstractSet[Any]):
         return cls(items)
 
     def __contains__(self, x: object) -> bool:
+        if type(x) is tuple or type(x) is LList:
+            checked_key(x)
         try:
             return x in self._items
         except TypeError:  # unhashable: cannot be a member
@@ -196,6 +220,75 @@ def is_truthy(value: object) -> bool:
     return value is not None and value is not False
 
 
+# --- walking --------------------------------------------------------------------------------------------------
+
+MAX_DEPTH: Final = 500
+"""How deeply a value may nest. Snapshots cannot hold more (msgpack's packer stops at 511 levels), nor can most
+JSON readers; a value that deep is a runaway, and refusing it keeps every walk far from the stack's end."""
+
+WALK_LIMIT: Final = 1_000_000
+"""The items one walk (printing, JSON, ``=``) may visit by default, counting a shared part each time it appears:
+the default ``:max-size`` of a value a chunk builds. A snapshot is measured against a larger bound of its own."""
+
+
+def _too_deep() -> ValueLimitError:
+    return ValueLimitError(
+        f"a value nested deeper than {MAX_DEPTH} levels cannot be printed, hashed or stored"
+    )
+
+
+def _too_large(limit: int) -> ValueLimitError:
+    return ValueLimitError(
+        f"a value with more than {limit:,} items (counting shared parts each time they appear) "
+        "cannot be printed, hashed or stored"
+    )
+
+
+def measure(value: Any, *, limit: int = WALK_LIMIT, depth: int = MAX_DEPTH) -> int:
+    """The walked size of ``value`` (its items and map entries, a shared part each time it appears), without
+    recursion; raises :class:`~streamrt.errors.ValueLimitError` past ``limit`` items or ``depth`` levels."""
+    t = type(value)
+    if not (t is dict or t is tuple or t is LList or t is LSet or t is list or isinstance(value, Mapping)):
+        return 0
+    walked = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        x, level = pop()
+        if level >= depth:
+            raise _too_deep()
+        level += 1
+        walked += len(x)
+        if walked > limit:
+            raise _too_large(limit)
+        if type(x) is dict or isinstance(x, Mapping):
+            for k, v in x.items():
+                t = type(v)
+                if t is dict or t is tuple or t is LList or t is LSet or t is list or isinstance(v, Mapping):
+                    push((v, level))
+                if type(k) is tuple or type(k) is LList:
+                    push((k, level))
+        else:
+            for v in x:
+                t = type(v)
+                if t is dict or t is tuple or t is LList or t is LSet or t is list or isinstance(v, Mapping):
+                    push((v, level))
+    return walked
+
+
+def checked_key(key: Any) -> Any:
+    """``key``, after checking that a vector about to be hashed (a map key, a set member) is safe to hash.
+
+    Python hashes a tuple by recursing in C with no bound, so a deep one crashes the process and a self-sharing one
+    never ends; anything else is returned at the cost of one type test.
+    """
+    t = type(key)
+    if t is tuple or t is LList:
+        measure(key)
+    return key
+
+
 # --- printing -------------------------------------------------------------------------------------------------
 
 _ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -222,15 +315,14 @@ def _pr_float(f: float) -> str:
     return repr(f)
 
 
-def pr_str(value: Any, readably: bool = True) -> str:
-    """Print a value as language text; ``readably=False`` prints strings bare (as ``str`` does)."""
+def _pr_atom(value: Any, t: type, readably: bool) -> str:
+    """A value that holds no other value, printed."""
     if value is None:
         return "nil"
     if value is True:
         return "true"
     if value is False:
         return "false"
-    t = type(value)
     if t is str:
         return _pr_string(value) if readably else str(value)
     if t is int:
@@ -239,27 +331,136 @@ def pr_str(value: Any, readably: bool = True) -> str:
         return _pr_float(value)
     if t is Keyword:
         return ":" + str(value.qualified)
-    if t is dict:
-        items = value.items()
-        return "{" + ", ".join(pr_str(k, readably) + " " + pr_str(v, readably) for k, v in items) + "}"
-    if t is LList:
-        return "(" + " ".join(pr_str(v, readably) for v in value) + ")"
-    if t is LSet:
-        return "#{" + " ".join(pr_str(v, readably) for v in value) + "}"
-    if isinstance(value, tuple):
-        return "[" + " ".join(pr_str(v, readably) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return (
-            "{" + ", ".join(pr_str(k, readably) + " " + pr_str(v, readably) for k, v in value.items()) + "}"
-        )
-    if isinstance(value, list):
-        return "[" + " ".join(pr_str(v, readably) for v in value) + "]"
     if isinstance(value, Symbol):
         return value.name
     if callable(value):
         name = getattr(value, "__streamrt_name__", None) or getattr(value, "__name__", "fn")
         return f"#<fn {name}>"
     return f"#<{type(value).__name__}>"
+
+
+class _Text(str):
+    """A piece of punctuation on the printer's stack (a plain ``str`` there is a value still to print)."""
+
+    __slots__ = ()
+
+
+class _Close(_Text):
+    """The closing bracket of a collection: printing it leaves one level."""
+
+    __slots__ = ()
+
+
+_SP: Final = _Text(" ")
+_COMMA: Final = _Text(", ")
+_BRACKETS: Final = {
+    "vector": (_Text("["), _Close("]")),
+    "list": (_Text("("), _Close(")")),
+    "set": (_Text("#{"), _Close("}")),
+    "map": (_Text("{"), _Close("}")),
+}
+
+
+def _kind(value: Any, t: type) -> str | None:
+    if t is dict:
+        return "map"
+    if t is LList:
+        return "list"
+    if t is LSet:
+        return "set"
+    if t is tuple or isinstance(value, tuple | list):
+        return "vector"
+    if isinstance(value, Mapping):
+        return "map"
+    return None
+
+
+def _print(value: Any, readably: bool, limit: int, width: int) -> str:
+    """Print a collection without recursion, counting the items walked; stop once ``width`` characters are out."""
+    out: list[str] = []
+    emit = out.append
+    written = 0
+    walked = 0
+    level = 0
+    stack: list[Any] = [value]
+    pop = stack.pop
+    push = stack.append
+    extend = stack.extend
+    while stack:
+        x = pop()
+        t = type(x)
+        if t is _Text:
+            piece: str = x
+        elif t is _Close:
+            level -= 1
+            piece = x
+        elif t is str:
+            piece = _pr_string(x) if readably else x
+        elif t is int:
+            piece = repr(x)
+        elif t is Keyword:
+            piece = ":" + x.qualified
+        else:
+            kind = _kind(x, t)
+            if kind is None:
+                piece = _pr_atom(x, t, readably)
+            else:
+                if level >= MAX_DEPTH:
+                    raise _too_deep()
+                level += 1
+                n = len(x)
+                walked += n
+                if walked > limit:
+                    raise _too_large(limit)
+                opening, closing = _BRACKETS[kind]
+                push(closing)
+                if n:
+                    if kind == "map":
+                        # pushed in reverse: value, " ", key, ", ", value, " ", key, ...
+                        parts: list[Any] = [_COMMA] * (4 * n - 1)
+                        entries = list(x.items())[::-1]
+                        parts[0::4] = [v for _, v in entries]
+                        parts[1::4] = [_SP] * n
+                        parts[2::4] = [k for k, _ in entries]
+                    else:
+                        parts = [_SP] * (2 * n - 1)
+                        parts[0::2] = list(x)[::-1]
+                    extend(parts)
+                piece = opening
+        emit(piece)
+        if width:
+            written += len(piece)
+            if written > width:
+                return "".join(out)
+    return "".join(out)
+
+
+def pr_str(value: Any, readably: bool = True, *, limit: int = WALK_LIMIT) -> str:
+    """Print a value as language text; ``readably=False`` prints strings bare (as ``str`` does).
+
+    A collection is walked without recursion; nested deeper than :data:`MAX_DEPTH` or past ``limit`` items it
+    raises :class:`~streamrt.errors.ValueLimitError`.
+    """
+    t = type(value)
+    if t is str:
+        return _pr_string(value) if readably else value
+    if _kind(value, t) is None:
+        return _pr_atom(value, t, readably)
+    return _print(value, readably, limit, 0)
+
+
+def pr_short(value: Any, width: int = 60) -> str:
+    """At most ``width`` characters of ``pr_str(value)`` (ending in ``...`` when cut), for messages: printing stops
+    there, so a huge or self-sharing value costs no more than its first ``width`` characters."""
+    t = type(value)
+    if _kind(value, t) is None:
+        text = _pr_string(value) if t is str else _pr_atom(value, t, True)
+    else:
+        try:
+            text = _print(value, True, WALK_LIMIT, width)
+        except ValueLimitError:
+            return "#<value too deep to print>"
+    return text if len(text) <= width else text[: max(width - 3, 0)] + "..."
 
 
 def type_name(value: object) -> str:
@@ -301,11 +502,18 @@ def _object_hook(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
 
 def from_json(value: Any) -> Any:
     """Convert decoded JSON (dicts with str keys, lists) to language values (keyword keys, tuples)."""
+    try:
+        return _from_json(value)
+    except RecursionError:
+        raise _too_deep_json() from None
+
+
+def _from_json(value: Any) -> Any:
     t = type(value)
     if t is dict:
-        return {Keyword(k) if type(k) is str else k: from_json(v) for k, v in value.items()}
+        return {Keyword(k) if type(k) is str else k: _from_json(v) for k, v in value.items()}
     if t is list:
-        return tuple(from_json(v) for v in value)
+        return tuple(_from_json(v) for v in value)
     return value
 
 
@@ -329,7 +537,14 @@ def from_json_text(text: str | bytes) -> Any:
     """Parse JSON text into language values; raises ``ValueError`` on bad JSON."""
     if isinstance(text, bytes | bytearray):
         text = text.decode("utf-8")
-    return _lists_to_tuples(_DECODER.decode(text))
+    try:
+        return _lists_to_tuples(_DECODER.decode(text))
+    except RecursionError:
+        raise _too_deep_json() from None
+
+
+def _too_deep_json() -> ValueLimitError:
+    return ValueLimitError("JSON nested too deeply to read (Python's JSON reader stops near 1,000 levels)")
 
 
 def _key_to_json(k: Any) -> str:
@@ -346,8 +561,12 @@ def _key_to_json(k: Any) -> str:
     return pr_str(k)
 
 
-def to_json(value: Any) -> Any:
-    """Convert language values to JSON-ready Python data (keywords become their ``ns/name`` strings)."""
+def to_json(value: Any, *, limit: int = WALK_LIMIT) -> Any:
+    """Convert language values to JSON-ready Python data (keywords become their ``ns/name`` strings).
+
+    Collections are walked without recursion: nested deeper than :data:`MAX_DEPTH` or past ``limit`` items (a
+    shared part counted each time it appears) raises :class:`~streamrt.errors.ValueLimitError`.
+    """
     t = type(value)
     if value is None or t is bool or t is int or t is str:
         return value
@@ -355,15 +574,51 @@ def to_json(value: Any) -> Any:
         return value if math.isfinite(value) else None
     if t is Keyword:
         return value.qualified
-    if t is dict or isinstance(value, Mapping):
-        return {_key_to_json(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [to_json(v) for v in value]
-    if isinstance(value, Symbol):
-        return value.name
-    if isinstance(value, Iterable):
-        return [to_json(v) for v in value]
-    return pr_str(value)
+    root: list[Any] = [None]
+    walked = 0
+    stack: list[tuple[Any, Any, Any, int]] = [(root, 0, value, 0)]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        parent, slot, x, level = pop()
+        t = type(x)
+        if x is None or t is bool or t is int or t is str:
+            parent[slot] = x
+        elif t is float:
+            parent[slot] = x if math.isfinite(x) else None
+        elif t is Keyword:
+            parent[slot] = x.qualified
+        elif isinstance(x, Symbol):
+            parent[slot] = x.name
+        elif t is dict or isinstance(x, Mapping | Iterable):
+            if level >= MAX_DEPTH:
+                raise _too_deep()
+            level += 1
+            if t is dict or isinstance(x, Mapping):
+                walked += len(x)
+                if walked > limit:
+                    raise _too_large(limit)
+                obj: dict[str, Any] = {}
+                entries = [(_key_to_json(k), v) for k, v in x.items()]
+                for k, _ in entries:
+                    obj[k] = None
+                for k, v in reversed(
+                    entries
+                ):  # the last of two keys printing alike wins, as in a dict display
+                    push((obj, k, v, level))
+                parent[slot] = obj
+            else:
+                items = x if isinstance(x, tuple | list) else list(x)
+                walked += len(items)
+                if walked > limit:
+                    raise _too_large(limit)
+                arr: list[Any] = [None] * len(items)
+                for i, v in enumerate(items):
+                    push((arr, i, v, level))
+                parent[slot] = arr
+        else:
+            parent[slot] = pr_str(x)
+    return root[0]
 
 
 def to_json_text(value: Any, *, sort_keys: bool = False) -> str:

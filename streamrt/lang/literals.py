@@ -1,7 +1,8 @@
 """Collection literals and quoting: how ``[...]``, ``{...}``, ``#{...}`` and ``'form`` become Python.
 
 A vector or set whose items are all constants is built once, as a constant of the code object; anything else is
-built when it runs (a tuple display, a dict display, ``_LSet((...))``). A literal key or member written twice is a
+built when it runs (a tuple display, a dict display, ``_LSet((...))``); a map key computed at run time goes through
+``_key`` (:func:`~streamrt.values.checked_key`), since Python hashes a deep vector by recursing on the C stack. A literal key or member written twice is a
 compile error, as in Clojure.
 """
 
@@ -42,7 +43,12 @@ def _map(c: Compiler, form: MapF, scope: Scope) -> Result:
     check_duplicates(c, form.items[0::2], "duplicate key {} in map literal")
     results = [c.compile(f, scope) for f in form.items]
     stmts, exprs = c.sequence(results)
-    node = ast.Dict(keys=list(exprs[0::2]), values=exprs[1::2])
+    # a key computed at run time may be a vector too deep (or too self-sharing) to hash: checked first
+    keys: list[ast.expr | None] = [
+        k if isinstance(f, Kw | Lit) else ast.Call(func=name("_key"), args=[k], keywords=[])
+        for f, k in zip(form.items[0::2], exprs[0::2], strict=True)
+    ]
+    node = ast.Dict(keys=keys, values=exprs[1::2])
     return Result(stmts, locate(node, form.pos))
 
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from types import CodeType, TracebackType
 from typing import Any
 
-from streamrt.errors import Pos, ScriptError, ScriptRuntimeError
-from streamrt.values import Keyword, LList, LSet, Symbol, pr_str, type_name
+from streamrt.errors import Pos, ScriptError, ScriptRuntimeError, ValueLimitError
+from streamrt.values import Keyword, LList, LSet, Symbol, checked_key, pr_str, type_name
 
 __all__ = [
     "Recur",
@@ -193,6 +193,8 @@ def _describe(exc: BaseException) -> str:
         return keyword_lookup_error(exc.obj).message
     if isinstance(exc, MemoryError):
         return "out of memory"
+    if isinstance(exc, ValueLimitError):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -224,6 +226,7 @@ def support_names() -> dict[str, Any]:
         "_lookup_target": lookup_target,
         "_LList": LList,
         "_LSet": LSet,
+        "_key": checked_key,
         "_Symbol": Symbol,
         "_Keyword": Keyword,
         "_d_nth": destructure_nth,

@@ -45,9 +45,10 @@ import msgpack
 
 from streamrt.errors import SnapshotCorruptError, UnstorableValueError
 from streamrt.store.snapshot import FORMAT_VERSION, Snapshot
-from streamrt.values import Keyword, LList, LSet, Symbol, type_name
+from streamrt.values import Keyword, LList, LSet, Symbol, measure, type_name
 
 __all__ = [
+    "STORE_WALK_LIMIT",
     "SUPPORTED_FORMAT_VERSIONS",
     "decode_snapshot",
     "decode_value",
@@ -57,6 +58,11 @@ __all__ = [
 ]
 
 SUPPORTED_FORMAT_VERSIONS: Final = frozenset({1, 2, 3, 4, 5})
+
+STORE_WALK_LIMIT = 4_000_000
+"""The most items (a shared part counted each time it appears) one snapshot or stored value may hold. msgpack packs
+maps in C without a way to stop it, so every blob is measured first: a value that shares itself at each of 60
+levels is 60 objects but 2**60 items to write."""
 
 _SNAPSHOT_MAGIC: Final = b"SRTS"
 _VALUE_MAGIC: Final = b"SRTV"
@@ -207,6 +213,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
         [[name, due] for name, due in s.timers],
     ]
     try:
+        measure(fields, limit=STORE_WALK_LIMIT)
         payload = _pack(fields)
     except (TypeError, ValueError, OverflowError) as e:
         raise UnstorableValueError(f"cannot snapshot stream {s.stream_id!r}: {e}") from None
@@ -216,6 +223,7 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
 def encode_value(value: Any, *, stream_id: str, what: str = "value") -> bytes:
     """Encode one language value as a checksummed frame (dead-letter chunks and metadata)."""
     try:
+        measure(value, limit=STORE_WALK_LIMIT)
         payload = _pack(value)
     except (TypeError, ValueError, OverflowError) as e:
         raise UnstorableValueError(f"cannot store the {what} of stream {stream_id!r}: {e}") from None

@@ -17,7 +17,7 @@ from streamrt.lang.core.equality import hash_key
 from streamrt.lang.core.registry import core, fail
 from streamrt.lang.core.sets import make_set
 from streamrt.lang.meter import WATCH, built
-from streamrt.values import LList, LSet
+from streamrt.values import LList, LSet, checked_key
 
 __all__ = [
     "concat",
@@ -138,6 +138,8 @@ def _conj_map(fname: str, m: dict[Any, Any], xs: Sequence[Any]) -> dict[Any, Any
     r = m.copy()
     for x in xs:
         if (type(x) is tuple or type(x) is LList) and len(x) == 2:
+            if type(x[0]) is tuple or type(x[0]) is LList:
+                checked_key(x[0])
             try:
                 r[x[0]] = x[1]
             except TypeError:

@@ -15,6 +15,7 @@ from typing import Any
 from streamrt.lang.core.coerce import MISSING, fn_arg, items_of, key_error
 from streamrt.lang.core.registry import core
 from streamrt.lang.meter import WATCH, built, spend
+from streamrt.values import LList, checked_key
 
 __all__ = [
     "apply_",
@@ -133,7 +134,7 @@ def group_by(f: Any, coll: Any) -> dict[Any, tuple[Any, ...]]:
     f = fn_arg("group-by", f)
     groups: dict[Any, list[Any]] = {}
     for x in _walked("group-by", coll):
-        k = f(x)
+        k = checked_key(f(x))
         try:
             group = groups.get(k)
         except TypeError:
@@ -150,6 +151,8 @@ def frequencies(coll: Any) -> dict[Any, int]:
     """A map from each distinct item to the number of times it occurs."""
     counts: dict[Any, int] = {}
     for x in _walked("frequencies", coll):
+        if type(x) is tuple or type(x) is LList:
+            checked_key(x)
         try:
             counts[x] = counts.get(x, 0) + 1
         except TypeError:

@@ -13,7 +13,7 @@ from typing import Any
 from streamrt.lang.core.coerce import MISSING, expected, fn_arg, items_of, key_error
 from streamrt.lang.core.registry import core, fail
 from streamrt.lang.meter import WATCH, built, spend
-from streamrt.values import Keyword, LList, LSet, type_name
+from streamrt.values import Keyword, LList, LSet, checked_key, type_name
 
 __all__ = [
     "assoc",
@@ -51,6 +51,8 @@ def _first_unhashable(candidates: Sequence[Any]) -> Any:
 
 def _lookup(fname: str, m: Any, k: Any, default: Any) -> Any:
     """``get`` under the name of the calling function, for its error message."""
+    if type(k) is tuple or type(k) is LList:
+        checked_key(k)
     t = type(m)
     if t is dict:
         try:
@@ -134,6 +136,8 @@ def _assoc1(fname: str, m: Any, k: Any, v: Any) -> Any:
         r = dict(m)
     else:
         expected(fname, "a map or vector", m)
+    if type(k) is tuple or type(k) is LList:
+        checked_key(k)
     try:
         r[k] = v
     except TypeError:
@@ -158,6 +162,11 @@ def assoc(m: Any, k: Any, v: Any, *kvs: Any) -> Any:
         for i in range(0, len(kvs), 2):
             m = _assoc1("assoc", m, kvs[i], kvs[i + 1])
         return m
+    if type(k) is tuple or type(k) is LList:
+        checked_key(k)
+    for i in range(0, len(kvs), 2):
+        if type(kvs[i]) is tuple or type(kvs[i]) is LList:
+            checked_key(kvs[i])
     r = m.copy()
     try:
         r[k] = v
@@ -204,6 +213,8 @@ def dissoc(m: Any, *ks: Any) -> Any:
         m = dict(m)
     r = None
     for k in ks:
+        if type(k) is tuple or type(k) is LList:
+            checked_key(k)
         try:
             if k in m:
                 if r is None:
@@ -286,6 +297,8 @@ def contains(coll: Any, k: Any) -> bool:
     t = type(coll)
     if t is LSet:
         return k in coll
+    if type(k) is tuple or type(k) is LList:
+        checked_key(k)
     if t is dict or isinstance(coll, Mapping):
         try:
             return k in coll
@@ -307,6 +320,8 @@ def select_keys(m: Any, ks: Any) -> dict[Any, Any]:
         expected("select-keys", "a map", m)
     out = {}
     for k in items_of("select-keys", ks):
+        if type(k) is tuple or type(k) is LList:
+            checked_key(k)
         try:
             if k in m:
                 out[k] = m[k]
@@ -318,6 +333,9 @@ def select_keys(m: Any, ks: Any) -> dict[Any, Any]:
 @core("zipmap")
 def zipmap(ks: Any, vs: Any) -> dict[Any, Any]:
     """A map pairing each key with the value at the same position; stops at the shorter collection."""
+    for k in items_of("zipmap", ks):
+        if type(k) is tuple or type(k) is LList:
+            checked_key(k)
     pairs = zip(items_of("zipmap", ks), items_of("zipmap", vs), strict=False)
     try:
         return dict(pairs)
@@ -330,6 +348,9 @@ def hash_map(*kvs: Any) -> dict[Any, Any]:
     """A map of the alternating keys and values."""
     if len(kvs) % 2:
         fail("hash-map: expected key/value pairs, got an odd number of arguments")
+    for k in kvs[0::2]:
+        if type(k) is tuple or type(k) is LList:
+            checked_key(k)
     try:
         return dict(zip(kvs[0::2], kvs[1::2], strict=True))
     except TypeError:
@@ -406,7 +427,7 @@ def update_keys(m: Any, f: Any) -> dict[Any, Any]:
         spend(len(entries))
     out: dict[Any, Any] = {}
     for k, v in entries.items():
-        new = f(k)
+        new = checked_key(f(k))
         try:
             out[new] = v
         except TypeError:
@@ -420,6 +441,8 @@ def find(m: Any, k: Any) -> tuple[Any, Any] | None:
     if type(m) is tuple or type(m) is LList:
         return (k, m[k]) if type(k) is int and 0 <= k < len(m) else None
     entries = _map_arg("find", m)
+    if type(k) is tuple or type(k) is LList:
+        checked_key(k)
     try:
         return (k, entries[k]) if k in entries else None
     except TypeError:

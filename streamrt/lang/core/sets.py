@@ -14,7 +14,7 @@ from typing import Any
 from streamrt.lang.core.coerce import describe, expected, fn_arg, items_of
 from streamrt.lang.core.registry import core, fail
 from streamrt.lang.meter import WATCH, built
-from streamrt.values import LSet
+from streamrt.values import LList, LSet, checked_key
 
 __all__ = [
     "difference",
@@ -154,6 +154,8 @@ def map_invert(m: Any) -> dict[Any, Any]:
     """The map with keys and values swapped (for repeated values, the last key wins)."""
     out: dict[Any, Any] = {}
     for k, v in _map_arg("clojure.set/map-invert", m).items():
+        if type(v) is tuple or type(v) is LList:
+            checked_key(v)
         try:
             out[v] = k
         except TypeError:
@@ -169,6 +171,8 @@ def rename_keys(m: Any, kmap: Any) -> dict[Any, Any]:
     out = {k: v for k, v in source.items() if k not in renames}
     for old, new in renames.items():
         if old in source:
+            if type(new) is tuple or type(new) is LList:
+                checked_key(new)
             try:
                 out[new] = source[old]
             except TypeError:
