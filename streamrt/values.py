@@ -333,6 +333,9 @@ def _pr_atom(value: Any, t: type, readably: bool) -> str:
         return ":" + str(value.qualified)
     if isinstance(value, Symbol):
         return value.name
+    printer = getattr(t, "__streamrt_pr__", None)  # a value type of the language's own above this module
+    if printer is not None:
+        return printer(value)  # type: ignore[no-any-return]
     if callable(value):
         name = getattr(value, "__streamrt_name__", None) or getattr(value, "__name__", "fn")
         return f"#<fn {name}>"

@@ -13,7 +13,8 @@ implementations are plain Python functions over the value model of :mod:`streamr
 | ``maps`` | ``get get-in assoc ... select-keys zipmap hash-map`` |
 | ``colls`` | ``count first rest ... range partition into vec`` |
 | ``functions`` | ``map filter remove reduce some every? ... apply comp partial`` |
-| ``strings`` | ``str subs ... re-find keyword name parse-json to-json pr-str`` |
+| ``strings`` | ``str subs ... keyword name parse-json to-json pr-str`` |
+| ``regex`` | ``re-pattern re-find re-matches re-seq`` (RE2), the patterns ``str/replace`` and ``split`` take |
 | ``seqs`` | ``peek pop subvec take-last partition-by dedupe interleave flatten reductions ...`` |
 | ``combinators`` | ``constantly complement fnil juxt some-fn every-pred max-key min-key ...`` |
 | ``sets`` | ``set hash-set set? disj`` and ``clojure.set/union ...`` |
@@ -35,6 +36,7 @@ from streamrt.lang.core import (
     numeric,
     ordering,
     predicates,
+    regex,
     seqs,
     sets,
     strings,
@@ -55,6 +57,7 @@ _MODULES = (
     numeric,
     ordering,
     predicates,
+    regex,
     seqs,
     sets,
     strings,

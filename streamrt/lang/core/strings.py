@@ -8,11 +8,10 @@ cache of compiled patterns.
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any
 
 from streamrt.lang.core.coerce import MISSING, expected, items_of, str_arg
+from streamrt.lang.core.regex import Regex, split_regex
 from streamrt.lang.core.registry import core, fail
 from streamrt.lang.meter import WATCH, built
 from streamrt.values import Keyword, Symbol, from_json_text, pr_str, to_json_text
@@ -26,7 +25,6 @@ __all__ = [
     "name",
     "parse_json",
     "pr_str_",
-    "re_find",
     "split",
     "starts_with",
     "str_",
@@ -103,19 +101,22 @@ def trim(s: Any) -> str:
 
 @core("split")
 def split(s: Any, sep: Any, limit: Any = None) -> tuple[str, ...]:
-    """The parts of ``s`` between occurrences of the literal (not regex) separator ``sep``, as a vector.
+    """The parts of ``s`` between occurrences of the separator ``sep`` (literal text, or a ``re-pattern``), as a
+    vector.
 
     Empty parts are kept (``(split "a,,b" ",")`` has three parts; Clojure drops trailing empty ones). An empty
     separator splits into characters. ``(split s sep limit)`` makes at most ``limit`` parts.
     """
     text = str_arg("split", s)
-    separator = str_arg("split", sep)
     if limit is None:
         maxsplit = -1
     elif type(limit) is int:
         maxsplit = limit - 1 if limit > 0 else -1
     else:
         expected("split", "an integer limit", limit)
+    if type(sep) is Regex:
+        return split_regex(text, sep, maxsplit)
+    separator = str_arg("split", sep)
     if not separator:
         chars = tuple(text)
         if maxsplit >= 0 and len(chars) > maxsplit + 1:
@@ -152,30 +153,6 @@ def ends_with(s: Any, suffix: Any) -> bool:
 def includes(s: Any, part: Any) -> bool:
     """True when ``part`` occurs in ``s``."""
     return str_arg("includes?", part) in str_arg("includes?", s)
-
-
-@lru_cache(maxsize=256)
-def _pattern(source: str) -> re.Pattern[str]:
-    """Compile once: scripts use a handful of constant patterns, called on every chunk."""
-    try:
-        return re.compile(source)
-    except re.error as e:
-        fail(f"re-find: invalid pattern {pr_str(source)}: {e}")
-
-
-@core("re-find")
-def re_find(pattern: Any, s: Any) -> str | tuple[str | None, ...] | None:
-    """The first match of the regex ``pattern`` (Python ``re`` syntax) in ``s``, or nil.
-
-    With groups in the pattern the result is a vector ``[whole-match group1 ...]`` (nil for a group that did not
-    take part), as in Clojure.
-    """
-    m = _pattern(str_arg("re-find", pattern)).search(str_arg("re-find", s))
-    if m is None:
-        return None
-    if m.re.groups:
-        return (m.group(0), *m.groups())
-    return m.group(0)
 
 
 @core("keyword")

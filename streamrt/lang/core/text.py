@@ -2,8 +2,8 @@
 
 The string functions the language always had (``join split trim upper-case lower-case starts-with? ends-with?
 includes?``) are also reachable by their ``clojure.string`` names; the rest of that namespace is registered here
-under its qualified names. Matching is literal text throughout: ``str/replace`` and ``str/split`` take a string to
-find, not a regular expression (``re-find`` is the one regex function).
+under its qualified names. A string to find is literal text (``str/replace``, ``str/split``); a pattern made with
+``re-pattern`` (:mod:`streamrt.lang.core.regex`, RE2 syntax) matches as a regular expression.
 
 ``format`` follows Java's ``String.format``, which Clojure's ``format`` is, for the directives below; the table in
 docs/language.md is the reference::
@@ -24,6 +24,7 @@ import re
 from typing import Any, Final, NoReturn
 
 from streamrt.lang.core.coerce import MISSING, describe, expected, fn_arg, int_arg, str_arg
+from streamrt.lang.core.regex import Regex, replace_regex
 from streamrt.lang.core.registry import alias, core, fail
 from streamrt.lang.core.strings import _text
 from streamrt.lang.meter import WATCH, built
@@ -86,6 +87,11 @@ def trim_newline(s: Any) -> str:
 
 def _replaced(fname: str, s: Any, match: Any, replacement: Any, count: int) -> str:
     text = str_arg(fname, s)
+    if type(match) is Regex:
+        result = replace_regex(fname, text, match, replacement, count)
+        if len(result) > WATCH:
+            built(len(result), fname, "characters")
+        return result
     found = str_arg(fname, match)
     if type(replacement) is not str:
         expected(fname, "a string replacement", replacement)
@@ -99,13 +105,14 @@ def _replaced(fname: str, s: Any, match: Any, replacement: Any, count: int) -> s
 
 @core("clojure.string/replace")
 def replace(s: Any, match: Any, replacement: Any) -> str:
-    """``s`` with every occurrence of the text ``match`` replaced by ``replacement`` (literal text, not a regex)."""
+    """``s`` with every occurrence of ``match`` replaced: literal text by literal text, or the matches of a
+    ``re-pattern`` by a text with ``$1`` group references or by what a function returns for each match."""
     return _replaced(_NS + "replace", s, match, replacement, -1)
 
 
 @core("clojure.string/replace-first")
 def replace_first(s: Any, match: Any, replacement: Any) -> str:
-    """``s`` with the first occurrence of the text ``match`` replaced by ``replacement``."""
+    """``s`` with the first occurrence of ``match`` (literal text or a ``re-pattern``) replaced, as ``str/replace``."""
     return _replaced(_NS + "replace-first", s, match, replacement, 1)
 
 
