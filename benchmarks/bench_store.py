@@ -162,7 +162,7 @@ async def resume_many(url: str, folder: Path, streams: int) -> tuple[float, floa
     """Seconds to write ``streams`` snapshots, then to resume them all (leases claimed) with resume_streams."""
     script_path = folder / "bench.rtfs"
     script_path.write_text(SCRIPT)
-    script = load_script(str(script_path))
+    script = load_script(path=script_path)
     run = uuid.uuid4().hex[:8]
     ids = [f"r-{run}-{i:05d}" for i in range(streams)]
     async with open_store(url) as store:

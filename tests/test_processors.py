@@ -170,6 +170,6 @@ PROCESSOR_OF = {
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_processor_keeps_the_runtime_invariants(name: str) -> None:
     """The streamrt.testing state machine, driven by random chunks and directives, against each example."""
-    script = load_script(PROCESSORS / name)
+    script = load_script(path=PROCESSORS / name)
     machine = provider_machine(script.processor(PROCESSOR_OF[name]), initial_state={})
     run_state_machine_as_test(machine, settings=settings(max_examples=40, deadline=None))

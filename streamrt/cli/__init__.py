@@ -350,7 +350,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 tests = load_test_file(path).tests
                 print(f"{path}: ok ({len(tests)} test{'s' if len(tests) != 1 else ''})", file=out)
                 continue
-            compiled = compile_script(Path(path))
+            compiled = compile_script(path=path)
             check_script(compiled, security, Path(path).read_text(encoding="utf-8").splitlines())
         except ScriptError as exc:
             print(exc.format(), file=err)
@@ -362,11 +362,9 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_lower(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from pathlib import Path  # as in _cmd_check
-
     from streamrt.lang.script import lower_script
 
-    print(lower_script(Path(args.script)), file=out)
+    print(lower_script(path=args.script), file=out)
     return EXIT_OK
 
 
@@ -414,11 +412,9 @@ def _cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from pathlib import Path  # as in _cmd_check
-
     from streamrt.lang.script import python_script
 
-    print(python_script(Path(args.script), meter=args.metered), file=out, end="")
+    print(python_script(path=args.script, meter=args.metered), file=out, end="")
     return EXIT_OK
 
 

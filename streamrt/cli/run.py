@@ -377,7 +377,7 @@ class _Run:
             stored = StoredStreams(held, restart=config.restart, stream_id=config.stream_id)
             wrapped = {"mcp.stream.start": stored.capability(caps["mcp.stream.start"])}
             caps.update(guard_capabilities(wrapped, config.security, endpoint_uri=sources.uri_for))
-        script = load_script(script_path, capabilities=caps, security=config.security)
+        script = load_script(path=script_path, capabilities=caps, security=config.security)
         if persister is not None:
             persister.processor_hash = script.source_hash
             persister.script_path = str(Path(script_path).resolve())

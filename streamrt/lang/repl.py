@@ -76,7 +76,7 @@ class ReplSession:
         self._counter = 0
         self._serial = 0
         if load is not None:
-            loaded = load_script(load, capabilities=capabilities, security=security)
+            loaded = load_script(path=load, capabilities=capabilities, security=security)
             for gdef in loaded.compiled.globals.values():
                 value = loaded.namespace.get(gdef.pyname)
                 if gdef.arity is not None and callable(value) and self.limits is not None:

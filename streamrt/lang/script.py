@@ -250,18 +250,27 @@ class Script:
         return f"<Script {self.filename} functions={list(self.functions)}>"
 
 
-def _source_of(source: str | os.PathLike[str], filename: str | None) -> tuple[str, str]:
-    if isinstance(source, os.PathLike):
-        path = Path(source)
+def _source_of(
+    text: str | None, path: str | os.PathLike[str] | None, filename: str | None
+) -> tuple[str, str]:
+    """The script's text and the name its errors show: ``text`` as it is, or the file at ``path``, never a guess.
+
+    Text and paths are separate arguments on purpose: a file whose whole text was ``/etc/passwd`` used to be read
+    as a path, and so printed a line of that file.
+    """
+    if path is not None:
+        if text is not None:
+            raise UsageError("give a script's text or its path, not both")
         try:
-            return path.read_text(encoding="utf-8"), filename or str(path)
+            return Path(path).read_text(encoding="utf-8"), filename or os.fspath(path)
         except OSError as exc:
-            raise UsageError(f"cannot read script {path}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot read script {os.fspath(path)}: {exc.strerror or exc}") from None
         except UnicodeDecodeError as exc:
-            raise UsageError(f"cannot read script {path}: not UTF-8 text ({exc.reason})") from None
-    if "\n" not in source and "(" not in source and len(source) < 4096:
-        return _source_of(Path(source), filename)
-    return source, filename or "<script>"
+            raise UsageError(f"cannot read script {os.fspath(path)}: not UTF-8 text ({exc.reason})") from None
+    if not isinstance(text, str):
+        what = "nothing" if text is None else type(text).__name__
+        raise UsageError(f"a script's text must be a str, got {what}; to read a file, pass path=")
+    return text, filename or "<script>"
 
 
 def _with_source_line(exc: ScriptError, text: str) -> ScriptError:
@@ -272,9 +281,12 @@ def _with_source_line(exc: ScriptError, text: str) -> ScriptError:
     return exc
 
 
-def compile_script(source: str | os.PathLike[str], *, filename: str | None = None) -> CompiledScript:
-    """Read and compile without running anything (what ``streamrt check`` does)."""
-    text, fname = _source_of(source, filename)
+def compile_script(
+    text: str | None = None, *, path: str | os.PathLike[str] | None = None, filename: str | None = None
+) -> CompiledScript:
+    """Read and compile without running anything (what ``streamrt check`` does): the script ``text``, or the file at
+    ``path``."""
+    text, fname = _source_of(text, path, filename)
     try:
         return compile_forms(read(text, fname), fname)
     except ScriptError as exc:
@@ -284,21 +296,22 @@ def compile_script(source: str | os.PathLike[str], *, filename: str | None = Non
 
 
 def load_script(
-    source: str | os.PathLike[str],
+    text: str | None = None,
     *,
+    path: str | os.PathLike[str] | None = None,
     capabilities: Mapping[str, Capability] | None = None,
     filename: str | None = None,
     security: EffectPolicy | None = None,
 ) -> Script:
     """Compile a script and run its top level.
 
-    ``source`` is a path (``pathlib.Path``, or a short string naming a file) or the script text itself.
+    The script is ``text``, or the file at ``path`` (one of the two; a string is never taken for a path).
     ``capabilities`` maps capability names (``"mcp.stream.start"``) to host functions ``(args, ctx) -> value``.
     ``security`` (a :class:`~streamrt.policy.effects.SecurityContext`, or any
     :class:`~streamrt.lang.effects.EffectPolicy`) is checked against the script's
     ``(effects ...)`` declaration before anything runs, and by every capability call before it does anything.
     """
-    text, fname = _source_of(source, filename)
+    text, fname = _source_of(text, path, filename)
     compiled = compile_script(text, filename=fname)
     if security is not None:
         check_declared(compiled, security, text.splitlines())
@@ -307,9 +320,11 @@ def load_script(
     return script
 
 
-def lower_script(source: str | os.PathLike[str], *, filename: str | None = None) -> str:
+def lower_script(
+    text: str | None = None, *, path: str | os.PathLike[str] | None = None, filename: str | None = None
+) -> str:
     """The script's forms after macro expansion, as language text, one top-level form per line."""
-    text, fname = _source_of(source, filename)
+    text, fname = _source_of(text, path, filename)
     try:
         forms: list[Form] = read(text, fname)
         compile_forms(forms, fname)
@@ -318,12 +333,18 @@ def lower_script(source: str | os.PathLike[str], *, filename: str | None = None)
         raise _with_source_line(exc, text) from None
 
 
-def python_script(source: str | os.PathLike[str], *, filename: str | None = None, meter: bool = False) -> str:
+def python_script(
+    text: str | None = None,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    filename: str | None = None,
+    meter: bool = False,
+) -> str:
     """The Python the script compiles to, as text (``streamrt compile --python``); ``meter`` for the variant
     that enforces limits."""
     from streamrt.lang.pysource import python_text
 
-    text, fname = _source_of(source, filename)
+    text, fname = _source_of(text, path, filename)
     try:
         return python_text(read(text, fname), fname, meter=meter)
     except ScriptError as exc:

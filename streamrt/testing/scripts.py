@@ -96,13 +96,34 @@ def tested_script_for(test_path: str, forms: list[Form]) -> tuple[str | None, Po
         form = uses[0]
         assert isinstance(form, ListF)
         lit: Lit = _USE.match(form)["path"]
-        return os.path.normpath(os.path.join(folder, lit.value)), form.pos
+        return _usable(folder, lit), form.pos
     stem = os.path.basename(test_path)
     if stem.endswith("_test.rtfs"):
         paired = os.path.join(folder, stem[: -len("_test.rtfs")] + ".rtfs")
         if os.path.isfile(paired):
             return paired, None
     return None, None
+
+
+def _usable(folder: str, lit: Lit) -> str:
+    """The file ``(use "...")`` names: an ``.rtfs`` file in the test file's folder or below it, nothing else.
+
+    A test file is often someone else's code run on a developer's machine; ``(use "/etc/passwd")`` read that file
+    and showed its first line in the error. So the path must end in ``.rtfs`` and stay, links resolved, under the
+    folder of the test file.
+    """
+    name: str = lit.value
+    if not name.endswith(".rtfs"):
+        raise ScriptCompileError(f"use: {pr_str(name)} is not a script: name an .rtfs file", lit.pos)
+    path = os.path.normpath(os.path.join(folder, name))
+    base = os.path.realpath(folder or ".")
+    real = os.path.realpath(path)
+    if os.path.isabs(name) or os.path.commonpath([base, real]) != base:
+        raise ScriptCompileError(
+            f"use: {pr_str(name)} is outside the test file's folder; a test file uses a script in its folder or below",
+            lit.pos,
+        )
+    return path
 
 
 def _recording_capabilities(calls: list[tuple[str, Any]]) -> dict[str, Capability]:
@@ -355,7 +376,7 @@ def load_test_file(path: str | os.PathLike[str]) -> TestFile:
             line = text.splitlines()[use_pos.line - 1] if use_pos is not None else None
             raise ScriptCompileError(f"use: no script at {tested_path}", use_pos, line)
         tested = load_script(
-            Path(tested_path), capabilities=_recording_capabilities(calls), filename=tested_path
+            path=tested_path, capabilities=_recording_capabilities(calls), filename=tested_path
         )
     loader = _Loader(filename, tested)
     loader.file.calls = calls

@@ -182,7 +182,7 @@ def test_eval_deny() -> None:
 def test_compile_python_prints_code_that_runs_like_the_script(script: str) -> None:
     code, text, err = run_main("compile", "--python", str(PROCESSORS / script))
     assert code == 0, err
-    compiled = load_script(PROCESSORS / script)
+    compiled = load_script(path=PROCESSORS / script)
     ns = {"__builtins__": {}, **support_names(), **compiled.compiled.constants}
     ns["_rt_error"] = lambda e: e
     ns["_rt_call"] = lambda *a: None
@@ -201,7 +201,7 @@ def test_compile_python_shows_the_same_code_as_runs() -> None:
         code, text, _ = run_main("compile", "--python", str(path))
         assert code == 0
         assert "_LSet((_Keyword('a'),))" in text
-        ns = {"__builtins__": {}, **support_names(), **load_script(path).compiled.constants}
+        ns = {"__builtins__": {}, **support_names(), **load_script(path=path).compiled.constants}
         ns["_rt_error"] = lambda e: e
         exec(compile(text, "t", "exec"), ns)
         f = ns["g_f"]

@@ -27,8 +27,8 @@ SRC = """; a tiny script
 def test_load_from_a_path_and_from_text_agree(tmp_path: Path) -> None:
     path = tmp_path / "count.rtfs"
     path.write_text(SRC, encoding="utf-8")
-    from_path = load_script(path)
-    from_str_path = load_script(str(path))
+    from_path = load_script(path=path)
+    from_str_path = load_script(path=str(path))
     from_text = load_script(SRC)
     assert from_path.filename == str(path) == from_str_path.filename
     assert from_text.filename == "<script>"
@@ -44,18 +44,18 @@ def test_errors_from_a_path_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.rtfs"
     path.write_text("(def x 1)\n(def y (1a))\n", encoding="utf-8")
     with pytest.raises(ScriptSyntaxError) as info:
-        load_script(path)
+        load_script(path=path)
     assert str(info.value).startswith(f"{path}:2:9: invalid number '1a'")
     assert info.value.source_line == "(def y (1a))"
 
 
 def test_missing_or_binary_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read script"):
-        load_script(tmp_path / "absent.rtfs")
+        load_script(path=tmp_path / "absent.rtfs")
     binary = tmp_path / "bin.rtfs"
     binary.write_bytes(b"\xff\xfe(def x 1)")
     with pytest.raises(UsageError, match="not UTF-8"):
-        load_script(binary)
+        load_script(path=binary)
 
 
 def test_script_accessors() -> None:

@@ -222,7 +222,7 @@ SCRIPT = "(defn add [state chunk] {:state (+ state chunk)})\n"
 def script(tmp_path: Path) -> Any:
     path = tmp_path / "add.rtfs"
     path.write_text(SCRIPT)
-    return load_script(str(path))
+    return load_script(path=path)
 
 
 async def test_a_stream_whose_input_ended_comes_back_completing(script: Any, tmp_path: Path) -> None:

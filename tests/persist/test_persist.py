@@ -231,7 +231,7 @@ def test_snapshot_keeps_options_that_are_callable_values_and_drops_functions() -
 async def test_resume_missing_stream_is_a_clear_error(script: Path) -> None:
     async with MemoryStore() as store, Provider() as p:
         persister = Persister(store)
-        loaded = load_script(str(script))
+        loaded = load_script(path=script)
         with pytest.raises(SnapshotNotFoundError, match="nope"):
             await resume_stream(p, persister, "nope", loaded)
 
@@ -295,7 +295,7 @@ def test_changed_processor_error_from_python(script: Path, tmp_path: Path) -> No
 
     async def attempt() -> None:
         async with open_store(str(db)) as store, Provider() as p:
-            await resume_stream(p, Persister(store), "summer", load_script(str(other)))
+            await resume_stream(p, Persister(store), "summer", load_script(path=other))
 
     with pytest.raises(ProcessorChangedError, match="summer"):
         asyncio.run(attempt())

@@ -170,7 +170,7 @@ async def test_the_source_failed_flag_round_trips_and_drives_resume(tmp_path: Pa
     data.write_text(lines("", 3, 6))
     path = tmp_path / "add.rtfs"
     path.write_text(SCRIPT)
-    script = load_script(str(path))
+    script = load_script(path=path)
     url = str(tmp_path / "f.db")
     async with open_store(url) as store:
         async with Provider() as p:
@@ -249,7 +249,7 @@ async def test_a_processor_error_while_draining_a_failed_source_is_not_a_source_
 ) -> None:
     path = tmp_path / "add.rtfs"
     path.write_text(SCRIPT)
-    script = load_script(str(path))
+    script = load_script(path=path)
     async with open_store("memory:") as store, Provider() as p:
         persister = Persister(store)
         p.attach_persistence(persister)

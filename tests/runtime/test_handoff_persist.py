@@ -105,7 +105,7 @@ class Committed:
 def script(tmp_path: Path) -> Script:
     path = tmp_path / "tally.rtfs"
     path.write_text(SCRIPT)
-    return load_script(path)
+    return load_script(path=path)
 
 
 def make_store(kind: str, path: Path) -> SnapshotStore:

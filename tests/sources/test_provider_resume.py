@@ -98,7 +98,7 @@ async def test_a_processor_error_is_not_reopened_by_resume(tmp_path: Path) -> No
         async with open_store(store) as snapshots, Provider() as p:
             persister = Persister(snapshots)
             p.attach_persistence(persister)
-            snap = await resume_stream(p, persister, "feed", load_script(str(script)))
+            snap = await resume_stream(p, persister, "feed", load_script(path=script))
             assert snap.status == "error"
             assert p.record("feed").status.value == "error"
             assert p.inspect("feed")["source"] is None
@@ -111,7 +111,7 @@ async def test_a_snapshot_taken_while_draining_after_a_source_failure_reopens_th
     tmp_path: Path,
 ) -> None:
     """Paused when the source gave up: the queued chunks wait, and a snapshot then resumes into the source again."""
-    script = load_script(str(write_script(tmp_path)))
+    script = load_script(path=write_script(tmp_path))
     store = f"sqlite:///{tmp_path / 'streams.db'}"
     policy = {K("max-attempts"): 2, K("initial"): 0.01, K("maximum"): 0.02}
     async with (
