@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar, Final
+from weakref import KeyedRef
 
 from streamrt.errors import ValueLimitError
 
@@ -46,6 +48,7 @@ __all__ = [
     "LSet",
     "Symbol",
     "checked_key",
+    "dumps_json",
     "from_json",
     "from_json_text",
     "is_truthy",
@@ -59,12 +62,23 @@ __all__ = [
 ]
 
 
+def _forget(ref: KeyedRef[str, Keyword]) -> None:
+    """A keyword nobody holds any more has died: drop its entry, unless a new keyword of that name took it."""
+    if _INTERNED.get(ref.key) is ref:
+        del _INTERNED[ref.key]
+
+
+_INTERNED: Final[dict[str, KeyedRef[str, Keyword]]] = {}
+"""Every live keyword by name, held *weakly*: a JSON object key seen once (or 400,000 distinct ones) is freed with
+the last value that holds it, where a strong table kept each for ever. Identity is still equality: two live keywords
+of one name are one object, and a keyword that is gone cannot be compared with anything."""
+
+
 class Keyword:
     """An interned keyword such as ``:count`` or ``:weather/city``; call it to look itself up in a map."""
 
     __slots__ = ("__weakref__", "name", "namespace", "qualified")
 
-    _table: ClassVar[dict[str, Keyword]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     name: str
@@ -72,12 +86,14 @@ class Keyword:
     qualified: str
 
     def __new__(cls, qualified: str) -> Keyword:
-        try:
-            return cls._table[qualified]
-        except KeyError:
-            pass
+        ref = _INTERNED.get(qualified)
+        if ref is not None:
+            existing = ref()
+            if existing is not None:
+                return existing
         with cls._lock:
-            existing = cls._table.get(qualified)
+            ref = _INTERNED.get(qualified)
+            existing = ref() if ref is not None else None
             if existing is not None:
                 return existing
             self = object.__new__(cls)
@@ -87,7 +103,7 @@ class Keyword:
             object.__setattr__(self, "qualified", qualified)
             object.__setattr__(self, "namespace", ns or None)
             object.__setattr__(self, "name", name)
-            cls._table[qualified] = self
+            _INTERNED[qualified] = KeyedRef(self, _forget, qualified)
             return self
 
     def __setattr__(self, key: str, value: object) -> None:
@@ -307,6 +323,31 @@ def _pr_string(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def _long_int() -> ValueLimitError:
+    return ValueLimitError(
+        f"an integer of more than {sys.get_int_max_str_digits():,} digits cannot be written as text or JSON "
+        "(Python's limit: turning digits into text takes quadratic time)"
+    )
+
+
+def _pr_int(i: int) -> str:
+    try:
+        return repr(i)
+    except ValueError:
+        raise _long_int() from None
+
+
+def dumps_json(data: Any, **options: Any) -> str:
+    """``json.dumps(data, **options)`` of JSON-ready data; an integer too long to write as digits raises
+    :class:`~streamrt.errors.ValueLimitError` instead of Python's ``ValueError``."""
+    try:
+        return json.dumps(data, **options)
+    except ValueError as e:
+        if "integer string conversion" in str(e):
+            raise _long_int() from None
+        raise
+
+
 def _pr_float(f: float) -> str:
     if math.isnan(f):
         return "##NaN"
@@ -326,7 +367,7 @@ def _pr_atom(value: Any, t: type, readably: bool) -> str:
     if t is str:
         return _pr_string(value) if readably else str(value)
     if t is int:
-        return repr(value)
+        return _pr_int(value)
     if t is float:
         return _pr_float(value)
     if t is Keyword:
@@ -400,7 +441,7 @@ def _print(value: Any, readably: bool, limit: int, width: int) -> str:
         elif t is str:
             piece = _pr_string(x) if readably else x
         elif t is int:
-            piece = repr(x)
+            piece = _pr_int(x)
         elif t is Keyword:
             piece = ":" + x.qualified
         else:
@@ -456,13 +497,13 @@ def pr_short(value: Any, width: int = 60) -> str:
     """At most ``width`` characters of ``pr_str(value)`` (ending in ``...`` when cut), for messages: printing stops
     there, so a huge or self-sharing value costs no more than its first ``width`` characters."""
     t = type(value)
-    if _kind(value, t) is None:
-        text = _pr_string(value) if t is str else _pr_atom(value, t, True)
-    else:
-        try:
+    try:
+        if _kind(value, t) is None:
+            text = _pr_string(value) if t is str else _pr_atom(value, t, True)
+        else:
             text = _print(value, True, WALK_LIMIT, width)
-        except ValueLimitError:
-            return "#<value too deep to print>"
+    except ValueLimitError:
+        return "#<value too large to print>"
     return text if len(text) <= width else text[: max(width - 3, 0)] + "..."
 
 
@@ -500,7 +541,13 @@ def type_name(value: object) -> str:
 
 
 def _object_hook(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
-    return {Keyword(k): v for k, v in pairs}
+    out = {}
+    interned = _INTERNED.get
+    for k, v in pairs:
+        ref = interned(k)
+        kw = ref() if ref is not None else None
+        out[kw if kw is not None else Keyword(k)] = v
+    return out
 
 
 def from_json(value: Any) -> Any:
@@ -626,4 +673,4 @@ def to_json(value: Any, *, limit: int = WALK_LIMIT) -> Any:
 
 def to_json_text(value: Any, *, sort_keys: bool = False) -> str:
     """Compact JSON text for a language value."""
-    return json.dumps(to_json(value), ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
+    return dumps_json(to_json(value), ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)

@@ -17,6 +17,7 @@ was never closed, not just the place the parser gave up.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from importlib import resources
@@ -32,13 +33,18 @@ from streamrt.lang.fnlit import fn_literal
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF
 from streamrt.values import Keyword
 
-__all__ = ["grammar_text", "is_complete", "read"]
+__all__ = ["MAX_NESTING", "grammar_text", "is_complete", "read"]
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")
 _FLOAT = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\Z")
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "nil": None}
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
+MAX_NESTING = 200
+"""How deeply brackets may nest in a script. Forms are compiled by recursion; a script 1,000 brackets deep ran the
+compiler (and ``streamrt lower``) out of Python stack, so the reader stops at the bracket that goes too deep."""
+_OPENING_KINDS = frozenset({"LPAR", "LSQB", "LBRACE", "HASH_LBRACE", "HASH_LPAR"})
+_CLOSING_KINDS = frozenset({"RPAR", "RSQB", "RBRACE"})
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 
 
@@ -72,7 +78,15 @@ def _atom(kind: str, text: str, pos: Pos) -> Form:
         return Kw(Keyword(name), pos)
     if kind == "NUMBER":
         if _INT.match(text):
-            return Lit(int(text), pos)
+            try:
+                return Lit(int(text), pos)
+            except ValueError:  # past Python's limit on reading digits, which keeps int() from quadratic time
+                digits = len(text.lstrip("+-"))
+                raise _located(
+                    f"integer literal of {digits:,} digits: at most {sys.get_int_max_str_digits():,} "
+                    "(build larger numbers with *)",
+                    pos,
+                ) from None
         if _FLOAT.match(text):
             return Lit(float(text), pos)
         raise _located(f"invalid number '{text}'", pos)
@@ -160,6 +174,7 @@ class _Lexer(Lexer):
         filename = _transformer.filename
         match, count, atoms = self._match, text.count, _ATOMS
         pos, end, line, line_start = 0, len(text), 1, 0
+        depth = 0
         while pos < end:
             m = match(text, pos)
             if m is None:
@@ -182,6 +197,14 @@ class _Lexer(Lexer):
                 tok.form = _atom(kind, value, Pos(filename, line, column))
                 yield tok
             else:
+                if kind in _OPENING_KINDS:
+                    depth += 1
+                    if depth > MAX_NESTING:
+                        raise _located(
+                            f"brackets nested more than {MAX_NESTING} deep", Pos(filename, line, column)
+                        )
+                elif kind in _CLOSING_KINDS:
+                    depth -= 1
                 yield Token(kind, value, start, line, column)
             pos = m.end()
             if kind == "STRING" and count("\n", start, pos):

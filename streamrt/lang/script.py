@@ -331,6 +331,8 @@ def lower_script(
         return "\n".join(form_str(expand_all(f)) for f in forms)
     except ScriptError as exc:
         raise _with_source_line(exc, text) from None
+    except RecursionError:  # macros can nest deeper than the reader's bracket limit allows
+        raise ScriptCompileError(f"{fname}: forms nested too deeply to expand") from None
 
 
 def python_script(
@@ -349,3 +351,5 @@ def python_script(
         return python_text(read(text, fname), fname, meter=meter)
     except ScriptError as exc:
         raise _with_source_line(exc, text) from None
+    except RecursionError:
+        raise ScriptCompileError(f"{fname}: forms nested too deeply to compile") from None

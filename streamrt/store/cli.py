@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from typing import Any, Final, TextIO
 from streamrt.errors import SnapshotNotFoundError, StreamrtError, UsageError
 from streamrt.secrets import redact_url, shown_options
 from streamrt.store import DeadLetter, Snapshot, SnapshotStore, open_store
-from streamrt.values import to_json
+from streamrt.values import dumps_json, to_json
 
 __all__ = ["COMMANDS", "FINISHED", "describe_dead_letter", "describe_snapshot", "parse_age"]
 
@@ -74,7 +73,7 @@ def describe_snapshot(
 
 
 def _print_json(value: Any, out: TextIO) -> None:
-    out.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    out.write(dumps_json(value, ensure_ascii=False, indent=2) + "\n")
 
 
 async def _inspect(args: argparse.Namespace, out: TextIO) -> int:
@@ -130,7 +129,7 @@ async def _dead_letters(args: argparse.Namespace, out: TextIO) -> int:
         if not letters and args.stream_id not in {row.stream_id for row in await store.list()}:
             raise SnapshotNotFoundError(f"the store {store.url} holds no stream {args.stream_id!r}")
     for letter in letters:
-        out.write(json.dumps(describe_dead_letter(letter), ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(dumps_json(describe_dead_letter(letter), ensure_ascii=False, separators=(",", ":")) + "\n")
     return EXIT_OK
 
 

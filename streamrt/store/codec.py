@@ -112,6 +112,7 @@ _FIELD_COUNT: Final = {
 # --- packing ---------------------------------------------------------------------------------------------------
 
 _keyword_exts: dict[Keyword, msgpack.ExtType] = {}
+_KEYWORD_EXTS_KEPT: Final = 4096
 
 
 def _bigint(value: int) -> msgpack.ExtType:
@@ -124,6 +125,8 @@ def _default(obj: Any) -> Any:
     if t is Keyword:
         ext = _keyword_exts.get(obj)
         if ext is None:
+            if len(_keyword_exts) >= _KEYWORD_EXTS_KEPT:
+                _keyword_exts.clear()  # a cache, not a second keyword table that keeps every key alive
             ext = _keyword_exts[obj] = msgpack.ExtType(
                 _EXT_KEYWORD, obj.qualified.encode("utf-8", "surrogatepass")
             )
