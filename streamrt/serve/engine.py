@@ -182,7 +182,7 @@ class StreamService:
         caps = dict(self.provider.capabilities(source_factory=self._script_source))
         caps.pop("mcp.stream.start")  # recorded only: started after the restore (below)
         for path in self.config.scripts:
-            script = load_script(Path(path), capabilities=caps)
+            script = load_script(path=path, capabilities=caps)
             self.scripts.append(script)
             for name in script.functions:
                 other = self.processors.get(name)
