@@ -35,7 +35,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 from weakref import KeyedRef
 
 from streamrt.errors import ValueLimitError
@@ -64,8 +64,14 @@ __all__ = [
 
 def _forget(ref: KeyedRef[str, Keyword]) -> None:
     """A keyword nobody holds any more has died: drop its entry, unless a new keyword of that name took it."""
-    if _INTERNED.get(ref.key) is ref:
-        del _INTERNED[ref.key]
+    with _INTERNING:
+        if _INTERNED.get(ref.key) is ref:
+            del _INTERNED[ref.key]
+
+
+_INTERNING: Final = threading.RLock()
+"""Held while a keyword is made and while a dead one's entry goes: reentrant, since a collection that runs while a
+keyword is being made may free another one in the same thread."""
 
 
 _INTERNED: Final[dict[str, KeyedRef[str, Keyword]]] = {}
@@ -79,8 +85,6 @@ class Keyword:
 
     __slots__ = ("__weakref__", "name", "namespace", "qualified")
 
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-
     name: str
     namespace: str | None
     qualified: str
@@ -91,7 +95,7 @@ class Keyword:
             existing = ref()
             if existing is not None:
                 return existing
-        with cls._lock:
+        with _INTERNING:
             ref = _INTERNED.get(qualified)
             existing = ref() if ref is not None else None
             if existing is not None:
