@@ -305,7 +305,11 @@ def checked_key(key: Any) -> Any:
     """
     t = type(key)
     if t is tuple or t is LList:
-        measure(key)
+        for x in key:  # a vector of scalars (the common key: [x y]) cannot nest; only others are measured
+            tx = type(x)
+            if tx is tuple or tx is LList or tx is dict or tx is LSet or tx is list or isinstance(x, Mapping):
+                measure(key)
+                break
     return key
 
 

@@ -194,7 +194,7 @@ def test_compiled_code_refers_only_to_its_own_names() -> None:
     src = Path(__file__).resolve().parents[2] / "processors" / "weather.rtfs"
     from streamrt.lang.script import load_script
 
-    assert_only_allowed_names(load_script(src))
+    assert_only_allowed_names(load_script(path=src))
     assert_only_allowed_names(
         load(
             "(def __class__ 1)\n(defn f [__import__ & eval] (let [{:keys [open]} eval] "

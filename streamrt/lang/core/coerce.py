@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, NoReturn, cast
 
 from streamrt.lang.core.registry import fail
-from streamrt.values import LList, pr_str, type_name
+from streamrt.values import LList, pr_short, type_name
 
 __all__ = [
     "MISSING",
@@ -42,10 +42,7 @@ def describe(value: Any) -> str:
     """``nil``, or the type name and the (shortened) printed value: ``string "abc"``."""
     if value is None:
         return "nil"
-    text = pr_str(value)
-    if len(text) > _MAX_SHOWN:
-        text = text[: _MAX_SHOWN - 3] + "..."
-    return f"{type_name(value)} {text}"
+    return f"{type_name(value)} {pr_short(value, _MAX_SHOWN)}"
 
 
 def expected(fname: str, what: str, value: Any) -> NoReturn:
