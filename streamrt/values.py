@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -43,6 +44,7 @@ from streamrt.errors import ValueLimitError
 __all__ = [
     "MAX_DEPTH",
     "WALK_LIMIT",
+    "LoneSurrogateError",
     "Keyword",
     "LList",
     "LSet",
@@ -591,12 +593,57 @@ def _lists_to_tuples(value: Any) -> Any:
 _DECODER = json.JSONDecoder(object_pairs_hook=_object_hook)
 
 
+class LoneSurrogateError(ValueError):
+    """JSON whose string escapes half of a UTF-16 pair (``"\\ud800"``): not a character, so it cannot be written
+    out as UTF-8 (a sink, a store, a terminal would fail on it later). The rule: refused where JSON is decoded,
+    so a source makes it a chunk fault that the stream's ``:on-error`` decides about."""
+
+
+# \uD800-\uDFFF escapes: only JSON text holding one can decode to a string with a surrogate in it
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_surrogate(value: Any) -> int | None:
+    """The code of the first lone surrogate in a decoded value's strings (keys too), or None."""
+    t = type(value)
+    if t is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return ord(value[exc.start])
+        return None
+    if t is Keyword:
+        return _lone_surrogate(value.qualified)
+    if t is dict:
+        for k, v in value.items():
+            found = _lone_surrogate(k)
+            if found is None:
+                found = _lone_surrogate(v)
+            if found is not None:
+                return found
+        return None
+    if t is list or t is tuple:
+        for v in value:
+            found = _lone_surrogate(v)
+            if found is not None:
+                return found
+    return None
+
+
 def from_json_text(text: str | bytes) -> Any:
-    """Parse JSON text into language values; raises ``ValueError`` on bad JSON."""
+    """Parse JSON text into language values; raises ``ValueError`` on bad JSON (:class:`LoneSurrogateError` for
+    a string escaping half a UTF-16 pair)."""
     if isinstance(text, bytes | bytearray):
         text = text.decode("utf-8")
     try:
-        return _lists_to_tuples(_DECODER.decode(text))
+        value = _DECODER.decode(text)
+        if "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None:
+            code = _lone_surrogate(value)
+            if code is not None:
+                raise LoneSurrogateError(
+                    f"lone surrogate \\u{code:04x} (half of a UTF-16 pair, not a character)"
+                )
+        return _lists_to_tuples(value)
     except RecursionError:
         raise _too_deep_json() from None
 

@@ -5,7 +5,7 @@ Kept apart from the policies of :mod:`streamrt.runtime.persist` (when to write):
 time each was received, the source's continuation, the counters), so every snapshot is a consistent cut;
 :func:`fill` is its inverse on a fresh record, and brings the record to the snapshot's status through the
 directive machine (:func:`~streamrt.runtime.machine.restore_event`), as any other status change. A queued chunk the
-source could not decode keeps its message under an option key of its metadata, since a fault is not a chunk.
+source could not decode keeps its raw text as the chunk and its message under a key of its metadata.
 """
 
 from __future__ import annotations
@@ -47,11 +47,14 @@ def snapshot_of(
     script_path: str | None = None,
 ) -> Snapshot:
     """Everything needed to bring ``record`` back, taken now (cheap: values are immutable, the queue is copied)."""
-    fault = record.fault
-    queue = [
-        (chunk, {_FAULT_KEY: fault[1]} if fault is not None and seq == fault[0] else (meta or {}))
-        for seq, chunk, meta, _ in record.queue
-    ]
+    faults = record.faults
+    if faults:
+        queue = [
+            (chunk, {**(meta or {}), _FAULT_KEY: faults[seq]} if seq in faults else (meta or {}))
+            for seq, chunk, meta, _ in record.queue
+        ]
+    else:
+        queue = [(chunk, meta or {}) for _, chunk, meta, _ in record.queue]
     received = [entry[3] for entry in record.queue]
     # functions cannot be stored; keywords and sets are callable too but are data (:on-error :skip, #{:a :b})
     options = {k: v for k, v in record.spec.options().items() if type_name(v) != "function"}
@@ -148,16 +151,18 @@ def fill(record: StreamRecord, snapshot: Snapshot, *, now: float | None = None) 
         received = [now] * len(snapshot.queue)
     record.timers = {name: due for name, due in snapshot.timers} or None
     record.queue.clear()
-    record.fault = None
+    record.faults = None
     for i, (chunk, meta) in enumerate(snapshot.queue):
         seq = first + i
         fault = meta.get(_FAULT_KEY) if isinstance(meta, dict) else None
         if fault is None:
             record.queue.append((seq, chunk, meta or None, received[i]))
             continue
-        if record.fault is None:
-            record.fault = (seq, str(fault))
-        record.queue.append((seq, None, None, received[i]))
+        if record.faults is None:
+            record.faults = {}
+        record.faults[seq] = str(fault)
+        kept = {k: v for k, v in meta.items() if k != _FAULT_KEY}
+        record.queue.append((seq, chunk, kept or None, received[i]))
 
 
 def source_failed(snapshot: Snapshot) -> bool:

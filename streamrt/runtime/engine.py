@@ -243,7 +243,7 @@ class Engine:
         """Process up to ``tasks.batch`` queued chunks synchronously, in order, while the stream stays active.
 
         Nothing is processed while a write is in flight. The batch stops before a chunk the source could not
-        decode; when that chunk's turn comes, the stream fails.
+        decode; when that chunk's turn comes, the stream's ``:on-error`` decides (:meth:`undecodable`).
         """
         tasks = rec.tasks
         if tasks.pending is not None or rec.status is not _ACTIVE:
@@ -259,16 +259,13 @@ class Engine:
         if not k:
             return 0
         first = queue[0][0]
-        fault = rec.fault
-        if fault is not None:
-            if fault[0] == first:
-                seq, _, _, received = queue.popleft()
-                rec.fault = None
-                rec.dropped += 1
-                self.fail(rec, f"chunk {seq}: {fault[1]}", seq)
-                self.batch_done(rec, 1, received, True)
+        faults = rec.faults
+        if faults:
+            fault_seq = next(iter(faults))
+            if fault_seq == first:
+                self.undecodable(rec, faults.pop(fault_seq))
                 return 1
-            k = min(k, fault[0] - first)
+            k = min(k, fault_seq - first)
         program = rec.program
         loops = program.loops
         loop = loops.queued
@@ -277,6 +274,21 @@ class Engine:
             if not schema.check_queued(itertools.islice(queue, k)):  # type: ignore[union-attr]
                 loop = loops.queued_checked  # some chunk of the batch does not fit: check chunk by chunk
         return loop(self, rec, itertools.islice(iter(queue.popleft, None), k), None, 0.0, first - 1)
+
+    def undecodable(self, rec: StreamRecord, message: str) -> None:
+        """The chunk at the head of the queue is one the source could not decode: under ``:on-error :fail`` the
+        stream fails (the chunk counted as dropped), else it is skipped or dead-lettered like a failed chunk, with
+        its raw text, and reading goes on."""
+        seq, raw, meta, received = rec.queue.popleft()
+        text = f"chunk {seq}: {message}"
+        guard = rec.program.guard
+        if guard is None or guard.on_error is OnError.FAIL:
+            rec.dropped += 1
+            self.fail(rec, text, seq)
+        else:
+            rec.processed += 1
+            self.give_up(rec, text, seq, raw, meta, received, guard.on_error)
+        self.batch_done(rec, 1, received, True)
 
     def batch_done(self, rec: StreamRecord, n: int, received: float, queued: bool) -> None:
         """After ``n`` chunks were processed (once per batch, every loop): latency, last event, observers, and
@@ -317,6 +329,19 @@ class Engine:
         if policy is OnError.FAIL:
             self.fail(rec, message, seq)
             return False
+        return self.give_up(rec, message, seq, chunk, meta, received, policy)
+
+    def give_up(
+        self,
+        rec: StreamRecord,
+        message: str,
+        seq: int,
+        chunk: Any,
+        meta: Mapping[Keyword, Any] | None,
+        received: float,
+        policy: OnError,
+    ) -> bool:
+        """Pass over a failed chunk (``:skip``) or keep it as a dead letter too; whether the batch may go on."""
         rec.errors += 1
         rec.skipped += 1
         if policy is OnError.SKIP:

@@ -108,7 +108,10 @@ class SourceReader:
                 if not t.reject:
                     engine.carry_out(rec, t)
         elif type(item) is ChunkFault:
-            if rec.offer_fault(item.message, engine.clock()).process and rec.tasks.worker is None:
+            if (
+                rec.offer_fault(item.message, item.raw, item.meta or None, engine.clock()).process
+                and rec.tasks.worker is None
+            ):
                 engine.schedule(rec)
         else:
             engine.fail(rec, f"source yielded {type(item).__name__}, not a Chunk, Control or ChunkFault")

@@ -47,15 +47,17 @@ def describe_stream(
         out["state"] = s.state
         out["initial_state"] = s.initial_state
     if include_queue:
-        fault = s.fault
+        faults = s.faults
         queue: list[dict[str, Any]] = []
         for seq, chunk, meta, received_at in s.queue:
-            entry: dict[str, Any] = {"seq": seq, "received_at": received_at}
-            if fault is not None and seq == fault[0]:
-                entry["fault"] = fault[1]
-            else:
-                entry["chunk"] = chunk
-                entry["meta"] = meta or {}
+            entry: dict[str, Any] = {
+                "seq": seq,
+                "received_at": received_at,
+                "chunk": chunk,
+                "meta": meta or {},
+            }
+            if seq in faults:
+                entry["fault"] = faults[seq]
             queue.append(entry)
         out["queue"] = queue
     return out

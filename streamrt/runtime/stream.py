@@ -16,8 +16,9 @@ source's continuation and the counters (everything a snapshot keeps), and one ob
 Records are kept small (``__slots__``, counters as plain attributes, stats built only when asked for) because a
 provider may hold tens of thousands of idle streams. A queue entry is the tuple ``(seq, chunk, meta,
 enqueued_at)``: the source's metadata for the chunk (or ``None``) and the clock reading at acceptance (the chunk's
-``:received-at``). A chunk the source could not decode is an entry like any other (its chunk and meta ``None``),
-and the record names it in ``fault``: the first such chunk fails the stream when its turn comes.
+``:received-at``). A chunk the source could not decode is an entry like any other (its chunk the raw text, cut to a
+bound, its meta the source's), and the record names it in ``faults`` (``{seq: message}``): when its turn comes the
+stream's ``:on-error`` decides, as for a chunk the processor failed on.
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ class StreamRecord:
         "dropped",
         "due",
         "errors",
-        "fault",
+        "faults",
         "id",
         "initial_state",
         "input_ended",
@@ -261,7 +262,7 @@ class StreamRecord:
         self.input_ended = False
         self.source_failure: str | None = None
         """Set when the source gave up: what it delivered is processed first, then the stream fails with it."""
-        self.fault: tuple[int, str] | None = None
+        self.faults: dict[int, str] | None = None
         """The first queued chunk the source could not decode: ``(seq, message)``."""
         self.letters: DeadLetters | None = None
         self.processed = 0
@@ -327,11 +328,15 @@ class StreamRecord:
             queue.high_watermark = depth + 1
         return t
 
-    def offer_fault(self, message: str, now: float) -> Transition:
-        """Accept a chunk the source could not decode: it fails the stream when its turn comes."""
-        t = self.offer(None, None, now)
-        if self.fault is None:
-            self.fault = (self.seq, message)
+    def offer_fault(
+        self, message: str, raw: str | None, meta: dict[Keyword, Any] | None, now: float
+    ) -> Transition:
+        """Accept a chunk the source could not decode (``raw``: its text, bounded); ``:on-error`` decides what it
+        means when its turn comes."""
+        t = self.offer(raw, meta, now)
+        if self.faults is None:
+            self.faults = {}
+        self.faults[self.seq] = message
         return t
 
     def offer_many(self, chunks: Iterator[Any], meta: dict[Keyword, Any] | None, now: float) -> int:
@@ -370,7 +375,7 @@ class StreamRecord:
             if t.discard_queue:
                 self.dropped += len(self.queue)
                 self.queue.clear()
-                self.fault = None
+                self.faults = None
             if t.drop:
                 self.dropped += 1
         self.status = t.target

@@ -133,7 +133,13 @@ class StreamView:
     @property
     def fault(self) -> tuple[int, str] | None:
         """The first queued chunk the source could not decode, ``(seq, message)``, if any."""
-        return self._r.fault
+        faults = self._r.faults
+        return next(iter(faults.items()), None) if faults else None
+
+    @property
+    def faults(self) -> dict[int, str]:
+        """The queued chunks the source could not decode: ``{seq: message}``, oldest first (a copy)."""
+        return dict(self._r.faults or {})
 
     @property
     def timers(self) -> dict[Any, float]:

@@ -22,15 +22,17 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from streamrt.secrets import redact, redact_url
 from streamrt.values import Keyword
 
 __all__ = [
+    "RAW_LIMIT",
     "Chunk",
     "ChunkFault",
     "Continuation",
+    "bounded_raw",
     "Control",
     "HealthState",
     "HealthWatcher",
@@ -64,11 +66,26 @@ class Control:
 
 @dataclass(slots=True)
 class ChunkFault:
-    """A chunk the source could not decode; ``message`` says where and why."""
+    """A chunk the source could not decode; ``message`` says where and why, ``raw`` is what was read (as text,
+    cut to :data:`RAW_LIMIT` characters by :func:`bounded_raw`) for a dead letter to keep."""
 
     message: str
     meta: dict[Keyword, Any] = field(default_factory=dict)
     continuation: Continuation | None = None
+    raw: str | None = None
+
+
+RAW_LIMIT: Final = 1024
+"""The most characters of an undecodable chunk's raw text kept (in its dead letter, its snapshot)."""
+
+
+def bounded_raw(data: bytes | str) -> str:
+    """``data`` as text (bytes that are not UTF-8 as ``\\xNN``), cut to :data:`RAW_LIMIT` with a note of its
+    length, so one huge bad line cannot fill a dead-letter table."""
+    text = data.decode("utf-8", "backslashreplace") if isinstance(data, bytes | bytearray) else data
+    if len(text) > RAW_LIMIT:
+        return f"{text[:RAW_LIMIT]}… ({len(text)} characters)"
+    return text
 
 
 Item = Chunk | Control | ChunkFault

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamrt.values import from_json_text
+from streamrt.values import LoneSurrogateError, from_json_text
 
-__all__ = ["json_or_text", "json_value"]
+__all__ = ["LoneSurrogateError", "json_or_text", "json_value"]
 
 
 def json_value(text: str | bytes) -> Any:
@@ -19,8 +19,11 @@ def json_value(text: str | bytes) -> Any:
 
 
 def json_or_text(text: str) -> Any:
-    """The JSON value of ``text`` when it is JSON, else ``text`` itself."""
+    """The JSON value of ``text`` when it is JSON, else ``text`` itself; JSON with a lone surrogate raises
+    :class:`LoneSurrogateError` (a chunk fault for the caller), never passes as text."""
     try:
         return from_json_text(text)
+    except LoneSurrogateError:
+        raise
     except (ValueError, RecursionError):
         return text

@@ -30,8 +30,8 @@ from typing import IO, Final
 
 from streamrt.errors import SourceError
 from streamrt.meta import LINE, SOURCE
-from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source
-from streamrt.sources.decode import json_value
+from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source, bounded_raw
+from streamrt.sources.decode import LoneSurrogateError, json_value
 from streamrt.sources.registry import jsonl_path
 
 __all__ = ["BLOCK_SIZE", "JsonlSource", "StdinSource"]
@@ -76,7 +76,9 @@ class _LineSource(Source):
             value = json_value(raw)
         except ValueError as err:
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
-            return ChunkFault(f"{self.label}:{self._line}: not JSON: {message}", meta, cont)
+            what = "not valid Unicode" if isinstance(err, LoneSurrogateError) else "not JSON"
+            text = bounded_raw(raw.rstrip(b"\r\n"))
+            return ChunkFault(f"{self.label}:{self._line}: {what}: {message}", meta, cont, text)
         return Chunk(value, meta, cont)
 
     async def items(self) -> AsyncGenerator[Item, None]:

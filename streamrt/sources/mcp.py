@@ -46,7 +46,7 @@ import httpx
 
 from streamrt.errors import SourceError, StreamrtError
 from streamrt.secrets import redact_url, secrets_of
-from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source
+from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source, bounded_raw
 from streamrt.sources.mcp_protocol import (
     PROTOCOL_VERSION,
     McpTarget,
@@ -356,7 +356,7 @@ class McpSource(Source):
             try:
                 payload = json.loads(body)
             except ValueError:
-                yield self._fault(f"the JSON reply is not valid JSON: {body[:80]!r}")
+                yield self._fault(f"the JSON reply is not valid JSON: {body[:80]!r}", body)
                 return
             for message in _as_messages(payload):
                 yield message
@@ -374,7 +374,7 @@ class McpSource(Source):
                     try:
                         payload = json.loads(event.data)
                     except ValueError:
-                        yield self._fault(f"an SSE event holds no JSON: {event.data[:80]!r}")
+                        yield self._fault(f"an SSE event holds no JSON: {event.data[:80]!r}", event.data)
                         continue
                     for message in _as_messages(payload):
                         yield message
@@ -448,5 +448,6 @@ class McpSource(Source):
     def _too_large(self, what: str) -> SourceError:
         return SourceError(f"{self.http.where}: {what} (the :max-event-size option)")
 
-    def _fault(self, message: str) -> ChunkFault:
-        return ChunkFault(f"{self.http.where}: {message}", self._meta("fault"), self.continuation())
+    def _fault(self, message: str, raw: bytes | str | None = None) -> ChunkFault:
+        text = bounded_raw(raw) if raw is not None else None
+        return ChunkFault(f"{self.http.where}: {message}", self._meta("fault"), self.continuation(), text)

@@ -42,8 +42,8 @@ import httpx
 from streamrt.errors import SourceAuthError, SourceError
 from streamrt.meta import EVENT, ID, SOURCE
 from streamrt.secrets import redact_url, secrets_of
-from streamrt.sources.base import Chunk, ChunkFault, Continuation, Control, Item
-from streamrt.sources.decode import json_or_text
+from streamrt.sources.base import Chunk, ChunkFault, Continuation, Control, Item, bounded_raw
+from streamrt.sources.decode import LoneSurrogateError, json_or_text
 from streamrt.sources.reconnect import ReconnectingSource
 from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after
 from streamrt.sources.sse_parse import (
@@ -240,9 +240,14 @@ class SseSource(ReconnectingSource):
             return None
         meta = {EVENT: kind, ID: event_id, SOURCE: "sse"}
         cont = {"last_event_id": event_id} if event_id is not None else None
-        if kind == "control":
-            return _control(data, meta, cont)
-        return Chunk(json_or_text(data), meta, cont)
+        try:
+            if kind == "control":
+                return _control(data, meta, cont)
+            return Chunk(json_or_text(data), meta, cont)
+        except LoneSurrogateError as err:
+            return ChunkFault(
+                f"event {event_id or ''} is not valid Unicode: {err}", meta, cont, bounded_raw(data)
+            )
 
 
 async def _no_events() -> AsyncGenerator[SseEvent, None]:
@@ -258,5 +263,8 @@ def _control(data: str, meta: dict[Keyword, Any], cont: Continuation | None) -> 
         return Control(Keyword(action.lstrip(":")), meta, cont)
     known = ", ".join(sorted(CONTROL_ACTIONS))
     return ChunkFault(
-        f'control event {data[:100]!r} is not {{"action": NAME}} with NAME one of {known}', meta, cont
+        f'control event {data[:100]!r} is not {{"action": NAME}} with NAME one of {known}',
+        meta,
+        cont,
+        bounded_raw(data),
     )

@@ -38,8 +38,8 @@ from websockets.frames import CloseCode
 from streamrt.errors import SourceAuthError, SourceError
 from streamrt.meta import SOURCE
 from streamrt.secrets import redact_url, secrets_of
-from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item
-from streamrt.sources.decode import json_or_text
+from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, bounded_raw
+from streamrt.sources.decode import LoneSurrogateError, json_or_text
 from streamrt.sources.reconnect import ReconnectingSource
 from streamrt.sources.retry import RetryAfter, RetryPolicy, parse_retry_after
 from streamrt.sources.sse_parse import DEFAULT_EVENT_TIMEOUT, EventStalled
@@ -170,5 +170,10 @@ class WebSocketSource(ReconnectingSource):
             try:
                 message = message.decode("utf-8")
             except UnicodeDecodeError:
-                return ChunkFault(f"binary frame of {len(message)} bytes is not UTF-8 text", meta)
-        return Chunk(json_or_text(message), meta)
+                return ChunkFault(
+                    f"binary frame of {len(message)} bytes is not UTF-8 text", meta, raw=bounded_raw(message)
+                )
+        try:
+            return Chunk(json_or_text(message), meta)
+        except LoneSurrogateError as err:
+            return ChunkFault(f"frame is not valid Unicode: {err}", meta, raw=bounded_raw(message))
