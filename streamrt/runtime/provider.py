@@ -26,6 +26,7 @@ the methods here. Everything a network face or a cluster needs is here too: boun
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
@@ -333,6 +334,15 @@ class Provider:
     def _loop_for(self, source: Source | None) -> asyncio.AbstractEventLoop | None:
         if self._engine.closed:
             raise UsageError("the provider is closed; no new streams can start")
+        if source is not None and not isinstance(source, Source):
+            hint = (
+                f"open it first: source=open_source({os.fspath(source)!r}) (from streamrt import open_source)"
+                if isinstance(source, str | os.PathLike)
+                else "a source is made by open_source(URI) or is a streamrt.Source subclass"
+            )
+            raise UsageError(
+                f"source must be a streamrt Source, got {type(source).__name__} {pr_str(source)[:60]}; {hint}"
+            )
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

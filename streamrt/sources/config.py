@@ -7,11 +7,14 @@ per-stream token is never mixed with a token from the environment:
 2. ``STREAMRT_MCP_STREAM_BEARER_TOKEN`` / ``STREAMRT_MCP_STREAM_AUTH_HEADER``;
 3. ``CCOS_MCP_STREAM_BEARER_TOKEN`` / ``CCOS_MCP_STREAM_AUTH_HEADER`` (names of the older system).
 
-A bearer token becomes ``Authorization: Bearer <token>``; an auth header is a whole ``Name: value`` line. Both may be
-given at one level if the header is not ``Authorization``. Extra non-secret headers come from ``:headers`` (a map).
-Error messages name the variable or option, never its value. An option may name a variable instead of holding the
-secret, ``{:env "MY_TOKEN"}``: it is read when the source opens, and snapshots keep the name (see
-:mod:`streamrt.secrets`).
+A bearer token becomes ``Authorization: Bearer <token>``; an auth header is a whole ``Name: value`` line, except
+that ``CCOS_MCP_STREAM_AUTH_HEADER`` may also be a bare value (``Bearer abc``), sent as the ``Authorization`` value
+as the older system did. Both may be given at one level if the header is not ``Authorization``. The base URL for
+bare names is the first of ``STREAMRT_MCP_STREAM_ENDPOINT``, ``CCOS_MCP_STREAM_ENDPOINT``,
+``CCOS_MCP_LOCAL_SSE_URL``, ``CCOS_MCP_CLOUDFLARE_DOCS_SSE_URL`` that is set (the older system's order). Extra
+non-secret headers come from ``:headers`` (a map). Error messages name the variable or option, never its value. An
+option may name a variable instead of holding the secret, ``{:env "MY_TOKEN"}``: it is read when the source opens,
+and snapshots keep the name (see :mod:`streamrt.secrets`).
 """
 
 from __future__ import annotations
@@ -32,9 +35,16 @@ __all__ = [
     "stream_endpoint_base",
 ]
 
-ENDPOINT_VARS = ("STREAMRT_MCP_STREAM_ENDPOINT", "CCOS_MCP_STREAM_ENDPOINT")
+ENDPOINT_VARS = (
+    "STREAMRT_MCP_STREAM_ENDPOINT",
+    "CCOS_MCP_STREAM_ENDPOINT",
+    "CCOS_MCP_LOCAL_SSE_URL",
+    "CCOS_MCP_CLOUDFLARE_DOCS_SSE_URL",
+)
 BEARER_TOKEN_VARS = ("STREAMRT_MCP_STREAM_BEARER_TOKEN", "CCOS_MCP_STREAM_BEARER_TOKEN")
 AUTH_HEADER_VARS = ("STREAMRT_MCP_STREAM_AUTH_HEADER", "CCOS_MCP_STREAM_AUTH_HEADER")
+_BARE_AUTH_VALUE = frozenset({"CCOS_MCP_STREAM_AUTH_HEADER"})
+"""Where a value without ``Name:`` is the Authorization value (the older system sent it so)."""
 
 # RFC 9110 token characters for a header name.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -54,6 +64,8 @@ def get_option(options: Mapping[Any, Any] | None, name: str) -> Any:
 def _parse_header(line: str, where: str) -> tuple[str, str]:
     name, sep, value = line.partition(":")
     name, value = name.strip(), value.strip()
+    if where in _BARE_AUTH_VALUE and (not sep or not _HEADER_NAME.match(name)):
+        name, sep, value = "Authorization", ":", line.strip()
     if not sep or not _HEADER_NAME.match(name) or not value or "\n" in value or "\r" in value:
         raise SourceError(
             f"{where} must be one header line such as 'X-Api-Key: secret' (the value is not shown)"

@@ -117,7 +117,8 @@ def _resolve_bare(name: str, env: Mapping[str, str]) -> str:
     if base is None:
         raise SourceError(
             f"{name!r} is a bare stream name but no base URL is set; set STREAMRT_MCP_STREAM_ENDPOINT "
-            f"(or CCOS_MCP_STREAM_ENDPOINT), or give a full URI: {forms()}"
+            f"(or CCOS_MCP_STREAM_ENDPOINT, CCOS_MCP_LOCAL_SSE_URL, CCOS_MCP_CLOUDFLARE_DOCS_SSE_URL), or give a "
+            f"full URI: {forms()}"
         )
     parts = urlsplit(base)
     if parts.scheme.startswith("mcp+"):

@@ -141,6 +141,8 @@ class SseSource(ReconnectingSource):
         self._seen = _SeenIds(dedupe_window)
         self._server_retry: float | None = None
         self._replaying = False
+        self._carried: str | None = None
+        """The id the parser carries over to the next event of this connection (the SSE "last event ID")."""
         last = (continuation or {}).get("last_event_id")
         if last is not None and not isinstance(last, str):
             raise SourceError(
@@ -183,6 +185,7 @@ class SseSource(ReconnectingSource):
             self._replaying = bool(self.last_event_id)
             parser = SseParser(self.max_event_size)
             messages = read_events(response.aiter_bytes(), parser, self.event_timeout)
+            self._carried = None
             try:
                 yield messages
             except EventTooLarge as err:
@@ -223,7 +226,12 @@ class SseSource(ReconnectingSource):
         """The item for one event, or ``None`` for a replay, an empty event or the end marker."""
         if event.retry is not None:
             self._server_retry = event.retry / 1000.0
-        event_id = event.id or None
+        # The parser gives an event without an id line the last id again (as the SSE spec keeps it for
+        # Last-Event-ID); the event's own id is a new one. A server sending the same id twice in a row is read as
+        # one id and then none.
+        carried = event.id or None
+        event_id = carried if carried != self._carried else None
+        self._carried = carried
         if self._replaying:
             if event_id is not None and self._seen.seen(event_id):
                 return None
@@ -231,6 +239,7 @@ class SseSource(ReconnectingSource):
         if event_id is not None:
             self.last_event_id = event_id
             self._seen.add(event_id)
+        resume_at = self.last_event_id
         kind = event.event
         data = event.data
         if kind == "end":
@@ -239,7 +248,7 @@ class SseSource(ReconnectingSource):
         if not data:
             return None
         meta = {EVENT: kind, ID: event_id, SOURCE: "sse"}
-        cont = {"last_event_id": event_id} if event_id is not None else None
+        cont = {"last_event_id": resume_at} if resume_at is not None else None
         try:
             if kind == "control":
                 return _control(data, meta, cont)

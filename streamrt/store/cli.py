@@ -20,7 +20,7 @@ from typing import Any, Final, TextIO
 from streamrt.errors import SnapshotNotFoundError, StreamrtError, UsageError
 from streamrt.secrets import redact_url, shown_options
 from streamrt.store import DeadLetter, Snapshot, SnapshotStore, open_store
-from streamrt.values import dumps_json, to_json
+from streamrt.values import Keyword, dumps_json, to_json
 
 __all__ = ["COMMANDS", "FINISHED", "describe_dead_letter", "describe_snapshot", "parse_age"]
 
@@ -42,24 +42,51 @@ def parse_age(text: str) -> float:
     return float(match.group(1)) * _UNIT[match.group(2)]
 
 
+_STATS: Final = (
+    "processed",
+    "queued",
+    "dropped",
+    "errors",
+    "outputs",
+    "last_latency",
+    "last_event_time",
+    "queue_high_watermark",
+    "backpressure_wait",
+    "skipped",
+    "dead_lettered",
+)
+"""A live stream's stats fields (``StreamStats``), in its order."""
+_FAULT: Final = Keyword("streamrt-fault")
+
+
 def describe_snapshot(
     snap: Snapshot, *, include_state: bool = True, include_queue: bool = False
 ) -> dict[str, Any]:
-    """A snapshot as JSON-ready data, with the same field names as a live stream's inspect report."""
+    """A snapshot as JSON-ready data, with the field names of a live stream's inspect report
+    (``Provider.inspect``): all of them but ``activity``, which only a running stream has, plus what the store
+    adds (``processor_hash``, ``version``, ``created_at``, ``updated_at``)."""
+    stats = {
+        name: snap.stats.get(name, 0 if name not in ("last_latency", "last_event_time") else None)
+        for name in _STATS
+    }
+    stats["queued"] = len(snap.queue)
     out: dict[str, Any] = {
         "stream_id": snap.stream_id,
         "processor": snap.processor,
-        "processor_hash": snap.processor_hash,
         "status": snap.status,
         "message": snap.status_message,
         "seq": snap.seq,
         "output_seq": snap.output_seq,
         "queue_capacity": snap.queue_capacity,
-        "queued": len(snap.queue),
-        "source_uri": redact_url(snap.source_uri) if snap.source_uri is not None else None,
+        "queue_depth": len(snap.queue),
+        "input_ended": snap.input_ended,
+        "source": None
+        if snap.source_uri is None
+        else {"uri": redact_url(snap.source_uri), "kind": snap.source_kind},
         "continuation": snap.continuation,
         "options": shown_options(snap.options),  # snapshots hold references; older ones may hold a secret
-        "stats": snap.stats,
+        "stats": stats,
+        "processor_hash": snap.processor_hash,
         "version": snap.version,
         "created_at": snap.created_at,
         "updated_at": snap.updated_at,
@@ -68,8 +95,26 @@ def describe_snapshot(
         out["state"] = snap.state
         out["initial_state"] = snap.initial_state
     if include_queue:
-        out["queue"] = [{"chunk": chunk, "meta": meta} for chunk, meta in snap.queue]
+        out["queue"] = _queue(snap)
     return to_json(out)  # type: ignore[no-any-return]
+
+
+def _queue(snap: Snapshot) -> list[dict[str, Any]]:
+    """The queued chunks as a live report shows them: ``seq``, ``received_at``, ``chunk``, ``meta`` (and
+    ``fault`` for one its source could not decode)."""
+    first = snap.seq - len(snap.queue) + 1
+    received: list[float | None] = (
+        [*snap.queue_received_at] if snap.queue_received_at else [None] * len(snap.queue)
+    )
+    entries = []
+    for i, (chunk, meta) in enumerate(snap.queue):
+        kept = dict(meta or {})
+        fault = kept.pop(_FAULT, None)
+        entry: dict[str, Any] = {"seq": first + i, "received_at": received[i], "chunk": chunk, "meta": kept}
+        if fault is not None:
+            entry["fault"] = fault
+        entries.append(entry)
+    return entries
 
 
 def _print_json(value: Any, out: TextIO) -> None:

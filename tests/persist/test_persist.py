@@ -386,8 +386,9 @@ def test_list_and_inspect_field_by_field(script: Path, tmp_path: Path) -> None:
     r = json.loads(out)
     assert r["stream_id"] == "summer" and r["processor"] == "add" and r["status"] == "completed"
     assert r["message"] is None
-    assert (r["seq"], r["output_seq"], r["queued"], r["queue_capacity"]) == (40, 40, 0, 32)
-    assert r["source_uri"] == "jsonl:" + str(tmp_path / "data.jsonl")
+    assert (r["seq"], r["output_seq"], r["queue_depth"], r["queue_capacity"]) == (40, 40, 0, 32)
+    assert r["source"] == {"uri": "jsonl:" + str(tmp_path / "data.jsonl"), "kind": "jsonl"}
+    assert r["input_ended"] is True
     assert r["continuation"]["line"] == 40
     assert r["options"]["script"] == str(script.resolve())
     assert "stream-id" not in r["options"]  # the stream's own id, not one of its options
@@ -401,3 +402,53 @@ def test_list_and_inspect_field_by_field(script: Path, tmp_path: Path) -> None:
     assert "state" not in r and r["queue"] == []
     code, out, _ = cli("inspect", "--store", str(db))
     assert [x["stream_id"] for x in json.loads(out)] == ["summer"]
+
+
+async def test_inspect_from_a_store_uses_the_field_names_of_a_live_stream() -> None:
+    """The same stream, inspected live and from its snapshot: the same fields, in the report, its stats and its
+    queue; the store adds only what it keeps (version, times, the processor's hash)."""
+    from streamrt.store.cli import describe_snapshot
+    from streamrt.values import to_json
+
+    async with MemoryStore() as store:
+        async with Provider() as p:
+            persister = Persister(store)
+            p.attach_persistence(persister)
+            sid = p.start(add, stream_id="s", initial_state=0, queue_capacity=8)
+            await persister.claim(sid)
+            await p.push(sid, 1, {K("line"): 1})
+            await p.settle(sid)
+            p.pause(sid)
+            await p.push(sid, 2, {K("line"): 2})
+            p.checkpoint(sid)
+            await p.settle(sid)
+            live = to_json(p.inspect(sid, include_state=True, include_queue=True))
+            await persister.close()
+        stored = describe_snapshot(await store.get("s"), include_state=True, include_queue=True)
+    assert set(stored) == (set(live) - {"activity"}) | {
+        "processor_hash",
+        "version",
+        "created_at",
+        "updated_at",
+    }
+    assert list(stored["stats"]) == list(live["stats"])
+    assert (
+        [set(e) for e in stored["queue"]]
+        == [set(e) for e in live["queue"]]
+        == [{"seq", "received_at", "chunk", "meta"}]
+    )
+    for field in (
+        "stream_id",
+        "status",
+        "seq",
+        "output_seq",
+        "queue_depth",
+        "queue_capacity",
+        "input_ended",
+        "state",
+    ):
+        assert stored[field] == live[field], field
+    assert stored["queue"] == live["queue"]
+    assert {k: stored["stats"][k] for k in ("processed", "queued", "outputs")} == {
+        k: live["stats"][k] for k in ("processed", "queued", "outputs")
+    }

@@ -86,6 +86,42 @@ def test_bare_names_resolve_against_the_base_url(env: dict[str, str], expected: 
     assert resolve_uri("weather.monitor.v1", env) == expected
 
 
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param(
+            {"CCOS_MCP_LOCAL_SSE_URL": "http://127.0.0.1:2025/sse"}, "http://127.0.0.1:2025/sse/w", id="local"
+        ),
+        pytest.param(
+            {"CCOS_MCP_CLOUDFLARE_DOCS_SSE_URL": "https://docs.example/sse"},
+            "https://docs.example/sse/w",
+            id="docs",
+        ),
+        pytest.param(
+            {"CCOS_MCP_CLOUDFLARE_DOCS_SSE_URL": "http://b/sse", "CCOS_MCP_LOCAL_SSE_URL": "http://a/sse"},
+            "http://a/sse/w",
+            id="local-first",
+        ),
+        pytest.param(
+            {"CCOS_MCP_LOCAL_SSE_URL": "http://a/sse", "CCOS_MCP_STREAM_ENDPOINT": "http://e/s"},
+            "http://e/s/w",
+            id="endpoint-first",
+        ),
+    ],
+)
+def test_the_older_systems_sse_url_variables_are_base_urls(env: dict[str, str], expected: str) -> None:
+    assert resolve_uri("w", env) == expected
+
+
+def test_the_older_auth_header_variable_takes_a_bare_value_as_the_authorization() -> None:
+    assert auth_headers({"CCOS_MCP_STREAM_AUTH_HEADER": "Bearer abc123"}) == {
+        "Authorization": "Bearer abc123"
+    }
+    assert auth_headers({"CCOS_MCP_STREAM_AUTH_HEADER": "X-Api-Key: k"}) == {"X-Api-Key": "k"}
+    with pytest.raises(SourceError, match="one header line"):
+        auth_headers({"CCOS_MCP_STREAM_AUTH_HEADER": "two\nlines"})
+
+
 def test_bare_name_opens_the_resolved_source() -> None:
     source = open_source("ticks", env={"STREAMRT_MCP_STREAM_ENDPOINT": "http://127.0.0.1:1/s"})
     assert isinstance(source, SseSource) and source.uri == "http://127.0.0.1:1/s/ticks"

@@ -306,3 +306,13 @@ async def test_cancelling_a_reader_blocked_on_a_quiet_stream_is_prompt() -> None
             await asyncio.wait_for(task, timeout=5)
     assert seqs(got) == [1, 2]
     assert len(server.requests) == 1
+
+
+async def test_an_event_without_an_id_has_id_nil_not_the_one_before() -> None:
+    plan = Plan(events=[Event('{"seq": 1}', id="a"), Event('{"seq": 2}'), Event('{"seq": 3}', id="c")])
+    async with SseTestServer(plan) as server:
+        items = await drain(SseSource(server.url, retry=FAST))
+    assert [i.meta[ID] for i in items] == ["a", None, "c"]
+    assert seqs(items) == [1, 2, 3]
+    # where to resume is still the last id the server gave
+    assert [i.continuation for i in items] == [{"last_event_id": "a"}, {"last_event_id": "a"}, {"last_event_id": "c"}]
