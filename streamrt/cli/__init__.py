@@ -337,6 +337,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path  # not needed by --help: pathlib is a few milliseconds of start-up
 
     from streamrt.lang.effects import check_script
+    from streamrt.lang.lint import result_warnings
     from streamrt.lang.script import compile_script
 
     security = _policy_options(args).get("security")
@@ -351,14 +352,23 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(f"{path}: ok ({len(tests)} test{'s' if len(tests) != 1 else ''})", file=out)
                 continue
             compiled = compile_script(path=path)
-            check_script(compiled, security, Path(path).read_text(encoding="utf-8").splitlines())
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            check_script(compiled, security, lines)
         except ScriptError as exc:
             print(exc.format(), file=err)
             status = EXIT_USAGE
             continue
+        for warning in result_warnings(compiled):
+            # a warning is not an error: the script runs as it is; the line and a caret show where
+            shown = ScriptError(f"warning: {warning.message}", warning.pos, _line_at(lines, warning.pos.line))
+            print(shown.format(), file=err)
         functions = [g.name for g in compiled.globals.values() if g.arity is not None]
         print(f"{path}: ok ({len(functions)} function{'s' if len(functions) != 1 else ''})", file=out)
     return status
+
+
+def _line_at(lines: list[str], number: int) -> str | None:
+    return lines[number - 1] if 0 < number <= len(lines) else None
 
 
 def _cmd_lower(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -25,7 +25,7 @@ from streamrt.lang import macros
 from streamrt.lang.forms import Form, Kw, ListF, MapF, Sym
 from streamrt.values import Keyword
 
-__all__ = ["result_shape"]
+__all__ = ["result_shape", "result_tails"]
 
 _RESULT_KEYS = frozenset(Keyword(k) for k in ("state", "action", "output", "outputs", "timers"))
 """The result contract's keys, restated from ``streamrt.runtime.contract.RESULT_KEYS`` (the language does not
@@ -66,3 +66,22 @@ def result_shape(body: list[Form]) -> str | None:
     if head == "do":
         return result_shape(items[1:])
     return None
+
+
+def result_tails(body: list[Form]) -> list[Form]:
+    """The forms whose value a ``defn`` with this ``body`` returns: its tails, through ``if`` (both branches),
+    ``let``, ``do`` and macros, as :func:`result_shape` follows them."""
+    if not body:
+        return []
+    form = body[-1]
+    if isinstance(form, ListF) and macros.is_macro(form):
+        form = macros.expand(form)
+    if isinstance(form, ListF) and form.items and isinstance(form.items[0], Sym):
+        head, items = form.items[0].name, form.items
+        if head == "if" and len(items) in (3, 4):
+            return [*result_tails([items[2]]), *(result_tails([items[3]]) if len(items) == 4 else [])]
+        if head == "let":
+            return result_tails(items[2:])
+        if head == "do":
+            return result_tails(items[1:])
+    return [form]

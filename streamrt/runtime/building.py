@@ -21,7 +21,8 @@ from streamrt.errors import DuplicateStreamError, TooManyStreamsError, UsageErro
 from streamrt.lang.metered import metered
 from streamrt.policy.guard import Guard
 from streamrt.policy.limits import Limits, stream_limits
-from streamrt.runtime.callables import name_of, result_shape, takes_meta
+from streamrt.runtime.callables import is_script_function, name_of, result_shape, takes_meta
+from streamrt.runtime.contract import STRICT, STRINGS
 from streamrt.runtime.loops import loops_for
 from streamrt.runtime.spec import StreamSpec
 from streamrt.runtime.stream import Program, StreamRecord
@@ -87,7 +88,7 @@ class StreamBuilder:
             )
             guard.check_initial(stream_id, initial_state)
         limits = stream_limits(self.limits, spec.limits)  # the provider's are ceilings
-        program = self.program(processor, name, on_end, guard, limits)
+        program = self.program(processor, name, on_end, guard, limits, strict=spec.result == "strict")
         capacity = spec.queue_capacity or self.default_queue_capacity
         return StreamRecord(
             stream_id,
@@ -105,9 +106,11 @@ class StreamBuilder:
         on_end: Callable[..., Any] | None,
         guard: Guard | None,
         limits: Limits | None,
+        *,
+        strict: bool = False,
     ) -> Program:
         """The stream's program; streams with the same functions, limits and no guard share one."""
-        key: Any = (processor, name, on_end, limits)
+        key: Any = (processor, name, on_end, limits, strict)
         try:
             hash(key)
         except TypeError:  # an unhashable callable: its streams do not share
@@ -117,6 +120,10 @@ class StreamBuilder:
             if shared is not None:
                 return shared
         meta, shape = takes_meta(processor), result_shape(processor)
+        mode = 0 if is_script_function(processor) else STRINGS
+        if strict:
+            mode |= STRICT
+            shape = None  # every result goes through the contract, which refuses a bare map
         program = Program(
             processor,
             name=name,
@@ -126,6 +133,7 @@ class StreamBuilder:
             guard=guard,
             loops=loops_for(meta, shape, guard),
             max_state=None if limits is None else limits.max_state,
+            result_mode=mode,
         )
         if limits is not None:
             # a script's functions run as their metered variant (host functions run as they are)

@@ -10,7 +10,7 @@ from typing import Any
 from streamrt.errors import StreamrtError, UsageError
 from streamrt.lang.script import Script
 
-__all__ = ["failure_text", "name_of", "result_shape", "takes_meta"]
+__all__ = ["failure_text", "is_script_function", "name_of", "result_shape", "takes_meta"]
 
 _ABSENT: Any = object()
 
@@ -91,6 +91,14 @@ def _result_shape(fn: Callable[..., Any]) -> str | None:
         if gdef.pyname == code.co_name and namespace.get(gdef.pyname) is fn:
             return gdef.result
     return None
+
+
+def is_script_function(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is a function a script defined (its namespace is the script's), not a host's Python."""
+    namespace = getattr(fn, "__globals__", None)
+    if not isinstance(namespace, dict):
+        return False
+    return isinstance(getattr(namespace.get("_rt_call"), "__self__", None), Script)
 
 
 def name_of(fn: Any) -> str:

@@ -5,7 +5,10 @@ keyword, ``:continue`` by default), ``:output`` (one value to emit), ``:outputs`
 ``:output`` when both are given) and ``:timers`` (callbacks to set or cancel: ``{:flush 1000}`` calls the processor
 with a timer chunk 1000 ms from now, ``{:close {:at ms}}`` at a processing time, ``{:flush nil}`` cancels; see
 :mod:`streamrt.runtime.timers`). A map with none of these keys is the whole new state, so older scripts that return
-bare state keep working. Anything else is a :class:`~streamrt.errors.ProcessorResultError` whose message names the processor
+bare state keep working; that guess can go wrong (``(merge state chunk)`` on a chunk that holds ``:state``), so a
+stream may ask for ``:result :strict`` (:data:`STRICT`), which refuses a bare map, and ``streamrt check`` warns
+where a processor returns a map built at run time. A Python processor may spell the keys as strings
+(``{"state": ..., "action": "pause", "output": ...}``, :data:`STRINGS`): it has no keywords at hand. Anything else is a :class:`~streamrt.errors.ProcessorResultError` whose message names the processor
 and shows what it returned; the provider turns it into the stream's ``:error`` message.
 
 Python processors can build results with :func:`result` instead of spelling the keyword keys.
@@ -25,6 +28,9 @@ __all__ = [
     "OUTPUTS",
     "RESULT_KEYS",
     "STATE",
+    "STRICT",
+    "STRINGS",
+    "STRING_RESULT_KEYS",
     "TIMERS",
     "Outcome",
     "TimerRequest",
@@ -40,6 +46,13 @@ OUTPUTS: Final = Keyword("outputs")
 TIMERS: Final = Keyword("timers")
 RESULT_KEYS: Final = frozenset((STATE, ACTION, OUTPUT, OUTPUTS, TIMERS))
 """A map with none of these is taken whole as the new state."""
+_BY_STRING: Final = {k.name: k for k in (STATE, ACTION, OUTPUT, OUTPUTS, TIMERS)}
+STRING_RESULT_KEYS: Final = frozenset(_BY_STRING)
+"""The result keys as a Python processor may spell them."""
+STRINGS: Final = 1
+"""``interpret`` mode: string result keys are read as the keywords (a Python processor)."""
+STRICT: Final = 2
+"""``interpret`` mode: a map with none of the result keys is refused (``:result :strict``)."""
 
 _ABSENT: Final[Any] = object()
 _SHOW_LIMIT: Final = 120
@@ -69,8 +82,9 @@ def _known() -> str:
     return " ".join(pr_str(k) for k in KNOWN_ACTIONS)
 
 
-def interpret(value: Any, state: Any, processor: str) -> Outcome:
-    """Understand ``value``, returned by ``processor`` when the state was ``state``.
+def interpret(value: Any, state: Any, processor: str, mode: int = 0) -> Outcome:
+    """Understand ``value``, returned by ``processor`` when the state was ``state``; ``mode`` adds
+    :data:`STRINGS` and :data:`STRICT`.
 
     Raises :class:`~streamrt.errors.ProcessorResultError` when ``value`` breaks the contract.
     """
@@ -78,6 +92,13 @@ def interpret(value: Any, state: Any, processor: str) -> Outcome:
         raise ProcessorResultError(
             f"processor {processor} returned {show(value)}; "
             "expected a map such as {:state new-state :action :continue :output value}"
+        )
+    if mode & STRINGS and not STRING_RESULT_KEYS.isdisjoint(value):
+        value = _keyworded(value, processor)
+    if mode & STRICT and RESULT_KEYS.isdisjoint(value):
+        raise ProcessorResultError(
+            f"processor {processor} returned {show(value)}, a map with none of :state :action :output :outputs :timers; "
+            "the stream has :result :strict, so return the new state as {:state new-state}"
         )
     get = value.get
     new_state = get(STATE, _ABSENT)
@@ -144,6 +165,22 @@ def _timers(value: Any, processor: str) -> TimerRequest:
 
 
 _INF: Final = float("inf")
+
+
+def _keyworded(value: dict[Any, Any], processor: str) -> dict[Any, Any]:
+    """A Python processor's result with its string keys (and a string action) as the keywords."""
+    out = dict(value)
+    for text, key in _BY_STRING.items():
+        if text in out:
+            if key in out:
+                raise ProcessorResultError(
+                    f"processor {processor} returned both {text!r} and {pr_str(key)}; keep one"
+                )
+            out[key] = out.pop(text)
+    action = out.get(ACTION)
+    if type(action) is str:
+        out[ACTION] = Keyword(action.lstrip(":"))
+    return out
 
 
 def result(

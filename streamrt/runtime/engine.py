@@ -425,7 +425,7 @@ class Engine:
                     value = fn(rec.state, meta)
                 else:
                     value = fn(rec.state)
-                new_state, _, outs, _ = interpret(value, rec.state, label)
+                new_state, _, outs, _ = interpret(value, rec.state, label, rec.program.result_mode)
                 guard = rec.program.guard
                 if guard is not None:
                     guard.check_end(rec.id, new_state, outs)

@@ -40,7 +40,7 @@ from streamrt.lang.turn import TURN, Halted
 from streamrt.meta import RECEIVED_AT, SEQ, SOURCE, STREAM_ID
 from streamrt.policy.guard import Guard, OnError
 from streamrt.runtime.callables import failure_text
-from streamrt.runtime.contract import RESULT_KEYS, STATE, TimerRequest, interpret
+from streamrt.runtime.contract import STATE, TimerRequest, interpret
 from streamrt.runtime.machine import Status, Transition
 from streamrt.values import Keyword
 
@@ -152,7 +152,8 @@ def _template(
     if K.state:
         state_fits = guard.state.check  # type: ignore[union-attr]
     if K.checked:
-        disjoint = RESULT_KEYS.isdisjoint
+        disjoint = program.state_only
+        mode = program.result_mode
         name = program.name
     try:
         for seq, chunk in chunks:  # queued variants take (seq, chunk, cmeta, received) entries
@@ -174,7 +175,7 @@ def _template(
                         if type(res) is dict and len(res) == 1 and STATE in res:
                             res = res[STATE]
                         else:
-                            res, event, outs, timers = interpret(res, state, name)
+                            res, event, outs, timers = interpret(res, state, name, mode)
                             if K.state or K.output:
                                 guard.check_result(sid, seq, res, outs)
                             if event is not None or outs or timers:
@@ -351,7 +352,6 @@ _NAMESPACE: Final = {
         "SOURCE",
         "STATE",
         "STREAM_ID",
-        "RESULT_KEYS",
         "chunk_failure",
         "interpret",
         "Halted",

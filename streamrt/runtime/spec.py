@@ -38,6 +38,7 @@ __all__ = [
     "ON_ERROR",
     "OUTPUT_SCHEMA",
     "QUEUE_CAPACITY",
+    "RESULT",
     "SCRIPT",
     "STATE_SCHEMA",
     "STREAM_ID",
@@ -53,6 +54,8 @@ OUTPUT_SCHEMA: Final = Keyword("output-schema")
 STATE_SCHEMA: Final = Keyword("state-schema")
 ON_ERROR: Final = Keyword("on-error")
 LIMITS: Final = Keyword("limits")
+RESULT: Final = Keyword("result")
+"""``:result :strict``: every result must be a result map; a bare map (taken as the new state) is refused."""
 SCRIPT: Final = Keyword("script")
 """The script's path, recorded so that ``resume`` can find the script again."""
 
@@ -66,6 +69,7 @@ _FIELDS: Final = {
     STATE_SCHEMA: "state_schema",
     ON_ERROR: "on_error",
     LIMITS: "limits",
+    RESULT: "result",
     SCRIPT: "script",
 }
 """Each known option and the field that holds it."""
@@ -92,6 +96,9 @@ class StreamSpec:
     on_error: OnError = OnError.FAIL
     limits: Mapping[Keyword | str, Any] | None = None
     """The ``:limits`` override (``{:fuel N ...}``), checked; the provider's limits fill in the rest."""
+    result: str | None = None
+    """``"strict"``: a processor must return a result map (``{:state ...}`` and the like); None: a map with none
+    of the result keys is the new state (the default)."""
     script: str | None = None
     extra: Mapping[Keyword, Any] = field(default_factory=lambda: _EMPTY)
     """Every other option, as given (a source's ``:retry``, ``:headers``, ...)."""
@@ -111,6 +118,8 @@ class StreamSpec:
             raise UsageError(f":on-error must be an OnError, got {self.on_error!r}")
         if self.limits is not None:
             Limits().merged(self.limits)  # raises on an unknown key or a bad value
+        if self.result not in (None, "strict"):
+            raise UsageError(f":result must be :strict (or left out), got {pr_str(self.result)}")
 
     # --- building -------------------------------------------------------------------------------------------
 
@@ -214,6 +223,8 @@ class StreamSpec:
                 if value is OnError.FAIL:
                     continue
                 value = value.keyword
+            elif key is RESULT:
+                value = Keyword(value)
             out[key] = value
         return out
 
@@ -233,6 +244,9 @@ def _typed(fields: dict[str, Any]) -> dict[str, Any]:
     on_end = fields.get("on_end")
     if type(on_end) is Keyword:
         fields["on_end"] = on_end.qualified
+    result = fields.get("result")
+    if type(result) is Keyword or (type(result) is str and result.startswith(":")):
+        fields["result"] = str(getattr(result, "qualified", result)).lstrip(":")
     limits = fields.get("limits")
     if limits is not None:
         if isinstance(limits, Limits):

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from streamrt.errors import QueueFullError, StreamClosedError, UsageError
 from streamrt.policy.guard import Guard
+from streamrt.runtime.contract import RESULT_KEYS, STRICT, STRING_RESULT_KEYS, STRINGS
 from streamrt.runtime.machine import Event, Status, Transition, transition
 from streamrt.runtime.spec import EMPTY_SPEC, StreamSpec
 from streamrt.sources.base import Continuation, Source
@@ -116,7 +117,9 @@ class Program:
         "name",
         "on_end",
         "processor",
+        "result_mode",
         "shape",
+        "state_only",
         "takes_meta",
     )
 
@@ -131,8 +134,15 @@ class Program:
         guard: Guard | None = None,
         loops: Loops,
         max_state: int | None = None,
+        result_mode: int = 0,
     ) -> None:
         self.processor = processor
+        self.result_mode = result_mode
+        """How results are read (:func:`~streamrt.runtime.contract.interpret`'s ``mode``: string keys for a Python
+        processor, ``:result :strict``)."""
+        self.state_only: Callable[[Any], bool] = _STATE_ONLY[result_mode]
+        """Whether a map result is the new state as it is (none of the result keys), so the loop takes it without
+        the contract; never under ``:result :strict``, where every result goes through it."""
         self.name = name
         self.takes_meta = takes_meta
         self.shape = shape
@@ -144,6 +154,18 @@ class Program:
         """The chunk loops generated for this configuration (:func:`~streamrt.runtime.loops.loops_for`)."""
         self.max_state = max_state
         """How many bytes the state may hold (the ``max-state`` limit; None: unchecked)."""
+
+
+def _never(_: Any) -> bool:
+    return False
+
+
+_STATE_ONLY: Final[dict[int, Callable[[Any], bool]]] = {
+    0: RESULT_KEYS.isdisjoint,
+    STRINGS: (RESULT_KEYS | STRING_RESULT_KEYS).isdisjoint,
+    STRICT: _never,
+    STRINGS | STRICT: _never,
+}
 
 
 class StreamTasks:
