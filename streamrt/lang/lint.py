@@ -47,7 +47,7 @@ def result_warnings(compiled: CompiledScript) -> list[LintWarning]:
     processors = {
         str(getattr(name, "qualified", name))
         for form in compiled.forms
-        for call in _calls(form)
+        for call, _ in _calls(form)
         if isinstance(call.items[1], Kw) and call.items[1].value.qualified == _START
         for name in [(_literal_args(call.items[2] if len(call.items) > 2 else None) or {}).get(_PROCESSOR)]
         if name is not None

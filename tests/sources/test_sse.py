@@ -315,4 +315,8 @@ async def test_an_event_without_an_id_has_id_nil_not_the_one_before() -> None:
     assert [i.meta[ID] for i in items] == ["a", None, "c"]
     assert seqs(items) == [1, 2, 3]
     # where to resume is still the last id the server gave
-    assert [i.continuation for i in items] == [{"last_event_id": "a"}, {"last_event_id": "a"}, {"last_event_id": "c"}]
+    assert [i.continuation for i in items] == [
+        {"last_event_id": "a"},
+        {"last_event_id": "a"},
+        {"last_event_id": "c"},
+    ]
