@@ -4,6 +4,7 @@ subprocess, in a folder of their own (no ini file of this project)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -120,10 +121,13 @@ def test_a_test_file_that_does_not_load_is_a_collection_error_with_its_place(fol
     assert "Traceback" not in done.stdout
 
 
-def test_the_bundled_examples_are_collected_and_run_under_pytest() -> None:
-    collected = pytest_run(ROOT / "processors", "--collect-only")
+def test_the_bundled_examples_are_collected_and_run_under_pytest(tmp_path: Path) -> None:
+    # a copy: pytest and hypothesis leave caches in the folder they run in
+    examples = tmp_path / "processors"
+    shutil.copytree(ROOT / "processors", examples)
+    collected = pytest_run(examples, "--collect-only")
     assert collected.returncode == 0, collected.stdout + collected.stderr
     assert "21 tests collected" in collected.stdout
-    done = pytest_run(ROOT / "processors", "-k", "seq and 3")
+    done = pytest_run(examples, "-k", "seq and 3")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed, 19 deselected" in done.stdout
