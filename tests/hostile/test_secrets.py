@@ -180,7 +180,7 @@ def test_no_secret_in_any_output_or_in_the_store_and_resume_asks_again(
     assert listed.returncode == inspected.returncode == 0, inspected.stderr
     reports = {r["stream_id"]: r for r in json.loads(inspected.stdout)}
     assert reports["tokens"]["options"]["bearer-token"] == {"option": "bearer-token"}
-    assert reports["userinfo"]["source_uri"] == base.replace("http://", "http://***@") + "/b"
+    assert reports["userinfo"]["source"]["uri"] == base.replace("http://", "http://***@") + "/b"
     assert reports["userinfo"]["options"]["source-password"] == {"option": "source-password"}
     assert_no_secret("the store", store_bytes(store, tmp_path))
 
