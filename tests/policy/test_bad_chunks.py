@@ -93,7 +93,7 @@ def test_a_fault_still_queued_survives_a_snapshot_and_a_resume(tmp_path: Path) -
         async with open_store(str(db)) as store:
             persister = Persister(store)
             async with Provider(persistence=persister) as p:
-                loaded = load_script(str(script))
+                loaded = load_script(path=str(script))
                 request = loaded.stream_requests[0]
                 src = open_source(f"jsonl:{tmp_path / 'data.jsonl'}")
                 sid = p.start_request(loaded, request, source=src)

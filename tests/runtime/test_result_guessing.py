@@ -70,7 +70,7 @@ MERGE = """
 def script(tmp_path: Path) -> Any:
     path = tmp_path / "m.rtfs"
     path.write_text(MERGE, encoding="utf-8")
-    return load_script(str(path))
+    return load_script(path=str(path))
 
 
 async def test_a_script_returning_string_keys_does_not_get_the_python_reading(script: Any) -> None:
