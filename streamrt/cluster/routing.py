@@ -33,6 +33,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from streamrt.errors import StoreError
 from streamrt.serve.auth import authenticate
 from streamrt.serve.engine import SHARED
 from streamrt.serve.problems import Problem, problem_response
@@ -76,6 +77,16 @@ class ClusterRouting:
             response = await self._elsewhere(request, sid, tail)
         except Problem as problem:
             response = problem_response(problem)
+        except StoreError as exc:
+            # the store or Redis is unreachable while the stream is looked up or taken over (a restart, a blip):
+            # the client waits and retries, as it does for a stream moving between nodes
+            response = problem_response(
+                Problem(
+                    "unavailable",
+                    f"stream {sid!r} cannot be reached now: {exc}; retry",
+                    headers={"Retry-After": "1"},
+                )
+            )
         except ClientDisconnect:
             return  # the client went away while its request was being forwarded: nobody to answer
         if response is None:
