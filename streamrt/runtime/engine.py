@@ -220,6 +220,10 @@ class Engine:
         try:
             while True:
                 self.run_batch(rec)
+                if TURN.halted:
+                    # a shutdown: what is queued stays queued, for the last snapshot and a resume (running the
+                    # chunk again would only be stopped again, and would keep the loop from the shutdown)
+                    return
                 self.ask_policy(rec)
                 if tasks.pending is not None:
                     await self.settle(rec)
@@ -246,7 +250,7 @@ class Engine:
         decode; when that chunk's turn comes, the stream's ``:on-error`` decides (:meth:`undecodable`).
         """
         tasks = rec.tasks
-        if tasks.pending is not None or rec.status is not _ACTIVE:
+        if tasks.pending is not None or rec.status is not _ACTIVE or TURN.halted:
             return 0
         queue = rec.queue
         k = min(tasks.batch, len(queue))

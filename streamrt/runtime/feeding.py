@@ -117,7 +117,8 @@ class Feeder:
         engine = self.engine
         tasks = rec.tasks
         while not rec.status.terminal and tasks.closed is None:
-            if drain and rec.status is _ACTIVE:
+            # halted (a shutdown): nothing is processed, so the producer waits as for a paused stream
+            if drain and rec.status is _ACTIVE and not TURN.halted:
                 if tasks.pending is not None:
                     await engine.settle(rec)
                     continue
@@ -128,6 +129,7 @@ class Feeder:
             if (
                 rec.status is _ACTIVE
                 and tasks.pending is None
+                and not TURN.halted
                 and (drain or tasks.worker is None or rec.pace >= tasks.batch)
             ):
                 # (a stream with a worker whose batch outlasts half a turn is left to its worker, so it takes

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ class Finished:
     err: str
     seconds: float
     """From the signal (or the start, without one) to the exit."""
+    peak_rss: int
+    """The child's own peak resident memory, in bytes."""
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -63,19 +66,38 @@ def started(args: Sequence[str], *, cwd: Path) -> Iterator[subprocess.Popen[str]
 
 
 def finish(proc: subprocess.Popen[str], *, sig: int | None = None, timeout: float = 60) -> Finished:
-    """Send ``sig`` (if any) and wait up to ``timeout`` s for the exit; the output and how long the exit took."""
+    """Send ``sig`` (if any) and wait up to ``timeout`` s for the exit; the output, how long the exit took, and the
+    child's own peak memory (reaped with ``os.wait4``: ``RUSAGE_CHILDREN`` would be the largest of every child the
+    test process ever had, a browser or a cluster node of another test among them)."""
     began = time.monotonic()
     if sig is not None:
         proc.send_signal(sig)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        raise AssertionError(
-            f"streamrt did not exit within {timeout} s{' of the signal' if sig else ''}; stderr:\n{err[-2000:]}"
-        ) from None
-    return Finished(proc.returncode, out, err, time.monotonic() - began)
+    assert proc.stdout is not None and proc.stderr is not None
+    with ThreadPoolExecutor(2) as pool:
+        out_read, err_read = pool.submit(proc.stdout.read), pool.submit(proc.stderr.read)
+        deadline = began + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                os.kill(proc.pid, signal.SIGKILL)
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                err = err_read.result(timeout=30)
+                proc.stdout.close()
+                proc.stderr.close()
+                raise AssertionError(
+                    f"streamrt did not exit within {timeout} s{' of the signal' if sig else ''}; stderr:\n"
+                    f"{err[-2000:]}"
+                )
+            time.sleep(0.01)
+        seconds = time.monotonic() - began
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out, err = out_read.result(timeout=30), err_read.result(timeout=30)
+    proc.stdout.close()
+    proc.stderr.close()
+    return Finished(proc.returncode, out, err, seconds, usage.ru_maxrss * 1024)
 
 
 def outputs_by_stream(out: str) -> dict[str, list[Any]]:
