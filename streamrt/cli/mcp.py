@@ -9,6 +9,8 @@ import argparse
 import asyncio
 from typing import Any, TextIO
 
+from streamrt.cli.serve import add_secret_argument
+
 __all__ = ["add_mcp_parser", "cmd_mcp"]
 
 
@@ -36,10 +38,12 @@ def add_mcp_parser(sub: Any) -> None:
     mcp.add_argument(
         "--log-level", default="warning", help="streamrt's log level on stderr (default warning)"
     )
+    add_secret_argument(mcp)
 
 
 def _config(args: argparse.Namespace) -> Any:
     from streamrt.policy.effects import SecurityContext
+    from streamrt.secrets import secret_flags
     from streamrt.serve import ServeConfig
 
     allowed = "network" if args.allow_sources is None else args.allow_sources
@@ -53,6 +57,7 @@ def _config(args: argparse.Namespace) -> Any:
         snapshot_every=args.snapshot_every,
         queue_capacity=args.queue_capacity,
         source_security=security,
+        secrets=secret_flags(args.secret or ()),
     )
 
 

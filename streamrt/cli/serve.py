@@ -81,6 +81,7 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         help="push requests per client per minute",
     )
     parser.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning)")
+    add_secret_argument(parser)
     cluster = parser.add_argument_group("cluster (docs/scaling.md)")
     cluster.add_argument(
         "--cluster",
@@ -115,7 +116,20 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_secret_argument(parser: argparse.ArgumentParser) -> None:
+    """``--secret NAME=VARIABLE``: where the streams a server restores from its store find the secrets their
+    snapshots only name (``serve`` and ``mcp``, as ``resume`` does)."""
+    parser.add_argument(
+        "--secret",
+        metavar="NAME=VARIABLE",
+        action="append",
+        help="restored streams take the secret NAME (bearer-token, auth-header, source-password), which snapshots "
+        "never store, from the environment variable VARIABLE; by default from NAME's standard variable",
+    )
+
+
 def _config(args: argparse.Namespace) -> Any:
+    from streamrt.secrets import secret_flags
     from streamrt.serve import ClientLimits, ServeConfig, load_tokens
 
     tokens = {} if args.no_auth else load_tokens(args.tokens)
@@ -134,6 +148,7 @@ def _config(args: argparse.Namespace) -> Any:
         keep_seconds=args.keep_seconds,
         snapshot_every=args.snapshot_every,
         cors_origins=tuple(args.cors),
+        secrets=secret_flags(args.secret or ()),
         limits=ClientLimits(
             streams=args.max_streams,
             subscribers=args.max_subscribers,

@@ -60,6 +60,9 @@ class ServeConfig:
     source_security: SecurityContext = DEFAULT_SOURCE_SECURITY
     queue_capacity: int | None = None
     """Default queue capacity of client streams (the provider's default when None)."""
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """Values of the secrets that restored streams' snapshots only name (``{"bearer-token": ...}``, from
+    ``--secret NAME=VARIABLE``); a secret not here is read from its standard environment variable."""
 
     def check(self) -> None:
         if self.no_auth and not is_loopback(self.host):

@@ -36,6 +36,7 @@ from streamrt.runtime.capabilities import script_function
 from streamrt.runtime.persist import parse_policy
 from streamrt.runtime.ports import Leases
 from streamrt.runtime.resume import resume_streams
+from streamrt.secrets import secrets_given
 from streamrt.serve.config import ServeConfig
 from streamrt.serve.eventlog import EventLog, LoggedEvent, SqlEventLog, StreamOwner
 from streamrt.serve.limits import Budget
@@ -76,6 +77,17 @@ class _Feed:
     keys: OrderedDict[str, PushOutcome] = field(default_factory=OrderedDict)
     last_activity: float = field(default_factory=time.time)
     subscribers: int = 0
+
+
+def _script_secrets(script: Script) -> dict[str, dict[str, str]]:
+    """The secrets the script's own streams hold as literals, by stream id: a restored boot stream finds them in its
+    script, as ``streamrt run`` gives a script's resumed streams theirs."""
+    out: dict[str, dict[str, str]] = {}
+    for request in script.stream_requests:
+        sid = request.options.get(Keyword("stream-id"))
+        if isinstance(sid, str):
+            out[sid] = secrets_given(request.options, request.endpoint)
+    return out
 
 
 class StreamService:
@@ -211,7 +223,8 @@ class StreamService:
         await self.restore(await self._store.get_many(list(owners)))
 
     async def restore(self, snaps: Mapping[str, Snapshot]) -> None:
-        """Resume these streams here (their leases claimed), grouped by the script that has their processor."""
+        """Resume these streams here (their leases claimed), grouped by the script that has their processor; the
+        secrets their snapshots only name come from the config (``--secret``), the scripts, or the environment."""
         if self._persister is None:
             return
         by_script: dict[int, dict[str, Any]] = {}
@@ -226,7 +239,15 @@ class StreamService:
                 continue
             self.recorder.quiet.update(group)
             try:
-                await resume_streams(self.provider, self._persister, None, script, snapshots=group)
+                await resume_streams(
+                    self.provider,
+                    self._persister,
+                    None,
+                    script,
+                    snapshots=group,
+                    secrets=self.config.secrets,
+                    stream_secrets=_script_secrets(script),
+                )
             finally:
                 self.recorder.quiet.difference_update(group)
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tests.serve.conftest import SCRIPT
+from tests.sources.sse_server import Event, Plan, SseTestServer
 
 STREAMRT = (sys.executable, "-c", "from streamrt.cli import entry; entry()")
 
@@ -84,3 +89,75 @@ def test_a_bad_script_names_its_line(tmp_path: Path) -> None:
         [*STREAMRT, "serve", str(bad), "--no-auth"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "bad.rtfs:2" in done.stderr and "Traceback" not in done.stderr
+
+
+async def _processed(
+    url: str, sid: str, auth: dict[str, str], n: int, timeout: float = 30.0
+) -> dict[str, Any]:
+    """The stream once it has processed ``n`` chunks."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=url, headers=auth) as http:
+        while True:
+            info: dict[str, Any] = (await http.get(f"/streams/{sid}")).json()
+            if info.get("stats", {}).get("processed", 0) >= n or time.monotonic() > deadline:
+                return info
+            await asyncio.sleep(0.05)
+
+
+async def _stop(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(proc.wait, 30)
+    _close(proc)
+    return code
+
+
+async def test_a_restored_stream_finds_its_bearer_token_from_secret_or_refuses_by_name(
+    tmp_path: Path,
+) -> None:
+    """A client's source with a literal ``bearer-token``: the snapshot names it only; on restart the server takes
+    it from ``--secret NAME=VARIABLE`` (or refuses to start, saying where to put it), and the source reads on."""
+    token = "feed-S3CRET-91ab"
+    plan = Plan(
+        events=[Event(json.dumps({"i": i}), id=str(i)) for i in range(1, 6)],
+        token=token,
+        stall_after=2,
+        end="hang",
+    )
+    store = str(tmp_path / "served.db")
+    env = {"STREAMRT_API_TOKENS": "carol:carol-token"}
+    auth = {"Authorization": "Bearer carol-token"}
+    async with SseTestServer(plan) as feed:
+        proc = _serve("--store", store, env=env)
+        try:
+            url = await asyncio.to_thread(_url, proc)
+            body = {"processor": "echo", "id": "fed", "source": feed.url, "options": {"bearer-token": token}}
+            async with httpx.AsyncClient(base_url=url, headers=auth) as http:
+                assert (await http.post("/streams", json=body)).status_code == 201
+            assert (await _processed(url, "fed", auth, 2))["state"] == {"n": 2}
+        finally:
+            assert await _stop(proc) == 128 + signal.SIGTERM
+        refused = await asyncio.to_thread(
+            subprocess.run,
+            [*STREAMRT, "serve", str(SCRIPT), "--port", "0", "--store", store],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **env},
+        )
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert (
+            "stream 'fed': its bearer-token" in refused.stderr and "--secret bearer-token=" in refused.stderr
+        )
+        proc = _serve(
+            "--store", store, "--secret", "bearer-token=FEED_TOKEN", env={**env, "FEED_TOKEN": token}
+        )
+        try:
+            url = await asyncio.to_thread(_url, proc)
+            info = await _processed(url, "fed", auth, 5)
+            assert info["status"] == "active" and info["state"] == {"n": 5}, info
+            assert token not in json.dumps(info)
+        finally:
+            assert await _stop(proc) == 128 + signal.SIGTERM
+    resumed = feed.requests[-1]
+    assert resumed["authorization"] == f"Bearer {token}" and resumed["last-event-id"] == "2"
+    assert token.encode() not in Path(store).read_bytes()
