@@ -31,21 +31,18 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
+from typing import Any, Final
 
 from streamrt.errors import SchemaViolation
 from streamrt.lang.turn import TURN, Halted
 from streamrt.meta import RECEIVED_AT, SEQ, SOURCE, STREAM_ID
 from streamrt.policy.guard import Guard, OnError
 from streamrt.runtime.callables import failure_text
-from streamrt.runtime.contract import STATE, TimerRequest, interpret
-from streamrt.runtime.machine import Status, Transition
-from streamrt.values import Keyword
-
-if TYPE_CHECKING:
-    from streamrt.runtime.stream import StreamRecord
+from streamrt.runtime.contract import STATE, interpret
+from streamrt.runtime.machine import Status
+from streamrt.runtime.stream import ChunkLoop, LoopHost, Loops, Meta, StreamRecord
 
 __all__ = [
     "ChunkLoop",
@@ -60,26 +57,6 @@ __all__ = [
 
 NO_OUTPUTS: Final[tuple[Any, ...]] = ()
 ACTIVE: Final = Status.ACTIVE
-
-Meta = dict[Keyword, Any] | None
-
-
-class LoopHost(Protocol):
-    """What a generated loop asks of the engine that runs it (:class:`~streamrt.runtime.engine.Engine`)."""
-
-    def emit(self, rec: StreamRecord, values: tuple[Any, ...]) -> None: ...
-    def set_timers(self, rec: StreamRecord, request: TimerRequest) -> None: ...
-    def carry_out(self, rec: StreamRecord, t: Transition, seq: int | None = None) -> None: ...
-    def fail(self, rec: StreamRecord, message: str, seq: int | None = None) -> None: ...
-    def skip(
-        self, rec: StreamRecord, exc: Exception, seq: int, chunk: Any, meta: Meta, received: float
-    ) -> bool: ...
-    def batch_done(self, rec: StreamRecord, n: int, received: float, queued: bool) -> None: ...
-
-
-ChunkLoop = Callable[["LoopHost", "StreamRecord", Iterator[Any], Meta, float, int], int]
-"""``loop(host, rec, chunks, meta, received, seq)``: process ``chunks`` (numbered after ``seq``); how many it took
-(processed, or one put back in the queue by a halt)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,15 +368,6 @@ def _generate(key: LoopKey) -> ChunkLoop:
     exec(compile(_specialized(key), __file__, "exec"), namespace)
     loop: ChunkLoop = namespace[key.name()]
     return loop
-
-
-class Loops(NamedTuple):
-    """The loops of one stream: queued and handed-off, each without and (with an input schema) with the check."""
-
-    queued: ChunkLoop
-    queued_checked: ChunkLoop | None
-    handoff: ChunkLoop
-    handoff_checked: ChunkLoop | None
 
 
 def loops_for(meta: bool, shape: str | None, guard: Guard | None) -> Loops:
