@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from streamrt.errors import EffectDeniedError, UsageError
@@ -34,13 +34,13 @@ from streamrt.lang.turn import Halted
 from streamrt.meta import KIND, TIMER
 from streamrt.runtime.contract import TimerRequest
 from streamrt.runtime.machine import Status, Transition
+from streamrt.runtime.stream import LoopHost, StreamRecord
 from streamrt.values import Keyword, pr_str
 
 if TYPE_CHECKING:
-    from streamrt.runtime.engine import Engine
-    from streamrt.runtime.stream import StreamRecord
+    from streamrt.runtime.ports import Persistence
 
-__all__ = ["TIME", "TIMER_KIND", "Cancellable", "TimerClock", "Timers", "timer_chunk"]
+__all__ = ["TIME", "TIMER_KIND", "Cancellable", "TimerClock", "TimerHost", "Timers", "timer_chunk"]
 
 TIME: Final = Keyword("time")
 """The key of a timer chunk that holds the processing time (ms since the epoch) the timer was due for."""
@@ -61,6 +61,20 @@ class TimerClock(Protocol):
     def call_at(self, when: float, callback: Callable[[], None]) -> Cancellable: ...
 
 
+class TimerHost(LoopHost, Protocol):
+    """What timers ask of the engine whose streams they belong to (:class:`~streamrt.runtime.engine.Engine`): its
+    clock and streams, to schedule a stream, and to run a timer chunk through the stream's loop as its host."""
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    @property
+    def streams(self) -> Mapping[str, StreamRecord]: ...
+    @property
+    def persistence(self) -> Persistence | None: ...
+    def event_loop(self) -> asyncio.AbstractEventLoop: ...
+    def schedule(self, rec: StreamRecord) -> None: ...
+
+
 def timer_chunk(name: Any, due: float) -> tuple[dict[Keyword, Any], dict[Keyword, Any]]:
     """The chunk and metadata a timer ``name`` due at ``due`` (seconds) runs with."""
     return {TIMER: name, TIME: round(due * 1000)}, {KIND: TIMER_KIND, TIMER: name}
@@ -69,7 +83,7 @@ def timer_chunk(name: Any, due: float) -> tuple[dict[Keyword, Any], dict[Keyword
 class Timers:
     """The timers of one engine's streams: set from results, armed with the clock, run when due."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: TimerHost) -> None:
         self.engine = engine
         self.refusal: str | None = None
         """Why timers are refused (the host denies the ``:clock`` effect), or None."""
@@ -193,7 +207,7 @@ class _TimerRun:
 
     __slots__ = ("engine", "label")
 
-    def __init__(self, engine: Engine, name: Any) -> None:
+    def __init__(self, engine: TimerHost, name: Any) -> None:
         self.engine = engine
         self.label = f"timer {pr_str(name)}"
 
@@ -204,7 +218,7 @@ class _TimerRun:
         self.engine.carry_out(rec, t, seq)
 
     def set_timers(self, rec: StreamRecord, request: TimerRequest) -> None:
-        self.engine.timers.set(rec, request)
+        self.engine.set_timers(rec, request)
 
     def fail(self, rec: StreamRecord, message: str, seq: int | None = None) -> None:
         prefix = f"chunk {seq}: "
