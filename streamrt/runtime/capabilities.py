@@ -1,4 +1,5 @@
-"""The host capabilities a script can ``call``, bound to a :class:`~streamrt.runtime.provider.Provider`.
+"""The host capabilities a script can ``call``, bound to a :class:`~streamrt.runtime.provider.Provider` (through
+the :class:`CapabilityHost` port, which the provider implements).
 
 ``:mcp.stream.start`` starts a stream right away (``mcp-stream`` forms at the top level of a script start streams
 while the script loads) and returns its id; ``:mcp.stream.inspect`` returns what ``Provider.inspect`` does, with
@@ -15,22 +16,54 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from streamrt.errors import CapabilityError, ScriptError, StreamrtError, UsageError
 from streamrt.lang.script import stream_request
 from streamrt.runtime.spec import STREAM_ID, StreamSpec
+from streamrt.runtime.views import StreamView
 from streamrt.sources.base import Source
 from streamrt.values import Keyword, pr_str
 
 if TYPE_CHECKING:
     from streamrt.lang.script import CallContext, Capability, Script, StreamRequest
-    from streamrt.runtime.provider import Provider
 
-__all__ = ["SourceFactory", "build_capabilities", "request_spec", "script_function", "start_from_request"]
+__all__ = [
+    "CapabilityHost",
+    "SourceFactory",
+    "build_capabilities",
+    "request_spec",
+    "script_function",
+    "start_from_request",
+]
 
 SourceFactory = Callable[[str, Mapping[Keyword, Any]], "Source | None"]
 """Opens the source of a stream from its endpoint and options; ``None`` means the host feeds it."""
+
+
+class CapabilityHost(Protocol):
+    """What the capabilities ask of the provider they are bound to (:class:`~streamrt.runtime.provider.Provider`)."""
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    def start(
+        self,
+        processor: Callable[..., Any],
+        *,
+        initial_state: Any = None,
+        source: Source | None = None,
+        on_end: Callable[..., Any] | None = None,
+        processor_name: str | None = None,
+        spec: StreamSpec | None = None,
+    ) -> str: ...
+    def inspect(
+        self, stream_id: str | None = None, *, include_state: bool = False, include_queue: bool = False
+    ) -> dict[str, Any]: ...
+    def record(self, stream_id: str) -> StreamView: ...
+    def pause(self, stream_id: str) -> None: ...
+    def resume(self, stream_id: str) -> None: ...
+    def cancel(self, stream_id: str) -> None: ...
+
 
 _MESSAGE: Final = Keyword("message")
 _LEVEL: Final = Keyword("level")
@@ -59,7 +92,7 @@ def request_spec(request: StreamRequest, overrides: StreamSpec | None = None) ->
 
 
 def start_from_request(
-    provider: Provider,
+    provider: CapabilityHost,
     script: Script,
     request: StreamRequest,
     *,
@@ -108,7 +141,7 @@ def _stream_id(args: Any, name: str) -> str:
 
 
 def build_capabilities(
-    provider: Provider,
+    provider: CapabilityHost,
     *,
     source_factory: SourceFactory | None = None,
     overrides: StreamSpec | None = None,
