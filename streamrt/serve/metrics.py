@@ -7,21 +7,31 @@ logged, streams and clients known to the log.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from streamrt.serve.engine import StreamService
+from streamrt.serve.eventlog import EventLog
+from streamrt.serve.limits import Budget
 
-__all__ = ["ServeMetrics"]
+__all__ = ["Counted", "ServeMetrics"]
+
+
+class Counted(Protocol):
+    """What the metrics read of the service (:class:`~streamrt.serve.engine.StreamService`): its event log (which
+    the service may swap for a durable one as it opens) and its subscriber budget."""
+
+    @property
+    def log(self) -> EventLog: ...
+    @property
+    def budget(self) -> Budget: ...
 
 
 class ServeMetrics(Collector):
     """``streamrt_serve_*``: subscribers, events logged, streams in the log, clients with streams."""
 
-    def __init__(self, service: StreamService) -> None:
+    def __init__(self, service: Counted) -> None:
         self._service = service
 
     def describe(self) -> Iterable[Metric]:
