@@ -26,12 +26,13 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import json
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from streamrt.serve.logged import LoggedEvent, StreamOwner
 
 __all__ = [
     "DEFAULT_KEEP_EVENTS",
@@ -47,44 +48,6 @@ DEFAULT_KEEP_SECONDS: Final = 24 * 3600.0
 _TAIL: Final = 2_000
 """Committed events a SQL log keeps in memory per stream (reads further back go to the table)."""
 _READ_LIMIT: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedEvent:
-    """One event of one stream: ``kind`` is ``output``, ``status`` or ``error``; ``data`` is its JSON text."""
-
-    stream_id: str
-    id: int
-    kind: str
-    data: str
-    at: float
-    seq: int | None = None
-    """An output's seq (outputs only)."""
-    gid: int = 0
-    """The event's place in the whole log (all streams): what ``GET /events`` numbers its events by."""
-
-    def wire(self) -> bytes:
-        """The event as Server-Sent Events text (JSON never holds a raw newline, so one ``data:`` line)."""
-        return f"id: {self.id}\r\nevent: {self.kind}\r\ndata: {self.data}\r\n\r\n".encode()
-
-    def merged_wire(self) -> bytes:
-        """The event in a merged stream: numbered by ``gid``, its data with the stream's id in front."""
-        data = '{"stream":' + json.dumps(self.stream_id) + "," + self.data[1:]
-        return f"id: {self.gid}\r\nevent: {self.kind}\r\ndata: {data}\r\n\r\n".encode()
-
-    def ws_text(self) -> str:
-        """The event as one WebSocket text message."""
-        return f'{{"id":{self.id},"event":"{self.kind}","data":{self.data}}}'
-
-
-@dataclass(frozen=True, slots=True)
-class StreamOwner:
-    """Who started a stream, kept with the log so tenancy survives a restart."""
-
-    stream_id: str
-    client: str
-    processor: str
-    created_at: float
 
 
 @dataclass(slots=True)

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from streamrt.errors import StoreOperationError, StoreUnavailableError
 from streamrt.plugins import scheme_of
-from streamrt.serve.eventlog import LoggedEvent, StreamOwner
+from streamrt.serve.logged import LoggedEvent, StreamOwner
 from streamrt.store.sql import sql_url
 from streamrt.store.sqlite_file import check_path, file_database, set_pragmas, switch_to_wal
 
