@@ -32,7 +32,7 @@ from streamrt.errors import SourceError
 from streamrt.meta import LINE, SOURCE
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source, bounded_raw
 from streamrt.sources.decode import LoneSurrogateError, json_value
-from streamrt.sources.registry import jsonl_path
+from streamrt.sources.paths import jsonl_path
 
 __all__ = ["BLOCK_SIZE", "JsonlSource", "StdinSource"]
 

@@ -27,6 +27,7 @@ from streamrt.errors import SourceError, UsageError
 from streamrt.plugins import Registry, scheme_of
 from streamrt.sources.base import Continuation, Source
 from streamrt.sources.config import auth_headers, get_option, stream_endpoint_base
+from streamrt.sources.paths import jsonl_path
 
 __all__ = [
     "SOURCES",
@@ -79,16 +80,6 @@ class SourceType:
     """Effect labels a security context must permit (``fs``, ``stdin``, ``network``; none for a pure source)."""
     usage: str = ""
     """How its URIs look, for messages: ``"jsonl:PATH, PATH.jsonl"``."""
-
-
-def jsonl_path(uri: str) -> str:
-    """The file path of a ``jsonl:PATH`` URI or of a plain path (``~`` expanded)."""
-    path = uri.strip()
-    if scheme_of(path) == "jsonl":
-        path = path[len("jsonl:") :]
-        if path.startswith("//"):
-            path = path[2:]
-    return os.path.expanduser(path)
 
 
 # --- the parser ------------------------------------------------------------------------------------------------
