@@ -39,7 +39,7 @@ from streamrt.lang.rt import mangle
 from streamrt.lang.shapes import Shape
 from streamrt.values import Keyword, LList
 
-__all__ = ["CompiledScript", "Compiler", "GlobalDef", "Result", "compile_forms", "python_module"]
+__all__ = ["CompiledScript", "Compiler", "GlobalDef", "Result"]
 
 
 @dataclass(slots=True)
@@ -442,35 +442,3 @@ class Compiler:
                 ast.Compare(left=use, ops=[ast.IsNot()], comparators=[const(False)]),
             ],
         )
-
-
-def _register() -> None:
-    from streamrt.lang import control as _control  # noqa: F401  (registers loop, recur, case)
-    from streamrt.lang import inline as _inline  # noqa: F401  (registers fast paths)
-    from streamrt.lang import literals as _literals  # noqa: F401  (registers vector, map and set literals)
-    from streamrt.lang import specials as _specials  # noqa: F401  (registers special forms)
-
-
-def compile_forms(
-    forms: list[Form],
-    filename: str,
-    *,
-    meter: bool = False,
-    known: Mapping[str, GlobalDef] | None = None,
-    counter: int = 0,
-) -> CompiledScript:
-    """Compile read forms into a :class:`CompiledScript`; ``meter`` gives the variant that enforces limits.
-
-    ``known`` and ``counter`` compile more forms into the namespace of an earlier compile (a REPL's): its
-    script-level names, and its :attr:`CompiledScript.counter`, so generated names never collide.
-    """
-    _register()
-    return Compiler(filename, meter=meter, known=known, counter=counter).compile_module(forms)
-
-
-def python_module(forms: list[Form], filename: str, *, meter: bool = False) -> tuple[Compiler, ast.Module]:
-    """The Python module ``forms`` compile to, before ``compile()``, with the compiler that holds its constants."""
-    _register()
-    compiler = Compiler(filename, meter=meter)
-    _, module = compiler.build_module(forms)
-    return compiler, module

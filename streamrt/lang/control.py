@@ -35,9 +35,10 @@ from streamrt.lang import macros
 from streamrt.lang.compiler import Compiler, Result, Scope, const, name, special, store
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF, form_str
 from streamrt.lang.positions import locate
+from streamrt.lang.recur import head_name, mentions_recur
 from streamrt.lang.specials import bind, compile_body, compile_fn, def_of
 
-__all__ = ["RecurTarget", "check_tails", "compile_loop", "mentions_recur", "recur_as_loop"]
+__all__ = ["RecurTarget", "check_tails", "compile_loop"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,40 +53,13 @@ class RecurTarget:
 # --- finding and checking recur ---------------------------------------------------------------------------------
 
 
-def _head(form: Form) -> str | None:
-    if isinstance(form, ListF) and form.items and isinstance(form.items[0], Sym):
-        return form.items[0].name
-    return None
-
-
-def mentions_recur(forms: list[Form]) -> bool:
-    """True when a ``recur`` inside ``forms`` belongs to them (not to a nested ``fn`` or ``loop`` body)."""
-    todo = list(forms)
-    while todo:
-        form = todo.pop()
-        if isinstance(form, ListF):
-            head = _head(form)
-            if head == "recur":
-                return True
-            if head in ("quote", "fn"):
-                continue
-            if head == "loop":
-                if len(form.items) > 1 and isinstance(form.items[1], VecF):
-                    todo.extend(form.items[1].items[1::2])
-                continue
-            todo.extend(form.items)
-        elif isinstance(form, VecF | MapF | SetF):
-            todo.extend(form.items)
-    return False
-
-
 def _makes_functions(forms: list[Form]) -> bool:
     """True when ``forms`` contain a ``fn`` (``#(...)`` is one by now), which could capture loop bindings."""
     todo = list(forms)
     while todo:
         form = todo.pop()
         if isinstance(form, ListF):
-            head = _head(form)
+            head = head_name(form)
             if head == "fn":
                 return True
             if head != "quote":
@@ -110,7 +84,7 @@ def _check(c: Compiler, form: Form, tail: bool) -> None:
         return
     if not isinstance(form, ListF) or not form.items:
         return
-    head, items = _head(form), form.items
+    head, items = head_name(form), form.items
     if head == "recur":
         if not tail:
             raise c.fail(
@@ -250,23 +224,6 @@ def compile_loop(
     ]
     stmts.append(locate(ast.While(test=const(True), body=loop_body, orelse=[]), pos))
     return Result(stmts, name(value))
-
-
-def recur_as_loop(c: Compiler, params: VecF, body: list[Form], pos: Pos) -> tuple[VecF, ListF]:
-    """A function body that ``recur``\\ s as a loop over its parameters: ``[x [a b]] body`` ->
-    ``[x arg#2] (loop [x x [a b] arg#2] body)``. Plain symbol parameters keep their names (so arity messages
-    show them); destructured ones get a name of their own."""
-    new_params: list[Form] = []
-    bindings: list[Form] = []
-    for i, p in enumerate(params.items):
-        if isinstance(p, Sym) and p.name == "&":
-            new_params.append(p)
-            continue
-        fresh = p if isinstance(p, Sym) else Sym(f"arg#{i}", p.pos)
-        new_params.append(fresh)
-        bindings += [p, fresh]
-    loop = ListF([Sym("loop", pos), VecF(bindings, pos), *body], pos)
-    return VecF(new_params, params.pos), loop
 
 
 @special("loop", "bindings:vector body*")

@@ -39,10 +39,10 @@ from streamrt.values import Keyword, pr_str
 
 if TYPE_CHECKING:
     from streamrt.lang.compiler import CompiledScript
-    from streamrt.lang.script import CallContext, Capability
 
 __all__ = [
     "KNOWN_EFFECTS",
+    "Caller",
     "Declaration",
     "EffectPolicy",
     "capability_effects",
@@ -86,6 +86,27 @@ _EFFECTS_ATTR: Final = "__streamrt_effects__"
 _GUARD_ATTR: Final = "__streamrt_security__"
 
 C = TypeVar("C", bound=Callable[..., Any])
+
+
+class _Lines(Protocol):
+    def source_line(self, line: int) -> str | None: ...
+
+
+class Caller(Protocol):
+    """What the guard learns of a ``call`` (a :class:`~streamrt.lang.script.CallContext` is one): where it is, the
+    script's line there, and whether the script's top level made it."""
+
+    @property
+    def script(self) -> _Lines: ...
+    @property
+    def pos(self) -> Pos | None: ...
+    @property
+    def toplevel(self) -> bool: ...
+
+
+Ctx = TypeVar("Ctx", bound=Caller)
+Guarded = Callable[[dict[Keyword, Any], Ctx], Any]
+"""A capability as the guard sees it (:data:`streamrt.lang.script.Capability` is one, with its ``CallContext``)."""
 
 
 def effect_labels(labels: Iterable[str], what: str) -> frozenset[str]:
@@ -200,9 +221,9 @@ def _detail(name: str, args: Any, endpoint_uri: Callable[[str], str] | None) -> 
 
 
 def _guard(
-    name: str, capability: Capability, policy: EffectPolicy, endpoint_uri: Callable[[str], str] | None
-) -> Capability:
-    def guarded(args: dict[Keyword, Any], ctx: CallContext) -> Any:
+    name: str, capability: Guarded[Ctx], policy: EffectPolicy, endpoint_uri: Callable[[str], str] | None
+) -> Guarded[Ctx]:
+    def guarded(args: dict[Keyword, Any], ctx: Ctx) -> Any:
         effects = capability_effects(name, args, capability, endpoint_uri, toplevel=ctx.toplevel)
         if effects:
             line = ctx.script.source_line(ctx.pos.line) if ctx.pos is not None else None
@@ -219,11 +240,11 @@ def _guard(
 
 
 def guard_capabilities(
-    table: Mapping[str, Capability],
+    table: Mapping[str, Guarded[Ctx]],
     policy: EffectPolicy | None,
     *,
     endpoint_uri: Callable[[str], str] | None = None,
-) -> dict[str, Capability]:
+) -> dict[str, Guarded[Ctx]]:
     """``table`` with every capability checking its effects against ``policy`` first (None: unchanged).
 
     A capability already guarded by an equal policy is left as it is, so a provider's table handed to
@@ -231,7 +252,7 @@ def guard_capabilities(
     """
     if policy is None:
         return dict(table)
-    out: dict[str, Capability] = {}
+    out: dict[str, Guarded[Ctx]] = {}
     for name, capability in table.items():
         if policy in getattr(capability, _GUARD_ATTR, ()):
             out[name] = capability

@@ -24,8 +24,7 @@ from pygments.token import (
     Whitespace,
 )
 
-from streamrt.lang import control, specials  # noqa: F401  (they register the special forms)
-from streamrt.lang.compiler import SPECIALS
+from streamrt.lang.compiling import SPECIALS
 from streamrt.lang.core import script_names
 from streamrt.lang.macros import MACROS
 

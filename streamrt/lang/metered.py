@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from streamrt.lang.compiler import compile_forms
+from streamrt.lang.compiling import compile_forms
 from streamrt.lang.meter import SLICE, Limits, _Meter, install_meter
 from streamrt.lang.rt import support_names
 from streamrt.lang.script import Script

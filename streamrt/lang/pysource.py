@@ -12,7 +12,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from streamrt.lang.compiler import Compiler, python_module
+from streamrt.lang.compiler import Compiler
+from streamrt.lang.compiling import python_module
 from streamrt.lang.forms import Form
 from streamrt.lang.rt import demangle, support_names
 from streamrt.values import Keyword, LSet, pr_str

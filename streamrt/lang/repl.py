@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from streamrt.errors import ScriptCompileError, ScriptError
-from streamrt.lang.compiler import GlobalDef, compile_forms
+from streamrt.lang.compiler import GlobalDef
+from streamrt.lang.compiling import compile_forms
 from streamrt.lang.forms import Form, ListF, Sym, VecF
 from streamrt.lang.meter import DEFAULT_LIMITS, Limits, install_meter
 from streamrt.lang.metered import metered

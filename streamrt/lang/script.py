@@ -24,7 +24,8 @@ from streamrt.errors import (
     ScriptRuntimeError,
     UsageError,
 )
-from streamrt.lang.compiler import CompiledScript, compile_forms
+from streamrt.lang.compiler import CompiledScript
+from streamrt.lang.compiling import compile_forms
 from streamrt.lang.effects import EffectPolicy, check_declared, declared_effects, guard_capabilities
 from streamrt.lang.forms import Form, form_str
 from streamrt.lang.macros import expand_all

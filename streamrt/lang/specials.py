@@ -25,6 +25,7 @@ from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str,
 from streamrt.lang.literals import quote
 from streamrt.lang.meter import metered_body
 from streamrt.lang.positions import locate
+from streamrt.lang.recur import mentions_recur, recur_as_loop
 from streamrt.lang.shape import result_shape
 from streamrt.values import Keyword
 
@@ -197,12 +198,9 @@ def compile_fn(
     A body that ``recur``\\ s becomes a loop over the parameters (:mod:`streamrt.lang.control`); ``recur_target`` is
     for a loop's own round function, whose ``recur`` goes back to that loop.
     """
-    if recur_target is None:
-        from streamrt.lang.control import mentions_recur, recur_as_loop
-
-        if mentions_recur(body):
-            params, loop = recur_as_loop(c, params, body, pos)
-            body = [loop]
+    if recur_target is None and mentions_recur(body):
+        params, loop = recur_as_loop(params, body, pos)
+        body = [loop]
     fscope = scope.child(fn=True)
     if self_name is not None and pyname is not None:
         fscope.names[self_name.name] = pyname

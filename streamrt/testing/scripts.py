@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from streamrt.errors import Pos, ScriptCompileError, ScriptError, UsageError
-from streamrt.lang.compiler import compile_forms
+from streamrt.lang.compiling import compile_forms
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym
 from streamrt.lang.reader import read
 from streamrt.lang.rt import demangle

@@ -92,7 +92,7 @@ def test_pygmentize_highlights_rtfs() -> None:
 
 
 def test_the_word_lists_are_the_compilers() -> None:
-    from streamrt.lang.compiler import SPECIALS
+    from streamrt.lang.compiling import SPECIALS
     from streamrt.lang.core import script_names
     from streamrt.lang.macros import MACROS
 

@@ -88,7 +88,7 @@ def test_distance_stops_past_its_limit() -> None:
 
 
 def test_every_alias_names_a_thing_the_language_lacks() -> None:
-    from streamrt.lang.compiler import SPECIALS
+    from streamrt.lang.compiling import SPECIALS
     from streamrt.lang.core import core_name
     from streamrt.lang.macros import MACROS
 

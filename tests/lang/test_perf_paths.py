@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from streamrt.errors import ScriptRuntimeError
 from streamrt.lang import compiler
 from streamrt.lang.codeconsts import NONCE
-from streamrt.lang.compiler import compile_forms
+from streamrt.lang.compiling import compile_forms
 from streamrt.lang.core import CORE
 from streamrt.lang.forms import ListF, Sym
 from streamrt.lang.positions import fill_positions
