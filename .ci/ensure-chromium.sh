@@ -15,12 +15,8 @@ find_browser() {
 }
 
 if ! browser=$(find_browser); then
-    sudo_cmd=""
-    if [ "$(id -u)" -ne 0 ]; then
-        sudo_cmd="sudo"
-    fi
-    $sudo_cmd apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+    bash "$(dirname "$0")/apt-install.sh" --recommends \
+        --or "ensure-chromium: chromium is missing and apt-get is not available; install Chromium" chromium
     browser=$(find_browser)
 fi
 if [ "${1:-}" = "-v" ]; then

@@ -18,22 +18,10 @@ verbose=0
 [ "${1:-}" = "-v" ] && verbose=1
 
 if ! bin=$(find_haproxy); then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "ensure-haproxy: haproxy is missing and apt-get is not available; install it and set" \
-             "STREAMRT_HAPROXY to its path" >&2
-        exit 1
-    fi
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        sudo="sudo -n"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq >/dev/null
     # The tests start their own haproxy; the package's own service is stopped again if the package started one.
-    $sudo apt-get install -y -qq --no-install-recommends haproxy >/dev/null
-    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet haproxy 2>/dev/null; then
-        $sudo systemctl disable --now haproxy >/dev/null 2>&1 || true
-    fi
+    bash "$(dirname "$0")/apt-install.sh" --stop haproxy \
+        --or "ensure-haproxy: haproxy is missing and apt-get is not available; install it and set STREAMRT_HAPROXY to its path" \
+        haproxy
     if ! bin=$(find_haproxy); then
         echo "ensure-haproxy: installed the haproxy package but found no haproxy" >&2
         exit 1

@@ -7,17 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "ensure-node: node/npm are missing and apt-get is not available; install Node.js 18 or later" >&2
-        exit 1
-    fi
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        sudo="sudo -n"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq >/dev/null
-    $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    bash .ci/apt-install.sh \
+        --or "ensure-node: node/npm are missing and apt-get is not available; install Node.js 18 or later" \
+        nodejs npm
 fi
 
 stamp=tests/node/node_modules/.streamrt-installed

@@ -31,21 +31,11 @@ verbose=0
 [ "${1:-}" = "-v" ] && verbose=1
 
 if ! bindir=$(find_bindir); then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "ensure-postgres: PostgreSQL server binaries are missing and apt-get is not available;" \
-             "install PostgreSQL and set STREAMRT_PG_BINDIR to its bin directory" >&2
-        exit 1
-    fi
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        sudo="sudo -n"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
     # The tests start their own server; do not let the package create and start a default cluster.
-    $sudo mkdir -p /etc/postgresql-common/createcluster.d
-    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/streamrt.conf >/dev/null
-    $sudo apt-get update -qq >/dev/null
-    $sudo apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    bash "$(dirname "$0")/apt-install.sh" \
+        --write /etc/postgresql-common/createcluster.d/streamrt.conf "create_main_cluster = false" \
+        --or "ensure-postgres: PostgreSQL server binaries are missing and apt-get is not available; install PostgreSQL and set STREAMRT_PG_BINDIR to its bin directory" \
+        postgresql
     if ! bindir=$(find_bindir); then
         echo "ensure-postgres: installed the postgresql package but found no initdb" >&2
         exit 1

@@ -21,22 +21,10 @@ verbose=0
 [ "${1:-}" = "-v" ] && verbose=1
 
 if ! bin=$(find_server); then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "ensure-redis: redis-server 7 or newer is missing and apt-get is not available;" \
-             "install it and set STREAMRT_REDIS_SERVER to its path" >&2
-        exit 1
-    fi
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        sudo="sudo -n"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq >/dev/null
     # The tests start their own servers; the package's own service is stopped again if the package started one.
-    $sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
-        $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true
-    fi
+    bash "$(dirname "$0")/apt-install.sh" --stop redis-server \
+        --or "ensure-redis: redis-server 7 or newer is missing and apt-get is not available; install it and set STREAMRT_REDIS_SERVER to its path" \
+        redis-server
     if ! bin=$(find_server); then
         echo "ensure-redis: installed the redis-server package but found no redis-server 7 or newer" >&2
         exit 1
