@@ -28,7 +28,7 @@ nil acts as an empty collection where Clojure's does; a user's mistake raises :c
 
 from __future__ import annotations
 
-from streamrt.lang.core import (
+from streamrt.lang.core import (  # noqa: F401  (imported for their registrations in CORE)
     colls,
     combinators,
     functions,
@@ -47,20 +47,3 @@ from streamrt.lang.core.equality import equals
 from streamrt.lang.core.registry import CORE, CoreFn, core, core_name, display_name, fail, script_names
 
 __all__ = ["CORE", "CoreFn", "core", "core_name", "display_name", "equals", "fail", "script_names"]
-
-# Imported for their registrations; named here so the imports read as used.
-_MODULES = (
-    colls,
-    combinators,
-    functions,
-    maps,
-    numeric,
-    ordering,
-    predicates,
-    regex,
-    seqs,
-    sets,
-    strings,
-    text,
-    windows,
-)
