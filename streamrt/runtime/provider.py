@@ -5,6 +5,8 @@ Theory of operation
 The provider is the public face of a few parts, each in its own module; what may be replaced is behind a port:
 
 - the *builder* (:mod:`streamrt.runtime.building`) makes a stream's record from its spec: id, guard, program;
+- the *launcher* (:mod:`streamrt.runtime.launching`) turns a spec or a snapshot into a registered, running stream
+  (with its source's reader), and takes a released one off;
 - the *engine* (:mod:`streamrt.runtime.engine`) moves the stream records: intake, scheduling, batches run by the
   chunk loops generated for each stream's configuration (:mod:`streamrt.runtime.loops`), directives carried out
   through the directive machine (:mod:`streamrt.runtime.machine`);
@@ -26,30 +28,23 @@ the methods here. Everything a network face or a cluster needs is here too: boun
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from streamrt.errors import (
-    QueueFullError,
-    StreamClosedError,
-    UnknownStreamError,
-    UsageError,
-)
+from streamrt.errors import QueueFullError, StreamClosedError, UnknownStreamError, UsageError
 from streamrt.lang.effects import guard_capabilities
 from streamrt.policy.guard import OnError
 from streamrt.policy.limits import DEFAULT_LIMITS, Limits
 from streamrt.runtime.building import DEFAULT_MAX_STREAMS, StreamBuilder
 from streamrt.runtime.callables import takes_meta
 from streamrt.runtime.capabilities import SourceFactory, build_capabilities, start_from_request
-from streamrt.runtime.capture import fill, snapshot_of
 from streamrt.runtime.engine import Checkpoint, Engine
 from streamrt.runtime.events import EventHub, Observer
 from streamrt.runtime.feeding import Feeder
-from streamrt.runtime.lifelog import stream_started
-from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event, Status
+from streamrt.runtime.launching import Launcher
+from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event
 from streamrt.runtime.outputs import Output, OutputSubscription, Sink
 from streamrt.runtime.persist import SnapshotPolicy, persistence_for
 from streamrt.runtime.ports import Persistence
@@ -68,8 +63,6 @@ if TYPE_CHECKING:
     from streamrt.policy.effects import SecurityContext
 
 __all__ = ["Output", "Provider", "takes_meta"]
-
-_RELEASED: Final = "it was released to another provider"
 
 
 class Provider:
@@ -112,6 +105,7 @@ class Provider:
         self._reader = SourceReader(self._engine, self._feeder)
         self._persistence: Persistence | None = None
         self._builder = StreamBuilder(self._engine.streams, limits, default_queue_capacity, max_streams)
+        self._launcher = Launcher(self._engine, self._builder, self._hub, self._reader)
         if persistence is not None:
             self.attach_persistence(persistence)
 
@@ -219,17 +213,14 @@ class Provider:
             on_error=on_error,
         )
         spec = given if spec is None else spec.merged(given)
-        loop = self._loop_for(source)
-        rec = self._builder.build(
+        return self._launcher.start(
             processor,
             spec,
-            initial_state={} if initial_state is None else initial_state,
+            initial_state=initial_state,
+            source=source,
             on_end=on_end,
             processor_name=processor_name,
-            source_kind=source.kind if source is not None else "host",
         )
-        self._register(rec, source, loop)
-        return rec.id
 
     def start_request(
         self,
@@ -267,25 +258,7 @@ class Provider:
         continuation) is read only by a stream that is live and whose input had not ended. A stream whose source
         had failed comes back active (see :func:`~streamrt.runtime.capture.restored_status`).
         """
-        spec = StreamSpec.parse(snapshot.options, stream_id=snapshot.stream_id)
-        if snapshot.queue_capacity:
-            spec = spec.merged(StreamSpec(queue_capacity=snapshot.queue_capacity))
-        loop = self._loop_for(source)
-        rec = self._builder.build(
-            processor,
-            spec,
-            initial_state=snapshot.initial_state,
-            on_end=on_end,
-            processor_name=snapshot.processor,
-            source_kind=source.kind if source is not None else "host",
-        )
-        fill(rec, snapshot, now=self.clock())
-        live = not rec.status.terminal and not rec.input_ended
-        self._register(rec, source if live else None, loop)
-        self._engine.timers.arm_all(rec)
-        if rec.status is Status.ACTIVE and (rec.queue or rec.input_ended):
-            self._engine.schedule(rec)
-        return rec.id
+        return self._launcher.restore(snapshot, processor, on_end=on_end, source=source)
 
     async def release(self, stream_id: str) -> Snapshot:
         """Hand a stream over: remove it from this provider without ending it, and return its snapshot.
@@ -295,17 +268,7 @@ class Provider:
         persistence its last snapshot is committed and its lease released, so another provider can
         :meth:`restore` it and go on where it stopped.
         """
-        engine = self._engine
-        rec = self._get(stream_id)
-        engine.remove(rec)
-        await engine.stop([rec], _RELEASED)
-        if self._persistence is not None:
-            snap = await self._persistence.release(rec)
-        else:
-            source = rec.tasks.source
-            snap = snapshot_of(rec, source_uri=source.uri if source is not None else None)
-        self._hub.tell(self._hub.on_released, rec.id)
-        return snap
+        return await self._launcher.release(self._get(stream_id))
 
     def capabilities(
         self,
@@ -330,45 +293,6 @@ class Provider:
             overrides=StreamSpec.overriding(overrides, stream_id, queue_capacity),
         )
         return guard_capabilities(table, self.security, endpoint_uri=endpoint_uri)
-
-    def _loop_for(self, source: Source | None) -> asyncio.AbstractEventLoop | None:
-        if self._engine.closed:
-            raise UsageError("the provider is closed; no new streams can start")
-        if source is not None and not isinstance(source, Source):
-            hint = (
-                f"open it first: source=open_source({os.fspath(source)!r}) (from streamrt import open_source)"
-                if isinstance(source, str | os.PathLike)
-                else "a source is made by open_source(URI) or is a streamrt.Source subclass"
-            )
-            raise UsageError(
-                f"source must be a streamrt Source, got {type(source).__name__} {pr_str(source)[:60]}; {hint}"
-            )
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            if source is not None:
-                raise UsageError("starting a stream with a source needs a running event loop") from None
-            return None
-        self._engine.loop = loop
-        return loop
-
-    def _register(
-        self, rec: StreamRecord, source: Source | None, loop: asyncio.AbstractEventLoop | None
-    ) -> None:
-        engine = self._engine
-        engine.streams[rec.id] = rec
-        if not rec.status.terminal:
-            engine.live += 1
-        if self._persistence is not None:
-            batch = self._persistence.track(rec)
-            if batch is not None:
-                rec.tasks.batch = batch
-        stream_started(rec, source)
-        hub = self._hub
-        if hub.on_started:
-            hub.tell(hub.on_started, StreamView(rec))
-        if source is not None and loop is not None:
-            self._reader.start(rec, source, loop)
 
     # --- feeding chunks ---------------------------------------------------------------------------------------
 
