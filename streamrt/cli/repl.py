@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from streamrt.cli import EXIT_ERROR, EXIT_OK
+from streamrt.cli.exits import EXIT_ERROR, EXIT_OK
 from streamrt.errors import ScriptError, ScriptRuntimeError, UsageError
 from streamrt.lang.meter import DEFAULT_LIMITS, Limits
 from streamrt.lang.reader import is_complete

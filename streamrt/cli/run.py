@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from streamrt.cli import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
+from streamrt.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
 from streamrt.cli.stored import StoredStreams, naming_only, recorded_script
 from streamrt.cli.summary import finished_summary, summary
 from streamrt.errors import ScriptError, StreamrtError, UsageError
