@@ -12,6 +12,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tests.loopback import LoopbackServer
+
 __all__ = ["BEHAVIOURS", "HostilePeer", "Request"]
 
 OK_SSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
@@ -152,42 +154,19 @@ BEHAVIOURS: dict[str, Behaviour] = {
 }
 
 
-class HostilePeer:
+class HostilePeer(LoopbackServer):
     """Serves one behaviour on a free loopback port; closes every connection on exit."""
 
     def __init__(self, behaviour: str | Behaviour, *, limit: int = 64 * 2**20, interval: float = 0.2) -> None:
+        super().__init__()
         self.behaviour = BEHAVIOURS[behaviour] if isinstance(behaviour, str) else behaviour
         self.limit = limit
         self.interval = interval
         self.sent = 0
         self.connections = 0
         self.requests: list[Request] = []
-        self.url = ""
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def __aenter__(self) -> HostilePeer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/events"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self._writers.add(writer)
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")[:-4]
@@ -204,8 +183,3 @@ class HostilePeer:
             await self.behaviour(self, request, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
-        finally:
-            self._writers.discard(writer)
-            self._tasks.discard(task)
-            if not writer.transport.is_closing():
-                writer.close()

@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tests.loopback import LoopbackServer
+
 __all__ = ["Event", "Plan", "SseTestServer", "encode"]
 
 
@@ -71,13 +73,13 @@ class Plan:
     content_type: str = "text/event-stream"
 
 
-class SseTestServer:
+class SseTestServer(LoopbackServer):
     """Serves a :class:`Plan`; records each request's headers and arrival time."""
 
     def __init__(self, plan: Plan, *, sndbuf: int | None = None, port: int = 0) -> None:
+        super().__init__(port=port)
         self.plan = plan
         self.sndbuf = sndbuf
-        self.port = port
         #: set when a client went away while the server was writing to it
         self.client_gone = asyncio.Event()
         self.requests: list[dict[str, str]] = []
@@ -88,41 +90,10 @@ class SseTestServer:
         self.sent_when_blocked: int | None = None
         #: whether a write is waiting right now for the client to read (the socket buffers are full)
         self.stuck = False
-        self.url = ""
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._connections = 0
         self._finished = False
 
-    async def __aenter__(self) -> SseTestServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/events"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def close_clients(self) -> None:
-        """Stop serving: abort every open connection and refuse new ones (the server process went away)."""
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.sndbuf is not None:
             writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sndbuf)
         try:
@@ -138,11 +109,6 @@ class SseTestServer:
             self.client_gone.set()
         except (asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # the client went away before asking, or the test is stopping the server
-        finally:
-            self._writers.discard(writer)
-            self._tasks.discard(task)
-            if not writer.transport.is_closing():
-                writer.close()
 
     async def _respond(self, headers: dict[str, str], writer: asyncio.StreamWriter) -> None:
         plan = self.plan
