@@ -1,5 +1,6 @@
-"""Running ``streamrt`` in a child process for the hostile runtime tests: bounded in time and memory, stopped by its
-own process id, never left behind."""
+"""Child processes for the hostile tests: ``streamrt`` or Python code run in a child that is bounded in time and
+memory, stopped by its own process id and never left behind, so a crash (rc -11), a hang or a runaway fails the
+test, not the test run."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Finished", "finish", "outputs_by_stream", "started", "write"]
+__all__ = ["Finished", "finish", "outputs_by_stream", "run_python", "run_streamrt", "started", "write"]
 
 MEMORY_CAP = 1 << 30
-"""Address space a child may use (1 GiB): a runaway that outgrows it fails with MemoryError instead of taking the
-machine (and the other tests) down with it."""
+"""Address space a ``streamrt run`` child may use (1 GiB): a runaway that outgrows it fails with MemoryError instead
+of taking the machine (and the other tests) down with it."""
+WALK_MEMORY_CAP = 2 << 30
+"""Address space of a child that walks hostile values (:func:`run_streamrt`, :func:`run_python`)."""
+_MAIN = "import sys; from streamrt.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 @dataclass
@@ -41,21 +45,24 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
-
 @contextmanager
-def started(args: Sequence[str], *, cwd: Path) -> Iterator[subprocess.Popen[str]]:
-    """``python -m streamrt ARGS`` in a child, its memory capped; killed (by its pid) if still running at the end."""
+def started(
+    args: Sequence[str], *, cwd: Path, argv: Sequence[str] | None = None, memory: int = MEMORY_CAP
+) -> Iterator[subprocess.Popen[str]]:
+    """``python -m streamrt ARGS`` (or ``argv`` as it is) in a child, its address space capped at ``memory``;
+    killed (by its pid) if still running at the end."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamrt", *args],
+        [sys.executable, "-m", "streamrt", *args] if argv is None else list(argv),
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=_limit_memory,
+        preexec_fn=limit_memory,
     )
     try:
         yield proc
@@ -88,7 +95,7 @@ def finish(proc: subprocess.Popen[str], *, sig: int | None = None, timeout: floa
                 proc.stdout.close()
                 proc.stderr.close()
                 raise AssertionError(
-                    f"streamrt did not exit within {timeout} s{' of the signal' if sig else ''}; stderr:\n"
+                    f"the child did not exit within {timeout} s{' of the signal' if sig else ''}; stderr:\n"
                     f"{err[-2000:]}"
                 )
             time.sleep(0.01)
@@ -108,3 +115,20 @@ def outputs_by_stream(out: str) -> dict[str, list[Any]]:
             row = json.loads(line)
             streams.setdefault(row["stream"], []).append(row["output"])
     return streams
+
+
+def _run(argv: Sequence[str], *, cwd: Path, timeout: float) -> Finished:
+    with started((), cwd=cwd, argv=argv, memory=WALK_MEMORY_CAP) as proc:
+        done = finish(proc, timeout=timeout)
+    assert done.code >= 0, f"the child died of signal {-done.code}; stderr:\n{done.err[-2000:]}"
+    return done
+
+
+def run_streamrt(args: list[str], *, cwd: Path, timeout: float = 120) -> Finished:
+    """The ``streamrt`` command with ``args`` in a child capped in memory and time; a crash fails the test."""
+    return _run([sys.executable, "-c", _MAIN, *args], cwd=cwd, timeout=timeout)
+
+
+def run_python(code: str, *, cwd: Path, timeout: float = 120) -> Finished:
+    """``python -c CODE`` in the same kind of child."""
+    return _run([sys.executable, "-c", code], cwd=cwd, timeout=timeout)

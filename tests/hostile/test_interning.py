@@ -15,7 +15,7 @@ import pytest
 
 from streamrt.store.codec import decode_value, encode_value
 from streamrt.values import Keyword, from_json, from_json_text, keyword
-from tests.hostile.values_support import run_python
+from tests.hostile.children import run_python
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -12,7 +12,7 @@ import pytest
 
 from streamrt.errors import ScriptSyntaxError
 from streamrt.lang.reader import MAX_NESTING, read
-from tests.hostile.values_support import run_python, run_streamrt
+from tests.hostile.children import run_python, run_streamrt
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -14,7 +14,7 @@ import pytest
 
 from streamrt.errors import ScriptRuntimeError
 from streamrt.lang.repl import ReplSession
-from tests.hostile.values_support import run_streamrt
+from tests.hostile.children import run_streamrt
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,7 +9,7 @@ import pytest
 
 from streamrt import DEFAULT_LIMITS, Keyword, Limits
 from streamrt.policy.limits import resolve_limits, stream_limits
-from tests.hostile.helpers_runtime import finish, started, write
+from tests.hostile.children import finish, started, write
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,7 +10,7 @@ import pytest
 
 from streamrt import Keyword, Limits, Provider, load_script
 from streamrt.runtime.state_size import state_bytes
-from tests.hostile.helpers_runtime import finish, started, write
+from tests.hostile.children import finish, started, write
 
 pytestmark = pytest.mark.timeout(180)
 

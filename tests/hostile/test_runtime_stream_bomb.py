@@ -10,7 +10,7 @@ import pytest
 from streamrt import EffectDeniedError, Keyword, Provider, SecurityContext, TooManyStreamsError, load_script
 from streamrt.cli import main
 from streamrt.lang.effects import capability_effects
-from tests.hostile.helpers_runtime import finish, started, write
+from tests.hostile.children import finish, started, write
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from streamrt.cli import EXIT_SIGINT, EXIT_SIGTERM
-from tests.hostile.helpers_runtime import finish, outputs_by_stream, started, write
+from tests.hostile.children import finish, outputs_by_stream, started, write
 
 pytestmark = pytest.mark.timeout(180)
 

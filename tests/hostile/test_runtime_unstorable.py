@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.helpers_runtime import finish, started, write
+from tests.hostile.children import finish, started, write
 
 pytestmark = pytest.mark.timeout(120)
 

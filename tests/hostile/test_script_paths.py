@@ -14,7 +14,7 @@ import pytest
 from streamrt.errors import ScriptCompileError, ScriptSyntaxError, UsageError
 from streamrt.lang.script import compile_script, load_script, lower_script, python_script
 from streamrt.testing.scripts import load_test_file
-from tests.hostile.values_support import run_streamrt
+from tests.hostile.children import run_streamrt
 
 pytestmark = pytest.mark.timeout(120)
 

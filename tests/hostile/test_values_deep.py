@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.values_support import run_python, run_streamrt
+from tests.hostile.children import run_python, run_streamrt
 
 pytestmark = pytest.mark.timeout(300)
 
