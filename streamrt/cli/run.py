@@ -4,7 +4,8 @@ outputs to the sink until they end.
 A run is a :class:`RunConfig` (from the command line, :meth:`RunConfig.from_args`, or from a caller) carried out by
 the steps of :class:`_Run`: open the store and read what to resume; load the script and start or resume its
 streams; wait for them to end, or for SIGINT / SIGTERM; close; print the summary. A signal stops intake, lets the
-chunk being processed finish, closes the sources and prints the summary, so the streams are left resumable.
+chunk being processed finish, closes the sources and prints the summary, so the streams are left resumable
+(:mod:`streamrt.cli.signals`).
 
 Exit codes are :mod:`streamrt.cli`'s: 0 when every stream ended without error, 1 when any ended in ``:error``, 2 for
 a bad script or command line, 130 after SIGINT and 143 after SIGTERM, 141 when the reader of stdout went away.
@@ -14,24 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 from streamrt.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
+from streamrt.cli.signals import end_run, signals_end_run
 from streamrt.cli.stored import StoredStreams, naming_only, recorded_script
 from streamrt.cli.summary import finished_summary, summary
 from streamrt.errors import ScriptError, StreamrtError, UsageError
 from streamrt.lang.effects import guard_capabilities
 from streamrt.lang.meter import DEFAULT_LIMITS, Limits
 from streamrt.lang.script import Script, load_script
-from streamrt.lang.turn import halt, unhalt
 from streamrt.observe.logs import Console, configure_logging, unconfigure_logging
 from streamrt.observe.session import Observation, ObserveOptions, observe_options
 from streamrt.policy.effects import SecurityContext, check_source
@@ -58,7 +56,6 @@ __all__ = [
     "run_script",
 ]
 
-_EXIT_FOR_SIGNAL: Final = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 _STREAM_ID_OPTION: Final = Keyword("stream-id")
 
 
@@ -147,62 +144,6 @@ def _sink_uri(sink: str | None, output: str | None) -> str | None:
     if output is None:
         return sink
     return "-" if output == "-" else f"jsonl:{output}"
-
-
-def _stop(stop: asyncio.Future[int], code: int) -> None:
-    if not stop.done():
-        stop.set_result(code)
-
-
-@contextlib.contextmanager
-def _signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Future[int]) -> Iterator[None]:
-    """SIGINT / SIGTERM while the run lasts (nothing is installed off the main thread).
-
-    The first signal halts processing at once (:func:`streamrt.lang.turn.halt`: a batch stops at its next chunk,
-    a metered processor part way through its chunk, which stays queued for a resume) and ends the run with the
-    signal's exit code: intake stops, sources close, the last snapshots are written. The handler is Python's own,
-    run between two bytecodes of whatever runs, not the event loop's, which runs only once the loop gets control
-    back: a busy processor made that one deaf for minutes. A second signal during the shutdown leaves at once
-    (:func:`_leave_now`): an unmetered processor (``--no-limits``) cannot be stopped part way, and this is the way
-    out of one that never ends.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = 0
-
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal received
-        received += 1
-        code = _EXIT_FOR_SIGNAL.get(signal.Signals(signum), EXIT_SIGINT)
-        if received > 1:
-            _leave_now(code)
-        halt()
-        with contextlib.suppress(RuntimeError):  # the loop is closing: the run is ending anyway
-            loop.call_soon_threadsafe(_stop, stop, code)
-
-    previous: dict[signal.Signals, Any] = {}
-    for sig in _EXIT_FOR_SIGNAL:
-        try:
-            previous[sig] = signal.signal(sig, on_signal)
-        except (ValueError, OSError):
-            continue
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        unhalt()
-
-
-def _leave_now(code: int) -> None:
-    """Exit at once, from a signal handler: nothing more runs, not even the final snapshots (the store keeps the
-    last committed ones, and a resume goes on from them). Outputs are written a line at a time, and flushed."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # the signal may have come in the middle of a write to it
-            stream.flush()
-    os.write(2, b"streamrt: a second signal: leaving at once, without the final snapshots\n")
-    os._exit(code)
 
 
 class _Sources:
@@ -304,9 +245,9 @@ class _Run:
         sink: OutputSink | None = None
         api: Any = None
         # from the start: a signal while streams start (outputs may flow already) is a shutdown too
-        with _signals(asyncio.get_running_loop(), stop):
+        with signals_end_run(asyncio.get_running_loop(), stop):
             try:
-                sink = open_sink(config.sink_uri, stdout=self.out, on_closed=lambda: _stop(stop, EXIT_PIPE))
+                sink = open_sink(config.sink_uri, stdout=self.out, on_closed=lambda: end_run(stop, EXIT_PIPE))
                 async with Provider(
                     limits=config.limits,
                     security=config.security,
