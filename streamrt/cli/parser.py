@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from streamrt import __version__
 from streamrt.cli.ctl import add_ctl_parser
-from streamrt.cli.serve import add_serve_parser
+from streamrt.cli.serve import add_secret_argument, add_serve_parser
 from streamrt.errors import UsageError
 from streamrt.observe.session import add_observe_arguments
 
@@ -191,13 +191,7 @@ def _add_resume_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--unpause", action="store_true", help="a resumed stream that had paused itself runs on"
     )
-    parser.add_argument(
-        "--secret",
-        metavar="NAME=VARIABLE",
-        action="append",
-        help="take the secret NAME (bearer-token, auth-header, source-password), which snapshots never store, from "
-        "the environment variable VARIABLE; by default from NAME's standard variable (see docs/sources.md)",
-    )
+    add_secret_argument(parser)
 
 
 def _add_sink_argument(parser: argparse.ArgumentParser) -> None:

@@ -117,14 +117,15 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_secret_argument(parser: argparse.ArgumentParser) -> None:
-    """``--secret NAME=VARIABLE``: where the streams a server restores from its store find the secrets their
-    snapshots only name (``serve`` and ``mcp``, as ``resume`` does)."""
+    """``--secret NAME=VARIABLE``: where resumed or restored streams find the secrets their snapshots only name
+    (``run`` and ``resume``, ``serve`` and ``mcp``)."""
     parser.add_argument(
         "--secret",
         metavar="NAME=VARIABLE",
         action="append",
-        help="restored streams take the secret NAME (bearer-token, auth-header, source-password), which snapshots "
-        "never store, from the environment variable VARIABLE; by default from NAME's standard variable",
+        help="resumed or restored streams take the secret NAME (bearer-token, auth-header, source-password), which "
+        "snapshots never store, from the environment variable VARIABLE; by default from NAME's standard variable "
+        "(see docs/sources.md)",
     )
 
 
