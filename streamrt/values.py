@@ -39,6 +39,8 @@ from collections.abc import Set as AbstractSet
 from typing import Any, Final
 from weakref import KeyedRef
 
+import msgspec
+
 from streamrt.errors import ValueLimitError
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "pr_short",
     "pr_str",
     "to_json",
+    "to_json_bytes",
     "to_json_text",
     "type_name",
 ]
@@ -82,6 +85,16 @@ the last value that holds it, where a strong table kept each for ever. Identity 
 of one name are one object, and a keyword that is gone cannot be compared with anything."""
 
 
+RECENT_KEYWORDS: Final = 4096
+"""How many keywords made or looked up last are also held strongly (:data:`_RECENT`)."""
+
+_RECENT: Final[dict[str, Keyword]] = {}
+"""The keywords made or looked up last, held *strongly*, by name, up to :data:`RECENT_KEYWORDS` (then emptied and
+filled again): the keys of a feed are looked up in one C dict lookup (the JSON decoder's, :meth:`Keyword.__new__`'s)
+and not made again for every chunk once the last value holding them is gone. Bounded, so a feed of unique keys
+keeps at most that many alive beyond what its values hold. Written under :data:`_INTERNING` only."""
+
+
 class Keyword:
     """An interned keyword such as ``:count`` or ``:weather/city``; call it to look itself up in a map."""
 
@@ -92,24 +105,24 @@ class Keyword:
     qualified: str
 
     def __new__(cls, qualified: str) -> Keyword:
-        ref = _INTERNED.get(qualified)
-        if ref is not None:
-            existing = ref()
-            if existing is not None:
-                return existing
+        recent = _RECENT.get(qualified)
+        if recent is not None:
+            return recent
         with _INTERNING:
             ref = _INTERNED.get(qualified)
-            existing = ref() if ref is not None else None
-            if existing is not None:
-                return existing
-            self = object.__new__(cls)
-            ns, sep, name = qualified.rpartition("/")
-            if not sep or not ns or not name:
-                ns, name = "", qualified
-            object.__setattr__(self, "qualified", qualified)
-            object.__setattr__(self, "namespace", ns or None)
-            object.__setattr__(self, "name", name)
-            _INTERNED[qualified] = KeyedRef(self, _forget, qualified)
+            self = ref() if ref is not None else None
+            if self is None:
+                self = object.__new__(cls)
+                ns, sep, name = qualified.rpartition("/")
+                if not sep or not ns or not name:
+                    ns, name = "", qualified
+                object.__setattr__(self, "qualified", qualified)
+                object.__setattr__(self, "namespace", ns or None)
+                object.__setattr__(self, "name", name)
+                _INTERNED[qualified] = KeyedRef(self, _forget, qualified)
+            if len(_RECENT) >= RECENT_KEYWORDS:
+                _RECENT.clear()
+            _RECENT[qualified] = self
             return self
 
     def __setattr__(self, key: str, value: object) -> None:
@@ -550,13 +563,21 @@ def type_name(value: object) -> str:
 # --- JSON ------------------------------------------------------------------------------------------------------
 
 
+# Theory of operation: JSON is read by msgspec (a C decoder: about a tenth of the stdlib's time on a chunk's line)
+# into dicts with string keys and lists, then :func:`_dict_values` turns each dict's keys into keywords (one C
+# dict lookup each, in :data:`_RECENT`) and each list into a tuple on the same walk. msgspec refuses what it cannot
+# read exactly as Python's json reads it (NaN, 1e400, lone surrogate escapes, nesting past the recursion limit),
+# and anything it refuses is read again by the standard library's decoder with the old object hook (the general
+# path), which gives the same values and the same errors as before. Writing is the mirror: :func:`_plain` looks
+# whether msgspec writes a value byte for byte as ``json.dumps(to_json(value))`` does (keyword or string keys,
+# floats Python prints without an exponent, depth and size within bounds) and the rest takes the general path.
+
+
 def _object_hook(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
     out = {}
-    interned = _INTERNED.get
+    recent = _RECENT.get
     for k, v in pairs:
-        ref = interned(k)
-        kw = ref() if ref is not None else None
-        out[kw if kw is not None else Keyword(k)] = v
+        out[recent(k) or Keyword(k)] = v
     return out
 
 
@@ -630,9 +651,52 @@ def _lone_surrogate(value: Any) -> int | None:
     return None
 
 
+_FAST_DECODE: Final = msgspec.json.Decoder().decode
+
+
+def _dict_values(obj: dict[str, Any]) -> dict[Any, Any]:
+    """A decoded JSON object as a map: keyword keys (interned), lists as tuples, nested ones too."""
+    recent = _RECENT.get
+    out: dict[Any, Any] = {}
+    for k, v in obj.items():
+        t = type(v)
+        if t is dict:
+            v = _dict_values(v)
+        elif t is list:
+            v = _list_values(v)
+        out[recent(k) or Keyword(k)] = v
+    return out
+
+
+def _list_values(items: list[Any]) -> tuple[Any, ...]:
+    for v in items:
+        t = type(v)
+        if t is dict or t is list:
+            break
+    else:
+        return tuple(items)
+    return tuple(
+        [_dict_values(v) if type(v) is dict else _list_values(v) if type(v) is list else v for v in items]
+    )
+
+
 def from_json_text(text: str | bytes) -> Any:
     """Parse JSON text into language values; raises ``ValueError`` on bad JSON (:class:`LoneSurrogateError` for
     a string escaping half a UTF-16 pair)."""
+    try:
+        value = _FAST_DECODE(text)
+        t = type(value)
+        if t is dict:
+            return _dict_values(value)
+        if t is list:
+            return _list_values(value)
+        return value
+    except Exception:  # refused (or nested past the recursion limit): the general path decides, as before
+        return _from_json_text_general(text)
+
+
+def _from_json_text_general(text: str | bytes) -> Any:
+    """:func:`from_json_text` on Python's own JSON reader: whatever msgspec refuses comes here."""
     if isinstance(text, bytes | bytearray):
         text = text.decode("utf-8")
     try:
@@ -728,4 +792,97 @@ def to_json(value: Any, *, limit: int = WALK_LIMIT) -> Any:
 
 def to_json_text(value: Any, *, sort_keys: bool = False) -> str:
     """Compact JSON text for a language value."""
+    if not sort_keys and _plain(value):
+        try:
+            return _FAST_ENCODE(value).decode("utf-8")
+        except (
+            Exception
+        ):  # a lone surrogate, an integer too long for digits: the general path says so, as before
+            pass
     return dumps_json(to_json(value), ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
+
+
+def to_json_bytes(value: Any) -> bytes:
+    """``to_json_text(value)`` encoded as UTF-8, without the detour through ``str`` when msgspec writes it (what
+    an output sink writes); a string that cannot be UTF-8 (a lone surrogate) raises ``UnicodeEncodeError``."""
+    if _plain(value):
+        try:
+            return _FAST_ENCODE(value)
+        except Exception:  # the general path gives the same text or the same error as before
+            pass
+    return to_json_text(value).encode("utf-8")
+
+
+def _keyword_name(value: Any) -> str:
+    """msgspec's hook for the one type it meets that it does not know (:func:`_plain` lets no other through)."""
+    if type(value) is Keyword:
+        return value.qualified
+    raise TypeError(f"not written by the fast path: {type(value).__name__}")
+
+
+_FAST_ENCODE: Final = msgspec.json.Encoder(enc_hook=_keyword_name).encode
+
+_PLAIN_FLOAT_MIN: Final = 1e-4
+_PLAIN_FLOAT_MAX: Final = 1e16
+"""Python's ``repr`` of a float writes an exponent below 1e-4 and from 1e16 on, where msgspec writes ``0.00001``
+and ``1e16``: floats in between are written alike (the same shortest digits), the others take the general path."""
+
+
+def _plain(value: Any) -> bool:
+    """Whether msgspec writes ``value`` exactly as ``json.dumps(to_json(value))`` does: made of maps whose keys are
+    all keywords or all strings, vectors, lists, strings, integers, booleans, nil, keywords and floats written
+    without an exponent; no deeper than :data:`MAX_DEPTH`, no more than :data:`WALK_LIMIT` items (a shared part
+    counted each time it appears). Anything else is for the general path, whose errors are the ones to give."""
+    t = type(value)
+    if t is str or t is int or value is None or t is bool or t is Keyword:
+        return True
+    if t is float:
+        a = abs(value)
+        return not ((a < _PLAIN_FLOAT_MIN and a != 0.0) or _PLAIN_FLOAT_MAX <= a < math.inf)
+    if not (t is dict or t is tuple or t is LList or t is list):
+        return False
+    walked = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        x, level = pop()
+        if level >= MAX_DEPTH:
+            return False
+        level += 1
+        walked += len(x)
+        if walked > WALK_LIMIT:
+            return False
+        if type(x) is dict:
+            keys = None
+            for k, v in x.items():
+                tk = type(k)
+                if tk is not keys:
+                    if keys is not None or not (tk is Keyword or tk is str):
+                        return False  # mixed keys may print alike ({:a 1 "a" 2}): the general path keeps one
+                    keys = tk
+                t = type(v)
+                if t is str or t is int or t is Keyword or v is None or t is bool:
+                    continue
+                if t is float:
+                    a = abs(v)
+                    if (a < _PLAIN_FLOAT_MIN and a != 0.0) or _PLAIN_FLOAT_MAX <= a < math.inf:
+                        return False
+                elif t is dict or t is tuple or t is LList or t is list:
+                    push((v, level))
+                else:
+                    return False
+        else:
+            for v in x:
+                t = type(v)
+                if t is str or t is int or t is Keyword or v is None or t is bool:
+                    continue
+                if t is float:
+                    a = abs(v)
+                    if (a < _PLAIN_FLOAT_MIN and a != 0.0) or _PLAIN_FLOAT_MAX <= a < math.inf:
+                        return False
+                elif t is dict or t is tuple or t is LList or t is list:
+                    push((v, level))
+                else:
+                    return False
+    return True
