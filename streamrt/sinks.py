@@ -14,18 +14,31 @@ is the host's choice, not the script's, so no effect check applies to it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Final, Protocol, TextIO
 
-from streamrt.errors import UsageError
+from streamrt.errors import SinkError, UsageError
 from streamrt.plugins import Registry, scheme_of
+from streamrt.runtime.events import Observer, StatusChange
 from streamrt.runtime.outputs import Output
-from streamrt.values import to_json_text
+from streamrt.values import to_json_bytes, to_json_text
 
-__all__ = ["SINKS", "JsonLinesSink", "OutputSink", "SinkRequest", "SinkType", "open_sink", "output_line"]
+__all__ = [
+    "FLUSH_BYTES",
+    "SINKS",
+    "JsonLinesSink",
+    "OutputSink",
+    "SinkFlushes",
+    "SinkRequest",
+    "SinkType",
+    "open_sink",
+    "output_bytes",
+    "output_line",
+]
 
 _STDOUT: Final = "-"
 
@@ -66,12 +79,28 @@ def output_line(output: Output) -> str:
     return to_json_text({"stream": output.stream_id, "seq": output.seq, "output": output.value})
 
 
+def output_bytes(output: Output) -> bytes:
+    """:func:`output_line` encoded as UTF-8, with the newline (a value that cannot be UTF-8 raises here)."""
+    return to_json_bytes({"stream": output.stream_id, "seq": output.seq, "output": output.value}) + b"\n"
+
+
+FLUSH_BYTES: Final = 256 * 1024
+"""Encoded lines a sink holds at most before it writes them, whatever else happens."""
+
+
 class JsonLinesSink:
-    """Outputs as JSON lines on a text stream, flushed per line so a consumer sees each output at once.
+    """Outputs as JSON lines on a text stream, written in batches and flushed so a consumer sees them promptly.
+
+    Each output is encoded when it comes (a value that cannot be written fails the stream that emitted it, as
+    before) and kept; what is kept is written in one write and flushed after each processed batch and each change
+    of status (:class:`SinkFlushes` tells it: so a snapshot never counts an output not yet written), when
+    :data:`FLUSH_BYTES` are kept, and at the latest when the event loop next runs (an output emitted outside a
+    batch: ``:on-end``, a timer). On a terminal every output is written at once, as a person watches it.
 
     A reader that goes away (``streamrt run ... | head -2``) is not the stream's failure: with ``on_closed`` the
     sink calls it once, drops what comes after, and the run ends as on a signal, its streams left resumable.
-    Without it the BrokenPipeError is the sink's failure, as before.
+    Without it the BrokenPipeError is the sink's failure, as before. A write that fails later than the output it
+    holds (a full disk) fails the next output's stream, or the close.
     """
 
     def __init__(
@@ -81,12 +110,42 @@ class JsonLinesSink:
         self._owned = owned
         self._on_closed = on_closed
         self.reader_gone = False
+        isatty = getattr(out, "isatty", None)
+        self._batched = not (isatty is not None and isatty())
+        self._kept: list[bytes] = []
+        self._size = 0
+        self._scheduled = False
+        self._failure: OSError | None = None
 
     def __call__(self, output: Output) -> None:
         if self.reader_gone:
             return
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        line = output_bytes(output)
+        self._kept.append(line)
+        self._size += len(line)
+        if not self._batched or self._size >= FLUSH_BYTES:
+            self._write()
+        elif not self._scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # called outside an event loop: nothing will come back for it
+                self._write()
+            else:
+                self._scheduled = True
+
+    def _write(self) -> None:
+        """Write what is kept, in one write, and flush; raises what the write raises (BrokenPipeError handled)."""
+        self._scheduled = False
+        if not self._kept:
+            return
+        data = b"".join(self._kept).decode("utf-8")
+        self._kept.clear()
+        self._size = 0
         try:
-            self.out.write(output_line(output) + "\n")
+            self.out.write(data)
             self.out.flush()
         except BrokenPipeError:
             if self._on_closed is None:
@@ -94,12 +153,48 @@ class JsonLinesSink:
             self.reader_gone = True
             self._on_closed()
 
+    def flush(self) -> None:
+        """Write what is kept now; a failure is kept for the next output (or the close) to raise."""
+        if self.reader_gone or self._failure is not None:
+            self._kept.clear()
+            self._size = 0
+            self._scheduled = False
+            return
+        try:
+            self._write()
+        except OSError as exc:
+            self._failure = exc
+
     def close(self) -> None:
-        if self._owned:
-            self.out.close()
-        elif not self.reader_gone:
-            with contextlib.suppress(BrokenPipeError):
-                self.out.flush()
+        failure, self._failure = self._failure, None
+        try:
+            if not self.reader_gone and failure is None:
+                try:
+                    self._write()
+                except OSError as exc:
+                    failure = exc
+        finally:
+            if self._owned:
+                self.out.close()
+            elif not self.reader_gone:
+                with contextlib.suppress(BrokenPipeError):
+                    self.out.flush()
+        if failure is not None:
+            raise SinkError(f"output sink: cannot write the outputs: {failure.strerror or failure}")
+
+
+class SinkFlushes(Observer):
+    """Tells a batching sink (one with ``flush()``) when to write: after each processed batch and each change of
+    status, before the snapshot policy looks at the stream."""
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self._flush = flush
+
+    def batch(self, stream_id: str, processor: str, n: int, latency: float | None) -> None:
+        self._flush()
+
+    def status(self, change: StatusChange) -> None:
+        self._flush()
 
 
 def _open_stdout(request: SinkRequest) -> OutputSink:

@@ -39,7 +39,7 @@ from streamrt.runtime.persist import Persister, parse_policy
 from streamrt.runtime.provider import Provider
 from streamrt.runtime.resume import read_resumable, resume_streams
 from streamrt.secrets import secret_flags
-from streamrt.sinks import OutputSink, open_sink
+from streamrt.sinks import OutputSink, SinkFlushes, open_sink
 from streamrt.sources import Source, open_source, relative_to
 from streamrt.store import Snapshot, StreamSummary, open_store
 from streamrt.values import Keyword
@@ -264,6 +264,9 @@ class _Run:
                         console=self.console,
                     )
                     provider.add_sink(observing.guard(sink))
+                    flush = getattr(sink, "flush", None)
+                    if callable(flush):  # a batching sink: written after each batch, before its snapshot
+                        provider.add_observer(SinkFlushes(flush))
                     if config.api is not None:
                         from streamrt.cli.serve import serve_run  # the server's libraries: only for --api
 
