@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Final, Protocol, TextIO
@@ -87,6 +89,10 @@ def output_bytes(output: Output) -> bytes:
 FLUSH_BYTES: Final = 256 * 1024
 """Encoded lines a sink holds at most before it writes them, whatever else happens."""
 
+FLUSH_AFTER: Final = 0.05
+"""Seconds a line is held at most: a processor busy on a long chunk after an output does not hold the output back
+(a watcher thread writes it)."""
+
 
 class JsonLinesSink:
     """Outputs as JSON lines on a text stream, written in batches and flushed so a consumer sees them promptly.
@@ -94,13 +100,14 @@ class JsonLinesSink:
     Each output is encoded when it comes (a value that cannot be written fails the stream that emitted it, as
     before) and kept; what is kept is written in one write and flushed after each processed batch and each change
     of status (:class:`SinkFlushes` tells it: so a snapshot never counts an output not yet written), when
-    :data:`FLUSH_BYTES` are kept, and at the latest when the event loop next runs (an output emitted outside a
-    batch: ``:on-end``, a timer). On a terminal every output is written at once, as a person watches it.
+    :data:`FLUSH_BYTES` are kept, when the event loop next runs (an output emitted outside a batch: ``:on-end``, a
+    timer), and by a watcher thread once a line has been kept :data:`FLUSH_AFTER` seconds (a chunk that runs long
+    after an output). On a terminal every output is written at once, as a person watches it.
 
     A reader that goes away (``streamrt run ... | head -2``) is not the stream's failure: with ``on_closed`` the
-    sink calls it once, drops what comes after, and the run ends as on a signal, its streams left resumable.
-    Without it the BrokenPipeError is the sink's failure, as before. A write that fails later than the output it
-    holds (a full disk) fails the next output's stream, or the close.
+    sink calls it once (on the event loop's thread), drops what comes after, and the run ends as on a signal, its
+    streams left resumable. Without it the BrokenPipeError is the sink's failure, as before. A write that fails
+    later than the output it holds (a full disk) fails the next output's stream, or the close.
     """
 
     def __init__(
@@ -114,8 +121,13 @@ class JsonLinesSink:
         self._batched = not (isatty is not None and isatty())
         self._kept: list[bytes] = []
         self._size = 0
+        self._kept_at = 0.0
         self._scheduled = False
         self._failure: OSError | None = None
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watcher: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def __call__(self, output: Output) -> None:
         if self.reader_gone:
@@ -124,21 +136,33 @@ class JsonLinesSink:
             failure, self._failure = self._failure, None
             raise failure
         line = output_bytes(output)
-        self._kept.append(line)
-        self._size += len(line)
-        if not self._batched or self._size >= FLUSH_BYTES:
-            self._write()
-        elif not self._scheduled:
+        with self._lock:
+            kept = self._kept
+            kept.append(line)
+            self._size += len(line)
+            if not self._batched or self._size >= FLUSH_BYTES:
+                self._write()
+                return
+            if len(kept) > 1:
+                return
+            self._kept_at = time.monotonic()
+            if self._scheduled:
+                return
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                loop = asyncio.get_running_loop()
             except RuntimeError:  # called outside an event loop: nothing will come back for it
                 self._write()
-            else:
-                self._scheduled = True
+                return
+            loop.call_soon(self.flush)
+            self._scheduled = True
+            self._loop = loop
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, name="streamrt-sink-flush", daemon=True)
+                self._watcher.start()
 
     def _write(self) -> None:
-        """Write what is kept, in one write, and flush; raises what the write raises (BrokenPipeError handled)."""
-        self._scheduled = False
+        """Write what is kept, in one write, and flush (the lock held); raises what the write raises but a closed
+        pipe, which is handled here."""
         if not self._kept:
             return
         data = b"".join(self._kept).decode("utf-8")
@@ -151,34 +175,48 @@ class JsonLinesSink:
             if self._on_closed is None:
                 raise
             self.reader_gone = True
-            self._on_closed()
+            loop = self._loop
+            if loop is not None and threading.current_thread() is not threading.main_thread():
+                with contextlib.suppress(RuntimeError):  # the loop closed: the run is ending anyway
+                    loop.call_soon_threadsafe(self._on_closed)
+            else:
+                self._on_closed()
 
     def flush(self) -> None:
         """Write what is kept now; a failure is kept for the next output (or the close) to raise."""
-        if self.reader_gone or self._failure is not None:
-            self._kept.clear()
-            self._size = 0
+        with self._lock:
             self._scheduled = False
-            return
-        try:
-            self._write()
-        except OSError as exc:
-            self._failure = exc
+            if self.reader_gone or self._failure is not None:
+                self._kept.clear()
+                self._size = 0
+                return
+            try:
+                self._write()
+            except OSError as exc:
+                self._failure = exc
+
+    def _watch(self) -> None:
+        """The watcher thread: writes lines kept longer than :data:`FLUSH_AFTER` (the loop's thread is busy)."""
+        while not self._closed.wait(FLUSH_AFTER):
+            if self._kept and time.monotonic() - self._kept_at >= FLUSH_AFTER:
+                self.flush()
 
     def close(self) -> None:
-        failure, self._failure = self._failure, None
-        try:
-            if not self.reader_gone and failure is None:
-                try:
-                    self._write()
-                except OSError as exc:
-                    failure = exc
-        finally:
-            if self._owned:
-                self.out.close()
-            elif not self.reader_gone:
-                with contextlib.suppress(BrokenPipeError):
-                    self.out.flush()
+        self._closed.set()
+        with self._lock:
+            failure, self._failure = self._failure, None
+            try:
+                if not self.reader_gone and failure is None:
+                    try:
+                        self._write()
+                    except OSError as exc:
+                        failure = exc
+            finally:
+                if self._owned:
+                    self.out.close()
+                elif not self.reader_gone:
+                    with contextlib.suppress(BrokenPipeError):
+                        self.out.flush()
         if failure is not None:
             raise SinkError(f"output sink: cannot write the outputs: {failure.strerror or failure}")
 

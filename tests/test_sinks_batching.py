@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,18 @@ async def test_an_output_outside_a_batch_is_written_when_the_loop_runs_next() ->
     assert out.getvalue() == ""  # kept: more may come in the same turn
     await asyncio.sleep(0)
     assert lines(out) == [{"stream": "s", "seq": 1, "output": {"n": 1}}] and out.writes == 1
+
+
+async def test_an_output_is_not_held_back_by_a_long_chunk_after_it() -> None:
+    """The loop's thread stays busy (a processor on a long chunk): the watcher thread writes the line."""
+    out = Counting()
+    sink = JsonLinesSink(out)
+    sink(Output("s", 1, "started"))
+    deadline = time.monotonic() + 10  # the watcher looks every FLUSH_AFTER (0.05 s); 10 s for a loaded machine
+    while not out.getvalue() and time.monotonic() < deadline:
+        sum(range(10_000))  # busy, never yielding to the event loop
+    assert lines(out) == [{"stream": "s", "seq": 1, "output": "started"}]
+    sink.close()
 
 
 def test_outside_an_event_loop_and_on_a_terminal_each_output_is_written_at_once() -> None:
