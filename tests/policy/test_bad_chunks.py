@@ -97,8 +97,10 @@ def test_a_fault_still_queued_survives_a_snapshot_and_a_resume(tmp_path: Path) -
                 request = loaded.stream_requests[0]
                 src = open_source(f"jsonl:{tmp_path / 'data.jsonl'}")
                 sid = p.start_request(loaded, request, source=src)
+                # paused before it runs (before any await: the reader and a worker may run during the claim's
+                # write): the reader queues the lines, faults included
+                p.pause(sid)
                 await persister.claim(sid)
-                p.pause(sid)  # paused before it runs: the reader queues the lines, faults included
                 for _ in range(200):
                     if p.record(sid).queue_depth >= 4:
                         break
