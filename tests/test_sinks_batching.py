@@ -115,7 +115,8 @@ async def test_an_output_is_not_held_back_by_a_long_chunk_after_it() -> None:
     out = Counting()
     sink = JsonLinesSink(out)
     sink(Output("s", 1, "started"))
-    deadline = time.monotonic() + 10  # the watcher looks every FLUSH_AFTER (0.05 s); 10 s for a loaded machine
+    # the watcher looks every FLUSH_AFTER (0.05 s); 10 s for a loaded machine
+    deadline = time.monotonic() + 10
     while not out.getvalue() and time.monotonic() < deadline:
         sum(range(10_000))  # busy, never yielding to the event loop
     assert lines(out) == [{"stream": "s", "seq": 1, "output": "started"}]

@@ -17,7 +17,7 @@ from streamrt.runtime.feeding import Feeder
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Status
 from streamrt.runtime.stream import StreamRecord
 from streamrt.secrets import redact_url
-from streamrt.sources.base import Chunk, ChunkFault, Control, Source
+from streamrt.sources.base import Chunk, ChunkFault, Control, Item, Source
 from streamrt.values import Keyword, pr_str
 
 __all__ = ["SourceReader", "is_source_failure", "source_failure_message"]
@@ -49,27 +49,37 @@ class SourceReader:
         tasks.reader = loop.create_task(self.read(rec, source), name=f"streamrt-source-{rec.id}")
 
     async def read(self, rec: StreamRecord, source: Source) -> None:
-        """Pull items only when the queue has room, so a full queue holds the source back."""
+        """Pull items only when the queue has room, so a full queue holds the source back.
+
+        A source hands its items a read at a time (:meth:`Source.item_batches`: a block of JSON lines, a single
+        event); they are taken while the queue has room, and when it is full the reader drains it (or waits) before
+        taking the rest, so a snapshot sees each item queued or not yet taken, never skipped."""
         engine = self.engine
         tasks = rec.tasks
+        queue = rec.queue
         try:
             async with source:
-                items = source.items().__aiter__()
+                batches = source.item_batches().__aiter__()
                 try:
                     while not rec.status.terminal and tasks.closed is None:
-                        if len(rec.queue) >= rec.queue.capacity:
+                        if len(queue) >= queue.capacity:
                             await self.feeder.make_room(rec)
                             continue
                         try:
-                            item = await items.__anext__()
+                            batch = await batches.__anext__()
                         except StopAsyncIteration:
                             engine.end_input(rec)
                             return
-                        if rec.status.terminal or tasks.closed is not None:
-                            return
-                        self.take(rec, item)
+                        i, n = 0, len(batch)
+                        while i < n:
+                            if rec.status.terminal or tasks.closed is not None:
+                                return
+                            if len(queue) >= queue.capacity:
+                                await self.feeder.make_room(rec)
+                                continue
+                            i = self.take_many(rec, batch, i)
                 finally:
-                    aclose = getattr(items, "aclose", None)
+                    aclose = getattr(batches, "aclose", None)
                     if aclose is not None:
                         await aclose()
         except asyncio.CancelledError:
@@ -90,6 +100,31 @@ class SourceReader:
             self.engine.fail(rec, message)
         elif rec.status is Status.ACTIVE and rec.tasks.worker is None:
             self.engine.schedule(rec)
+
+    def take_many(self, rec: StreamRecord, items: list[Item], i: int) -> int:
+        """Take ``items[i:]`` while the queue has room (the stream is live and open); the index of the first item
+        not taken. Chunks are accepted in one loop, all at one clock reading, as ``push_many`` accepts them; any
+        other item goes through :meth:`take` alone, and the caller looks at the stream again after it."""
+        queue = rec.queue
+        end = min(len(items), i + queue.capacity - len(queue))
+        offer = rec.offer
+        now = self.engine.clock()
+        process = False
+        start = i
+        while i < end:
+            item = items[i]
+            if type(item) is not Chunk:
+                if i == start:
+                    self.take(rec, item)
+                    i += 1
+                break
+            i += 1
+            if item.continuation is not None:
+                rec.continuation = item.continuation
+            process = offer(item.value, item.meta or None, now).process
+        if process and rec.tasks.worker is None:
+            self.engine.schedule(rec)
+        return i
 
     def take(self, rec: StreamRecord, item: Chunk | Control | ChunkFault) -> None:
         """One item from the source: a chunk is accepted, a control event applied, a fault queued as one."""

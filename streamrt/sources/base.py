@@ -185,6 +185,15 @@ class Source(abc.ABC):
     def items(self) -> AsyncIterator[Item]:
         """Yield items one by one, resuming from ``start_continuation``; return at the end of a finite source."""
 
+    async def item_batches(self) -> AsyncIterator[list[Item]]:
+        """The items of :meth:`items` in lists, each what one read gave: the provider takes a list at once.
+
+        Every source has it; this one wraps each item in a list of its own. A source that reads many items at a
+        time (JSON Lines: a block of lines) yields them together, so the reader's per-item step is a loop over a
+        list rather than an await per item."""
+        async for item in self.items():
+            yield [item]
+
     def describe(self) -> Mapping[str, Any]:
         """What inspect shows: uri (no user info), kind, health."""
         return {"uri": redact_url(self.uri), "kind": self.kind, "health": self.health.as_dict()}

@@ -26,13 +26,14 @@ import queue
 import select
 import threading
 from collections.abc import AsyncGenerator
-from typing import IO, Final
+from typing import IO, Any, Final
 
 from streamrt.errors import SourceError
 from streamrt.meta import LINE, SOURCE
 from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source, bounded_raw
 from streamrt.sources.decode import LoneSurrogateError, json_value
 from streamrt.sources.paths import jsonl_path
+from streamrt.values import Keyword
 
 __all__ = ["BLOCK_SIZE", "JsonlSource", "StdinSource"]
 
@@ -65,7 +66,31 @@ class _LineSource(Source):
     async def _read(self) -> bytes:
         """The next block; ``b""`` at the end."""
 
-    def _item(self, raw: bytes) -> Item | None:
+    def _items(self, lines: list[bytes]) -> list[Item]:
+        """The items of complete lines (each without its ``\n``, which is counted in the offsets)."""
+        out: list[Item] = []
+        append = out.append
+        line = self._line
+        offset = self._offset
+        kind = self.kind
+        for raw in lines:
+            line += 1
+            offset += len(raw) + 1
+            if not raw.strip():
+                continue
+            meta = {LINE: line, SOURCE: kind}
+            try:
+                value = json_value(raw)
+            except ValueError as err:
+                append(self._fault(raw, err, line, meta, {"line": line, "offset": offset}))
+                continue
+            append(Chunk(value, meta, {"line": line, "offset": offset}))
+        self._line = line
+        self._offset = offset
+        return out
+
+    def _last(self, raw: bytes) -> Item | None:
+        """The item of a final line without a newline."""
         self._line += 1
         self._offset += len(raw)
         cont = {"line": self._line, "offset": self._offset}
@@ -75,32 +100,41 @@ class _LineSource(Source):
         try:
             value = json_value(raw)
         except ValueError as err:
-            message = str(err).splitlines()[0] if str(err) else type(err).__name__
-            what = "not valid Unicode" if isinstance(err, LoneSurrogateError) else "not JSON"
-            text = bounded_raw(raw.rstrip(b"\r\n"))
-            return ChunkFault(f"{self.label}:{self._line}: {what}: {message}", meta, cont, text)
+            return self._fault(raw, err, self._line, meta, cont)
         return Chunk(value, meta, cont)
 
-    async def items(self) -> AsyncGenerator[Item, None]:
+    def _fault(
+        self, raw: bytes, err: ValueError, line: int, meta: dict[Keyword, Any], cont: Continuation
+    ) -> ChunkFault:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        what = "not valid Unicode" if isinstance(err, LoneSurrogateError) else "not JSON"
+        text = bounded_raw(raw.rstrip(b"\r\n"))
+        return ChunkFault(f"{self.label}:{line}: {what}: {message}", meta, cont, text)
+
+    async def item_batches(self) -> AsyncGenerator[list[Item], None]:
+        """The items of each block read: its complete lines (a line cut by the block's end waits for the next)."""
         self.health.set("connected")
         pending = b""
         while True:
             block = await self._read()
             if not block:
                 break
-            pending += block
-            start = 0
-            while (end := pending.find(b"\n", start)) >= 0:
-                item = self._item(pending[start : end + 1])
-                start = end + 1
-                if item is not None:
-                    yield item
-            pending = pending[start:]
+            lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
+            pending = lines.pop()
+            if lines:
+                items = self._items(lines)
+                if items:
+                    yield items
         if pending:
-            item = self._item(pending)
+            item = self._last(pending)
             if item is not None:
-                yield item
+                yield [item]
         self.health.set("ended")
+
+    async def items(self) -> AsyncGenerator[Item, None]:
+        async for batch in self.item_batches():
+            for item in batch:
+                yield item
 
 
 class JsonlSource(_LineSource):
