@@ -831,58 +831,63 @@ and ``1e16``: floats in between are written alike (the same shortest digits), th
 def _plain(value: Any) -> bool:
     """Whether msgspec writes ``value`` exactly as ``json.dumps(to_json(value))`` does: made of maps whose keys are
     all keywords or all strings, vectors, lists, strings, integers, booleans, nil, keywords and floats written
-    without an exponent; no deeper than :data:`MAX_DEPTH`, no more than :data:`WALK_LIMIT` items (a shared part
-    counted each time it appears). Anything else is for the general path, whose errors are the ones to give."""
+    without an exponent; nested at most :data:`_PLAIN_DEPTH` deep, no more than :data:`WALK_LIMIT` items (a shared
+    part counted each time it appears). Anything else is for the general path, whose errors are the ones to give."""
     t = type(value)
+    if t is dict or t is tuple or t is LList or t is list:
+        return _plain_items(value, 0, 0) >= 0
     if t is str or t is int or value is None or t is bool or t is Keyword:
         return True
     if t is float:
         a = abs(value)
         return not ((a < _PLAIN_FLOAT_MIN and a != 0.0) or _PLAIN_FLOAT_MAX <= a < math.inf)
-    if not (t is dict or t is tuple or t is LList or t is list):
-        return False
-    walked = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    pop = stack.pop
-    push = stack.append
-    while stack:
-        x, level = pop()
-        if level >= MAX_DEPTH:
-            return False
-        level += 1
-        walked += len(x)
-        if walked > WALK_LIMIT:
-            return False
-        if type(x) is dict:
-            keys = None
-            for k, v in x.items():
-                tk = type(k)
-                if tk is not keys:
-                    if keys is not None or not (tk is Keyword or tk is str):
-                        return False  # mixed keys may print alike ({:a 1 "a" 2}): the general path keeps one
-                    keys = tk
-                t = type(v)
-                if t is str or t is int or t is Keyword or v is None or t is bool:
-                    continue
-                if t is float:
-                    a = abs(v)
-                    if (a < _PLAIN_FLOAT_MIN and a != 0.0) or _PLAIN_FLOAT_MAX <= a < math.inf:
-                        return False
-                elif t is dict or t is tuple or t is LList or t is list:
-                    push((v, level))
-                else:
-                    return False
+    return False
+
+
+_PLAIN_DEPTH: Final = 64
+"""How deep :func:`_plain` looks (it recurses): a value nested deeper takes the general path, which walks any
+depth without recursion and says where :data:`MAX_DEPTH` is passed."""
+
+
+def _plain_items(x: Any, level: int, walked: int) -> int:
+    """``walked`` plus the items of the collection ``x`` and of those in it, or -1 when ``x`` is not plain."""
+    walked += len(x)
+    if walked > WALK_LIMIT or level >= _PLAIN_DEPTH:
+        return -1
+    if type(x) is dict:
+        keys: type | None = None
+        for k, v in x.items():
+            tk = type(k)
+            if tk is not keys:
+                if keys is not None or not (tk is Keyword or tk is str):
+                    return -1  # mixed keys may print alike ({:a 1 "a" 2}): the general path keeps one
+                keys = tk
+            t = type(v)
+            if t is str or t is int or t is Keyword or v is None or t is bool:
+                continue
+            if t is float:
+                a = abs(v)
+                if (a < _PLAIN_FLOAT_MIN and a != 0.0) or _PLAIN_FLOAT_MAX <= a < math.inf:
+                    return -1
+            elif t is dict or t is tuple or t is LList or t is list:
+                walked = _plain_items(v, level + 1, walked)
+                if walked < 0:
+                    return -1
+            else:
+                return -1
+        return walked
+    for v in x:
+        t = type(v)
+        if t is str or t is int or t is Keyword or v is None or t is bool:
+            continue
+        if t is float:
+            a = abs(v)
+            if (a < _PLAIN_FLOAT_MIN and a != 0.0) or _PLAIN_FLOAT_MAX <= a < math.inf:
+                return -1
+        elif t is dict or t is tuple or t is LList or t is list:
+            walked = _plain_items(v, level + 1, walked)
+            if walked < 0:
+                return -1
         else:
-            for v in x:
-                t = type(v)
-                if t is str or t is int or t is Keyword or v is None or t is bool:
-                    continue
-                if t is float:
-                    a = abs(v)
-                    if (a < _PLAIN_FLOAT_MIN and a != 0.0) or _PLAIN_FLOAT_MAX <= a < math.inf:
-                        return False
-                elif t is dict or t is tuple or t is LList or t is list:
-                    push((v, level))
-                else:
-                    return False
-    return True
+            return -1
+    return walked
