@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.serve.eventlog import EventLog, LoggedEvent, StreamOwner
-from streamrt.store.redis import display_url, redis_client, redis_errors
+from streamrt.store.redis import display_url, redis_client, redis_errors, stop_task
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -168,9 +168,7 @@ class RedisEventLog(EventLog):
             self.wake_all()
             for task in (self._writer, self._poller):
                 if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    await stop_task(task)
             self._writer = self._poller = None
             for client in (self._client, self._reader):
                 if client is not None:

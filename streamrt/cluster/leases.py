@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StoreError, StreamOwnedError, UsageError
 from streamrt.store.owner import owner_name
-from streamrt.store.redis import display_url, redis_client, redis_errors
+from streamrt.store.redis import display_url, redis_client, redis_errors, stop_task
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -271,8 +271,7 @@ class RedisLeases:
         """Stop renewing, release every lease still held (in one call per 1,000), disconnect."""
         renewer, self._renewer = self._renewer, None
         if renewer is not None:
-            renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+            await stop_task(renewer)
         held, self._held = list(self._held), {}
         client = self._client
         try:

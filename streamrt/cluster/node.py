@@ -38,7 +38,7 @@ from streamrt.cluster.leases import CLUSTER_LEASE_TTL, RedisLeases
 from streamrt.errors import StoreError, StreamClosedError, StreamOwnedError
 from streamrt.serve.engine import PushOutcome, StreamService
 from streamrt.serve.problems import Problem
-from streamrt.store.redis import redis_client, redis_errors
+from streamrt.store.redis import redis_client, redis_errors, stop_task
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -119,9 +119,7 @@ class ClusterService(StreamService):
         """Stop rebalancing; write every stream's last snapshot and release the leases at once (a clean hand-over)."""
         loop, self._loop = self._loop, None
         if loop is not None:
-            loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
+            await stop_task(loop)
         try:
             await (
                 super().close()
