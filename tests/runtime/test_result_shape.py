@@ -190,10 +190,19 @@ async def _observe(
         if p.record("s").status.value == "paused":
             p.resume("s")
 
+    resumes: list[asyncio.Future[None]] = []
+
     def pause_then_resume_soon(args: dict[Keyword, Any], ctx: Any) -> Any:
         """A real pause from inside the processor; the host resumes it on the loop's next turn."""
         done = pause(args, ctx)
-        loop.call_soon(resume_if_paused)
+        resumed: asyncio.Future[None] = loop.create_future()
+
+        def resume() -> None:
+            resume_if_paused()
+            resumed.set_result(None)
+
+        loop.call_soon(resume)
+        resumes.append(resumed)
         return done
 
     capabilities["mcp.stream.pause"] = pause_then_resume_soon
@@ -210,7 +219,12 @@ async def _observe(
         returned = "ok"
     except StreamClosedError as exc:
         returned = f"closed: {exc}"
+    # settled means nothing more will happen without the host, and a paused stream is settled at once: wait for
+    # the host's resumes too (whether one is still due when the pushes return depends on where turns ended)
     await p.settle(sid)
+    while not all(f.done() for f in resumes):
+        await asyncio.gather(*resumes)
+        await p.settle(sid)
     r = p.record(sid)
     stats = r.statistics()._replace(last_latency=None, last_event_time=None, backpressure_wait=0.0)
     return {
