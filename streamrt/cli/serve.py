@@ -28,6 +28,13 @@ def add_serve_parser(sub: Any) -> None:
         action="store_true",
         help="also serve MCP (Streamable HTTP) at /mcp: the same streams, tokens and tenancy (docs/mcp.md)",
     )
+    serve.add_argument(
+        "--mcp-session-idle",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="close an MCP session with no request in flight for S seconds (default 1800)",
+    )
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +157,7 @@ def _config(args: argparse.Namespace) -> Any:
         snapshot_every=args.snapshot_every,
         cors_origins=tuple(args.cors),
         secrets=secret_flags(args.secret or ()),
+        mcp_session_idle=getattr(args, "mcp_session_idle", 1800.0),
         limits=ClientLimits(
             streams=args.max_streams,
             subscribers=args.max_subscribers,

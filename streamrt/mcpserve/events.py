@@ -51,14 +51,23 @@ class LogEventStore(EventStore):
 
     def __init__(self, service: StreamService) -> None:
         self.service = service
+        self._keys: dict[str, set[str]] = {}
+        """Per session scope, the log keys its messages went to (forgotten when the session is released)."""
 
     async def store_event(self, stream_id: StreamId, message: types.JSONRPCMessage | None) -> EventId:
-        key = f"{KEY_PREFIX}{SESSION_SCOPE.get() or '-'}/{stream_id}"
+        scope = SESSION_SCOPE.get() or "-"
+        key = f"{KEY_PREFIX}{scope}/{stream_id}"
+        self._keys.setdefault(scope, set()).add(key)
         data = "" if message is None else message.model_dump_json(by_alias=True, exclude_unset=True)
         event = self.service.log.append(key, _KIND, data)
         if event is None:  # only outputs can be refused (by seq), and these are not outputs
             raise RuntimeError(f"the event log refused an event of {key}")
         return f"{key}#{event.id}"
+
+    async def release(self, scope: str) -> None:
+        """The session of ``scope`` is closed: nobody can resume its streams, so its messages leave the log."""
+        for key in self._keys.pop(scope, ()):
+            await self.service.log.forget(key)
 
     async def replay_events_after(
         self, last_event_id: EventId, send_callback: EventCallback

@@ -7,13 +7,23 @@ opened it: a request carrying another client's session id is answered as for an 
 can neither act in nor replay another's session. Tool calls act for the request's client, so a client sees the same
 streams over MCP as over the API. Messages are stored in the server's event log (:class:`LogEventStore`) and a
 client that lost its event stream resumes it with Last-Event-ID.
+
+Sessions end: a client closes its own (``DELETE``), and the SDK closes one that has had no request in flight for
+``ServeConfig.mcp_session_idle`` seconds. What this face keeps per session (its client, its messages in the event
+log, its resource subscriptions) is released then: at once after a ``DELETE``, and for idle sessions by a sweep that
+releases a session idle for longer than the SDK's timeout (so the SDK has closed it already). A session id this face
+no longer knows is answered 404 here, never passed on, so releasing one early could only refuse, never let a
+stranger in. A server with many short-lived MCP clients holds only the open sessions.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from mcp.server.context import ServerRequestContext
@@ -47,17 +57,32 @@ def _client_of(ctx: ServerRequestContext[Any]) -> str:
     return client
 
 
+@dataclass(slots=True)
+class _Session:
+    """One open MCP session: whose it is, where its messages are logged, and whether a request of it is in flight."""
+
+    client: str
+    scope: str
+    in_flight: int = 1
+    idle_since: float = field(default_factory=time.monotonic)
+
+
 class _Endpoint:
     """The ASGI endpoint at ``/mcp``: authenticate, keep sessions to their clients, hand over to the SDK."""
 
     def __init__(
-        self, service: StreamService, config: ServeConfig, manager: StreamableHTTPSessionManager
+        self,
+        service: StreamService,
+        config: ServeConfig,
+        manager: StreamableHTTPSessionManager,
+        release: Callable[[str], Awaitable[None]],
     ) -> None:
         self.service = service
         self.config = config
         self.manager = manager
-        self.owners: dict[str, str] = {}
-        """MCP session id -> the client that opened it."""
+        self.sessions: dict[str, _Session] = {}
+        """MCP session id -> the open session (its client, its scope in the event log)."""
+        self._release_scope = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         conn = HTTPConnection(scope)
@@ -67,26 +92,77 @@ class _Endpoint:
             await problem_response(problem)(scope, receive, send)
             return
         scope[CLIENT_KEY] = client
-        session = conn.headers.get("mcp-session-id")
-        if session is not None:
-            if self.owners.get(session, client) != client:
-                await problem_response(Problem("not-found", "Session not found"))(scope, receive, send)
-                return
-            await self.manager.handle_request(scope, receive, send)
+        session_id = conn.headers.get("mcp-session-id")
+        if session_id is not None:
+            await self._in_session(session_id, client, scope, receive, send)
             return
         # a request that opens a session: its tasks run in this context, where the event store reads the scope
-        SESSION_SCOPE.set(f"{client}.{secrets.token_hex(8)}")
-        await self.manager.handle_request(scope, receive, self._noting_session(client, send))
+        log_scope = f"{client}.{secrets.token_hex(8)}"
+        SESSION_SCOPE.set(log_scope)
+        opened: list[str] = []
+        try:
+            await self.manager.handle_request(
+                scope, receive, self._noting_session(client, log_scope, send, opened)
+            )
+        finally:
+            for sid in opened:
+                self._done(sid)
 
-    def _noting_session(self, client: str, send: Send) -> Send:
+    async def _in_session(
+        self, session_id: str, client: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        session = self.sessions.get(session_id)
+        if session is None or session.client != client:
+            await problem_response(Problem("not-found", "Session not found"))(scope, receive, send)
+            return
+        session.in_flight += 1
+        # what the SDK stores while answering this request (a priming event) is the session's, as its tasks' are
+        SESSION_SCOPE.set(session.scope)
+        status: list[int] = []
+
         async def noting(message: Message) -> None:
             if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        try:
+            await self.manager.handle_request(scope, receive, noting)
+        finally:
+            self._done(session_id)
+        if scope["method"] == "DELETE" and status and status[0] < 300:
+            await self.release(session_id)  # the client closed it: the SDK has let it go too
+
+    def _done(self, session_id: str) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None:
+            session.in_flight -= 1
+            session.idle_since = time.monotonic()
+
+    def _noting_session(self, client: str, log_scope: str, send: Send, opened: list[str]) -> Send:
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
                 for name, value in message.get("headers", ()):
                     if name.lower() == _SESSION_HEADER:
-                        self.owners[value.decode("latin-1")] = client
+                        session_id = value.decode("latin-1")
+                        self.sessions[session_id] = _Session(client, log_scope)
+                        opened.append(session_id)
             await send(message)
 
         return noting
+
+    async def release(self, session_id: str) -> None:
+        """Forget a closed session: its client, its logged messages, its subscriptions."""
+        session = self.sessions.pop(session_id, None)
+        if session is not None:
+            await self._release_scope(session.scope)
+
+    async def sweep(self, idle_for: float) -> int:
+        """Release the sessions with no request in flight for more than ``idle_for`` seconds; returns how many."""
+        now = time.monotonic()
+        idle = [sid for sid, s in self.sessions.items() if s.in_flight <= 0 and now - s.idle_since > idle_for]
+        for sid in idle:
+            await self.release(sid)
+        return len(idle)
 
 
 def mcp_face(
@@ -97,19 +173,39 @@ def mcp_face(
     ``event_store`` defaults to a :class:`LogEventStore` on the service's event log.
     """
     subscriptions = Subscriptions(service)
+    store = event_store or LogEventStore(service)
+    idle = config.mcp_session_idle
     manager = StreamableHTTPSessionManager(
         app=build_server(service, _client_of, subscriptions),
-        event_store=event_store or LogEventStore(service),
+        event_store=store,
         retry_interval=config.retry_ms,
+        session_idle_timeout=idle,
     )
-    endpoint = _Endpoint(service, config, manager)
+
+    async def release(log_scope: str) -> None:
+        subscriptions.release(log_scope)
+        if isinstance(store, LogEventStore):
+            await store.release(log_scope)
+
+    endpoint = _Endpoint(service, config, manager, release)
+
+    async def sweep() -> None:
+        # a session idle past the SDK's timeout has been closed by the SDK: release what is kept for it here
+        while True:
+            await asyncio.sleep(min(max(idle / 4, 0.05), 30.0))
+            await endpoint.sweep(idle + 0.05)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.mcp = endpoint
         async with manager.run():
+            sweeper = asyncio.create_task(sweep(), name="streamrt-mcp-session-sweep")
             try:
                 yield
             finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
                 service.begin_close()  # replays that follow the log end now
                 await subscriptions.close()
 

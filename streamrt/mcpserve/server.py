@@ -37,6 +37,7 @@ from mcp.shared.exceptions import MCPError
 
 from streamrt import __version__
 from streamrt.errors import StreamrtError
+from streamrt.mcpserve.events import SESSION_SCOPE
 from streamrt.mcpserve.tools import RESOURCE_PREFIX, TOOLS, resource_uri
 from streamrt.runtime import StreamView
 from streamrt.serve import Problem, StreamService
@@ -82,6 +83,8 @@ class Subscriptions:
     def __init__(self, service: StreamService) -> None:
         self.service = service
         self._tasks: dict[tuple[int, str], asyncio.Task[None]] = {}
+        self._scopes: dict[tuple[int, str], str] = {}
+        """The session scope (:data:`SESSION_SCOPE`) each subscription was made in, to release a closed session's."""
 
     def add(self, session: ServerSession, uri: str, stream_id: str) -> None:
         key = (id(session), uri)
@@ -90,9 +93,23 @@ class Subscriptions:
                 self._notify(session, uri, stream_id), name=f"streamrt-mcp-subscription-{stream_id}"
             )
             self._tasks[key] = task
-            task.add_done_callback(lambda _: self._tasks.pop(key, None))
+            self._scopes[key] = SESSION_SCOPE.get() or ""
+            task.add_done_callback(lambda _: self._forget(key))
+
+    def _forget(self, key: tuple[int, str]) -> None:
+        self._tasks.pop(key, None)
+        self._scopes.pop(key, None)
+
+    def release(self, scope: str) -> None:
+        """Stop the subscriptions of the session of ``scope`` (it is closed)."""
+        for key in [k for k, s in self._scopes.items() if s == scope]:
+            task = self._tasks.pop(key, None)
+            self._scopes.pop(key, None)
+            if task is not None:
+                task.cancel()
 
     def remove(self, session: ServerSession, uri: str) -> None:
+        self._scopes.pop((id(session), uri), None)
         task = self._tasks.pop((id(session), uri), None)
         if task is not None:
             task.cancel()

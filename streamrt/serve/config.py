@@ -60,6 +60,8 @@ class ServeConfig:
     source_security: SecurityContext = DEFAULT_SOURCE_SECURITY
     queue_capacity: int | None = None
     """Default queue capacity of client streams (the provider's default when None)."""
+    mcp_session_idle: float = 1800.0
+    """An MCP session (``--mcp``) with no request in flight for this long is closed and what it holds released."""
     secrets: Mapping[str, str] = field(default_factory=dict)
     """Values of the secrets that restored streams' snapshots only name (``{"bearer-token": ...}``, from
     ``--secret NAME=VARIABLE``); a secret not here is read from its standard environment variable."""
@@ -71,7 +73,7 @@ class ServeConfig:
             raise UsageError(
                 "no API tokens: give --tokens FILE or STREAMRT_API_TOKENS (or --no-auth on a loopback address)"
             )
-        for name in ("push_timeout", "heartbeat", "idle_ttl", "keep_seconds"):
+        for name in ("push_timeout", "heartbeat", "idle_ttl", "keep_seconds", "mcp_session_idle"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name.replace('_', '-')} must be positive")
         limits = self.limits

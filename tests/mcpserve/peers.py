@@ -73,11 +73,12 @@ class CuttingProxy:
 
 @asynccontextmanager
 async def served(
-    tmp_path: Path, *, slow: bool = False, store: str | None = None
+    tmp_path: Path, *, slow: bool = False, store: str | None = None, **changes: Any
 ) -> AsyncIterator[tuple[ApiServer, CuttingProxy]]:
-    """The server on ``store`` (default a SQLite file in ``tmp_path``), with a proxy in front of it."""
+    """The server on ``store`` (default a SQLite file in ``tmp_path``), with a proxy in front of it; ``changes``:
+    other settings of its config."""
     url = store or str(tmp_path / "serve.db")
-    config = ServeConfig(scripts=[str(SCRIPT)], store=url, tokens=TOKENS, retry_ms=50)
+    config = ServeConfig(scripts=[str(SCRIPT)], store=url, tokens=TOKENS, retry_ms=50, **changes)
     app = create_mcp_app(config, event_store=SlowEventStore if slow else LogEventStore)
     server = ApiServer(app, "127.0.0.1", 0)
     await server.start()
