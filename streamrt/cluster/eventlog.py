@@ -21,6 +21,10 @@ somebody waits on, so an idle subscriber costs no round trips of its own.
 
 Retention: ``MAXLEN ~ keep_events`` per stream, and every key expires ``keep_seconds`` after the stream's last event
 (the cleanup of finished and abandoned streams).
+
+Pushes by idempotency key are fields of ``{prefix}idem:{id}`` (``base:total:at``), written before the push is
+applied, so the stream's next owner finds them; the hash expires ``keep_seconds`` after its last push, and fields
+older than that are dropped as it grows (every 64 fields), so a long-lived stream's keys stay bounded too.
 """
 
 from __future__ import annotations
@@ -82,6 +86,21 @@ for s = 1, #KEYS / 3 do
   end
 end
 return fenced
+"""
+
+# KEYS: the stream's idem hash. ARGV: key, "base:total:at", ttl ms, oldest at kept. Every 64 fields, drops the old.
+_REMEMBER: Final = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if redis.call('HLEN', KEYS[1]) % 64 == 0 then
+  local all = redis.call('HGETALL', KEYS[1])
+  local oldest = tonumber(ARGV[4])
+  for i = 1, #all, 2 do
+    local at = tonumber(string.match(all[i + 1], '^[^:]*:[^:]*:(.*)$') or '0') or 0
+    if at < oldest then redis.call('HDEL', KEYS[1], all[i]) end
+  end
+end
+return 0
 """
 
 
@@ -157,6 +176,7 @@ class RedisEventLog(EventLog):
         # XREAD BLOCK holds its connection: it gets one of its own, with no socket timeout shorter than the block
         self._reader, _ = redis_client(self._raw_url, socket_timeout=None)
         self._append = client.register_script(_APPEND)
+        self._remember = client.register_script(_REMEMBER)
         self._writer = asyncio.create_task(self._write_loop(), name="streamrt-redis-log-writer")
         self._poller = asyncio.create_task(self._poll_loop(), name="streamrt-redis-log-poller")
 
@@ -243,6 +263,27 @@ class RedisEventLog(EventLog):
         """Let a finished stream's registration go ``seconds`` from now (its events expire with their own TTL)."""
         with redis_errors(self.url, f"expiring stream {stream_id!r}"):
             await self._db().pexpire(self._key("stream", stream_id), max(1, round(seconds * 1000)))
+
+    # --- pushes by idempotency key: shared by every node ---------------------------------------------------------
+
+    async def push_record(self, stream_id: str, key: str) -> tuple[int, int] | None:
+        with redis_errors(self.url, f"reading push {key!r}"):
+            raw: Any = await self._db().hget(self._key("idem", stream_id), key)
+        if raw is None:
+            return None
+        base, total = raw.decode().split(":")[:2]
+        return int(base), int(total)
+
+    async def record_push(self, stream_id: str, key: str, base: int, total: int) -> None:
+        now = time.time()
+        args: list[str | int | float] = [
+            key,
+            f"{base}:{total}:{now!r}",
+            max(1, round(self.keep_seconds * 1000)),
+            now - self.keep_seconds,
+        ]
+        with redis_errors(self.url, f"recording push {key!r}"):
+            await self._remember(keys=[self._key("idem", stream_id)], args=args, client=self._db())
 
     # --- taking streams over -------------------------------------------------------------------------------------
 

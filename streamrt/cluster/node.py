@@ -14,10 +14,11 @@ plus what this module adds:
   and resumes them, so a dead node's streams spread over the others by load. A node running more than its fair
   share plus one hands the extra over (snapshot written, lease released) for a newcomer to take.
 - **Lost leases.** A stream whose renewal found another holder is dropped here at once, without a final write.
-- **Idempotent pushes across owners.** A push with an ``Idempotency-Key`` is recorded in Redis *before* it is
-  applied, with the stream's ``seq`` at that moment; a retry of it, on whichever node owns the stream by then,
-  skips the chunks that the stream's restored ``seq`` shows were taken. That holds for one producer per stream at
-  a time (concurrent producers on one stream must use distinct streams or tolerate repeats).
+- **Idempotent pushes across owners.** The server records a push with an ``Idempotency-Key`` in its log *before*
+  it is applied, with the stream's ``seq`` at that moment (:meth:`StreamService.push`); here the log is Redis, so a
+  retry of it, on whichever node owns the stream by then, skips the chunks that the stream's restored ``seq`` shows
+  were taken. That holds for one producer per stream at a time (concurrent producers on one stream must use
+  distinct streams or tolerate repeats).
 - **Cleanup.** A stream that has ended expires from Redis and the store ``cleanup_ttl`` seconds later.
 """
 
@@ -27,7 +28,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -269,9 +269,7 @@ class ClusterService(StreamService):
         """A push, idempotent across owners with ``key``; a stream that moved to another node while the push
         waited (handed over, or its lease lost) is a 503: the client retries, and reaches the new owner."""
         try:
-            if key is None:
-                return await super().push(stream_id, chunks, key)
-            return await self._push_once(stream_id, chunks, key)
+            return await super().push(stream_id, chunks, key)
         except (KeyError, StreamClosedError):
             self._check_moved(stream_id)
             raise
@@ -292,28 +290,3 @@ class ClusterService(StreamService):
         raise Problem(
             "unavailable", f"stream {stream_id!r} moved to another node; retry", headers={"Retry-After": "1"}
         ) from None
-
-    async def _push_once(self, stream_id: str, chunks: Sequence[Any], key: str) -> PushOutcome:
-        feed = self.feed(stream_id)
-        feed.last_activity = time.monotonic()
-        async with feed.lock:
-            db = self._db()
-            field = self._key("idem", stream_id)
-            with redis_errors(self.leases.url, f"reading push {key!r}"):
-                prior: Any = await db.hget(field, key)
-            seq = self.provider.streams[stream_id].seq
-            if prior is None:
-                base = seq
-                with redis_errors(self.leases.url, f"recording push {key!r}"):
-                    async with db.pipeline(transaction=True) as pipe:
-                        pipe.hset(field, key, f"{base}:{len(chunks)}")
-                        pipe.pexpire(field, max(1, round(self.cleanup_ttl * 1000)))
-                        await pipe.execute()
-                skip = 0
-            else:
-                base_text, total_text = prior.decode().split(":")
-                base, total = int(base_text), int(total_text)
-                skip = min(max(seq - base, 0), total)
-            taken = await self.provider.push_many(stream_id, chunks[skip:], timeout=self.config.push_timeout)
-            feed.last_activity = time.monotonic()
-            return PushOutcome(skip + taken, len(chunks), replayed=skip > 0)

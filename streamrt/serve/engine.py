@@ -409,6 +409,8 @@ class StreamService:
         feed.last_activity = time.time()
         async with feed.lock:
             done = feed.keys.get(key) if key is not None else None
+            if done is None and key is not None:
+                done = await self._recall(stream_id, key, len(chunks))
             if done is not None and (done.complete or done.total != len(chunks)):
                 return PushOutcome(done.accepted, done.total, replayed=True)
             skip = done.accepted if done is not None else 0
@@ -421,6 +423,21 @@ class StreamService:
                     feed.keys.popitem(last=False)
             feed.last_activity = time.time()
             return outcome
+
+    async def _recall(self, stream_id: str, key: str, total: int) -> PushOutcome | None:
+        """A push the log remembers by ``key`` (made before a restart, or on another node), as far as the stream's
+        seq shows it was taken; None for a new key, recorded now, before the push is applied.
+
+        The stream's seq counts the chunks it accepted, and a restored stream has its snapshot's: the chunks of the
+        earlier push past its recorded ``base`` are the ones that survived, and a retry pushes the rest. That is
+        exact while the pushes with keys are the stream's only input (no source, one producer at a time)."""
+        seq = self.provider.streams[stream_id].seq
+        prior = await self.log.push_record(stream_id, key)
+        if prior is None:
+            await self.log.record_push(stream_id, key, seq, total)
+            return None
+        base, was = prior
+        return PushOutcome(min(max(seq - base, 0), was), was)
 
     def direct(self, stream_id: str, action: str) -> None:
         if action not in DIRECTIVE_ACTIONS:

@@ -19,6 +19,11 @@ stream re-emits outputs the log already holds, and those are dropped here instea
 
 Retention: a stream keeps at most ``keep_events`` events and none older than ``keep_seconds`` (the oldest go first,
 in the tail and in the table). A client that reconnects after its events were dropped gets what is left.
+
+Pushes by idempotency key: a durable log also remembers, for ``keep_seconds``, each keyed push as the stream's seq
+before it and its number of chunks (``streamrt_push_keys``), written before the push is applied, so a retry after a
+restart (or, in a cluster, on another node) skips what the restored stream shows it took. In memory there is nothing
+to remember beyond the server's own per-stream cache.
 """
 
 from __future__ import annotations
@@ -107,6 +112,16 @@ class EventLog:
         tail = self._tails.pop(stream_id, None)
         if tail is not None and tail.changed is not None:
             tail.changed.set()
+
+    # --- pushes by idempotency key ---------------------------------------------------------------------------
+
+    async def push_record(self, stream_id: str, key: str) -> tuple[int, int] | None:
+        """The push recorded under ``key`` (by an earlier process, or another node): the stream's seq before it and
+        its number of chunks. None in memory: nothing outlives the process."""
+        return None
+
+    async def record_push(self, stream_id: str, key: str, base: int, total: int) -> None:
+        """Remember a push under ``key`` for ``keep_seconds``, before it is applied (a durable log only)."""
 
     # --- writing -------------------------------------------------------------------------------------------------
 
@@ -314,6 +329,12 @@ class SqlEventLog(EventLog):
         await self.flush()
         await super().forget(stream_id)
         await self._db.forget(stream_id)
+
+    async def push_record(self, stream_id: str, key: str) -> tuple[int, int] | None:
+        return await self._db.push_record(stream_id, key)
+
+    async def record_push(self, stream_id: str, key: str, base: int, total: int) -> None:
+        await self._db.record_push(stream_id, key, base, total, time.time())
 
     async def _read_stored(self, stream_id: str, after: int, limit: int) -> list[LoggedEvent]:
         return await self._db.read(stream_id, after, limit)

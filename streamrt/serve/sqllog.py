@@ -1,4 +1,5 @@
-"""The event log's tables on SQLAlchemy's async engine: ``streamrt_events`` and ``streamrt_serve_streams``.
+"""The event log's tables on SQLAlchemy's async engine: ``streamrt_events``, ``streamrt_serve_streams`` and
+``streamrt_push_keys`` (pushes by idempotency key).
 
 The URL is the snapshot store's (a SQLite path or ``sqlite:///``, ``postgresql://``), opened the way the store
 opens it (:func:`streamrt.store.sql.sql_url`, WAL and the busy timeout on SQLite), so the server's events live
@@ -63,6 +64,17 @@ owners: Final = Table(
     Column("client", String(255), nullable=False),
     Column("processor", String(255), nullable=False),
     Column("created_at", Float, nullable=False),
+)
+
+push_keys: Final = Table(
+    "streamrt_push_keys",
+    _metadata,
+    Column("stream_id", String(255), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("base", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("streamrt_push_keys_at", "at"),
 )
 
 
@@ -157,6 +169,24 @@ class SqlTables:
             async with self._db.begin() as conn:
                 await conn.execute(delete(events).where(events.c.stream_id == stream_id))
                 await conn.execute(delete(owners).where(owners.c.stream_id == stream_id))
+                await conn.execute(delete(push_keys).where(push_keys.c.stream_id == stream_id))
+
+    async def push_record(self, stream_id: str, key: str) -> tuple[int, int] | None:
+        query = select(push_keys.c.base, push_keys.c.total).where(
+            and_(push_keys.c.stream_id == stream_id, push_keys.c.key == key)
+        )
+        with self._errors("reading a push by its key"):
+            async with self._db.connect() as conn:
+                row = (await conn.execute(query)).first()
+        return None if row is None else (int(row.base), int(row.total))
+
+    async def record_push(self, stream_id: str, key: str, base: int, total: int, at: float) -> None:
+        row = {"stream_id": stream_id, "key": key, "base": base, "total": total, "at": at}
+        where = and_(push_keys.c.stream_id == stream_id, push_keys.c.key == key)
+        with self._errors("recording a push by its key"):
+            async with self._db.begin() as conn:
+                await conn.execute(delete(push_keys).where(where))
+                await conn.execute(insert(push_keys), [row])
 
     async def write(self, batch: Sequence[LoggedEvent]) -> None:
         rows = [
@@ -198,6 +228,8 @@ class SqlTables:
                     )
 
     async def prune_age(self, oldest: float) -> None:
+        """Drop the events, and the pushes remembered by key, older than ``oldest``."""
         with self._errors("dropping old events"):
             async with self._db.begin() as conn:
                 await conn.execute(delete(events).where(events.c.at < oldest))
+                await conn.execute(delete(push_keys).where(push_keys.c.at < oldest))

@@ -161,3 +161,44 @@ async def test_a_restored_stream_finds_its_bearer_token_from_secret_or_refuses_b
     resumed = feed.requests[-1]
     assert resumed["authorization"] == f"Bearer {token}" and resumed["last-event-id"] == "2"
     assert token.encode() not in Path(store).read_bytes()
+
+
+async def test_a_push_retried_with_its_key_after_a_restart_applies_each_chunk_once(tmp_path: Path) -> None:
+    """Keys live in the store's log: a whole push retried after a restart is a no-op, and one the server took in
+    part (429) takes only the rest, as the restored stream's snapshot shows what was taken."""
+    store = str(tmp_path / "served.db")
+    env = {"STREAMRT_API_TOKENS": "carol:carol-token"}
+    auth = {"Authorization": "Bearer carol-token"}
+    whole, part = [1, 2, 3], [{"i": i} for i in range(5)]
+    proc = _serve("--store", store, "--push-timeout", "0.3", env=env)
+    try:
+        url = await asyncio.to_thread(_url, proc)
+        async with httpx.AsyncClient(base_url=url, headers=auth, timeout=30) as http:
+            body = {"processor": "echo", "id": "once", "options": {"queue_capacity": 3}}
+            assert (await http.post("/streams", json=body)).status_code == 201
+            r = await http.post("/streams/once/chunks", json=whole, headers={"Idempotency-Key": "k-whole"})
+            assert r.status_code == 202 and r.json() == {"accepted": 3, "total": 3, "replayed": False}
+            await _processed(url, "once", auth, 3)
+            await http.post("/streams/once/directives", json={"action": "pause"})
+            r = await http.post("/streams/once/chunks", json=part, headers={"Idempotency-Key": "k-part"})
+            assert r.status_code == 429 and r.json()["accepted"] == 3
+    finally:
+        assert await _stop(proc) == 128 + signal.SIGTERM
+    proc = _serve("--store", store, "--push-timeout", "5", env=env)
+    try:
+        url = await asyncio.to_thread(_url, proc)
+        async with httpx.AsyncClient(base_url=url, headers=auth, timeout=30) as http:
+            r = await http.post("/streams/once/chunks", json=whole, headers={"Idempotency-Key": "k-whole"})
+            assert r.status_code == 202 and r.json() == {"accepted": 3, "total": 3, "replayed": True}
+            assert (await http.get("/streams/once")).json()["status"] == "paused"
+            await http.post("/streams/once/directives", json={"action": "resume"})
+            for _ in range(2):  # the rest, then a no-op
+                r = await http.post("/streams/once/chunks", json=part, headers={"Idempotency-Key": "k-part"})
+                assert r.status_code == 202 and r.json() == {"accepted": 5, "total": 5, "replayed": True}
+            r = await http.post("/streams/once/chunks", json=[7], headers={"Idempotency-Key": "k-new"})
+            assert r.json() == {"accepted": 1, "total": 1, "replayed": False}
+            await http.post("/streams/once/directives", json={"action": "end"})
+            info = await _processed(url, "once", auth, 9)
+            assert info["state"] == {"n": 9} and info["stats"]["processed"] == 9, info
+    finally:
+        assert await _stop(proc) == 128 + signal.SIGTERM
