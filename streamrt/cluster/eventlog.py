@@ -22,6 +22,11 @@ somebody waits on, so an idle subscriber costs no round trips of its own.
 Retention: ``MAXLEN ~ keep_events`` per stream, and every key expires ``keep_seconds`` after the stream's last event
 (the cleanup of finished and abandoned streams).
 
+Listings: every stream is in its client's index, ``{prefix}client:{client}`` (a sorted set by creation time), so
+``GET /streams`` on any node reads the client's streams in one call, and their registrations and ``evmeta`` in one
+more; each owner publishes its streams' figures (processed, queue, outputs) into ``evmeta`` as field ``view`` when
+they change, once per rebalance (:meth:`RedisEventLog.publish`).
+
 Pushes by idempotency key are fields of ``{prefix}idem:{id}`` (``base:total:at``), written before the push is
 applied, so the stream's next owner finds them; the hash expires ``keep_seconds`` after its last push, and fields
 older than that are dropped as it grows (every 64 fields), so a long-lived stream's keys stay bounded too.
@@ -34,7 +39,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -211,6 +216,7 @@ class RedisEventLog(EventLog):
             async with db.pipeline(transaction=True) as pipe:
                 pipe.set(self._key("stream", owner.stream_id), json.dumps(doc))
                 pipe.zadd(self._prefix + "streams", {owner.stream_id: owner.created_at})
+                pipe.zadd(self._key("client", owner.client), {owner.stream_id: owner.created_at})
                 await pipe.execute()
         self._known[owner.stream_id] = owner
         self._heads.setdefault(owner.stream_id, _Head())
@@ -249,15 +255,88 @@ class RedisEventLog(EventLog):
 
     async def forget(self, stream_id: str) -> None:
         await self.flush()
+        owner = self._known.get(stream_id) or (await self.lookup([stream_id])).get(stream_id)
         keys = [self._key(k, stream_id) for k in ("events", "evmeta", "stream", "idem")]
         with redis_errors(self.url, f"forgetting stream {stream_id!r}"):
             async with self._db().pipeline(transaction=True) as pipe:
                 pipe.delete(*keys)
                 pipe.zrem(self._prefix + "streams", stream_id)
+                if owner is not None:
+                    pipe.zrem(self._key("client", owner.client), stream_id)
                 await pipe.execute()
         self._known.pop(stream_id, None)
         self._heads.pop(stream_id, None)
         self._wake(stream_id)
+
+    # --- listings ----------------------------------------------------------------------------------------------
+
+    async def client_streams(self, clients: Sequence[str]) -> list[str]:
+        """The streams of ``clients`` (their indexes), oldest first; one call."""
+        pipe = self._db().pipeline(transaction=False)
+        for client in clients:
+            pipe.zrange(self._key("client", client), 0, -1, withscores=True)
+        with redis_errors(self.url, "listing a client's streams"):
+            got = await pipe.execute()
+        members = sorted((score, m.decode()) for rows in got for m, score in rows)
+        return list(dict.fromkeys(sid for _, sid in members))
+
+    async def summaries(self, stream_ids: Sequence[str], clients: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """What a listing shows of streams other nodes run (registration, last status, published figures); one
+        call. A stream whose registration expired (cleaned up) is dropped from ``clients``' indexes."""
+        if not stream_ids:
+            return {}
+        pipe = self._db().pipeline(transaction=False)
+        for sid in stream_ids:
+            pipe.get(self._key("stream", sid))
+            pipe.hmget(self._key("evmeta", sid), ["status", "output_seq", "view"])
+        with redis_errors(self.url, f"reading {len(stream_ids)} streams"):
+            got = await pipe.execute()
+        out: dict[str, dict[str, Any]] = {}
+        gone = []
+        for n, sid in enumerate(stream_ids):
+            doc, (status, oseq, view) = got[2 * n], got[2 * n + 1]
+            if doc is None:
+                gone.append(sid)
+                continue
+            figures = json.loads(view) if view else {}
+            out[sid] = {
+                "id": sid,
+                "processor": json.loads(doc)["processor"],
+                "status": (status or b"").decode() or figures.get("status") or "active",
+                "message": figures.get("message"),
+                "processed": figures.get("processed"),
+                "queue_depth": figures.get("queue_depth"),
+                "queue_capacity": figures.get("queue_capacity"),
+                "outputs": figures.get("outputs", int(oseq or 0)),
+            }
+        if gone:
+            with redis_errors(self.url, "dropping expired streams from a listing"):
+                async with self._db().pipeline(transaction=False) as drop:
+                    for client in clients:
+                        drop.zrem(self._key("client", client), *gone)
+                    await drop.execute()
+        return out
+
+    async def publish(self, figures: Mapping[str, str]) -> None:
+        """Record the figures (JSON) of streams this node runs, for the listings of every node; one call."""
+        if not figures:
+            return
+        pipe = self._db().pipeline(transaction=False)
+        for sid, doc in figures.items():
+            pipe.hset(self._key("evmeta", sid), "view", doc)
+        with redis_errors(self.url, f"publishing the figures of {len(figures)} streams"):
+            await pipe.execute()
+
+    async def index_clients(self) -> None:
+        """Put every registered stream in its client's index (streams registered before the indexes existed)."""
+        owners = await self.lookup(await self.stream_ids())
+        if not owners:
+            return
+        pipe = self._db().pipeline(transaction=False)
+        for sid, owner in owners.items():
+            pipe.zadd(self._key("client", owner.client), {sid: owner.created_at})
+        with redis_errors(self.url, f"indexing {len(owners)} streams"):
+            await pipe.execute()
 
     async def expire(self, stream_id: str, seconds: float) -> None:
         """Let a finished stream's registration go ``seconds`` from now (its events expire with their own TTL)."""

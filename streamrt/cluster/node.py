@@ -19,6 +19,9 @@ plus what this module adds:
   retry of it, on whichever node owns the stream by then, skips the chunks that the stream's restored ``seq`` shows
   were taken. That holds for one producer per stream at a time (concurrent producers on one stream must use
   distinct streams or tolerate repeats).
+- **Listings.** ``GET /streams`` on any node lists every stream of the client in the cluster, with the URL of the
+  node that runs it: this node's from its provider, the others' from Redis (the client's index, each stream's
+  registration, last status and the figures its owner publishes at every rebalance when they changed).
 - **Cleanup.** A stream that has ended expires from Redis and the store ``cleanup_ttl`` seconds later.
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -36,7 +40,7 @@ import httpx
 from streamrt.cluster.eventlog import RedisEventLog
 from streamrt.cluster.leases import CLUSTER_LEASE_TTL, RedisLeases
 from streamrt.errors import StoreError, StreamClosedError, StreamOwnedError
-from streamrt.serve.engine import PushOutcome, StreamService
+from streamrt.serve.engine import SHARED, PushOutcome, StreamService, stream_fields
 from streamrt.serve.problems import Problem
 from streamrt.store.redis import redis_client, redis_errors, stop_task
 
@@ -89,6 +93,8 @@ class ClusterService(StreamService):
         self.forwarded = 0
         """Requests this node forwarded to a stream's owner."""
         self._http: httpx.AsyncClient | None = None
+        self._published: dict[str, str] = {}
+        """The figures this node last published per stream it runs."""
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -108,6 +114,7 @@ class ClusterService(StreamService):
         self._redis, self._prefix = redis_client(self.cluster_url)
         try:
             await super().open()
+            await self.events.index_clients()
             await self._announce()
             await self.rebalance()
         except BaseException:
@@ -259,9 +266,48 @@ class ClusterService(StreamService):
         while True:
             await asyncio.sleep(self.rebalance_every)
             try:
+                await self.publish()
                 await self.rebalance()
             except Exception as exc:
                 log.warning("rebalance failed, retrying in %.1f s: %s", self.rebalance_every, exc)
+
+    # --- listings -----------------------------------------------------------------------------------------------
+
+    async def publish(self) -> int:
+        """Publish the figures of the streams this node runs that changed since the last time; returns how many."""
+        if not self.opened:
+            return 0
+        changed: dict[str, str] = {}
+        running = set()
+        for view in self.provider.streams.views():
+            running.add(view.id)
+            doc = json.dumps(stream_fields(view))
+            if self._published.get(view.id) != doc:
+                changed[view.id] = doc
+        await self.events.publish(changed)
+        self._published = {sid: doc for sid, doc in {**self._published, **changed}.items() if sid in running}
+        return len(changed)
+
+    async def listing(self, client: str) -> list[dict[str, Any]]:
+        """Every stream of ``client`` (and the scripts' own) in the cluster, oldest first, each with ``node``: the
+        URL of the node that runs it (None while it moves between nodes)."""
+        local = {v.id: v for v in self.visible(client)}
+        clients = (client, SHARED)
+        ids = await self.events.client_streams(clients)
+        others = [sid for sid in ids if sid not in local]
+        rows = await self.events.summaries(others, clients)
+        urls: dict[str, str | None] = {}
+        if rows:
+            holders: list[Any] = await self._db().mget([self._key("lease", sid) for sid in rows])
+            nodes = await self.nodes()
+            urls = {sid: h and nodes.get(h.decode()) for sid, h in zip(rows, holders, strict=True)}
+        docs = []
+        for sid in [*ids, *(sid for sid in local if sid not in ids)]:
+            if sid in local:
+                docs.append({**stream_fields(local[sid]), "node": self.advertise})
+            elif sid in rows:
+                docs.append({**rows[sid], "node": urls.get(sid)})
+        return docs
 
     # --- pushes: idempotent across owners ------------------------------------------------------------------------
 

@@ -26,7 +26,15 @@ from streamrt.errors import StreamrtError, UnknownStreamError
 from streamrt.runtime import StreamSpec
 from streamrt.serve.config import ServeConfig
 from streamrt.serve.engine import StreamService
-from streamrt.serve.http import authed, base_url, json_body, read_body, service_of, stream_json
+from streamrt.serve.http import (
+    authed,
+    base_url,
+    json_body,
+    read_body,
+    service_of,
+    stream_json,
+    stream_urls,
+)
 from streamrt.serve.openapi import spec
 from streamrt.serve.page import end_session, start_session, status_page
 from streamrt.serve.problems import CODES, Problem, problem_of, problem_response
@@ -78,9 +86,10 @@ async def start_stream(request: Request, client: str) -> Response:
 
 @authed
 async def list_streams(request: Request, client: str) -> Response:
-    """The caller's streams."""
+    """The caller's streams (on a cluster node, every node's, each with its ``node``)."""
     base = base_url(request)
-    return JSONResponse({"streams": [stream_json(v, base) for v in service_of(request).visible(client)]})
+    docs = await service_of(request).listing(client)
+    return JSONResponse({"streams": [{**doc, "urls": stream_urls(doc["id"], base)} for doc in docs]})
 
 
 @authed

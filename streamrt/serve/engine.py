@@ -48,7 +48,7 @@ from streamrt.sources import Source, open_source
 from streamrt.store import Snapshot, SnapshotStore, open_store
 from streamrt.values import Keyword
 
-__all__ = ["DIRECTIVE_ACTIONS", "SHARED", "PushOutcome", "StreamService"]
+__all__ = ["DIRECTIVE_ACTIONS", "SHARED", "PushOutcome", "StreamService", "stream_fields"]
 
 SHARED: Final = "*"
 """The owner of the scripts' own streams: every client sees them."""
@@ -77,6 +77,20 @@ class _Feed:
     keys: OrderedDict[str, PushOutcome] = field(default_factory=OrderedDict)
     last_activity: float = field(default_factory=time.time)
     subscribers: int = 0
+
+
+def stream_fields(view: StreamView) -> dict[str, Any]:
+    """A stream as lists and starts show it (the API adds its URLs)."""
+    return {
+        "id": view.id,
+        "processor": view.processor_name,
+        "status": view.status.value,
+        "message": view.message,
+        "processed": view.processed,
+        "queue_depth": view.queue_depth,
+        "queue_capacity": view.capacity,
+        "outputs": view.outputs,
+    }
 
 
 def _script_secrets(script: Script) -> dict[str, dict[str, str]]:
@@ -326,6 +340,11 @@ class StreamService:
         """The streams ``client`` sees (its own, and with ``shared`` the scripts' own), in start order."""
         allowed = (client, SHARED) if shared else (client,)
         return [v for v in self.provider.streams.views() if self._client_of(v.id) in allowed]
+
+    async def listing(self, client: str) -> list[dict[str, Any]]:
+        """The streams ``GET /streams`` lists for ``client`` (:func:`stream_fields` each): here, the ones this server
+        runs; a cluster node lists the cluster's."""
+        return [stream_fields(v) for v in self.visible(client)]
 
     def _client_of(self, stream_id: str) -> str | None:
         """Who owns a stream; on a served host's provider, a stream nobody started here is everyone's."""

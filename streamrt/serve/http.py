@@ -12,10 +12,19 @@ from starlette.responses import Response
 from streamrt.runtime import StreamView
 from streamrt.serve.auth import authenticate
 from streamrt.serve.config import ServeConfig
-from streamrt.serve.engine import StreamService
+from streamrt.serve.engine import StreamService, stream_fields
 from streamrt.serve.problems import Problem
 
-__all__ = ["MAX_BODY", "authed", "base_url", "json_body", "read_body", "service_of", "stream_json"]
+__all__ = [
+    "MAX_BODY",
+    "authed",
+    "base_url",
+    "json_body",
+    "read_body",
+    "service_of",
+    "stream_json",
+    "stream_urls",
+]
 
 MAX_BODY: Final = 16 * 1024 * 1024
 Handler = Callable[[Request, str], Awaitable[Response]]
@@ -63,23 +72,18 @@ async def read_body(request: Request) -> bytes:
 
 def stream_json(view: StreamView, base: str) -> dict[str, Any]:
     """A stream as the API shows it in lists and after a start."""
-    url = f"{base}/streams/{view.id}"
+    return {**stream_fields(view), "urls": stream_urls(view.id, base)}
+
+
+def stream_urls(stream_id: str, base: str) -> dict[str, str]:
+    """A stream's resources on the server at ``base``."""
+    url = f"{base}/streams/{stream_id}"
     return {
-        "id": view.id,
-        "processor": view.processor_name,
-        "status": view.status.value,
-        "message": view.message,
-        "processed": view.processed,
-        "queue_depth": view.queue_depth,
-        "queue_capacity": view.capacity,
-        "outputs": view.outputs,
-        "urls": {
-            "self": url,
-            "chunks": f"{url}/chunks",
-            "directives": f"{url}/directives",
-            "events": f"{url}/events",
-            "ws": f"{url}/ws".replace("http", "ws", 1),
-        },
+        "self": url,
+        "chunks": f"{url}/chunks",
+        "directives": f"{url}/directives",
+        "events": f"{url}/events",
+        "ws": f"{url}/ws".replace("http", "ws", 1),
     }
 
 

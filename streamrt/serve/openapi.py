@@ -76,10 +76,19 @@ SPEC: Final[dict[str, Any]] = {
                         "enum": ["active", "paused", "completed", "stopped", "cancelled", "error"],
                     },
                     "message": {"type": ["string", "null"]},
-                    "processed": {"type": "integer"},
-                    "queue_depth": {"type": "integer"},
-                    "queue_capacity": {"type": "integer"},
+                    "processed": {
+                        "type": ["integer", "null"],
+                        "description": "null in a cluster listing for a stream another node runs, until it "
+                        "publishes its figures (at its next rebalance)",
+                    },
+                    "queue_depth": {"type": ["integer", "null"]},
+                    "queue_capacity": {"type": ["integer", "null"]},
                     "outputs": {"type": "integer"},
+                    "node": {
+                        "type": ["string", "null"],
+                        "description": "cluster nodes only: the URL of the node that runs the stream (null while "
+                        "it moves between nodes)",
+                    },
                     "urls": {"type": "object", "additionalProperties": {"type": "string"}},
                 },
             },

@@ -4,6 +4,7 @@ and a fresh PostgreSQL database: what a client sees through either node (pushes 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -92,3 +93,78 @@ async def test_a_push_retried_with_its_key_on_the_next_owner_applies_once(
 
             await until(completed)
             assert (await via_b.get("/streams/t1")).json()["state"] == {"n": 4, "sum": 10}
+
+
+async def test_any_node_lists_every_stream_of_the_client_with_the_node_that_runs_it(
+    redis_url: str, store_url: str
+) -> None:
+    async with (
+        node(redis_url, store_url) as a,
+        node(redis_url, store_url) as b,
+        api(a) as alice_a,
+        api(b) as alice_b,
+        api(a, "bob") as bob_a,
+        api(b, "bob") as bob_b,
+    ):
+        assert (await alice_a.post("/streams", json={"processor": "tally", "id": "on-a"})).status_code == 201
+        assert (await alice_b.post("/streams", json={"processor": "tally", "id": "on-b"})).status_code == 201
+        assert (await bob_a.post("/streams", json={"processor": "tally", "id": "bobs"})).status_code == 201
+        assert (await alice_b.post("/streams/on-a/chunks", json=[5, 6])).status_code == 202
+
+        async def listed(c: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+            return {doc["id"]: doc for doc in (await c.get("/streams")).json()["streams"]}
+
+        async def figures_published() -> bool:
+            return (await listed(alice_b))["on-a"]["processed"] == 2
+
+        await until(figures_published)
+        for c, here in ((alice_a, a), (alice_b, b)):
+            docs = await listed(c)
+            assert list(docs) == ["on-a", "on-b"]  # oldest first, bob's not there
+            assert docs["on-a"]["node"] == a.url and docs["on-b"]["node"] == b.url
+            assert docs["on-a"]["outputs"] == 2 and docs["on-a"]["status"] == "active"
+            assert docs["on-a"]["urls"]["self"] == f"{here.url}/streams/on-a"
+        assert {i: d["node"] for i, d in (await listed(bob_b)).items()} == {"bobs": a.url}
+        assert (await alice_b.delete("/streams/on-a")).status_code == 204  # forwarded to a
+        assert list(await listed(alice_b)) == ["on-b"]
+        assert list(await listed(alice_a)) == ["on-b"]
+
+
+async def test_a_subscriber_on_another_node_replays_and_follows_the_events(
+    redis_url: str, store_url: str
+) -> None:
+    async with (
+        node(redis_url, store_url) as a,
+        node(redis_url, store_url) as b,
+        api(a) as via_a,
+        api(b) as via_b,
+    ):
+        assert (await via_a.post("/streams", json={"processor": "tally", "id": "ev"})).status_code == 201
+        assert "ev" in a.service.provider.streams and "ev" not in b.service.provider.streams
+
+        async def read(after: int) -> list[tuple[int, str, dict[str, Any]]]:
+            got: list[tuple[int, str, dict[str, Any]]] = []
+            async with via_b.stream("GET", "/streams/ev/events", headers={"Last-Event-ID": str(after)}) as r:
+                assert r.status_code == 200
+                event: dict[str, str] = {}
+                async for line in r.aiter_lines():
+                    if line.startswith(("id:", "event:", "data:")):
+                        name, _, value = line.partition(":")
+                        event[name] = value.strip()
+                    elif not line and "data" in event:
+                        got.append((int(event["id"]), event["event"], json.loads(event["data"])))
+                        event = {}
+            return got
+
+        follower = asyncio.create_task(read(0))
+        await asyncio.sleep(0.3)  # the subscriber on b waits for events that a writes
+        for chunk in (1, 2, 3):
+            assert (await via_b.post("/streams/ev/chunks", json=chunk)).status_code == 202
+        await via_b.post("/streams/ev/directives", json={"action": "end"})
+        events = await asyncio.wait_for(follower, 30)
+        assert [e[0] for e in events] == list(range(1, len(events) + 1))
+        assert [e[2]["value"] for e in events if e[1] == "output"] == [1, 3, 6]
+        assert events[-1][1] == "status" and events[-1][2]["to"] == "completed"
+        first_output = next(e[0] for e in events if e[1] == "output")
+        again = await read(first_output)
+        assert [e[0] for e in again] == [e[0] for e in events if e[0] > first_output]
