@@ -54,6 +54,7 @@ SHARED: Final = "*"
 """The owner of the scripts' own streams: every client sees them."""
 DIRECTIVE_ACTIONS: Final = ("pause", "resume", "cancel", "stop", "complete", "checkpoint", "end")
 _KEYS_PER_STREAM: Final = 1_000
+_KEY_LENGTH: Final = 200
 
 
 @dataclass(slots=True)
@@ -424,6 +425,8 @@ class StreamService:
 
     async def push(self, stream_id: str, chunks: Sequence[Any], key: str | None = None) -> PushOutcome:
         """Push in order, waiting for room up to the push timeout; with ``key``, a retry applies each chunk once."""
+        if key is not None and not (isinstance(key, str) and 0 < len(key) <= _KEY_LENGTH):
+            raise Problem("bad-request", f"an idempotency key is a string of 1 to {_KEY_LENGTH} characters")
         feed = self.feed(stream_id)
         feed.last_activity = time.time()
         async with feed.lock:

@@ -4,9 +4,13 @@ once across a restart of the server, and the keys leave the log with its retenti
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
+
+from websockets.asyncio.client import connect
 
 from streamrt.serve import SqlEventLog
-from tests.serve.conftest import client, config, running
+from tests.serve.conftest import TOKENS, client, config, running
 
 
 async def test_a_keyed_push_retried_after_a_restart_applies_once(durable_store: str) -> None:
@@ -46,3 +50,25 @@ async def test_remembered_keys_leave_the_log_with_its_retention(durable_store: s
         assert await log.push_record("s", "new") == (13, 1)
     finally:
         await log.close()
+
+
+async def test_a_websocket_push_takes_a_key_as_the_api_does_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    async with running(config(store=str(tmp_path / "ws.db"))) as server, client(server) as c:
+        assert (await c.post("/streams", json={"processor": "echo", "id": "w"})).status_code == 201
+        url = server.url.replace("http", "ws", 1) + "/streams/w/ws?after=1000"
+        async with connect(url, additional_headers={"Authorization": f"Bearer {TOKENS['alice']}"}) as ws:
+            answers = []
+            for message in (
+                {"chunks": [1], "key": {"not": "a string"}},
+                {"chunks": [1], "key": "k" * 201},
+                {"chunks": [1, 2], "key": "w-1"},
+                {"chunks": [1, 2], "key": "w-1"},
+            ):
+                await ws.send(json.dumps(message))
+                answers.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        assert [a.get("problem", {}).get("code") for a in answers[:2]] == ["bad-request", "bad-request"]
+        assert answers[2:] == [
+            {"ack": {"accepted": 2, "total": 2, "replayed": False}},
+            {"ack": {"accepted": 2, "total": 2, "replayed": True}},
+        ]
+        assert await server.service.log.push_record("w", "w-1") == (0, 2)
