@@ -7,7 +7,7 @@ streams; wait for them to end, or for SIGINT / SIGTERM; close; print the summary
 chunk being processed finish, closes the sources and prints the summary, so the streams are left resumable
 (:mod:`streamrt.cli.signals`).
 
-Exit codes are :mod:`streamrt.cli`'s: 0 when every stream ended without error, 1 when any ended in ``:error``, 2 for
+Exit codes are :mod:`streamrt.cli.exits`: 0 when every stream ended without error, 1 when any ended in ``:error``, 2 for
 a bad script or command line, 130 after SIGINT and 143 after SIGTERM, 141 when the reader of stdout went away.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from streamrt.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
+from streamrt.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_USAGE
 from streamrt.cli.signals import end_run, signals_end_run
 from streamrt.cli.stored import StoredStreams, naming_only, recorded_script
 from streamrt.cli.summary import finished_summary, summary
@@ -44,17 +44,7 @@ from streamrt.sources import Source, open_source, relative_to
 from streamrt.store import Snapshot, StreamSummary, open_store
 from streamrt.values import Keyword
 
-__all__ = [
-    "EXIT_ERROR",
-    "EXIT_OK",
-    "EXIT_PIPE",
-    "EXIT_SIGINT",
-    "EXIT_SIGTERM",
-    "EXIT_USAGE",
-    "RunConfig",
-    "run",
-    "run_script",
-]
+__all__ = ["RunConfig", "run", "run_script"]
 
 _STREAM_ID_OPTION: Final = Keyword("stream-id")
 

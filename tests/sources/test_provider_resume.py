@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from streamrt.cli.run import EXIT_ERROR, EXIT_OK, run_script
+from streamrt.cli.exits import EXIT_ERROR, EXIT_OK
+from streamrt.cli.run import run_script
 from streamrt.lang.script import load_script
 from streamrt.runtime.persist import Persister
 from streamrt.runtime.provider import Provider
