@@ -9,7 +9,7 @@ import argparse
 import asyncio
 from typing import Any, TextIO
 
-from streamrt.cli.serve import add_secret_argument
+from streamrt.cli.serve import add_secret_argument, add_store_arguments
 
 __all__ = ["add_mcp_parser", "cmd_mcp"]
 
@@ -22,10 +22,7 @@ def add_mcp_parser(sub: Any) -> None:
     mcp.add_argument(
         "scripts", nargs="+", metavar="SCRIPT", help="scripts whose processors clients may start"
     )
-    mcp.add_argument(
-        "--store", metavar="URL", default="memory:", help="snapshots and event log (default memory:)"
-    )
-    mcp.add_argument("--snapshot-every", metavar="N|Tms", help="snapshot policy (default every chunk)")
+    add_store_arguments(mcp)
     mcp.add_argument("--queue-capacity", metavar="N", type=int, help="queue capacity per stream")
     mcp.add_argument(
         "--push-timeout", type=float, default=5.0, metavar="S", help="how long stream.push waits for room"

@@ -39,9 +39,7 @@ def add_serve_parser(sub: Any) -> None:
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     """The server's flags, shared by ``serve`` (and ``run --api``)."""
-    parser.add_argument(
-        "--store", metavar="URL", default="memory:", help="snapshots and event log (default memory:)"
-    )
+    add_store_arguments(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8750, help="port (default 8750; 0 picks a free one)")
     parser.add_argument("--tokens", metavar="FILE", help="'CLIENT TOKEN' or 'CLIENT sha256:HEX' per line")
@@ -68,7 +66,6 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep-seconds", type=float, default=86_400.0, metavar="S", help="age of kept events"
     )
-    parser.add_argument("--snapshot-every", metavar="N|Tms", help="snapshot policy (default every chunk)")
     parser.add_argument(
         "--cors",
         action="append",
@@ -121,6 +118,14 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="finished streams leave Redis this long after they end (default a day)",
     )
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--store URL`` and ``--snapshot-every``: where a server (``serve``, ``mcp``) keeps its streams and log."""
+    parser.add_argument(
+        "--store", metavar="URL", default="memory:", help="snapshots and event log (default memory:)"
+    )
+    parser.add_argument("--snapshot-every", metavar="N|Tms", help="snapshot policy (default every chunk)")
 
 
 def add_secret_argument(parser: argparse.ArgumentParser) -> None:
