@@ -3,6 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_lang.py [--calls 1000000] [--repeats 10] [--lines 500] [--events 200000]
+    .venv/bin/python benchmarks/bench_lang.py --only-printers [--repeats 10]
 
 1. The count-and-sum processor, in the language and as an idiomatic Python function over the same keyword-keyed
    dicts, each called ``--calls`` times in the same loop shape (``state = f(state, chunk)`` over a pre-built list
@@ -15,16 +16,22 @@ Run from the repository root::
    against the same written by hand in Python (a pure processor over the same keyword-keyed maps, returning the same
    result maps: copy the open windows, add the reading, close what the watermark passed), each over ``--events``
    readings of 50 sensors 100 ms apart, ``--repeats`` interleaved pairs; the median ratio (target: >= 0.7x).
+4. The printers on small values (an output map of four keys; a vector of ten such maps): ``to_json`` and
+   ``pr_str`` (recursive fast path) and the iterative walks they fall back to, against ``json.dumps`` of the same
+   data already converted, µs per call, ``--repeats`` interleaved rounds; each ratio is the median of the rounds'
+   ``json.dumps`` time over the printer's (report).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
+from streamrt import values
 from streamrt.lang.reader import read
 from streamrt.lang.script import compile_script, load_script
 from streamrt.values import Keyword
@@ -157,7 +164,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--lines", type=int, default=500)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--only-printers", action="store_true", help="only part 4")
     args = parser.parse_args(argv)
+    if args.only_printers:
+        printers(args.repeats)
+        return
 
     start = time.perf_counter()
     read("", "<warm-up>")
@@ -205,6 +216,42 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"grammar load (once per process): {grammar_ms:.1f} ms")
     windowed(args.events, args.repeats)
+    printers(args.repeats)
+
+
+def _per_call(fn: Callable[[Any], Any], value: Any, calls: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn(value)
+    return (time.perf_counter() - t0) / calls
+
+
+def printers(repeats: int, calls: int = 20_000) -> None:
+    """Part 4: the printers on small values against json.dumps of the converted data, interleaved rounds."""
+    output = {Keyword("city"): "Lisbon", Keyword("count"): 5, Keyword("mean"): 20.8, Keyword("max"): 22.6}
+    cases = {"4-key map": output, "vector of 10 maps": tuple(dict(output) for _ in range(10))}
+    walk = values._json_walk  # the iterative walks, for the same values in the same run
+    show = values._print
+    sides: dict[str, Callable[[Any], Any]] = {
+        "json.dumps (converted)": lambda v: json.dumps(v),
+        "to_json": values.to_json,
+        "to_json, the walk": lambda v: walk(v, values.WALK_LIMIT),
+        "pr_str": values.pr_str,
+        "pr_str, the walk": lambda v: show(v, True, values.WALK_LIMIT, 0),
+    }
+    for name, value in cases.items():
+        plain = values.to_json(value)
+        times: dict[str, list[float]] = {side: [] for side in sides}
+        for r in range(repeats):
+            order = list(sides)[r % len(sides) :] + list(sides)[: r % len(sides)]
+            for side in order:
+                arg = plain if side.startswith("json.dumps") else value
+                times[side].append(_per_call(sides[side], arg, calls))
+        base = times["json.dumps (converted)"]
+        print(f"printers, {name}, {calls:,} calls x {repeats} interleaved rounds:")
+        for side, ts in times.items():
+            ratio = statistics.median(b / t for b, t in zip(base, ts, strict=True))
+            print(f"  {side:<24}: {statistics.median(ts) * 1e6:6.2f} us  {ratio:5.2f}x json.dumps")
 
 
 def windowed(events: int, repeats: int) -> None:

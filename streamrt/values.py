@@ -333,7 +333,13 @@ def checked_key(key: Any) -> Any:
 _ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
+_PLAIN: Final = re.compile(r'[^"\\\x00-\x1f\x7f]*').fullmatch
+"""Text with nothing to escape (most strings): printed between quotes as it is, without a loop per character."""
+
+
 def _pr_string(s: str) -> str:
+    if _PLAIN(s) is not None:
+        return '"' + s + '"'
     out = []
     for ch in s:
         esc = _ESCAPES.get(ch)
@@ -502,18 +508,65 @@ def _print(value: Any, readably: bool, limit: int, width: int) -> str:
     return "".join(out)
 
 
+FAST_DEPTH: Final = 32
+"""How deep the printers' recursive fast path goes. Most values are small and shallow, and for them a recursive
+printer is about twice as fast as the iterative walk; at this depth (far from Python's stack limit) or past the
+walk's item limit the fast path gives up and the iterative walk prints the value from the start, with its checks."""
+
+
+class _GiveUp(Exception):
+    """A fast path met a value it leaves to the iterative walk: deeper than :data:`FAST_DEPTH`, or too large."""
+
+
+def _pr_fast(x: Any, kind: str, readably: bool, level: int, budget: list[int]) -> str:
+    """Print a collection by recursion, at most :data:`FAST_DEPTH` deep and ``budget[0]`` items walked."""
+    if level >= FAST_DEPTH:
+        raise _GiveUp
+    budget[0] -= len(x)
+    if budget[0] < 0:
+        raise _GiveUp
+    level += 1
+    parts: list[str] = []
+    emit = parts.append
+    for item in x.items() if kind == "map" else x:
+        for v in item if kind == "map" else (item,):
+            t = type(v)
+            if t is str:
+                emit(_pr_string(v) if readably else v)
+            elif t is int:
+                emit(_pr_int(v))
+            elif t is Keyword:
+                emit(":" + v.qualified)
+            elif t is float:
+                emit(_pr_float(v))
+            else:
+                inner = _kind(v, t)
+                emit(
+                    _pr_atom(v, t, readably) if inner is None else _pr_fast(v, inner, readably, level, budget)
+                )
+    opening, closing = _BRACKETS[kind]
+    if kind == "map":
+        return opening + ", ".join([f"{parts[i]} {parts[i + 1]}" for i in range(0, len(parts), 2)]) + closing
+    return opening + " ".join(parts) + closing
+
+
 def pr_str(value: Any, readably: bool = True, *, limit: int = WALK_LIMIT) -> str:
     """Print a value as language text; ``readably=False`` prints strings bare (as ``str`` does).
 
-    A collection is walked without recursion; nested deeper than :data:`MAX_DEPTH` or past ``limit`` items it
-    raises :class:`~streamrt.errors.ValueLimitError`.
+    A collection nested deeper than :data:`MAX_DEPTH` or past ``limit`` items raises
+    :class:`~streamrt.errors.ValueLimitError`. Small values print by recursion (:data:`FAST_DEPTH`), others by a
+    walk without recursion.
     """
     t = type(value)
     if t is str:
         return _pr_string(value) if readably else value
-    if _kind(value, t) is None:
+    kind = _kind(value, t)
+    if kind is None:
         return _pr_atom(value, t, readably)
-    return _print(value, readably, limit, 0)
+    try:
+        return _pr_fast(value, kind, readably, 0, [limit])
+    except _GiveUp:
+        return _print(value, readably, limit, 0)
 
 
 def pr_short(value: Any, width: int = 60) -> str:
@@ -733,8 +786,9 @@ def _key_to_json(k: Any) -> str:
 def to_json(value: Any, *, limit: int = WALK_LIMIT) -> Any:
     """Convert language values to JSON-ready Python data (keywords become their ``ns/name`` strings).
 
-    Collections are walked without recursion: nested deeper than :data:`MAX_DEPTH` or past ``limit`` items (a
-    shared part counted each time it appears) raises :class:`~streamrt.errors.ValueLimitError`.
+    A collection nested deeper than :data:`MAX_DEPTH` or past ``limit`` items (a shared part counted each time it
+    appears) raises :class:`~streamrt.errors.ValueLimitError`. Small values of the usual types are converted by
+    recursion (:data:`FAST_DEPTH`), others by a walk without recursion.
     """
     t = type(value)
     if value is None or t is bool or t is int or t is str:
@@ -743,6 +797,59 @@ def to_json(value: Any, *, limit: int = WALK_LIMIT) -> Any:
         return value if math.isfinite(value) else None
     if t is Keyword:
         return value.qualified
+    if t is dict or t is tuple or t is list or t is LList or t is LSet:
+        try:
+            return _json_fast(value, 0, [limit])
+        except _GiveUp:
+            pass
+    return _json_walk(value, limit)
+
+
+def _json_fast(x: Any, level: int, budget: list[int]) -> Any:
+    """:func:`to_json` of a dict, vector, list or set by recursion, at most :data:`FAST_DEPTH` deep and
+    ``budget[0]`` items walked; any other collection type is left to the walk (which may iterate it only once)."""
+    if level >= FAST_DEPTH:
+        raise _GiveUp
+    budget[0] -= len(x)
+    if budget[0] < 0:
+        raise _GiveUp
+    level += 1
+    if type(x) is dict:
+        obj: dict[str, Any] = {}
+        for k, v in x.items():
+            tk = type(k)
+            key = k.qualified if tk is Keyword else k if tk is str else _key_to_json(k)
+            t = type(v)
+            if v is None or t is str or t is int or t is bool:
+                obj[key] = v
+            elif t is Keyword:
+                obj[key] = v.qualified
+            elif t is float:
+                obj[key] = v if math.isfinite(v) else None
+            elif t is dict or t is tuple or t is list or t is LList or t is LSet:
+                obj[key] = _json_fast(v, level, budget)
+            else:
+                raise _GiveUp
+        return obj
+    arr: list[Any] = []
+    emit = arr.append
+    for v in x:
+        t = type(v)
+        if v is None or t is str or t is int or t is bool:
+            emit(v)
+        elif t is Keyword:
+            emit(v.qualified)
+        elif t is float:
+            emit(v if math.isfinite(v) else None)
+        elif t is dict or t is tuple or t is list or t is LList or t is LSet:
+            emit(_json_fast(v, level, budget))
+        else:
+            raise _GiveUp
+    return arr
+
+
+def _json_walk(value: Any, limit: int) -> Any:
+    """:func:`to_json` of a collection without recursion."""
     root: list[Any] = [None]
     walked = 0
     stack: list[tuple[Any, Any, Any, int]] = [(root, 0, value, 0)]
