@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from streamrt.runtime.stream import StreamRecord
 
-__all__ = ["EVERY", "look", "state_bytes"]
+__all__ = ["EVERY", "FIRST", "look", "state_bytes"]
 
 EVERY: Final = 0.5
 """Seconds between two looks at a stream's state size at most (unless a look costs more: see the module docs)."""
+FIRST: Final = 0.02
+"""Seconds from a stream's first look at its state to its second, which learns how fast it grows."""
 
 _ATOMS: Final = (int, float, bool, type(None))
 
@@ -75,8 +77,10 @@ def look(rec: StreamRecord, limit: int, now: float) -> str | None:
             f"{size:,}); raise it with :limits {{:max-state N}} in the stream's options, up to the host's limit "
             f"(--max-state N on the command line)"
         )
-    wait = EVERY
     seen = rec.state_seen
+    # the first look knows no growth yet: the second comes soon, so a state that grows fast is measured before it
+    # can run far past the limit (at EVERY it grew by half a second of chunks, 500 MB in a test, on a slow machine)
+    wait = EVERY if seen is not None else FIRST
     if seen is not None and size > seen[0] and now > seen[1]:
         growth = (size - seen[0]) / (now - seen[1])  # bytes a second
         wait = min(wait, (limit - size) / growth / 2)
