@@ -961,29 +961,17 @@ def _plain_items(x: Any, level: int, walked: int) -> int:
     walked += len(x)
     if walked > WALK_LIMIT or level >= _PLAIN_DEPTH:
         return -1
+    items: Iterable[Any] = x
     if type(x) is dict:
         keys: type | None = None
-        for k, v in x.items():
+        for k in x:
             tk = type(k)
             if tk is not keys:
                 if keys is not None or not (tk is Keyword or tk is str):
                     return -1  # mixed keys may print alike ({:a 1 "a" 2}): the general path keeps one
                 keys = tk
-            t = type(v)
-            if t is str or t is int or t is Keyword or v is None or t is bool:
-                continue
-            if t is float:
-                a = abs(v)
-                if (a < _PLAIN_FLOAT_MIN and a != 0.0) or _PLAIN_FLOAT_MAX <= a < math.inf:
-                    return -1
-            elif t is dict or t is tuple or t is LList or t is list:
-                walked = _plain_items(v, level + 1, walked)
-                if walked < 0:
-                    return -1
-            else:
-                return -1
-        return walked
-    for v in x:
+        items = x.values()
+    for v in items:
         t = type(v)
         if t is str or t is int or t is Keyword or v is None or t is bool:
             continue
