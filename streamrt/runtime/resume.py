@@ -9,17 +9,17 @@ per batch; everything is checked before the first stream starts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from streamrt.errors import ProcessorChangedError, SnapshotNotFoundError
+from streamrt.errors import ProcessorChangedError, SnapshotNotFoundError, SourceError, UsageError
 from streamrt.runtime.capabilities import script_function
 from streamrt.runtime.capture import restored_status, source_failed
 from streamrt.runtime.machine import Status
 from streamrt.runtime.persist import Persister
 from streamrt.runtime.spec import ON_END
 from streamrt.secrets import restore_secrets
-from streamrt.sources import open_source
+from streamrt.sources import Item, Source, open_source
 from streamrt.store import Snapshot, SnapshotStore
 from streamrt.store.codec import gc_paused
 
@@ -103,6 +103,7 @@ async def resume_streams(
     snapshots: Mapping[str, Snapshot] | None = None,
     secrets: Mapping[str, str] | None = None,
     stream_secrets: Mapping[str, Mapping[str, str]] | None = None,
+    isolate: bool = False,
 ) -> list[Snapshot]:
     """:func:`resume_stream` for many streams (``None``: every stream in the store that ``script`` can run).
 
@@ -116,6 +117,9 @@ async def resume_streams(
     the secrets the snapshots only name (``{"bearer-token": ...}``; see :func:`streamrt.secrets.restore_secrets`);
     a secret neither given nor in its environment variable is a ``UsageError`` before anything starts.
     ``stream_secrets``: the same per stream id, over ``secrets`` (a script run again gives each stream its own).
+    ``isolate``: a missing secret fails only its own stream, for a server that runs many clients' streams: the
+    stream comes back and its source fails at once (``:error`` saying which secret), so a later start that has the
+    secret resumes it; the others run on.
     """
     snaps = await read_resumable(persister.store, stream_ids) if snapshots is None else snapshots
     with gc_paused():
@@ -124,7 +128,12 @@ async def resume_streams(
             (
                 snap,
                 _prepare(
-                    snap, script, accept_changed, source, {**(secrets or {}), **per_stream.get(sid, {})}
+                    snap,
+                    script,
+                    accept_changed,
+                    source,
+                    {**(secrets or {}), **per_stream.get(sid, {})},
+                    isolate=isolate,
                 ),
             )
             for sid, snap in snaps.items()
@@ -136,7 +145,28 @@ async def resume_streams(
     return list(snaps.values())
 
 
-_Parts = tuple[Callable[..., Any], Callable[..., Any] | None, tuple[dict[Any, Any], str] | None]
+_Parts = tuple[
+    Callable[..., Any], Callable[..., Any] | None, "tuple[dict[Any, Any], str] | _Unopenable | None"
+]
+"""The processor, the ``:on-end``, and how the source opens: ``(options, uri)``, or a source saying why it cannot."""
+
+
+class _Unopenable(Source):
+    """A source that fails when opened, with the reason it could not be: its stream goes to ``:error`` the way any
+    failed source puts it there (queue drained first; resumable later)."""
+
+    kind = "unopened"
+
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(uri)
+        self.reason = reason
+
+    async def open(self) -> None:
+        raise SourceError(self.reason)
+
+    async def items(self) -> AsyncIterator[Item]:  # pragma: no cover - open() always fails first
+        raise SourceError(self.reason)
+        yield
 
 
 def _prepare(
@@ -145,6 +175,8 @@ def _prepare(
     accept_changed: bool,
     source: str | None = None,
     secrets: Mapping[str, str] | None = None,
+    *,
+    isolate: bool = False,
 ) -> _Parts:
     """What starting the stream needs: its processor and ``:on-end`` from the script, and the options and URI its
     source opens with (the snapshot's secret references filled from ``secrets`` or the environment); checked first.
@@ -155,18 +187,26 @@ def _prepare(
     on_end = None if on_end_ref is None else script_function(script, on_end_ref, ":on-end")
     status, input_ended = restored_status(snap)
     uri = source if source is not None else snap.source_uri
-    opening = None
+    opening: tuple[dict[Any, Any], str] | _Unopenable | None = None
     if uri is not None and not status.terminal and not input_ended:
-        options, filled = restore_secrets(snap.options, uri, stream_id=snap.stream_id, secrets=secrets)
-        opening = (options, filled or uri)
+        try:
+            options, filled = restore_secrets(snap.options, uri, stream_id=snap.stream_id, secrets=secrets)
+        except UsageError as exc:
+            if not isolate:
+                raise
+            opening = _Unopenable(uri, str(exc))
+        else:
+            opening = (options, filled or uri)
     return processor, on_end, opening
 
 
 def _rehydrate(provider: Provider, snap: Snapshot, parts: _Parts) -> None:
     """Restore the stream into ``provider``, its source reopened from the continuation if it will read on."""
     processor, on_end, opening = parts
-    src = None
-    if opening is not None:
+    src: Source | None = None
+    if isinstance(opening, _Unopenable):
+        src = opening
+    elif opening is not None:
         options, uri = opening
         src = open_source(uri, continuation=snap.continuation, options=options)
     provider.restore(snap, processor, on_end=on_end, source=src)

@@ -262,6 +262,7 @@ class StreamService:
                     snapshots=group,
                     secrets=self.config.secrets,
                     stream_secrets=_script_secrets(script),
+                    isolate=True,
                 )
             finally:
                 self.recorder.quiet.difference_update(group)
