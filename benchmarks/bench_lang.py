@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from streamrt import values
+from streamrt import jsoncodec, printer, values
 from streamrt.lang.reader import read
 from streamrt.lang.script import compile_script, load_script
 from streamrt.values import Keyword
@@ -230,17 +230,17 @@ def printers(repeats: int, calls: int = 20_000) -> None:
     """Part 4: the printers on small values against json.dumps of the converted data, interleaved rounds."""
     output = {Keyword("city"): "Lisbon", Keyword("count"): 5, Keyword("mean"): 20.8, Keyword("max"): 22.6}
     cases = {"4-key map": output, "vector of 10 maps": tuple(dict(output) for _ in range(10))}
-    walk = values._json_walk  # the iterative walks, for the same values in the same run
-    show = values._print
+    walk = jsoncodec._json_walk  # the iterative walks, for the same values in the same run
+    show = printer._print
     sides: dict[str, Callable[[Any], Any]] = {
         "json.dumps (converted)": lambda v: json.dumps(v),
-        "to_json": values.to_json,
+        "to_json": jsoncodec.to_json,
         "to_json, the walk": lambda v: walk(v, values.WALK_LIMIT),
-        "pr_str": values.pr_str,
+        "pr_str": printer.pr_str,
         "pr_str, the walk": lambda v: show(v, True, values.WALK_LIMIT, 0),
     }
     for name, value in cases.items():
-        plain = values.to_json(value)
+        plain = jsoncodec.to_json(value)
         times: dict[str, list[float]] = {side: [] for side in sides}
         for r in range(repeats):
             order = list(sides)[r % len(sides) :] + list(sides)[: r % len(sides)]

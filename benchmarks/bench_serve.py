@@ -166,7 +166,7 @@ async def intake_http(chunks: int, batch: int) -> float:
 
 async def intake_in_process(chunks: int) -> float:
     proc = load_script(SCRIPT).processor("echo")
-    from streamrt.values import from_json
+    from streamrt.jsoncodec import from_json
 
     values = [from_json({"i": i}) for i in range(chunks)]
     async with Provider() as provider:

@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
+from streamrt.jsoncodec import from_json_text
 from streamrt.sources import Chunk
 from streamrt.sources.sse import SseSource
-from streamrt.values import from_json_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

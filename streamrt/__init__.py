@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         UsageError,
         ValueLimitError,
     )
+    from streamrt.jsoncodec import from_json, to_json
     from streamrt.lang.effects import declare_effects
     from streamrt.lang.meter import DEFAULT_LIMITS, Limits
     from streamrt.lang.repl import ReplSession
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from streamrt.observe.metrics import instrument
     from streamrt.policy.effects import SecurityContext
     from streamrt.policy.schema import Schema, compile_schema
+    from streamrt.printer import pr_str
     from streamrt.runtime.events import Observer, StatusChange
     from streamrt.runtime.machine import Status
     from streamrt.runtime.outputs import Output
@@ -71,7 +73,7 @@ if TYPE_CHECKING:
     from streamrt.store.memory import MemoryStore
     from streamrt.store.registry import StoreType, open_store
     from streamrt.store.snapshot import Snapshot
-    from streamrt.values import Keyword, LList, LSet, Symbol, from_json, pr_str, to_json
+    from streamrt.values import Keyword, LList, LSet, Symbol
 
 __version__ = "0.1.0"
 
@@ -171,7 +173,7 @@ _HOME: dict[str, str] = {
     "DEFAULT_LIMITS": "streamrt.lang.meter",
     "DuplicateStreamError": "streamrt.errors",
     "EffectDeniedError": "streamrt.errors",
-    "from_json": "streamrt.values",
+    "from_json": "streamrt.jsoncodec",
     "instrument": "streamrt.observe.metrics",
     "Keyword": "streamrt.values",
     "Leases": "streamrt.runtime.ports",
@@ -190,7 +192,7 @@ _HOME: dict[str, str] = {
     "Persistence": "streamrt.runtime.ports",
     "Persister": "streamrt.runtime.persist",
     "Pos": "streamrt.errors",
-    "pr_str": "streamrt.values",
+    "pr_str": "streamrt.printer",
     "ProcessorChangedError": "streamrt.errors",
     "ProcessorResultError": "streamrt.errors",
     "Provider": "streamrt.runtime.provider",
@@ -234,7 +236,7 @@ _HOME: dict[str, str] = {
     "StreamSpec": "streamrt.runtime.spec",
     "StreamView": "streamrt.runtime.views",
     "Symbol": "streamrt.values",
-    "to_json": "streamrt.values",
+    "to_json": "streamrt.jsoncodec",
     "TooManyStreamsError": "streamrt.errors",
     "UnknownStreamError": "streamrt.errors",
     "UnstorableValueError": "streamrt.errors",

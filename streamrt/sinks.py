@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import IO, Final, Protocol, TextIO
 
 from streamrt.errors import SinkError, UsageError
+from streamrt.jsoncodec import to_json_bytes, to_json_text
 from streamrt.plugins import Registry, scheme_of
 from streamrt.runtime.events import Observer, StatusChange
 from streamrt.runtime.outputs import Output
-from streamrt.values import to_json_bytes, to_json_text
 
 __all__ = [
     "FLUSH_BYTES",

@@ -18,18 +18,15 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streamrt.errors import ValueLimitError
-from streamrt.values import (
-    Keyword,
-    LList,
+from streamrt.jsoncodec import (
     LoneSurrogateError,
-    LSet,
-    Symbol,
     dumps_json,
     from_json_text,
     to_json,
     to_json_bytes,
     to_json_text,
 )
+from streamrt.values import Keyword, LList, LSet, Symbol
 
 # --- the oracle: the codec before msgspec ------------------------------------------------------------------------
 

@@ -15,19 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamrt.errors import ValueLimitError
-from streamrt.values import (
-    FAST_DEPTH,
-    MAX_DEPTH,
-    WALK_LIMIT,
-    Keyword,
-    LList,
-    LSet,
-    Symbol,
-    _json_walk,
-    _print,
-    pr_str,
-    to_json,
-)
+from streamrt.jsoncodec import _json_walk, to_json
+from streamrt.printer import FAST_DEPTH, _print, pr_str
+from streamrt.values import MAX_DEPTH, WALK_LIMIT, Keyword, LList, LSet, Symbol
 
 atoms = st.one_of(
     st.none(),
@@ -149,13 +139,14 @@ def test_an_iterable_of_another_type_is_left_to_the_walk_which_reads_it_once() -
 
 
 def test_small_values_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    import streamrt.values as values_module
+    import streamrt.jsoncodec as jsoncodec_module
+    import streamrt.printer as printer_module
 
     def walked(*args: Any) -> Any:
         raise AssertionError("the walk ran")
 
-    monkeypatch.setattr(values_module, "_print", walked)
-    monkeypatch.setattr(values_module, "_json_walk", walked)
+    monkeypatch.setattr(printer_module, "_print", walked)
+    monkeypatch.setattr(jsoncodec_module, "_json_walk", walked)
     value = {Keyword("city"): "Oslo", Keyword("temps"): [1.5, 2], Keyword("tags"): LSet(["a"])}
     assert pr_str(value) == '{:city "Oslo", :temps [1.5 2], :tags #{"a"}}'
     assert to_json(value) == {"city": "Oslo", "temps": [1.5, 2], "tags": ["a"]}

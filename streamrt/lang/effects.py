@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 from streamrt.errors import EffectDeniedError, Pos, ScriptCompileError, UsageError
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF
 from streamrt.lang.macros import expand_all
+from streamrt.printer import pr_str
 from streamrt.sources import source_effects
-from streamrt.values import Keyword, pr_str
+from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.lang.compiler import CompiledScript

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamrt.errors import Pos
-from streamrt.values import Keyword, pr_str
+from streamrt.printer import pr_str
+from streamrt.values import Keyword
 
 __all__ = ["Form", "Kw", "ListF", "Lit", "MapF", "SetF", "Sym", "VecF", "form_str", "kind_name"]
 

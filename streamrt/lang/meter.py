@@ -52,7 +52,8 @@ from typing import Any, Final
 
 from streamrt.errors import LimitExceededError, ScriptError, UsageError
 from streamrt.lang.turn import TURN
-from streamrt.values import Keyword, pr_str
+from streamrt.printer import pr_str
+from streamrt.values import Keyword
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -16,7 +16,8 @@ from streamrt.lang.compiler import Compiler
 from streamrt.lang.compiling import python_module
 from streamrt.lang.forms import Form
 from streamrt.lang.rt import demangle, support_names
-from streamrt.values import Keyword, LSet, pr_str
+from streamrt.printer import pr_str
+from streamrt.values import Keyword, LSet
 
 __all__ = ["python_text"]
 

@@ -28,7 +28,8 @@ from streamrt.lang.metered import metered
 from streamrt.lang.reader import read
 from streamrt.lang.rt import mangle
 from streamrt.lang.script import Script, load_script
-from streamrt.values import Keyword, pr_str
+from streamrt.printer import pr_str
+from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.lang.effects import EffectPolicy

@@ -11,7 +11,8 @@ from types import CodeType, TracebackType
 from typing import Any
 
 from streamrt.errors import Pos, ScriptError, ScriptRuntimeError, ValueLimitError
-from streamrt.values import Keyword, LList, LSet, Symbol, checked_key, pr_str, type_name
+from streamrt.printer import pr_str
+from streamrt.values import Keyword, LList, LSet, Symbol, checked_key, type_name
 
 __all__ = [
     "Recur",

@@ -31,7 +31,8 @@ from streamrt.lang.forms import Form, form_str
 from streamrt.lang.macros import expand_all
 from streamrt.lang.reader import read
 from streamrt.lang.rt import runtime_error, support_names
-from streamrt.values import Keyword, pr_str
+from streamrt.printer import pr_str
+from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.lang.meter import Limits

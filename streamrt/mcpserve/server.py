@@ -37,12 +37,12 @@ from mcp.shared.exceptions import MCPError
 
 from streamrt import __version__
 from streamrt.errors import StreamrtError
+from streamrt.jsoncodec import to_json
 from streamrt.mcpserve.events import SESSION_SCOPE
 from streamrt.mcpserve.tools import RESOURCE_PREFIX, TOOLS, resource_uri
 from streamrt.runtime import StreamView
 from streamrt.serve import Problem, StreamService
 from streamrt.serve.problems import problem_of
-from streamrt.values import to_json
 
 __all__ = ["ERROR_META", "ClientOf", "Subscriptions", "build_server", "opened"]
 

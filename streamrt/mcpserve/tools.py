@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from streamrt.jsoncodec import from_json, to_json
 from streamrt.runtime import StreamSpec, StreamView
 from streamrt.serve import Problem, StreamService, stream_json
-from streamrt.values import from_json, to_json
 
 __all__ = ["RESOURCE_PREFIX", "TOOLS", "Report", "Tool", "resource_uri", "stream_doc"]
 

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from typing import IO, Any, Final, Literal
 
 from streamrt.errors import UsageError
+from streamrt.jsoncodec import to_json
 from streamrt.runtime.lifelog import (
     log_snapshots,
     log_transition,
@@ -49,7 +50,6 @@ from streamrt.runtime.lifelog import (
     stream_log,
     stream_started,
 )
-from streamrt.values import to_json
 
 __all__ = [
     "FIELDS",

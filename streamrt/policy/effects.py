@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from streamrt.errors import EffectDeniedError
 from streamrt.lang.effects import effect_labels, uri_effects
-from streamrt.values import pr_str
+from streamrt.printer import pr_str
 
 __all__ = ["SecurityContext", "check_source"]
 

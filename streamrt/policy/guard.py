@@ -27,7 +27,8 @@ from typing import Any, Final
 
 from streamrt.errors import UsageError
 from streamrt.policy.schema import Schema
-from streamrt.values import Keyword, pr_str
+from streamrt.printer import pr_str
+from streamrt.values import Keyword
 
 __all__ = ["MEMORY_DEAD_LETTERS", "Guard", "OnError"]
 

@@ -30,7 +30,8 @@ from typing import Any, Final
 from streamrt.errors import SchemaViolation, ScriptError, UsageError
 from streamrt.lang.forms import Kw, Lit, MapF, VecF
 from streamrt.lang.reader import read
-from streamrt.values import Keyword, LList, pr_str, type_name
+from streamrt.printer import pr_str
+from streamrt.values import Keyword, LList, type_name
 
 __all__ = ["LEAF_TYPES", "Schema", "compile_schema", "describe_found", "read_schema"]
 

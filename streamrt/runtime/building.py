@@ -21,12 +21,12 @@ from streamrt.errors import DuplicateStreamError, TooManyStreamsError, UsageErro
 from streamrt.lang.metered import metered
 from streamrt.policy.guard import Guard
 from streamrt.policy.limits import Limits, stream_limits
+from streamrt.printer import pr_str
 from streamrt.runtime.callables import is_script_function, name_of, result_shape, takes_meta
 from streamrt.runtime.contract import STRICT, STRINGS
 from streamrt.runtime.loops import loops_for
 from streamrt.runtime.spec import StreamSpec
 from streamrt.runtime.stream import Program, StreamRecord
-from streamrt.values import pr_str
 
 __all__ = ["DEFAULT_MAX_STREAMS", "StreamBuilder"]
 

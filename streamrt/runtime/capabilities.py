@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from streamrt.errors import CapabilityError, ScriptError, StreamrtError, UsageError
 from streamrt.lang.script import stream_request
+from streamrt.printer import pr_str
 from streamrt.runtime.spec import STREAM_ID, StreamSpec
 from streamrt.runtime.views import StreamView
 from streamrt.sources.base import Source
-from streamrt.values import Keyword, pr_str
+from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.lang.script import CallContext, Capability, Script, StreamRequest

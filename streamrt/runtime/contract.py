@@ -19,8 +19,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from streamrt.errors import ProcessorResultError
+from streamrt.printer import pr_str
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event
-from streamrt.values import Keyword, pr_str, type_name
+from streamrt.values import Keyword, type_name
 
 __all__ = [
     "ACTION",

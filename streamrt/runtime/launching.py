@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from streamrt.errors import UsageError
+from streamrt.printer import pr_str
 from streamrt.runtime.building import StreamBuilder
 from streamrt.runtime.capture import fill, snapshot_of
 from streamrt.runtime.engine import Engine
@@ -28,7 +29,6 @@ from streamrt.runtime.stream import StreamRecord
 from streamrt.runtime.views import StreamView
 from streamrt.sources.base import Source
 from streamrt.store import Snapshot
-from streamrt.values import pr_str
 
 __all__ = ["Launcher"]
 

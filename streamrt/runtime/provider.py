@@ -37,6 +37,7 @@ from streamrt.errors import QueueFullError, StreamClosedError, UnknownStreamErro
 from streamrt.lang.effects import guard_capabilities
 from streamrt.policy.guard import OnError
 from streamrt.policy.limits import DEFAULT_LIMITS, Limits
+from streamrt.printer import pr_str
 from streamrt.runtime.building import DEFAULT_MAX_STREAMS, StreamBuilder
 from streamrt.runtime.callables import takes_meta
 from streamrt.runtime.capabilities import SourceFactory, build_capabilities, start_from_request
@@ -56,7 +57,7 @@ from streamrt.runtime.views import StreamsView, StreamView
 from streamrt.sources.base import Source
 from streamrt.store import Snapshot, SnapshotStore
 from streamrt.store.snapshot import DeadLetter
-from streamrt.values import Keyword, pr_str
+from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.lang.script import Capability, Script, StreamRequest

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+from streamrt.printer import pr_str
 from streamrt.runtime.callables import failure_text
 from streamrt.runtime.engine import Engine
 from streamrt.runtime.feeding import Feeder
@@ -18,7 +19,7 @@ from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Status
 from streamrt.runtime.stream import StreamRecord
 from streamrt.secrets import redact_url
 from streamrt.sources.base import Chunk, ChunkFault, Control, Item, Source
-from streamrt.values import Keyword, pr_str
+from streamrt.values import Keyword
 
 __all__ = ["SourceReader", "is_source_failure", "source_failure_message"]
 

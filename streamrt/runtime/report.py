@@ -4,7 +4,7 @@ Besides the record's fields and stats, a stream's report says what it is waiting
 whether a worker is processing, how many producers wait for queue room (backpressure), whether a snapshot write
 holds it, and whether its source reader is alive. Those answer "why is my stream stuck?" without a debugger.
 
-The envelope uses string keys so it is JSON-ready after :func:`streamrt.values.to_json`; the values a script owns
+The envelope uses string keys so it is JSON-ready after :func:`streamrt.jsoncodec.to_json`; the values a script owns
 (state, chunks, options) are left as language values, so a script calling ``:mcp.stream.inspect`` gets them back
 unchanged and the CLI converts them for printing; only secret options are shown as ``"[redacted]"`` (by the view).
 """

@@ -25,10 +25,12 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from streamrt.errors import UsageError
+from streamrt.jsoncodec import from_json
 from streamrt.policy.guard import OnError
 from streamrt.policy.limits import Limits
 from streamrt.policy.schema import Schema, compile_schema
-from streamrt.values import Keyword, from_json, pr_str
+from streamrt.printer import pr_str
+from streamrt.values import Keyword
 
 __all__ = [
     "ENDPOINT",

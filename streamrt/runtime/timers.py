@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from streamrt.errors import EffectDeniedError, UsageError
 from streamrt.lang.turn import Halted
 from streamrt.meta import KIND, TIMER
+from streamrt.printer import pr_str
 from streamrt.runtime.contract import TimerRequest
 from streamrt.runtime.machine import Status, Transition
 from streamrt.runtime.stream import LoopHost, StreamRecord
-from streamrt.values import Keyword, pr_str
+from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.runtime.ports import Persistence

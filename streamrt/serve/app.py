@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from streamrt.errors import StreamrtError, UnknownStreamError
+from streamrt.jsoncodec import from_json, to_json
 from streamrt.runtime import StreamSpec
 from streamrt.serve.config import ServeConfig
 from streamrt.serve.engine import StreamService
@@ -39,7 +40,6 @@ from streamrt.serve.openapi import spec
 from streamrt.serve.page import end_session, start_session, status_page
 from streamrt.serve.problems import CODES, Problem, problem_of, problem_response
 from streamrt.serve.streaming import all_events, stream_events, stream_socket
-from streamrt.values import from_json, to_json
 
 __all__ = ["Lifespan", "api_routes", "create_app"]
 

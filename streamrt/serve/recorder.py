@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from streamrt.jsoncodec import to_json
 from streamrt.runtime import Observer, Output, Status, StatusChange
 from streamrt.serve.eventlog import EventLog
 from streamrt.store import DeadLetter
-from streamrt.values import to_json
 
 __all__ = ["EventRecorder", "dumps"]
 

@@ -21,13 +21,13 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from streamrt.errors import StreamrtError
+from streamrt.jsoncodec import from_json
 from streamrt.serve.auth import authenticate
 from streamrt.serve.config import ServeConfig
 from streamrt.serve.engine import StreamService
 from streamrt.serve.http import authed, service_of
 from streamrt.serve.problems import Problem, problem_of
 from streamrt.serve.subscribe import follow, follow_merged, parse_last_event_id
-from streamrt.values import from_json
 
 __all__ = ["all_events", "stream_events", "stream_socket", "subscription"]
 

@@ -1,11 +1,11 @@
-"""JSON payloads into language values, for every source: :func:`streamrt.values.from_json_text` with the
+"""JSON payloads into language values, for every source: :func:`streamrt.jsoncodec.from_json_text` with the
 error handling a source wants (bad or too deeply nested JSON is a ``ValueError`` or is kept as text)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from streamrt.values import LoneSurrogateError, from_json_text
+from streamrt.jsoncodec import LoneSurrogateError, from_json_text
 
 __all__ = ["LoneSurrogateError", "json_or_text", "json_value"]
 

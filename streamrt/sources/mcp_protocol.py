@@ -16,9 +16,10 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from streamrt.errors import SourceError
+from streamrt.jsoncodec import from_json, from_json_text
 from streamrt.meta import ID, KIND, REQUEST_ID, SOURCE, TOOL
 from streamrt.secrets import redact_url
-from streamrt.values import Keyword, from_json, from_json_text
+from streamrt.values import Keyword
 
 __all__ = [
     "CLIENT_INFO",

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from typing import Any, Final, TextIO
 
 from streamrt.errors import SnapshotNotFoundError, StreamrtError, UsageError
+from streamrt.jsoncodec import dumps_json, to_json
 from streamrt.secrets import redact_url, shown_options
 from streamrt.store import DeadLetter, Snapshot, SnapshotStore, open_store
-from streamrt.values import Keyword, dumps_json, to_json
+from streamrt.values import Keyword
 
 __all__ = ["COMMANDS", "FINISHED", "describe_dead_letter", "describe_snapshot", "parse_age"]
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from streamrt.lang.core.equality import equals
-from streamrt.values import LList, pr_str
+from streamrt.printer import pr_str
+from streamrt.values import LList
 
 __all__ = ["MISSING", "Difference", "describe", "first_difference", "show"]
 

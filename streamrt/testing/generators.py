@@ -28,8 +28,9 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
+from streamrt.printer import pr_str
 from streamrt.testing.strategies import chunks, keywords
-from streamrt.values import Keyword, pr_str
+from streamrt.values import Keyword
 
 __all__ = ["GENERATORS", "SpecError", "strategy_for"]
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from streamrt.errors import Pos, ScriptError, StreamrtError
+from streamrt.printer import pr_str
 from streamrt.runtime.machine import Status
 from streamrt.runtime.stream import DEFAULT_QUEUE_CAPACITY
 from streamrt.sources import open_source
@@ -25,7 +26,7 @@ from streamrt.testing.compare import describe, show
 from streamrt.testing.harness import StreamHarness
 from streamrt.testing.scripts import TestFile
 from streamrt.testing.specs import ExampleTest, PropertyTest, Step, Subject, parse_steps
-from streamrt.values import Keyword, is_truthy, pr_str
+from streamrt.values import Keyword, is_truthy
 
 __all__ = ["TestResult", "run_example", "run_property", "run_test_file"]
 

@@ -32,11 +32,12 @@ from streamrt.lang.reader import read
 from streamrt.lang.rt import demangle
 from streamrt.lang.script import CallContext, Capability, Script, StreamRequest, load_script
 from streamrt.lang.shapes import Shape
+from streamrt.printer import pr_str
 from streamrt.runtime.machine import KNOWN_ACTIONS
 from streamrt.sources import relative_to
 from streamrt.testing import specs
 from streamrt.testing.specs import ExampleTest, PropertyTest, SpecProblem, Subject
-from streamrt.values import Keyword, pr_str
+from streamrt.values import Keyword
 
 __all__ = ["ExampleTest", "PropertyTest", "TestFile", "load_test_file", "tested_script_for"]
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from streamrt.errors import StreamrtError
+from streamrt.printer import pr_str
 from streamrt.runtime.machine import KNOWN_ACTIONS, Status
 from streamrt.runtime.provider import takes_meta
-from streamrt.values import Keyword, pr_str, type_name
+from streamrt.values import Keyword, type_name
 
 __all__ = [
     "EXAMPLE_KEYS",

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from streamrt.jsoncodec import from_json, from_json_text
 from streamrt.store.codec import decode_value, encode_value
-from streamrt.values import Keyword, from_json, from_json_text, keyword
+from streamrt.values import Keyword, keyword
 from tests.hostile.children import run_python
 
 pytestmark = pytest.mark.timeout(180)
@@ -25,7 +26,7 @@ CHILD = """
 BATCH = 50_000
 import gc, json, tracemalloc
 from streamrt.store.codec import decode_value, encode_value
-from streamrt.values import from_json_text
+from streamrt.jsoncodec import from_json_text
 
 def feed(first, n):
     objects = from_json_text(json.dumps([{f"key-{i}": i, "city": "Oslo"} for i in range(first, first + n)]))

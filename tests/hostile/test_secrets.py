@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from streamrt.errors import SourceError, UsageError
+from streamrt.jsoncodec import to_json
 from streamrt.runtime.provider import Provider
 from streamrt.secrets import (
     redact,
@@ -34,7 +35,7 @@ from streamrt.secrets import (
     stored_options,
 )
 from streamrt.sources import open_source
-from streamrt.values import Keyword, to_json
+from streamrt.values import Keyword
 from tests.hostile.peers import OK_SSE, HostilePeer, Request
 
 pytestmark = pytest.mark.timeout(120)

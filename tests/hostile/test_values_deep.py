@@ -69,7 +69,9 @@ def test_walks_of_a_deep_value_raise_value_limit_errors(tmp_path: Path) -> None:
 from streamrt.errors import UnstorableValueError, ValueLimitError
 from streamrt.lang.core.equality import hash_key
 from streamrt.store.codec import encode_value
-from streamrt.values import LList, LSet, checked_key, measure, pr_short, pr_str, to_json, to_json_text
+from streamrt.jsoncodec import to_json, to_json_text
+from streamrt.printer import pr_short, pr_str
+from streamrt.values import LList, LSet, checked_key, measure
 deep = ()
 for _ in range(200_000):
     deep = (deep,)

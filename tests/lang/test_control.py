@@ -12,7 +12,7 @@ from streamrt.errors import LimitExceededError
 from streamrt.lang.meter import Limits
 from streamrt.lang.metered import metered
 from streamrt.lang.script import lower_script
-from streamrt.values import pr_str
+from streamrt.printer import pr_str
 from tests.lang.conftest import K, compile_error, load, run, runtime_error
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streamrt.values import pr_str
+from streamrt.printer import pr_str
 from tests.lang.conftest import load, runtime_error
 from tests.lang.core_support import K, L, call, expect_error
 

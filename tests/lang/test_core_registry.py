@@ -8,7 +8,7 @@ import pytest
 
 from streamrt.errors import ScriptRuntimeError
 from streamrt.lang.core import CORE, CoreFn, core, fail
-from streamrt.values import pr_str
+from streamrt.printer import pr_str
 
 # The core functions docs/language.md promises ("Core functions"), then the extras users expect, as one text to read at a glance.
 REQUIRED_TEXT = """

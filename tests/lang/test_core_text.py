@@ -10,7 +10,7 @@ import pytest
 from streamrt.errors import LimitExceededError
 from streamrt.lang.meter import Limits
 from streamrt.lang.metered import metered
-from streamrt.values import pr_str
+from streamrt.printer import pr_str
 from tests.lang.conftest import compile_error, load, run
 from tests.lang.core_support import K, call, expect_error
 

@@ -14,7 +14,7 @@ from streamrt.cli import main
 from streamrt.cli.repl import PROMPT
 from streamrt.lang.meter import Limits
 from streamrt.lang.repl import ReplSession, show
-from streamrt.values import pr_str
+from streamrt.printer import pr_str
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "language.md"
 _BLOCK = re.compile(r"```(clojure|text)\n(.*?)```", re.S)

@@ -6,7 +6,7 @@ import pytest
 
 from streamrt.lang.forms import form_str
 from streamrt.lang.reader import read
-from streamrt.values import pr_str
+from streamrt.printer import pr_str
 from tests.lang.conftest import compile_error, run, syntax_error
 
 

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from streamrt.errors import ScriptRuntimeError
 from streamrt.lang.core import CORE
-from streamrt.values import Keyword, pr_str, type_name
+from streamrt.printer import pr_str
+from streamrt.values import Keyword, type_name
 from tests.lang.conftest import K, last_fn, runtime_error
 
 BINARY = ["+", "-", "*", "<", "<=", ">", ">=", "=", "not="]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streamrt.lang.script import lower_script
-from streamrt.values import pr_str
+from streamrt.printer import pr_str
 from tests.lang.conftest import compile_error, run
 
 

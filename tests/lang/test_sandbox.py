@@ -101,7 +101,7 @@ def test_host_names_bound_by_the_script_are_just_its_own_names(sym: str) -> None
     ],
 )
 def test_strings_stay_data(text: str) -> None:
-    from streamrt.values import pr_str
+    from streamrt.printer import pr_str
 
     literal = pr_str(text)
     assert run(f"(defn f [] {literal})") == text

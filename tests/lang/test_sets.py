@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streamrt.jsoncodec import to_json_text
 from streamrt.lang.core import equals
+from streamrt.printer import pr_str
 from streamrt.store.codec import decode_value, encode_value
-from streamrt.values import LSet, pr_str, to_json_text, type_name
+from streamrt.values import LSet, type_name
 from tests.lang.conftest import compile_error, load, run, runtime_error, syntax_error
 from tests.lang.core_support import K, call, expect_error
 

@@ -407,8 +407,8 @@ def test_list_and_inspect_field_by_field(script: Path, tmp_path: Path) -> None:
 async def test_inspect_from_a_store_uses_the_field_names_of_a_live_stream() -> None:
     """The same stream, inspected live and from its snapshot: the same fields, in the report, its stats and its
     queue; the store adds only what it keeps (version, times, the processor's hash)."""
+    from streamrt.jsoncodec import to_json
     from streamrt.store.cli import describe_snapshot
-    from streamrt.values import to_json
 
     async with MemoryStore() as store:
         async with Provider() as p:

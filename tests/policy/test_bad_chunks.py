@@ -14,11 +14,12 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from streamrt.cli import main
+from streamrt.jsoncodec import from_json_text
 from streamrt.runtime.provider import Provider
 from streamrt.sources import open_source
 from streamrt.sources.base import RAW_LIMIT
 from streamrt.store import open_store
-from streamrt.values import Keyword, from_json_text
+from streamrt.values import Keyword
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from streamrt.errors import SchemaViolation, StreamClosedError, UsageError
+from streamrt.jsoncodec import from_json_text
 from streamrt.lang.script import load_script
 from streamrt.policy.guard import MEMORY_DEAD_LETTERS, OnError
 from streamrt.runtime import Provider
 from streamrt.runtime.machine import Status
-from streamrt.values import Keyword, from_json_text
+from streamrt.values import Keyword
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamrt.errors import SchemaViolation, UsageError
+from streamrt.jsoncodec import from_json_text
 from streamrt.policy.schema import LEAF_TYPES, Schema, compile_schema, describe_found, read_schema
-from streamrt.values import Keyword, LList, from_json_text, pr_str
+from streamrt.printer import pr_str
+from streamrt.values import Keyword, LList
 
 K = Keyword
 

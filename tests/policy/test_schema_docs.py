@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from streamrt.cli import main
+from streamrt.jsoncodec import from_json_text
 from streamrt.policy.schema import compile_schema, read_schema
-from streamrt.values import from_json_text
 from tests.policy.test_on_error_cli import dead_letters
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "policy.md"

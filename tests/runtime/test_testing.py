@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streamrt.jsoncodec import to_json
 from streamrt.lang.script import load_script
 from streamrt.runtime.contract import result
 from streamrt.runtime.machine import KNOWN_ACTIONS
 from streamrt.testing import chunks, directive_sequences, directives, provider_machine
-from streamrt.values import Keyword, to_json
+from streamrt.values import Keyword
 
 from .helpers import collect, counter
 

@@ -142,7 +142,7 @@ def test_stdin_in_a_subprocess() -> None:
         """
         import asyncio, json
         from streamrt.sources import Chunk, open_source
-        from streamrt.values import to_json
+        from streamrt.jsoncodec import to_json
 
         async def main():
             async with open_source("-") as source:

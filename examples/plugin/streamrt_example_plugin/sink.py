@@ -9,8 +9,9 @@ from typing import IO, Any
 
 from streamrt import Output
 from streamrt.errors import UsageError
+from streamrt.jsoncodec import to_json_text
 from streamrt.sinks import OutputSink, SinkRequest
-from streamrt.values import Keyword, to_json_text
+from streamrt.values import Keyword
 
 
 def _text(value: Any) -> str:

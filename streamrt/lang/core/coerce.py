@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, NoReturn, cast
 
 from streamrt.lang.core.registry import fail
-from streamrt.values import LList, pr_short, type_name
+from streamrt.printer import pr_short
+from streamrt.values import LList, type_name
 
 __all__ = [
     "MISSING",

@@ -19,7 +19,7 @@ import re2
 from streamrt.lang.core.coerce import describe, expected, str_arg
 from streamrt.lang.core.registry import core, fail
 from streamrt.lang.meter import WATCH, built
-from streamrt.values import pr_str
+from streamrt.printer import pr_str
 
 __all__ = [
     "Regex",

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamrt.jsoncodec import from_json_text, to_json_text
 from streamrt.lang.core.coerce import MISSING, expected, items_of, str_arg
 from streamrt.lang.core.regex import Regex, split_regex
 from streamrt.lang.core.registry import core, fail
 from streamrt.lang.meter import WATCH, built
-from streamrt.values import Keyword, Symbol, from_json_text, pr_str, to_json_text
+from streamrt.printer import pr_str
+from streamrt.values import Keyword, Symbol
 
 __all__ = [
     "ends_with",

@@ -35,7 +35,8 @@ from typing import Any, Final
 from streamrt.lang.core.coerce import describe
 from streamrt.lang.core.registry import core, fail
 from streamrt.meta import KIND, RECEIVED_AT, TIMER
-from streamrt.values import Keyword, pr_str
+from streamrt.printer import pr_str
+from streamrt.values import Keyword
 
 __all__ = ["window", "window_bounds", "window_flush", "window_step"]
 
