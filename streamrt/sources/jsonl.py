@@ -35,9 +35,14 @@ from streamrt.sources.decode import LoneSurrogateError, json_value
 from streamrt.sources.paths import jsonl_path
 from streamrt.values import Keyword
 
-__all__ = ["BLOCK_SIZE", "JsonlSource", "StdinSource"]
+__all__ = ["BATCH_LINES", "BLOCK_SIZE", "JsonlSource", "StdinSource"]
 
 BLOCK_SIZE: Final = 256 * 1024
+BATCH_LINES: Final = 64
+"""Lines decoded and handed over together. A block holds thousands of lines; decoding them all at once kept their
+values, metadata and items alive (through several of the garbage collector's young collections, into its oldest
+generation, whose full collections they then paid for) while the queue took 32 at a time. 64 lines at a time die
+young: ``gc`` hardly runs, and a no-op processor over 200,000 weather lines took 0.62 s of CPU instead of 0.90."""
 
 
 def _start_line(uri: str, continuation: Continuation | None) -> tuple[int, int]:
@@ -112,7 +117,8 @@ class _LineSource(Source):
         return ChunkFault(f"{self.label}:{line}: {what}: {message}", meta, cont, text)
 
     async def item_batches(self) -> AsyncGenerator[list[Item], None]:
-        """The items of each block read: its complete lines (a line cut by the block's end waits for the next)."""
+        """The items of each block read, :data:`BATCH_LINES` lines at a time: its complete lines (a line cut by the
+        block's end waits for the next)."""
         self.health.set("connected")
         pending = b""
         while True:
@@ -121,8 +127,8 @@ class _LineSource(Source):
                 break
             lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
             pending = lines.pop()
-            if lines:
-                items = self._items(lines)
+            for start in range(0, len(lines), BATCH_LINES):
+                items = self._items(lines[start : start + BATCH_LINES])
                 if items:
                     yield items
         if pending:

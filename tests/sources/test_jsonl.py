@@ -16,7 +16,7 @@ import pytest
 
 from streamrt.errors import SourceError
 from streamrt.sources import Chunk, ChunkFault, Item, Source, open_source
-from streamrt.sources.jsonl import BLOCK_SIZE, JsonlSource, StdinSource
+from streamrt.sources.jsonl import BATCH_LINES, BLOCK_SIZE, JsonlSource, StdinSource
 from streamrt.sources.mock import MockSource
 from streamrt.values import Keyword
 from tests.sources.helpers import generator
@@ -108,6 +108,20 @@ async def test_lines_longer_than_a_block_and_crlf(tmp_path: Path) -> None:
     items = await drain(JsonlSource(str(path)))
     assert values(items) == [{Keyword("big"): big}, {SEQ: 2}]
     assert items[1].continuation == {"line": 2, "offset": path.stat().st_size}
+
+
+async def test_a_block_is_handed_over_a_few_lines_at_a_time_in_order(tmp_path: Path) -> None:
+    # a block's thousands of lines decoded at once outlive the garbage collector's young generations (see BATCH_LINES)
+    count = BATCH_LINES * 3 + 5
+    path = write_lines(tmp_path / "many.jsonl", [json.dumps({"seq": i}) for i in range(1, count + 1)])
+    source = JsonlSource(str(path))
+    async with source:
+        batches = [batch async for batch in source.item_batches()]
+    assert [len(b) for b in batches] == [BATCH_LINES, BATCH_LINES, BATCH_LINES, 5]
+    items = [item for batch in batches for item in batch]
+    assert [v[SEQ] for v in values(items)] == list(range(1, count + 1))
+    assert [i.continuation["line"] for i in items if i.continuation] == list(range(1, count + 1))
+    assert items[-1].continuation == {"line": count, "offset": path.stat().st_size}
 
 
 async def test_a_directory_is_an_error(tmp_path: Path) -> None:
