@@ -15,6 +15,7 @@ is the host's choice, not the script's, so no effect check applies to it.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import os
 import threading
@@ -83,7 +84,25 @@ def output_line(output: Output) -> str:
 
 def output_bytes(output: Output) -> bytes:
     """:func:`output_line` encoded as UTF-8, with the newline (a value that cannot be UTF-8 raises here)."""
-    return to_json_bytes({"stream": output.stream_id, "seq": output.seq, "output": output.value}) + b"\n"
+    return _LinePrefixes().line(output)
+
+
+class _LinePrefixes:
+    """Encodes output lines: ``{"stream":ID,"seq":`` is the same bytes for every output of a stream, so it is
+    encoded once per stream; only the value is encoded per output (not an envelope map around it, which the
+    codec would check and walk again)."""
+
+    __slots__ = ("_prefixes",)
+
+    def __init__(self) -> None:
+        self._prefixes: dict[str, bytes] = {}
+
+    def line(self, output: Output) -> bytes:
+        prefix = self._prefixes.get(output.stream_id)
+        if prefix is None:
+            prefix = b'{"stream":%b,"seq":' % to_json_bytes(output.stream_id)
+            self._prefixes[output.stream_id] = prefix
+        return b'%b%d,"output":%b}\n' % (prefix, output.seq, to_json_bytes(output.value))
 
 
 FLUSH_BYTES: Final = 256 * 1024
@@ -94,6 +113,20 @@ FLUSH_AFTER: Final = 0.05
 (a watcher thread writes it)."""
 
 
+def _binary_of(out: TextIO | IO[str]) -> IO[bytes] | None:
+    """The binary stream under a UTF-8 text stream, which the sink writes its (UTF-8) lines to without decoding
+    them; None for a text stream without one (``io.StringIO``) or of another encoding."""
+    raw = getattr(out, "buffer", None)
+    encoding = getattr(out, "encoding", None)
+    if raw is None or not isinstance(encoding, str):
+        return None
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return None
+    return raw if utf8 and getattr(out, "errors", "strict") == "strict" else None
+
+
 class JsonLinesSink:
     """Outputs as JSON lines on a text stream, written in batches and flushed so a consumer sees them promptly.
 
@@ -102,7 +135,10 @@ class JsonLinesSink:
     of status (:class:`SinkFlushes` tells it: so a snapshot never counts an output not yet written), when
     :data:`FLUSH_BYTES` are kept, when the event loop next runs (an output emitted outside a batch: ``:on-end``, a
     timer), and by a watcher thread once a line has been kept :data:`FLUSH_AFTER` seconds (a chunk that runs long
-    after an output). On a terminal every output is written at once, as a person watches it.
+    after an output). On a terminal every output is written at once, as a person watches it. The lines are UTF-8
+    bytes from the encoder on; on a UTF-8 text stream with a binary buffer under it (standard output, a file)
+    they are written to that buffer as they are (the text layer is flushed first, so nothing written through it
+    comes out of order).
 
     A reader that goes away (``streamrt run ... | head -2``) is not the stream's failure: with ``on_closed`` the
     sink calls it once (on the event loop's thread), drops what comes after, and the run ends as on a signal, its
@@ -114,13 +150,14 @@ class JsonLinesSink:
         self, out: TextIO | IO[str], *, owned: bool = False, on_closed: Callable[[], None] | None = None
     ) -> None:
         self.out = out
+        self._binary = _binary_of(out)
         self._owned = owned
         self._on_closed = on_closed
         self.reader_gone = False
         isatty = getattr(out, "isatty", None)
         self._batched = not (isatty is not None and isatty())
-        self._kept: list[bytes] = []
-        self._size = 0
+        self._line = _LinePrefixes().line
+        self._kept = bytearray()
         self._kept_at = 0.0
         self._scheduled = False
         self._failure: OSError | None = None
@@ -135,15 +172,15 @@ class JsonLinesSink:
         if self._failure is not None:
             failure, self._failure = self._failure, None
             raise failure
-        line = output_bytes(output)
+        line = self._line(output)
         with self._lock:
             kept = self._kept
-            kept.append(line)
-            self._size += len(line)
-            if not self._batched or self._size >= FLUSH_BYTES:
+            held = len(kept)
+            kept += line
+            if not self._batched or held + len(line) >= FLUSH_BYTES:
                 self._write()
                 return
-            if len(kept) > 1:
+            if held:
                 return
             self._kept_at = time.monotonic()
             if self._scheduled:
@@ -165,12 +202,16 @@ class JsonLinesSink:
         pipe, which is handled here."""
         if not self._kept:
             return
-        data = b"".join(self._kept).decode("utf-8")
-        self._kept.clear()
-        self._size = 0
+        data, self._kept = self._kept, bytearray()
         try:
-            self.out.write(data)
-            self.out.flush()
+            binary = self._binary
+            if binary is not None:
+                self.out.flush()
+                binary.write(data)
+                binary.flush()
+            else:
+                self.out.write(data.decode("utf-8"))
+                self.out.flush()
         except BrokenPipeError:
             if self._on_closed is None:
                 raise
@@ -188,7 +229,6 @@ class JsonLinesSink:
             self._scheduled = False
             if self.reader_gone or self._failure is not None:
                 self._kept.clear()
-                self._size = 0
                 return
             try:
                 self._write()

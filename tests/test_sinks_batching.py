@@ -73,32 +73,40 @@ async def test_outputs_are_written_a_batch_at_a_time_in_order() -> None:
     assert 1 <= out.writes <= 5000 // 64, out.writes  # a write per batch at most, not one per output
 
 
-async def test_an_output_is_written_before_the_snapshot_that_counts_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("many", [False, True], ids=["a-chunk-at-a-time", "batches"])
+async def test_an_output_is_written_before_the_snapshot_that_counts_it(tmp_path: Path, many: bool) -> None:
+    """Looked at when the snapshot is captured (not when it is committed, a turn of the event loop later, by when
+    the sink's own next-turn flush would have written the lines anyway): what the snapshot counts is written."""
     out = Counting()
     sink = JsonLinesSink(out)
-    seen: list[tuple[int, int]] = []  # (outputs counted by a committed snapshot, lines written by then)
+    seen: list[tuple[int, int]] = []  # (outputs counted by a captured snapshot, lines written by then)
 
-    class Watch(SinkFlushes):
-        def snapshots(self, snapshots: Any, seconds: float) -> None:
-            for snap in snapshots:
-                seen.append((snap.output_seq, len(out.getvalue().splitlines())))
+    class Watching(Persister):
+        def snapshot_of(self, record: Any) -> Any:
+            snap = super().snapshot_of(record)
+            seen.append((snap.output_seq, len(out.getvalue().splitlines())))
+            return snap
 
     store = open_store(str(tmp_path / "s.db"))
     await store.open()
     try:
-        async with Provider(persistence=Persister(store, parse_policy("10"))) as p:
+        async with Provider(persistence=Watching(store, parse_policy("10"))) as p:
             p.add_sink(sink)
-            p.add_observer(Watch(sink.flush))
+            p.add_observer(SinkFlushes(sink.flush))
             sid = p.start(echo, initial_state=0, stream_id="s")
-            for i in range(200):
-                await p.push(sid, i)
+            if many:
+                assert await p.push_many(sid, range(200)) == 200
+            else:
+                for i in range(200):
+                    await p.push(sid, i)
             p.end_input(sid)
             await p.wait(sid)
     finally:
         await store.aclose()
     sink.close()
-    assert seen, "no snapshot was committed"
+    assert len(seen) >= 200 // 10, seen  # a snapshot every 10 chunks
     assert all(counted <= written for counted, written in seen), seen
+    assert any(counted > 0 for counted, _ in seen), seen
 
 
 async def test_an_output_outside_a_batch_is_written_when_the_loop_runs_next() -> None:
@@ -143,6 +151,27 @@ async def test_a_write_that_fails_later_fails_the_next_output_and_the_close() ->
     sink.flush()
     with pytest.raises(SinkError, match="cannot write the outputs: No space left on device"):
         sink.close()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "written"),
+    [
+        pytest.param("utf-8", "é".encode(), id="utf-8-to-the-binary-buffer"),
+        pytest.param("latin-1", "é".encode("latin-1"), id="latin-1-through-the-text-layer"),
+    ],
+)
+def test_lines_come_after_text_written_before_them_in_the_stream_encoding(
+    encoding: str, written: bytes
+) -> None:
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding=encoding)
+    out.write("before\n")  # held in the text layer, not yet in raw
+    sink = JsonLinesSink(out)
+    sink(Output("s", 1, "é"))  # outside an event loop: written at once
+    out.write("after\n")
+    sink.close()
+    out.flush()
+    assert raw.getvalue() == b'before\n{"stream":"s","seq":1,"output":"' + written + b'"}\nafter\n'
 
 
 def test_a_value_that_cannot_be_written_fails_at_its_output() -> None:
