@@ -296,6 +296,8 @@ class SqlEventLog(EventLog):
         self._db = SqlTables(url)
         self.url = self._db.display_url
         self._pending: list[LoggedEvent] = []
+        self._writing = False
+        """The writer holds a batch it took from ``_pending`` and has not committed yet (or is pruning)."""
         self._forgotten: list[str] = []
         self._interval = flush_interval
         self._kick = asyncio.Event()
@@ -347,9 +349,12 @@ class SqlEventLog(EventLog):
     async def flush(self) -> None:
         if self._failure is not None:
             raise self._failure
-        while self._pending and self._writer is not None and not self._writer.done():
+        # a batch the writer already took is not in _pending: wait for its commit too, or a close that follows
+        # would cancel the writer in the middle of that transaction and lose the batch
+        while (self._pending or self._writing) and self._writer is not None and not self._writer.done():
             self._flushed.clear()
-            self._kick.set()
+            if self._pending:
+                self._kick.set()
             await self._flushed.wait()
             if self._failure is not None:
                 raise self._failure
@@ -360,6 +365,7 @@ class SqlEventLog(EventLog):
             self._kick.clear()
             await asyncio.sleep(self._interval)  # gather a batch
             batch, self._pending = self._pending, []
+            self._writing = True
             try:
                 if batch:
                     await self._db.write(batch)
@@ -370,6 +376,7 @@ class SqlEventLog(EventLog):
                 self._failure = exc
                 self._pending[:0] = batch
             finally:
+                self._writing = False
                 self._flushed.set()
             if self._pending:
                 self._kick.set()
