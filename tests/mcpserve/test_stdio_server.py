@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -205,6 +208,77 @@ async def test_a_store_keeps_the_streams_for_the_next_server(tmp_path: Path) -> 
         watched = await client.call("stream.watch", stream_id="kept")
         assert [o["value"]["total"] for o in watched["outputs"]] == [2, 5, 10]
         assert watched["status"] == "completed"
+
+
+def _rpc(proc: subprocess.Popen[str], message: dict[str, Any]) -> dict[str, Any] | None:
+    """Send one JSON-RPC message by hand; a request's answer (the server's own lines before it are skipped)."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps({"jsonrpc": "2.0", **message}) + "\n")
+    proc.stdin.flush()
+    if "id" not in message:
+        return None
+    while True:
+        line = proc.stdout.readline()
+        assert line, "the server closed stdout"
+        answer: dict[str, Any] = json.loads(line)
+        if answer.get("id") == message["id"]:
+            return answer
+
+
+async def test_a_sigterm_while_serving_still_closes_the_store(tmp_path: Path) -> None:
+    """The SDK's stdio client sends SIGTERM when a server does not exit soon after stdin closes: serving stops, and
+    the close that writes the last events runs to its end, so the next server on the store has every output."""
+    store = str(tmp_path / "mcp.db")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamrt", "mcp", str(SCRIPT), "--store", store],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        hello = {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        }
+        assert "result" in (_rpc(proc, {"id": 1, "method": "initialize", "params": hello}) or {})
+        _rpc(proc, {"method": "notifications/initialized"})
+        calls = [
+            {"name": "stream.start", "arguments": {"processor": "running-total", "stream_id": "kept"}},
+            {"name": "stream.push", "arguments": {"stream_id": "kept", "chunks": [{"n": 2}, {"n": 3}]}},
+        ]
+        for n, call in enumerate(calls, 2):
+            answer = _rpc(proc, {"id": n, "method": "tools/call", "params": call}) or {}
+            assert not answer["result"].get("isError"), answer
+        inspect = {"name": "stream.inspect", "arguments": {"stream_id": "kept"}}
+        # until both chunks are processed: their outputs are in the log, maybe not committed yet
+        for n in range(10, 1000):
+            answer = _rpc(proc, {"id": n, "method": "tools/call", "params": inspect}) or {}
+            if answer["result"]["structuredContent"]["stats"]["processed"] == 2:
+                break
+            time.sleep(0.02)
+        # the SDK's shutdown: stdin closes, then SIGTERM when the server is not gone after a grace period; here at
+        # once and again every 20 ms, so signals land while it serves and while it closes (which must run to its end)
+        assert proc.stdin is not None
+        proc.stdin.close()
+        for _ in range(3000):
+            proc.send_signal(signal.SIGTERM)
+            if proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        # 0, or killed by a signal that came after serve_stdio gave the signal back (with everything written)
+        assert proc.wait(timeout=1) in (0, -signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+    async with launched("--store", store) as client:
+        await client.call("stream.push", stream_id="kept", chunks=[{"n": 5, "last": True}])
+        watched = await client.call("stream.watch", stream_id="kept")
+        assert [o["value"]["total"] for o in watched["outputs"]] == [2, 5, 10]
 
 
 @pytest.mark.parametrize(
