@@ -19,7 +19,8 @@ implementations are plain Python functions over the value model of :mod:`streamr
 | ``combinators`` | ``constantly complement fnil juxt some-fn every-pred max-key min-key ...`` |
 | ``sets`` | ``set hash-set set? disj`` and ``clojure.set/union ...`` |
 | ``text`` | ``clojure.string/blank? ...`` (also ``str/...``), ``format``, ``namespace`` |
-| ``windows`` | ``window window-step window-flush window-bounds``: tumbling, sliding and session windows |
+| ``windowspec`` | ``window``: a window spec checked, its aggregations, the plan it compiles to |
+| ``windows`` | ``window-step window-flush window-bounds``: tumbling, sliding and session windows run |
 
 Rules every function keeps: arguments are never mutated; only nil and false are falsy; booleans are not numbers;
 nil acts as an empty collection where Clojure's does; a user's mistake raises :class:`ScriptRuntimeError` (via
@@ -42,6 +43,7 @@ from streamrt.lang.core import (  # noqa: F401  (imported for their registration
     strings,
     text,
     windows,
+    windowspec,
 )
 from streamrt.lang.core.equality import equals
 from streamrt.lang.core.registry import CORE, CoreFn, core, core_name, display_name, fail, script_names

@@ -28,17 +28,25 @@ n fired]} :next earliest-close :dropped n :armed timer-time :seen last-event-ms}
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final
 
 from streamrt.lang.core.coerce import describe
 from streamrt.lang.core.registry import core, fail
+from streamrt.lang.core.windowspec import (
+    LATE_SIDE,
+    LATE_UPDATE,
+    SESSION,
+    TUMBLING,
+    WindowPlan,
+    check_time,
+    is_window,
+    window,
+)
 from streamrt.meta import KIND, RECEIVED_AT, TIMER
-from streamrt.printer import pr_str
 from streamrt.values import Keyword
 
-__all__ = ["window", "window_bounds", "window_flush", "window_step"]
+__all__ = ["window_bounds", "window_flush", "window_step"]
 
 _K = Keyword
 STATE, OUTPUTS, TIMERS = _K("state"), _K("outputs"), _K("timers")
@@ -48,19 +56,6 @@ runtime; a test keeps the two equal)."""
 CLOSE_TIMER: Final = _K("window/close")
 IDLE_TIMER: Final = _K("window/idle")
 _AT = _K("at")
-
-# spec keys
-_SIZE, _SLIDE, _GAP, _TIME_FN, _KEY, _VALUE = (
-    _K("size"),
-    _K("slide"),
-    _K("gap"),
-    _K("time"),
-    _K("key"),
-    _K("value"),
-)
-_AGG, _LATENESS, _LATE, _IDLE, _TYPE = _K("agg"), _K("lateness"), _K("late"), _K("idle"), _K("type")
-_INIT, _ADD, _MERGE, _DONE = _K("init"), _K("add"), _K("merge"), _K("done")
-SPEC_KEYS: Final = ("size", "slide", "gap", "time", "key", "value", "agg", "lateness", "late", "idle", "type")
 # state keys
 _WM, _OPEN, _NEXT, _DROPPED, _ARMED, _SEEN = (
     _K("wm"),
@@ -71,125 +66,11 @@ _WM, _OPEN, _NEXT, _DROPPED, _ARMED, _SEEN = (
     _K("seen"),
 )
 # output keys
+_KEY, _VALUE = _K("key"), _K("value")
 _START, _END, _COUNT, _UPDATE, _LATE_OUT = _K("start"), _K("end"), _K("count"), _K("update"), _K("late")
 
-_DROP, _SIDE, _UPDATE_POLICY = _K("drop"), _K("side"), _K("update")
-_TUMBLING, _SLIDING, _SESSION = _K("tumbling"), _K("sliding"), _K("session")
 
-
-# --- aggregations ---------------------------------------------------------------------------------------------
-
-
-def _minmax(pick: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    return lambda acc, x: x if acc is None else pick(acc, x)
-
-
-_BUILT_IN: Final[
-    dict[Keyword, tuple[Any, Callable[..., Any], Callable[..., Any], Callable[..., Any] | None]]
-] = {
-    # name: (init, add, merge, done(acc, n)); every window also counts its events (n)
-    _K("count"): (None, lambda acc, x: None, lambda a, b: None, lambda acc, n: n),
-    _K("sum"): (0, operator.add, operator.add, None),
-    _K("mean"): (0, operator.add, operator.add, lambda acc, n: acc / n),
-    _K("min"): (None, _minmax(min), _minmax(min), None),
-    _K("max"): (None, _minmax(max), _minmax(max), None),
-    _K("first"): (
-        None,
-        lambda acc, x: x if acc is None else acc,
-        lambda a, b: a if a is not None else b,
-        None,
-    ),
-    _K("last"): (None, lambda acc, x: x, lambda a, b: b if b is not None else a, None),
-    _K("collect"): ((), lambda acc, x: (*acc, x), lambda a, b: (*a, *b), None),
-}
-
-
-# --- the compiled spec ------------------------------------------------------------------------------------------
-
-
-class _Plan:
-    """A checked spec, ready to run (cached per spec map: a ``def``'d spec is checked once)."""
-
-    __slots__ = (
-        "add",
-        "done",
-        "fast",
-        "fields",
-        "gap",
-        "idle",
-        "init",
-        "key",
-        "kind",
-        "late",
-        "lateness",
-        "merge",
-        "size",
-        "slide",
-        "spec",
-        "time",
-        "value",
-    )
-
-    def __init__(self, spec: dict[Keyword, Any]) -> None:
-        self.spec = spec
-        self.kind: Keyword = spec[_TYPE]
-        self.size: Any = spec.get(_SIZE)
-        self.slide: Any = spec.get(_SLIDE)
-        self.gap: Any = spec.get(_GAP)
-        self.time: Callable[[Any], Any] | None = _getter(spec.get(_TIME_FN))
-        self.key: Callable[[Any], Any] | None = _getter(spec.get(_KEY))
-        self.value: Callable[[Any], Any] | None = _getter(spec.get(_VALUE))
-        self.lateness: Any = spec[_LATENESS]
-        self.late: Keyword = spec[_LATE]
-        self.idle: Any = spec.get(_IDLE)
-        agg = spec[_AGG]
-        if type(agg) is Keyword:
-            self.init, self.add, self.merge, self.done = _BUILT_IN[agg]
-        else:
-            self.init = agg.get(_INIT)
-            self.add = agg[_ADD]
-            self.merge = agg.get(_MERGE)
-            done = agg.get(_DONE)
-            self.done = None if done is None else (lambda acc, n: done(acc))
-        fields = (spec.get(_TIME_FN), spec.get(_KEY), spec.get(_VALUE))
-        self.fields: tuple[Any, Any, Any] | None = (
-            fields
-            if type(fields[0]) is Keyword and all(f is None or type(f) is Keyword for f in fields)
-            else None
-        )
-        """The time, key and value keywords, when all three are keywords (or absent): read straight from the map."""
-        self.fast = (
-            _fast_for(self)
-            if self.kind is _TUMBLING and self.fields is not None and self.idle is None
-            else None
-        )
-        """One event of tumbling event-time windows: the common case, without the general machinery."""
-
-    def starts(self, t: Any) -> tuple[Any, ...]:
-        """The starts of the fixed windows holding ``t``, earliest first."""
-        if self.kind is _TUMBLING:
-            return (t - t % self.size,)
-        slide, size = self.slide, self.size
-        start = t - t % slide
-        out = []
-        while start > t - size:
-            out.append(start)
-            start -= slide
-        out.reverse()
-        return tuple(out)
-
-
-def _getter(fn: Any) -> Callable[[Any], Any] | None:
-    """A keyword reads its own key straight from a map (no call through the keyword); a function is called."""
-    if fn is None:
-        return None
-    if type(fn) is Keyword:
-        kw = fn
-        return lambda event: event.get(kw) if type(event) is dict else None
-    return fn  # type: ignore[no-any-return]
-
-
-_PLANS: dict[int, _Plan] = {}
+_PLANS: dict[int, WindowPlan] = {}
 _MAX_PLANS: Final = 512
 
 
@@ -197,16 +78,18 @@ _LAST: list[Any] = [object(), None]
 """The last spec and its plan: a processor steps one spec, so most lookups are one identity check."""
 
 
-def _plan(fname: str, w: Any) -> _Plan:
+def _plan(fname: str, w: Any) -> WindowPlan:
     if w is _LAST[0]:
         return _LAST[1]  # type: ignore[no-any-return]
     plan = _PLANS.get(id(w))
     if plan is not None and plan.spec is w:
         _LAST[:] = (w, plan)
         return plan
-    if type(w) is not dict or w.get(_TYPE) not in (_TUMBLING, _SLIDING, _SESSION):
+    if not is_window(w):
         fail(f"{fname}: expected a window made by (window {{...}}), got {describe(w)}")
-    plan = _Plan(window(w))
+    plan = WindowPlan(window(w))
+    if plan.fast_fits:
+        plan.fast = _fast_for(plan)
     if len(_PLANS) >= _MAX_PLANS:
         _PLANS.clear()
     _PLANS[id(w)] = plan
@@ -215,97 +98,15 @@ def _plan(fname: str, w: Any) -> _Plan:
     return plan
 
 
-def _ms(fname: str, spec: Mapping[Any, Any], key: Keyword, *, zero: bool = False) -> Any:
-    value = spec.get(key)
-    if value is None:
-        return None
-    if type(value) not in (int, float) or not (value >= 0 if zero else value > 0) or value != value:
-        fail(
-            f"{fname}: {pr_str(key)} must be a number of ms {'>= 0' if zero else '> 0'}, got {describe(value)}"
-        )
-    return value
-
-
-@core("window")
-def window(spec: Any) -> dict[Keyword, Any]:
-    """A window spec, checked, with its defaults: ``{:size 60000 :time :ts :key :id :agg :mean}`` and more."""
-    fname = "window"
-    if type(spec) is not dict:
-        fail(f"{fname}: expected a map such as {{:size 60000 :time :ts :agg :mean}}, got {describe(spec)}")
-    for k in spec:
-        if type(k) is not Keyword or k.qualified not in SPEC_KEYS:
-            known = " ".join(":" + name for name in SPEC_KEYS)
-            fail(f"{fname}: unknown key {pr_str(k)}; known: {known}")
-    size, slide, gap = _ms(fname, spec, _SIZE), _ms(fname, spec, _SLIDE), _ms(fname, spec, _GAP)
-    if (size is None) == (gap is None):
-        fail(
-            f"{fname}: give :size (tumbling, or sliding with :slide) or :gap (session windows), not both or neither"
-        )
-    if slide is not None and size is None:
-        fail(f"{fname}: :slide goes with :size")
-    kind = _SESSION if gap is not None else _SLIDING if slide is not None and slide != size else _TUMBLING
-    if spec.get(_TYPE) not in (None, kind):
-        fail(
-            f"{fname}: :type {pr_str(spec.get(_TYPE))} does not match the spec, which makes {pr_str(kind)} windows"
-        )
-    for key in (_TIME_FN, _KEY, _VALUE):
-        fn = spec.get(key)
-        if fn is not None and not callable(fn):
-            fail(f"{fname}: {pr_str(key)} must be a function or a keyword, got {describe(fn)}")
-    agg = spec.get(_AGG, _K("count"))
-    if type(agg) is Keyword:
-        if agg not in _BUILT_IN:
-            known = " ".join(pr_str(a) for a in _BUILT_IN)
-            fail(
-                f"{fname}: unknown :agg {pr_str(agg)}; known: {known}, or {{:init v :add f :merge g :done h}}"
-            )
-    elif type(agg) is dict:
-        for k in agg:
-            if k not in (_INIT, _ADD, _MERGE, _DONE):
-                fail(f"{fname}: unknown key {pr_str(k)} in :agg; known: :init :add :merge :done")
-        for k in (_ADD, _MERGE, _DONE):
-            if agg.get(k) is not None and not callable(agg[k]):
-                fail(f"{fname}: :agg's {pr_str(k)} must be a function, got {describe(agg[k])}")
-        if agg.get(_ADD) is None:
-            fail(f"{fname}: :agg needs :add, a function of (acc value)")
-        if kind is _SESSION and agg.get(_MERGE) is None:
-            fail(f"{fname}: session windows merge: :agg needs :merge, a function of (acc1 acc2)")
-    else:
-        fail(
-            f"{fname}: :agg must be a keyword such as :mean or a map {{:init v :add f}}, got {describe(agg)}"
-        )
-    late = spec.get(_LATE, _DROP)
-    if late not in (_DROP, _SIDE, _UPDATE_POLICY):
-        fail(f"{fname}: :late must be :drop, :side or :update, got {describe(late)}")
-    idle = _ms(fname, spec, _IDLE)
-    if idle is not None and spec.get(_TIME_FN) is None:
-        fail(
-            f"{fname}: :idle is for event-time windows (with :time); processing-time windows close by the clock"
-        )
-    out = dict(spec)
-    out[_TYPE] = kind
-    out[_AGG] = agg
-    out[_LATENESS] = _ms(fname, spec, _LATENESS, zero=True) or 0
-    out[_LATE] = late
-    if kind is _SLIDING and slide is None:
-        out[_SLIDE] = size
-    return out
-
-
 @core("window-bounds")
 def window_bounds(w: Any, t: Any) -> tuple[tuple[Any, Any], ...]:
     """The ``[start end]`` of each fixed window of ``w`` that holds time ``t``, earliest first."""
     plan = _plan("window-bounds", w)
-    if plan.kind is _SESSION:
+    if plan.kind is SESSION:
         fail("window-bounds: session windows have no fixed bounds; they grow with their events")
-    _check_time("window-bounds", t)
+    check_time("window-bounds", t)
     size = plan.size
     return tuple((s, s + size) for s in plan.starts(t))
-
-
-def _check_time(fname: str, t: Any) -> None:
-    if type(t) not in (int, float) or t != t:
-        fail(f"{fname}: an event's time must be a number (ms), got {describe(t)}")
 
 
 # --- stepping ---------------------------------------------------------------------------------------------------
@@ -316,7 +117,7 @@ class _Run:
 
     __slots__ = ("armed", "dropped", "emitted", "next", "open", "plan", "seen", "wm")
 
-    def __init__(self, plan: _Plan, ws: Any) -> None:
+    def __init__(self, plan: WindowPlan, ws: Any) -> None:
         if ws is None:
             ws = {}
         elif type(ws) is not dict:
@@ -333,7 +134,7 @@ class _Run:
     def due(self, end: Any, fired: bool) -> Any:
         """When a window of this end next fires (or, once fired, is dropped)."""
         plan = self.plan
-        if plan.late is _UPDATE_POLICY and not fired:
+        if plan.late is LATE_UPDATE and not fired:
             return end
         return end + plan.lateness
 
@@ -341,7 +142,7 @@ class _Run:
         plan = self.plan
         key = plan.key(ev) if plan.key is not None else None
         value = plan.value(ev) if plan.value is not None else ev
-        placed = self.session(key, value, t) if plan.kind is _SESSION else self.fixed(key, value, t)
+        placed = self.session(key, value, t) if plan.kind is SESSION else self.fixed(key, value, t)
         if not placed:
             self.late(ev, key, t)
         self.advance(t)
@@ -350,7 +151,7 @@ class _Run:
         plan, open_, wm = self.plan, self.open, self.wm
         size, lateness, add = plan.size, plan.lateness, plan.add
         placed = False
-        for start in (t - t % size,) if plan.kind is _TUMBLING else plan.starts(t):
+        for start in (t - t % size,) if plan.kind is TUMBLING else plan.starts(t):
             end = start + size
             if wm is not None and end + lateness <= wm:
                 continue
@@ -398,7 +199,7 @@ class _Run:
         return True
 
     def late(self, ev: Any, key: Any, t: Any) -> None:
-        if self.plan.late is _SIDE:
+        if self.plan.late is LATE_SIDE:
             out = {_LATE_OUT: ev, TIME: t}
             if self.plan.key is not None:
                 out[_KEY] = key
@@ -418,7 +219,7 @@ class _Run:
         open_ = self.open
         firing = [(entry[0], slot[1], slot) for slot, entry in open_.items() if ready(entry[0], entry[3])]
         firing.sort(key=lambda f: (f[0], f[1]))
-        update = self.plan.late is _UPDATE_POLICY
+        update = self.plan.late is LATE_UPDATE
         for end, start, slot in firing:
             _, acc, n, fired = open_[slot]
             if not fired:
@@ -526,7 +327,7 @@ def window_step(w: Any, ws: Any, chunk: Any, meta: Any = None) -> dict[Keyword, 
     for ev in events:
         t = time_fn(ev)
         if type(t) is not int and (type(t) is not float or t != t):
-            _check_time("window-step", t)
+            check_time("window-step", t)
         run.event(ev, t)
     if plan.idle is not None:
         run.seen = _now_ms("window-step", meta)
@@ -536,14 +337,14 @@ def window_step(w: Any, ws: Any, chunk: Any, meta: Any = None) -> dict[Keyword, 
     return run.result(timers)
 
 
-def _fast_for(plan: _Plan) -> Callable[[dict[Keyword, Any], Any], dict[Keyword, Any] | None]:
+def _fast_for(plan: WindowPlan) -> Callable[[dict[Keyword, Any], Any], dict[Keyword, Any] | None]:
     """The step of one event into a tumbling event-time window that is not late, fires nothing and was not fired
     (the common case), for a spec whose time, key and value are keywords, with the plan's parts bound; it returns
     None for anything else, which the general step takes."""
     assert plan.fields is not None
     time_kw, key_kw, value_kw = plan.fields
     size, lateness, add, init = plan.size, plan.lateness, plan.add, plan.init
-    extra = 0 if plan.late is _UPDATE_POLICY else lateness
+    extra = 0 if plan.late is LATE_UPDATE else lateness
     wm_k, open_k, next_k, dropped_k, state_k = _WM, _OPEN, _NEXT, _DROPPED, STATE
 
     def fast(ws: dict[Keyword, Any], ev: dict[Keyword, Any]) -> dict[Keyword, Any] | None:
