@@ -22,10 +22,9 @@ somebody waits on, so an idle subscriber costs no round trips of its own.
 Retention: ``MAXLEN ~ keep_events`` per stream, and every key expires ``keep_seconds`` after the stream's last event
 (the cleanup of finished and abandoned streams).
 
-Listings: every stream is in its client's index, ``{prefix}client:{client}`` (a sorted set by creation time), so
-``GET /streams`` on any node reads the client's streams in one call, and their registrations and ``evmeta`` in one
-more; each owner publishes its streams' figures (processed, queue, outputs) into ``evmeta`` as field ``view`` when
-they change, once per rebalance (:meth:`RedisEventLog.publish`).
+Who started each stream, and what a listing shows of streams other nodes run, is the directory's
+(:mod:`streamrt.cluster.directory`), on the same connection: each owner publishes its streams' figures into
+``evmeta`` as field ``view`` when they change, once per rebalance.
 
 Pushes by idempotency key are fields of ``{prefix}idem:{id}`` (``base:total:at``), written before the push is
 applied, so the stream's next owner finds them; the hash expires ``keep_seconds`` after its last push, and fields
@@ -39,11 +38,13 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from streamrt.cluster.directory import StreamDirectory
 from streamrt.serve.eventlog import EventLog, LoggedEvent, StreamOwner
+from streamrt.serve.logged import StreamHead
 from streamrt.store.redis import display_url, redis_client, redis_errors, stop_task
 
 if TYPE_CHECKING:
@@ -110,12 +111,9 @@ return 0
 
 
 @dataclass(slots=True)
-class _Head:
+class _Head(StreamHead):
     """Where a stream this node writes is: its last id and output seq, and its last status."""
 
-    last_id: int = 0
-    output_seq: int = 0
-    committed: int = 0
     status: str = ""
 
 
@@ -158,7 +156,8 @@ class RedisEventLog(EventLog):
         self._writer: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._waiters: dict[str, tuple[int, asyncio.Event]] = {}
-        self._known: dict[str, StreamOwner] = {}
+        self.directory = StreamDirectory(self.url)
+        """Who started which stream, and what listings show of them: the same Redis, read by every node."""
         self.round_trips = 0
         """Calls sent to Redis by the writer (one per batch of events, whatever the number of streams)."""
         self.fenced_out = 0
@@ -178,6 +177,7 @@ class RedisEventLog(EventLog):
         with redis_errors(self.url, "connecting"):
             await client.ping()
         self._client = client
+        self.directory.attach(client, self._prefix)
         # XREAD BLOCK holds its connection: it gets one of its own, with no socket timeout shorter than the block
         self._reader, _ = redis_client(self._raw_url, socket_timeout=None)
         self._append = client.register_script(_APPEND)
@@ -199,149 +199,34 @@ class RedisEventLog(EventLog):
                 if client is not None:
                     await client.aclose()
             self._client = self._reader = None
+            self.directory.attach(None, self._prefix)
 
-    # --- owners (who started a stream): shared by every node ----------------------------------------------------
+    # --- owners (who started a stream): in the directory every node reads ------------------------------------
 
     def owners(self) -> dict[str, StreamOwner]:
         """The owners this node knows of (its own streams, and those it looked up)."""
-        return dict(self._known)
+        return self.directory.owners()
 
     def owner(self, stream_id: str) -> StreamOwner | None:
-        return self._known.get(stream_id)
+        return self.directory.owner(stream_id)
 
     async def add_owner(self, owner: StreamOwner) -> None:
-        doc = {"client": owner.client, "processor": owner.processor, "created_at": owner.created_at}
-        db = self._db()
-        with redis_errors(self.url, f"registering stream {owner.stream_id!r}"):
-            async with db.pipeline(transaction=True) as pipe:
-                pipe.set(self._key("stream", owner.stream_id), json.dumps(doc))
-                pipe.zadd(self._prefix + "streams", {owner.stream_id: owner.created_at})
-                pipe.zadd(self._key("client", owner.client), {owner.stream_id: owner.created_at})
-                await pipe.execute()
-        self._known[owner.stream_id] = owner
+        await self.directory.register(owner)
         self._heads.setdefault(owner.stream_id, _Head())
-
-    async def lookup(self, stream_ids: Iterable[str]) -> dict[str, StreamOwner]:
-        """Read the owners of ``stream_ids`` from Redis (one call) into what :meth:`owner` knows; returns them."""
-        ids = list(dict.fromkeys(stream_ids))
-        if not ids:
-            return {}
-        with redis_errors(self.url, f"reading {len(ids)} streams"):
-            docs: list[Any] = await self._db().mget([self._key("stream", sid) for sid in ids])
-        found = {}
-        for sid, doc in zip(ids, docs, strict=True):
-            if doc is None:
-                continue
-            data = json.loads(doc)
-            found[sid] = StreamOwner(sid, data["client"], data["processor"], data["created_at"])
-        self._known.update(found)
-        return found
-
-    async def stream_ids(self) -> list[str]:
-        """Every stream registered in the cluster, oldest first."""
-        with redis_errors(self.url, "listing streams"):
-            members: list[Any] = await self._db().zrange(self._prefix + "streams", 0, -1)
-        return [m.decode() for m in members]
-
-    async def statuses(self, stream_ids: Iterable[str]) -> dict[str, str]:
-        """The last status the log holds for each stream ('' if none yet); one call."""
-        ids = list(stream_ids)
-        pipe = self._db().pipeline(transaction=False)
-        for sid in ids:
-            pipe.hget(self._key("evmeta", sid), "status")
-        with redis_errors(self.url, f"reading the status of {len(ids)} streams"):
-            got = await pipe.execute()
-        return {sid: (s.decode() if s else "") for sid, s in zip(ids, got, strict=True)}
 
     async def forget(self, stream_id: str) -> None:
         await self.flush()
-        owner = self._known.get(stream_id) or (await self.lookup([stream_id])).get(stream_id)
-        keys = [self._key(k, stream_id) for k in ("events", "evmeta", "stream", "idem")]
+        directory = self.directory
+        owner = await directory.find(stream_id)
+        keys = [self._key(k, stream_id) for k in ("events", "evmeta", "idem")]
         with redis_errors(self.url, f"forgetting stream {stream_id!r}"):
             async with self._db().pipeline(transaction=True) as pipe:
                 pipe.delete(*keys)
-                pipe.zrem(self._prefix + "streams", stream_id)
-                if owner is not None:
-                    pipe.zrem(self._key("client", owner.client), stream_id)
+                directory.unregister(pipe, stream_id, owner)
                 await pipe.execute()
-        self._known.pop(stream_id, None)
+        directory.forgotten(stream_id)
         self._heads.pop(stream_id, None)
         self._wake(stream_id)
-
-    # --- listings ----------------------------------------------------------------------------------------------
-
-    async def client_streams(self, clients: Sequence[str]) -> list[str]:
-        """The streams of ``clients`` (their indexes), oldest first; one call."""
-        pipe = self._db().pipeline(transaction=False)
-        for client in clients:
-            pipe.zrange(self._key("client", client), 0, -1, withscores=True)
-        with redis_errors(self.url, "listing a client's streams"):
-            got = await pipe.execute()
-        members = sorted((score, m.decode()) for rows in got for m, score in rows)
-        return list(dict.fromkeys(sid for _, sid in members))
-
-    async def summaries(self, stream_ids: Sequence[str], clients: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """What a listing shows of streams other nodes run (registration, last status, published figures); one
-        call. A stream whose registration expired (cleaned up) is dropped from ``clients``' indexes."""
-        if not stream_ids:
-            return {}
-        pipe = self._db().pipeline(transaction=False)
-        for sid in stream_ids:
-            pipe.get(self._key("stream", sid))
-            pipe.hmget(self._key("evmeta", sid), ["status", "output_seq", "view"])
-        with redis_errors(self.url, f"reading {len(stream_ids)} streams"):
-            got = await pipe.execute()
-        out: dict[str, dict[str, Any]] = {}
-        gone = []
-        for n, sid in enumerate(stream_ids):
-            doc, (status, oseq, view) = got[2 * n], got[2 * n + 1]
-            if doc is None:
-                gone.append(sid)
-                continue
-            figures = json.loads(view) if view else {}
-            out[sid] = {
-                "id": sid,
-                "processor": json.loads(doc)["processor"],
-                "status": (status or b"").decode() or figures.get("status") or "active",
-                "message": figures.get("message"),
-                "processed": figures.get("processed"),
-                "queue_depth": figures.get("queue_depth"),
-                "queue_capacity": figures.get("queue_capacity"),
-                "outputs": figures.get("outputs", int(oseq or 0)),
-            }
-        if gone:
-            with redis_errors(self.url, "dropping expired streams from a listing"):
-                async with self._db().pipeline(transaction=False) as drop:
-                    for client in clients:
-                        drop.zrem(self._key("client", client), *gone)
-                    await drop.execute()
-        return out
-
-    async def publish(self, figures: Mapping[str, str]) -> None:
-        """Record the figures (JSON) of streams this node runs, for the listings of every node; one call."""
-        if not figures:
-            return
-        pipe = self._db().pipeline(transaction=False)
-        for sid, doc in figures.items():
-            pipe.hset(self._key("evmeta", sid), "view", doc)
-        with redis_errors(self.url, f"publishing the figures of {len(figures)} streams"):
-            await pipe.execute()
-
-    async def index_clients(self) -> None:
-        """Put every registered stream in its client's index (streams registered before the indexes existed)."""
-        owners = await self.lookup(await self.stream_ids())
-        if not owners:
-            return
-        pipe = self._db().pipeline(transaction=False)
-        for sid, owner in owners.items():
-            pipe.zadd(self._key("client", owner.client), {sid: owner.created_at})
-        with redis_errors(self.url, f"indexing {len(owners)} streams"):
-            await pipe.execute()
-
-    async def expire(self, stream_id: str, seconds: float) -> None:
-        """Let a finished stream's registration go ``seconds`` from now (its events expire with their own TTL)."""
-        with redis_errors(self.url, f"expiring stream {stream_id!r}"):
-            await self._db().pexpire(self._key("stream", stream_id), max(1, round(seconds * 1000)))
 
     # --- pushes by idempotency key: shared by every node ---------------------------------------------------------
 
@@ -379,7 +264,7 @@ class RedisEventLog(EventLog):
         for sid, (last, oseq, status) in zip(ids, rows, strict=True):
             last_id = int(last or 0)
             self._heads[sid] = _Head(last_id, int(oseq or 0), last_id, (status or b"").decode())
-        await self.lookup(ids)
+        await self.directory.lookup(ids)
 
     def drop(self, stream_ids: Iterable[str]) -> None:
         """This node no longer writes these streams (handed over or lost); queued events of theirs are dropped."""
@@ -396,12 +281,10 @@ class RedisEventLog(EventLog):
         head = self._heads.get(stream_id)
         if head is None:
             head = self._heads[stream_id] = _Head()
-        if seq is not None:
-            if seq <= head.output_seq:
-                return None
-            head.output_seq = seq
-        head.last_id += 1
-        event = LoggedEvent(stream_id, head.last_id, kind, data, time.time(), seq)
+        event_id = head.next_id(seq)
+        if not event_id:
+            return None
+        event = LoggedEvent(stream_id, event_id, kind, data, time.time(), seq)
         pending = self._pending.get(stream_id)
         if pending is None or pending.token != token:
             pending = self._pending[stream_id] = _Pending(stream_id, token)
@@ -482,7 +365,7 @@ class RedisEventLog(EventLog):
         return head.last_id if head is not None else 0
 
     def known(self, stream_id: str) -> bool:
-        return stream_id in self._known or stream_id in self._heads
+        return self.directory.knows(stream_id) or stream_id in self._heads
 
     def floor(self, stream_id: str) -> int:
         return 0  # XRANGE skips what retention trimmed by itself

@@ -114,7 +114,7 @@ class ClusterService(StreamService):
         self._redis, self._prefix = redis_client(self.cluster_url)
         try:
             await super().open()
-            await self.events.index_clients()
+            await self.events.directory.index_clients()
             await self._announce()
             await self.rebalance()
         except BaseException:
@@ -195,12 +195,12 @@ class ClusterService(StreamService):
         await self._announce()
         async with self._taking:
             nodes = await self.nodes()
-            ids = await self.events.stream_ids()
+            ids = await self.events.directory.stream_ids()
             if not ids:
                 return 0
             db = self._db()
             holders: list[Any] = await db.mget([self._key("lease", sid) for sid in ids])
-            statuses = await self.events.statuses(ids)
+            statuses = await self.events.directory.statuses(ids)
             live = [sid for sid in ids if statuses[sid] not in _TERMINAL]
             held = {sid: h for sid, h in zip(ids, holders, strict=True) if h is not None}
             mine = [sid for sid in live if sid in self.provider.streams]
@@ -260,7 +260,7 @@ class ClusterService(StreamService):
             if sid in self._expired:
                 continue
             self._expired.add(sid)
-            await self.events.expire(sid, self.cleanup_ttl)
+            await self.events.directory.expire(sid, self.cleanup_ttl)
 
     async def _rebalance_loop(self) -> None:
         while True:
@@ -284,7 +284,7 @@ class ClusterService(StreamService):
             doc = json.dumps(stream_fields(view))
             if self._published.get(view.id) != doc:
                 changed[view.id] = doc
-        await self.events.publish(changed)
+        await self.events.directory.publish(changed)
         self._published = {sid: doc for sid, doc in {**self._published, **changed}.items() if sid in running}
         return len(changed)
 
@@ -293,9 +293,9 @@ class ClusterService(StreamService):
         URL of the node that runs it (None while it moves between nodes)."""
         local = {v.id: v for v in self.visible(client)}
         clients = (client, SHARED)
-        ids = await self.events.client_streams(clients)
+        ids = await self.events.directory.client_streams(clients)
         others = [sid for sid in ids if sid not in local]
-        rows = await self.events.summaries(others, clients)
+        rows = await self.events.directory.summaries(others, clients)
         urls: dict[str, str | None] = {}
         if rows:
             holders: list[Any] = await self._db().mget([self._key("lease", sid) for sid in rows])

@@ -137,14 +137,14 @@ class ClusterRouting:
         service = self.service
         config = service.config
         client = authenticate(request, config.tokens, no_auth=config.no_auth)
-        owner = (await service.events.lookup([sid])).get(sid)
+        owner = (await service.events.directory.lookup([sid])).get(sid)
         if owner is None or owner.client not in (client, SHARED):
             raise Problem("unknown-stream", f"no stream {sid!r}")
         after = parse_last_event_id(request.headers.get("last-event-id") or request.query_params.get("after"))
         status: dict[str, str] = {}
 
         async def refresh() -> None:
-            status.update(await service.events.statuses([sid]))
+            status.update(await service.events.directory.statuses([sid]))
 
         await refresh()
         events = service.events

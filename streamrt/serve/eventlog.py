@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from streamrt.serve.logged import LoggedEvent, StreamOwner
+from streamrt.serve.logged import LoggedEvent, StreamHead, StreamOwner
 
 __all__ = [
     "DEFAULT_KEEP_EVENTS",
@@ -56,11 +56,8 @@ _READ_LIMIT: Final = 500
 
 
 @dataclass(slots=True)
-class _Tail:
+class _Tail(StreamHead):
     events: deque[LoggedEvent] = field(default_factory=deque)
-    last_id: int = 0
-    output_seq: int = 0
-    committed: int = 0
     pruned: int = 0
     """Ids up to this one are gone by retention."""
     changed: asyncio.Event | None = None
@@ -130,13 +127,11 @@ class EventLog:
         tail = self._tails.get(stream_id)
         if tail is None:
             tail = self._tails[stream_id] = _Tail()
-        if seq is not None:
-            if seq <= tail.output_seq:
-                return None
-            tail.output_seq = seq
-        tail.last_id += 1
+        event_id = tail.next_id(seq)
+        if not event_id:
+            return None
         self.last_gid += 1
-        event = LoggedEvent(stream_id, tail.last_id, kind, data, time.time(), seq, self.last_gid)
+        event = LoggedEvent(stream_id, event_id, kind, data, time.time(), seq, self.last_gid)
         tail.events.append(event)
         self.appended += 1
         self._added(event)

@@ -1,7 +1,8 @@
-"""What the event log holds: one event of one stream, and who owns a stream.
+"""What the event log holds: one event of one stream, who owns a stream, and where a stream's log is.
 
 These are the log's records, below both the in-memory log (:mod:`streamrt.serve.eventlog`) and its SQL tables
-(:mod:`streamrt.serve.sqllog`), so that each of those can read and write them without importing the other.
+(:mod:`streamrt.serve.sqllog`), so that each of those can read and write them without importing the other; the
+cluster's Redis log (:mod:`streamrt.cluster.eventlog`) numbers its events with the same :class:`StreamHead`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-__all__ = ["LoggedEvent", "StreamOwner"]
+__all__ = ["LoggedEvent", "StreamHead", "StreamOwner"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +49,22 @@ class StreamOwner:
     client: str
     processor: str
     created_at: float
+
+
+@dataclass(slots=True)
+class StreamHead:
+    """Where one stream's log is: the last id it gave, the last output seq it holds, the last id committed."""
+
+    last_id: int = 0
+    output_seq: int = 0
+    committed: int = 0
+
+    def next_id(self, seq: int | None) -> int:
+        """The id of the stream's next event, or 0 for an output the log already holds (its ``seq`` is not past
+        the last one: a stream resumed from an older snapshot emits again outputs the log has)."""
+        if seq is not None:
+            if seq <= self.output_seq:
+                return 0
+            self.output_seq = seq
+        self.last_id += 1
+        return self.last_id
