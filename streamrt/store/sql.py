@@ -2,10 +2,11 @@
 
 Theory of operation
 -------------------
-Statements are SQLAlchemy Core objects built once per store with named bind parameters, so each write reuses a
-compiled statement. A write is ``UPDATE ... WHERE stream_id = :id AND version = :expected`` (or, for a new stream,
-``INSERT ... ON CONFLICT DO NOTHING``) and the row count says whether it won; a loser's transaction is rolled back
-and the error names the version the store really holds. ``put_many`` runs its statements in one transaction.
+Statements are SQLAlchemy Core objects built once per store with named bind parameters
+(:mod:`streamrt.store.sql_statements`), so each write reuses a compiled statement. A write is ``UPDATE ... WHERE
+stream_id = :id AND version = :expected`` (or, for a new stream, ``INSERT ... ON CONFLICT DO NOTHING``) and the row
+count says whether it won; a loser's transaction is rolled back and the error names the version the store really
+holds. ``put_many`` runs its statements in one transaction.
 A lease claim is one upsert whose ``DO UPDATE`` only fires for the same owner or an expired lease, so it is atomic
 on both databases without explicit locks. The bulk forms serve resuming thousands of streams: ``get_many`` is one
 ``SELECT ... WHERE stream_id IN (...)`` per 10,000 ids, ``claim_many`` the same upsert sent as multi-row statements
@@ -37,8 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
-from sqlalchemy import and_, bindparam, delete, event, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, delete, event, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -74,6 +74,7 @@ from streamrt.store.schema import (
     snapshots,
 )
 from streamrt.store.snapshot import DeadLetter, Lease, Snapshot, StreamSummary
+from streamrt.store.sql_statements import SqlStatements
 from streamrt.store.sqlite_file import check_path, file_database, set_pragmas, switch_to_wal
 from streamrt.store.sqlite_writer import SqliteWriter
 
@@ -129,55 +130,7 @@ class SqlStore(SnapshotStore):
         """PostgreSQL: a held autocommit connection for writes of one snapshot (see :meth:`_write_alone`)."""
         self._alone_lock = asyncio.Lock()
         self._is_sqlite = self._sa_url.get_backend_name() == "sqlite"
-        insert = sqlite.insert if self._is_sqlite else postgresql.insert
-
-        # the columns an insert and an update both write, each from the bind parameter p_<column>
-        row: dict[str, Any] = {
-            col: bindparam(f"p_{col}")
-            for col in ("processor", "status", "version", "seq", "updated_at", "blob", "fence")
-        }
-        self._get = select(snapshots.c.blob, snapshots.c.fence).where(
-            snapshots.c.stream_id == bindparam("p_sid")
-        )
-        self._get_many = select(snapshots.c.stream_id, snapshots.c.blob, snapshots.c.fence).where(
-            snapshots.c.stream_id.in_(bindparam("p_sids", expanding=True))
-        )
-        self._version = select(snapshots.c.version, snapshots.c.fence).where(
-            snapshots.c.stream_id == bindparam("p_sid")
-        )
-        self._insert = (
-            insert(snapshots)
-            .values(stream_id=bindparam("p_sid"), **row)
-            .on_conflict_do_nothing(index_elements=[snapshots.c.stream_id])
-        )
-        self._update = (
-            update(snapshots)
-            .where(
-                snapshots.c.stream_id == bindparam("p_sid"),
-                snapshots.c.version == bindparam("p_expected"),
-                # the fence is checked in the write's own statement: a row lock orders it against raise_fence
-                snapshots.c.fence <= bindparam("p_fence"),
-            )
-            .values(**row)
-        )
-        self._version_for_update = self._version.with_for_update()
-        self._raise_fence = (
-            update(snapshots)
-            .where(snapshots.c.stream_id == bindparam("p_sid"), snapshots.c.fence < bindparam("p_token"))
-            .values(fence=bindparam("p_token"))
-        )
-        claim = insert(leases).values(
-            stream_id=bindparam("p_sid"), owner=bindparam("p_owner"), expires_at=bindparam("p_expires")
-        )
-        self._claim = claim.on_conflict_do_update(
-            index_elements=[leases.c.stream_id],
-            set_={"owner": claim.excluded.owner, "expires_at": claim.excluded.expires_at},
-            where=or_(leases.c.owner == claim.excluded.owner, leases.c.expires_at <= bindparam("p_now")),
-        )
-        # Executed with a list of rows, SQLAlchemy's "insertmanyvalues" sends them as multi-row upserts (1,000 rows
-        # a statement); RETURNING names the rows whose claim won (a refused claim neither inserts nor updates).
-        self._claim_many = self._claim.returning(leases.c.stream_id)
-        self._schema_insert = insert(schema_info).on_conflict_do_nothing(index_elements=[schema_info.c.id])
+        self._sql = SqlStatements(sqlite=self._is_sqlite)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -210,7 +163,7 @@ class SqlStore(SnapshotStore):
             await engine.dispose()
             raise
         if self._is_sqlite and file_database(self._sa_url):
-            writer = SqliteWriter(self._insert, self._update)
+            writer = SqliteWriter(self._sql.insert, self._sql.update)
             try:
                 with self._errors("opening", unavailable=True):
                     await writer.open(engine)
@@ -230,7 +183,7 @@ class SqlStore(SnapshotStore):
         await conn.run_sync(metadata.create_all)
         found = (await conn.execute(select(schema_info.c.version).where(schema_info.c.id == 1))).scalar()
         if found is None:
-            await conn.execute(self._schema_insert, {"id": 1, "version": SCHEMA_VERSION})
+            await conn.execute(self._sql.schema_insert, {"id": 1, "version": SCHEMA_VERSION})
             return
         while found in MIGRATIONS:
             for statement in MIGRATIONS[found]:
@@ -281,7 +234,7 @@ class SqlStore(SnapshotStore):
         engine = self._db()
         with self._errors(f"reading stream {stream_id!r}"):
             async with engine.connect() as conn:
-                row = (await conn.execute(self._get, {"p_sid": stream_id})).first()
+                row = (await conn.execute(self._sql.get, {"p_sid": stream_id})).first()
         if row is None:
             raise SnapshotNotFoundError(f"no snapshot of stream {stream_id!r} in {self.url}")
         return _decoded(row.blob, row.fence, stream_id)
@@ -294,7 +247,7 @@ class SqlStore(SnapshotStore):
             async with engine.connect() as conn:
                 for start in range(0, len(ids), _IDS_PER_QUERY):
                     chunk = ids[start : start + _IDS_PER_QUERY]
-                    result = await conn.execute(self._get_many, {"p_sids": chunk})
+                    result = await conn.execute(self._sql.get_many, {"p_sids": chunk})
                     blobs.update((sid, (blob, fence)) for sid, blob, fence in result)
         # in the order asked for, as the memory store gives them
         with gc_paused():
@@ -378,9 +331,9 @@ class SqlStore(SnapshotStore):
 
     async def _write(self, conn: AsyncConnection, row: dict[str, Any]) -> None:
         expected = row["p_expected"]
-        result = await conn.execute(self._insert if expected is None else self._update, row)
+        result = await conn.execute(self._sql.insert if expected is None else self._sql.update, row)
         if result.rowcount != 1:
-            held = (await conn.execute(self._version, row)).first()
+            held = (await conn.execute(self._sql.version, row)).first()
             if held is not None and held.fence > row["p_fence"]:
                 raise fenced_out_error(row["p_sid"], row["p_fence"], held.fence)
             raise conflict_error(row["p_sid"], expected, None if held is None else held.version)
@@ -405,7 +358,7 @@ class SqlStore(SnapshotStore):
             async with engine.begin() as conn:
                 result = await conn.execute(delete(snapshots).where(condition))
                 if result.rowcount != 1:
-                    actual = (await conn.execute(self._version, {"p_sid": stream_id})).scalar()
+                    actual = (await conn.execute(self._sql.version, {"p_sid": stream_id})).scalar()
                     if actual is None:
                         raise SnapshotNotFoundError(f"no snapshot of stream {stream_id!r} in {self.url}")
                     raise conflict_error(stream_id, expected_version, actual)
@@ -420,9 +373,9 @@ class SqlStore(SnapshotStore):
         with self._errors(f"fencing stream {stream_id!r}"):
             async with engine.begin() as conn:
                 # the row lock taken by the read is held until the update commits
-                held = (await conn.execute(self._version_for_update, params)).first()
+                held = (await conn.execute(self._sql.version_for_update, params)).first()
                 if held is not None and held.fence < token:
-                    await conn.execute(self._raise_fence, params)
+                    await conn.execute(self._sql.raise_fence, params)
         return 0 if held is None else int(held.fence)
 
     # --- leases ----------------------------------------------------------------------------------------------
@@ -434,7 +387,7 @@ class SqlStore(SnapshotStore):
         params = {"p_sid": stream_id, "p_owner": owner, "p_expires": now + ttl, "p_now": now}
         with self._errors(f"claiming stream {stream_id!r}"):
             async with engine.begin() as conn:
-                result = await conn.execute(self._claim, params)
+                result = await conn.execute(self._sql.claim, params)
         return bool(result.rowcount == 1)
 
     async def claim_many(self, stream_ids: Iterable[str], owner: str, ttl: float) -> builtins.set[str]:
@@ -448,7 +401,7 @@ class SqlStore(SnapshotStore):
         rows = [{"p_sid": sid, "p_owner": owner, "p_expires": now + ttl, "p_now": now} for sid in ids]
         with self._errors(f"claiming {len(ids)} streams"):
             async with engine.begin() as conn:
-                won = set((await conn.execute(self._claim_many, rows)).scalars())
+                won = set((await conn.execute(self._sql.claim_many, rows)).scalars())
         return won
 
     async def release(self, stream_id: str, owner: str) -> bool:
