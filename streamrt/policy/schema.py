@@ -10,9 +10,9 @@ A schema is plain data, RTFS / Malli style::
     [:map {:closed true} [:key T]]                   ; closed: no other keys
     [:or T U ...]  [:maybe T]  [:enum :a :b "c" 1]
 
-:func:`compile_schema` parses it once (a malformed schema is a :class:`~streamrt.errors.UsageError` naming the
-option and the bad part) and then generates one Python function for the whole tree, a single boolean expression
-with no per-node calls, because a chunk check sits on the hot path of every chunk. Only when that check says no does
+:func:`compile_schema` parses it once into a tree (:mod:`streamrt.policy.schematree`; a malformed schema is a
+:class:`~streamrt.errors.UsageError` naming the option and the bad part) and then generates one Python function for
+the whole tree, a single boolean expression with no per-node calls, because a chunk check sits on the hot path of every chunk. Only when that check says no does
 the slow path, :meth:`Schema.explain`, walk the value again beside the parsed tree to find *where* it went wrong and
 say what was expected there; the two are kept in agreement by a property test.
 
@@ -23,192 +23,34 @@ schema constants (map keys, enum members) by name, never by their text, so no sc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from streamrt.errors import SchemaViolation, ScriptError, UsageError
 from streamrt.lang.forms import Kw, Lit, MapF, VecF
 from streamrt.lang.reader import read
+from streamrt.policy.schematree import (
+    LEAF_TESTS,
+    LEAF_TYPES,
+    NUM,
+    SEQ,
+    Enum,
+    Leaf,
+    Malformed,
+    Map,
+    Maybe,
+    Node,
+    Or,
+    Vector,
+    describe_found,
+    parse,
+)
 from streamrt.printer import pr_str
-from streamrt.values import Keyword, LList, type_name
+from streamrt.values import Keyword
 
-__all__ = ["LEAF_TYPES", "Schema", "compile_schema", "describe_found", "read_schema"]
+__all__ = ["Schema", "compile_schema", "read_schema"]
 
 _ABSENT: Final[Any] = object()
-_NUM: Final = frozenset((int, float))
-_SEQ: Final = (tuple, list)
-_SCALARS: Final = (Keyword, str, int, float, bool, type(None))
-
-LEAF_TYPES: Final[dict[str, str]] = {
-    "int": "type({v}) is int",
-    "float": "type({v}) is float",
-    "number": "type({v}) in _NUM",
-    "string": "type({v}) is str",
-    "bool": "type({v}) is bool",
-    "keyword": "type({v}) is _KW",
-    "nil": "{v} is None",
-    "any": "True",
-    "map": "isinstance({v}, dict)",
-    "vector": "isinstance({v}, _SEQ)",
-}
-"""The type keywords and the test each one compiles to."""
-
-_LEAF_TESTS: Final[dict[str, Callable[[Any], bool]]] = {
-    "int": lambda v: type(v) is int,
-    "float": lambda v: type(v) is float,
-    "number": lambda v: type(v) in _NUM,
-    "string": lambda v: type(v) is str,
-    "bool": lambda v: type(v) is bool,
-    "keyword": lambda v: type(v) is Keyword,
-    "nil": lambda v: v is None,
-    "any": lambda v: True,
-    "map": lambda v: isinstance(v, dict),
-    "vector": lambda v: isinstance(v, _SEQ),
-}
-_FORMS: Final = ("vector", "map", "or", "maybe", "enum")
-_K_OPTIONAL: Final = Keyword("optional")
-_K_CLOSED: Final = Keyword("closed")
-
-
-# --- the parsed tree --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Leaf:
-    spec: Any
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Vector:
-    spec: Any
-    item: _Node
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    key: Any
-    optional: bool
-    schema: _Node
-
-
-@dataclass(frozen=True, slots=True)
-class _Map:
-    spec: Any
-    entries: tuple[_Entry, ...]
-    closed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Or:
-    spec: Any
-    options: tuple[_Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Maybe:
-    spec: Any
-    inner: _Node
-
-
-@dataclass(frozen=True, slots=True)
-class _Enum:
-    spec: Any
-    members: tuple[Any, ...]
-
-
-_Node = _Leaf | _Vector | _Map | _Or | _Maybe | _Enum
-
-
-class _Malformed(Exception):
-    """A bad part of a schema, raised while parsing and turned into a UsageError naming the option."""
-
-    def __init__(self, message: str, part: Any) -> None:
-        super().__init__(message)
-        self.part = part
-
-
-def _known_types() -> str:
-    return " ".join(":" + name for name in LEAF_TYPES)
-
-
-def _props(items: Sequence[Any], allowed: tuple[Keyword, ...], form: Any) -> tuple[dict[Keyword, Any], int]:
-    """The optional properties map right after a form's head: ``(props, index of the first child)``."""
-    if len(items) > 1 and isinstance(items[1], Mapping):
-        props = dict(items[1])
-        for key, value in props.items():
-            if key not in allowed:
-                names = " ".join(pr_str(k) for k in allowed) or "none"
-                raise _Malformed(f"unknown property {pr_str(key)} (allowed here: {names})", form)
-            if type(value) is not bool:
-                raise _Malformed(f"property {pr_str(key)} must be true or false, not {pr_str(value)}", form)
-        return props, 2
-    return {}, 1
-
-
-def _parse(spec: Any) -> _Node:
-    if type(spec) is Keyword:
-        if spec.namespace is None and spec.name in LEAF_TYPES:
-            return _Leaf(spec, spec.name)
-        raise _Malformed(f"unknown type {pr_str(spec)}; known types: {_known_types()}", spec)
-    if not isinstance(spec, tuple | list) or isinstance(spec, LList) or not spec:
-        raise _Malformed(
-            "a schema is a type keyword such as :int or a vector such as [:vector :int], "
-            f"not {describe_found(spec)}",
-            spec,
-        )
-    head = spec[0]
-    if type(head) is not Keyword or head.namespace is not None or head.name not in _FORMS:
-        forms = " ".join(f"[:{name} ...]" for name in _FORMS)
-        raise _Malformed(f"a schema vector starts with one of {forms}; got {pr_str(head)}", spec)
-    kind = head.name
-    if kind == "map":
-        return _parse_map(spec)
-    _, first = _props(spec, (), spec)
-    children = spec[first:]
-    if kind == "enum":
-        if not children:
-            raise _Malformed("[:enum ...] needs at least one member", spec)
-        for member in children:
-            if not isinstance(member, _SCALARS):
-                raise _Malformed(f"an enum member must be a scalar, not {describe_found(member)}", spec)
-        return _Enum(spec, tuple(children))
-    if kind == "or":
-        if not children:
-            raise _Malformed("[:or ...] needs at least one schema", spec)
-        return _Or(spec, tuple(_parse(c) for c in children))
-    if len(children) != 1:
-        raise _Malformed(f"[:{kind} T] takes exactly one schema, got {len(children)}", spec)
-    if kind == "vector":
-        return _Vector(spec, _parse(children[0]))
-    return _Maybe(spec, _parse(children[0]))
-
-
-def _parse_map(spec: Any) -> _Map:
-    props, first = _props(spec, (_K_CLOSED,), spec)
-    entries: list[_Entry] = []
-    seen: set[Any] = set()
-    for entry in spec[first:]:
-        if not isinstance(entry, tuple | list) or isinstance(entry, LList) or len(entry) not in (2, 3):
-            raise _Malformed(
-                f"a map entry is [key schema] or [key {{:optional true}} schema], not {pr_str(entry)}", entry
-            )
-        key = entry[0]
-        if not isinstance(key, Keyword | str | int) or type(key) is bool:
-            raise _Malformed(
-                f"a map key in a schema is a keyword, string or integer, not {pr_str(key)}", entry
-            )
-        if key in seen:
-            raise _Malformed(f"key {pr_str(key)} appears twice", spec)
-        seen.add(key)
-        entry_props, child = _props(entry, (_K_OPTIONAL,), entry)
-        if child != len(entry) - 1:
-            raise _Malformed(
-                f"a map entry is [key schema] or [key {{:optional true}} schema], not {pr_str(entry)}", entry
-            )
-        entries.append(_Entry(key, bool(entry_props.get(_K_OPTIONAL, False)), _parse(entry[child])))
-    return _Map(spec, tuple(entries), bool(props.get(_K_CLOSED, False)))
 
 
 # --- the fast check: one generated function ---------------------------------------------------------------------
@@ -220,8 +62,8 @@ class _Codegen:
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = {
             "_A": _ABSENT,
-            "_NUM": _NUM,
-            "_SEQ": _SEQ,
+            "_NUM": NUM,
+            "_SEQ": SEQ,
             "_KW": Keyword,
             "__builtins__": {
                 "type": type,
@@ -245,15 +87,15 @@ class _Codegen:
         self.namespace[name] = value
         return name
 
-    def expr(self, node: _Node, v: str) -> str:
-        if isinstance(node, _Leaf):
+    def expr(self, node: Node, v: str) -> str:
+        if isinstance(node, Leaf):
             return LEAF_TYPES[node.name].format(v=v)
-        if isinstance(node, _Vector):
+        if isinstance(node, Vector):
             if _is_any(node.item):
                 return f"isinstance({v}, _SEQ)"
             x = self.fresh()
             return f"(isinstance({v}, _SEQ) and all({self.expr(node.item, x)} for {x} in {v}))"
-        if isinstance(node, _Map):
+        if isinstance(node, Map):
             parts = [f"isinstance({v}, dict)"]
             if node.closed:
                 parts.append(f"{v}.keys() <= {self.const(frozenset(e.key for e in node.entries))}")
@@ -263,7 +105,7 @@ class _Codegen:
                     if not e.optional:
                         parts.append(f"{key} in {v}")
                     continue
-                if not e.optional and isinstance(e.schema, _Leaf) and e.schema.name != "nil":
+                if not e.optional and isinstance(e.schema, Leaf) and e.schema.name != "nil":
                     # a missing key reads as nil, which this test refuses anyway: no presence check needed
                     parts.append(LEAF_TYPES[e.schema.name].format(v=f"{v}.get({key})"))
                     continue
@@ -274,17 +116,17 @@ class _Codegen:
                 else:
                     parts.append(f"(({x} := {v}.get({key}, _A)) is not _A and {test})")
             return "(" + " and ".join(parts) + ")"
-        if isinstance(node, _Or):
+        if isinstance(node, Or):
             return "(" + " or ".join(self.expr(o, v) for o in node.options) + ")"
-        if isinstance(node, _Maybe):
+        if isinstance(node, Maybe):
             return f"({v} is None or {self.expr(node.inner, v)})"
         types = self.const(frozenset(type(m) for m in node.members))
         pairs = self.const(frozenset((type(m), m) for m in node.members))
         return f"(type({v}) in {types} and (type({v}), {v}) in {pairs})"
 
 
-def _is_any(node: _Node) -> bool:
-    return isinstance(node, _Leaf) and node.name == "any"
+def _is_any(node: Node) -> bool:
+    return isinstance(node, Leaf) and node.name == "any"
 
 
 _TEMPLATE: Final = """\
@@ -306,7 +148,7 @@ def make({params}):
 
 
 def _generate(
-    node: _Node, label: str
+    node: Node, label: str
 ) -> tuple[Callable[[Any], bool], Callable[[Iterable[Any]], bool], Callable[[Iterable[Any]], bool]]:
     """The check of one value, and the same check in one loop (no call per chunk) over queue entries and values."""
     gen = _Codegen()
@@ -325,67 +167,55 @@ def _generate(
 # --- the slow path: where and why -------------------------------------------------------------------------------
 
 
-def describe_found(value: Any, limit: int = 80) -> str:
-    """``"hot" (a string)``: a value as language text, cut short, with its kind."""
-    if value is None:
-        return "nil"
-    text = pr_str(value)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    kind = type_name(value)
-    article = "an" if kind[0] in "aeiou" else "a"
-    return f"{text} ({article} {kind})"
-
-
-def _expected(node: _Node) -> str:
+def _expected(node: Node) -> str:
     """What a node wants, in a few words, for messages."""
-    if isinstance(node, _Leaf):
+    if isinstance(node, Leaf):
         if node.name == "map":
             return "a map"
         if node.name == "vector":
             return "a vector"
         return pr_str(node.spec)
-    if isinstance(node, _Vector):
+    if isinstance(node, Vector):
         return "a vector"
-    if isinstance(node, _Map):
+    if isinstance(node, Map):
         return "a map"
-    if isinstance(node, _Maybe):
+    if isinstance(node, Maybe):
         return f"nil or {_expected(node.inner)}"
-    if isinstance(node, _Or):
+    if isinstance(node, Or):
         return " or ".join(_expected(o) for o in node.options)
     return "one of " + " ".join(pr_str(m) for m in node.members)
 
 
-def _gate(node: _Node, value: Any) -> bool:
+def _gate(node: Node, value: Any) -> bool:
     """Whether ``value`` is at least of the kind ``node`` wants (used to pick which :or branch to blame)."""
-    if isinstance(node, _Leaf):
-        return _LEAF_TESTS[node.name](value)
-    if isinstance(node, _Vector):
-        return isinstance(value, _SEQ)
-    if isinstance(node, _Map):
+    if isinstance(node, Leaf):
+        return LEAF_TESTS[node.name](value)
+    if isinstance(node, Vector):
+        return isinstance(value, SEQ)
+    if isinstance(node, Map):
         return isinstance(value, dict)
-    if isinstance(node, _Maybe):
+    if isinstance(node, Maybe):
         return value is None or _gate(node.inner, value)
-    if isinstance(node, _Or):
+    if isinstance(node, Or):
         return any(_gate(o, value) for o in node.options)
     return any(type(value) is type(m) and value == m for m in node.members)
 
 
-def _explain(node: _Node, value: Any, path: list[Any]) -> tuple[list[Any], str] | None:
+def _explain(node: Node, value: Any, path: list[Any]) -> tuple[list[Any], str] | None:
     """``(path, what is wrong)`` for the first place ``value`` breaks ``node``, or None if it fits."""
-    if isinstance(node, _Leaf | _Enum):
+    if isinstance(node, Leaf | Enum):
         if _gate(node, value):
             return None
         return path, f"expected {_expected(node)}, found {describe_found(value)}"
-    if isinstance(node, _Vector):
-        if not isinstance(value, _SEQ):
+    if isinstance(node, Vector):
+        if not isinstance(value, SEQ):
             return path, f"expected a vector, found {describe_found(value)}"
         for i, item in enumerate(value):
             found = _explain(node.item, item, [*path, i])
             if found is not None:
                 return found
         return None
-    if isinstance(node, _Map):
+    if isinstance(node, Map):
         if not isinstance(value, dict):
             return path, f"expected a map, found {describe_found(value)}"
         if node.closed:
@@ -404,7 +234,7 @@ def _explain(node: _Node, value: Any, path: list[Any]) -> tuple[list[Any], str] 
             if found is not None:
                 return found
         return None
-    if isinstance(node, _Maybe):
+    if isinstance(node, Maybe):
         if value is None:
             return None
         found = _explain(node.inner, value, path)
@@ -428,7 +258,7 @@ class Schema:
 
     __slots__ = ("_tree", "check", "check_all", "check_queued", "option", "spec")
 
-    def __init__(self, spec: Any, option: str, tree: _Node) -> None:
+    def __init__(self, spec: Any, option: str, tree: Node) -> None:
         self.spec = spec
         """The schema as data, as written (kept in snapshots so a resumed stream checks the same)."""
         self.option = option
@@ -473,14 +303,14 @@ def read_schema(text: str) -> Any:
             return tuple(value(f) for f in form.items)
         if isinstance(form, MapF):
             return {value(k): value(v) for k, v in form.pairs()}
-        raise _Malformed("a schema is data: keywords, vectors, maps and literals only", text)
+        raise Malformed("a schema is data: keywords, vectors, maps and literals only", text)
 
     try:
         forms = read(text, "<schema>")
     except ScriptError as exc:
-        raise _Malformed(f"cannot read it: {exc.message}", text) from None
+        raise Malformed(f"cannot read it: {exc.message}", text) from None
     if len(forms) != 1:
-        raise _Malformed(f"expected one schema, found {len(forms)} forms", text)
+        raise Malformed(f"expected one schema, found {len(forms)} forms", text)
     return value(forms[0])
 
 
@@ -490,8 +320,8 @@ def compile_schema(spec: Any, option: str = ":schema") -> Schema:
         return spec if spec.option == option else Schema(spec.spec, option, spec._tree)
     try:
         data = read_schema(spec) if isinstance(spec, str) else spec
-        tree = _parse(data)
-    except _Malformed as exc:
+        tree = parse(data)
+    except Malformed as exc:
         where = "" if exc.part is spec else f" in {_show(exc.part)}"
         raise UsageError(f"{option}: malformed schema {_show(spec)}: {exc}{where}") from None
     return Schema(data, option, tree)

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from streamrt.errors import SchemaViolation, UsageError
 from streamrt.jsoncodec import from_json_text
-from streamrt.policy.schema import LEAF_TYPES, Schema, compile_schema, describe_found, read_schema
+from streamrt.policy.schema import Schema, compile_schema, read_schema
+from streamrt.policy.schematree import LEAF_TYPES, describe_found
 from streamrt.printer import pr_str
 from streamrt.values import Keyword, LList
 
