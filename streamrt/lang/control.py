@@ -35,7 +35,7 @@ from streamrt.lang import macros
 from streamrt.lang.compiler import Compiler, Result, Scope, const, name, special, store
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF, form_str
 from streamrt.lang.positions import locate
-from streamrt.lang.recur import head_name, mentions_recur
+from streamrt.lang.recur import head_name, holds_form, mentions_recur
 from streamrt.lang.specials import bind, compile_body, compile_fn, def_of
 
 __all__ = ["RecurTarget", "check_tails", "compile_loop"]
@@ -51,22 +51,6 @@ class RecurTarget:
 
 
 # --- finding and checking recur ---------------------------------------------------------------------------------
-
-
-def _makes_functions(forms: list[Form]) -> bool:
-    """True when ``forms`` contain a ``fn`` (``#(...)`` is one by now), which could capture loop bindings."""
-    todo = list(forms)
-    while todo:
-        form = todo.pop()
-        if isinstance(form, ListF):
-            head = head_name(form)
-            if head == "fn":
-                return True
-            if head != "quote":
-                todo.extend(form.items)
-        elif isinstance(form, VecF | MapF | SetF):
-            todo.extend(form.items)
-    return False
 
 
 def check_tails(c: Compiler, body: list[Form]) -> None:
@@ -188,7 +172,7 @@ def compile_loop(
     check_tails(c, body)
     target = RecurTarget(len(pairs), what, pos)
     value = c.fresh()
-    if _makes_functions(body):
+    if holds_form(body, "fn"):  # a fn (``#(...)`` is one by now) could capture the loop's bindings
         # each round a call, so closures made in it keep that round's bindings
         fn_name = c.fresh("_loop")
         patterns = VecF([p for p, _ in pairs], pos)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from streamrt.errors import Pos
 from streamrt.lang.forms import Form, ListF, MapF, SetF, Sym, VecF
 
-__all__ = ["head_name", "mentions_recur", "recur_as_loop"]
+__all__ = ["head_name", "holds_form", "mentions_recur", "recur_as_loop"]
 
 
 def head_name(form: Form) -> str | None:
@@ -20,18 +20,21 @@ def head_name(form: Form) -> str | None:
     return None
 
 
-def mentions_recur(forms: list[Form]) -> bool:
-    """True when a ``recur`` inside ``forms`` belongs to them (not to a nested ``fn`` or ``loop`` body)."""
+def holds_form(
+    forms: list[Form], head: str, *, opaque: tuple[str, ...] = ("quote",), scopes: tuple[str, ...] = ()
+) -> bool:
+    """True when ``forms`` hold a list form headed ``head``. Forms headed by one of ``opaque`` are not looked into;
+    of a form headed by one of ``scopes`` (``loop``), only the init forms of its binding vector are."""
     todo = list(forms)
     while todo:
         form = todo.pop()
         if isinstance(form, ListF):
-            head = head_name(form)
-            if head == "recur":
+            name = head_name(form)
+            if name == head:
                 return True
-            if head in ("quote", "fn"):
+            if name in opaque:
                 continue
-            if head == "loop":
+            if name in scopes:
                 if len(form.items) > 1 and isinstance(form.items[1], VecF):
                     todo.extend(form.items[1].items[1::2])
                 continue
@@ -39,6 +42,11 @@ def mentions_recur(forms: list[Form]) -> bool:
         elif isinstance(form, VecF | MapF | SetF):
             todo.extend(form.items)
     return False
+
+
+def mentions_recur(forms: list[Form]) -> bool:
+    """True when a ``recur`` inside ``forms`` belongs to them (not to a nested ``fn`` or ``loop`` body)."""
+    return holds_form(forms, "recur", opaque=("quote", "fn"), scopes=("loop",))
 
 
 def recur_as_loop(params: VecF, body: list[Form], pos: Pos) -> tuple[VecF, ListF]:
