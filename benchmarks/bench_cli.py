@@ -84,10 +84,7 @@ CASES = {
 }
 """The processor of each case, in the language."""
 
-PLAIN = """
-import json
-import sys
-
+PY_COMMON = """
 
 def add_reading(stats, temp):
     if stats is None:
@@ -97,7 +94,16 @@ def add_reading(stats, temp):
 
 def summary(city, stats):
     return {"city": city, "count": stats["count"], "mean": stats["sum"] / stats["count"], "max": stats["max"]}
+"""
+"""The job's two functions in Python, shared by the plain script and the Bytewax flow."""
 
+PLAIN = (
+    """
+import json
+import sys
+"""
+    + PY_COMMON
+    + """
 
 def main(path, case):
     state = {}
@@ -117,26 +123,20 @@ def main(path, case):
 
 main(sys.argv[1], sys.argv[2])
 """
+)
 """The plain script: the standard library, a loop, the same function, a print per output."""
 
-BYTEWAX = """
+BYTEWAX = (
+    """
 import json
 
 import bytewax.operators as op
 from bytewax.connectors.files import FileSource
 from bytewax.connectors.stdio import StdOutSink
 from bytewax.dataflow import Dataflow
-
-
-def add_reading(stats, temp):
-    if stats is None:
-        return {"count": 1, "sum": temp, "max": temp}
-    return {"count": stats["count"] + 1, "sum": stats["sum"] + temp, "max": max(stats["max"], temp)}
-
-
-def summary(city, stats):
-    return {"city": city, "count": stats["count"], "mean": stats["sum"] / stats["count"], "max": stats["max"]}
-
+"""
+    + PY_COMMON
+    + """
 
 def per_chunk(stats, chunk):
     stats = add_reading(stats, chunk["temp"])
@@ -166,6 +166,7 @@ def flow(path, case):
     op.output("out", lines, StdOutSink())
     return flow
 """
+)
 """The same job as a Bytewax dataflow (its file source, its stdout sink)."""
 
 
@@ -207,6 +208,47 @@ def bytewax_skip_reason() -> str | None:
     return None if found == "0.21.1" else f"bytewax {found} is installed; this benchmark is for 0.21.1"
 
 
+def run_case(case: str, work: Path, data: Path, pairs: int, *, bytewax: bool) -> None:
+    """One case: each side run ``pairs`` times, interleaved, its outputs checked against the plain script's in the
+    first round; prints the times and the ratios."""
+    python = sys.executable
+    streamrt = str(Path(python).with_name("streamrt"))
+    script = work / f"case_{case}.rtfs"
+    script.write_text(CASES[case], encoding="utf-8")
+    sides: dict[str, list[str]] = {
+        "plain": [python, "plain.py", str(data), case],
+        "streamrt": [streamrt, "run", str(script), "--source", str(data), "--no-progress"],
+    }
+    if bytewax:
+        sides["bytewax"] = [python, "-m", "bytewax.run", f'bytewax_flow.py:flow("{data}", "{case}")']
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    names = list(sides)
+    for round_ in range(pairs):
+        order = names[round_ % len(names) :] + names[: round_ % len(names)]
+        for name in order:
+            out = work / f"out_{case}_{name}.jsonl"
+            times[name].append(timed(sides[name], out, work))
+            if round_ == 0 and name != "plain":  # round 0 runs the plain script first
+                got, want = outputs(out), outputs(work / f"out_{case}_plain.jsonl")
+                if name == "bytewax":  # it groups each batch of lines by key: compare as multisets
+                    got, want = sorted(map(json.dumps, got)), sorted(map(json.dumps, want))
+                if got != want:
+                    sys.exit(f"case {case}: {name}'s outputs differ from the plain script's")
+    label = {"A": "an output per chunk", "B": "one output at the end"}[case]
+    print(f"\ncase {case} ({label}), wall seconds per run (start-up included):")
+    for name in names:
+        ts = times[name]
+        print(f"  {name:9s}: median {statistics.median(ts):6.2f} s  (min {min(ts):.2f}, max {max(ts):.2f})")
+    ratios = [p / s for p, s in zip(times["plain"], times["streamrt"], strict=True)]
+    print(
+        f"  streamrt vs plain: {statistics.median(ratios):.2f}x (plain time / streamrt time, median of "
+        f"{len(ratios)} rounds, {min(ratios):.2f}-{max(ratios):.2f}; target >= 1.0x, stretch 1.5x)"
+    )
+    if "bytewax" in times:
+        bw = [b / s for b, s in zip(times["bytewax"], times["streamrt"], strict=True)]
+        print(f"  streamrt vs bytewax: {statistics.median(bw):.2f}x (bytewax time / streamrt time)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -221,8 +263,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     skip = "--skip-bytewax given" if args.skip_bytewax else bytewax_skip_reason()
-    python = sys.executable
-    streamrt = str(Path(python).with_name("streamrt"))
     work = Path(tempfile.mkdtemp(prefix="bench_cli-"))
     try:
         data = work / "weather.jsonl"
@@ -236,42 +276,7 @@ def main(argv: list[str] | None = None) -> None:
             f"  python {sys.version.split()[0]}, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
         for case in args.cases:
-            script = work / f"case_{case}.rtfs"
-            script.write_text(CASES[case], encoding="utf-8")
-            sides: dict[str, list[str]] = {
-                "plain": [python, "plain.py", str(data), case],
-                "streamrt": [streamrt, "run", str(script), "--source", str(data), "--no-progress"],
-            }
-            if skip is None:
-                sides["bytewax"] = [python, "-m", "bytewax.run", f'bytewax_flow.py:flow("{data}", "{case}")']
-            times: dict[str, list[float]] = {name: [] for name in sides}
-            names = list(sides)
-            for round_ in range(args.pairs):
-                order = names[round_ % len(names) :] + names[: round_ % len(names)]
-                for name in order:
-                    out = work / f"out_{case}_{name}.jsonl"
-                    times[name].append(timed(sides[name], out, work))
-                    if round_ == 0 and name != "plain":  # round 0 runs the plain script first
-                        got, want = outputs(out), outputs(work / f"out_{case}_plain.jsonl")
-                        if name == "bytewax":  # it groups each batch of lines by key: compare as multisets
-                            got, want = sorted(map(json.dumps, got)), sorted(map(json.dumps, want))
-                        if got != want:
-                            sys.exit(f"case {case}: {name}'s outputs differ from the plain script's")
-            label = {"A": "an output per chunk", "B": "one output at the end"}[case]
-            print(f"\ncase {case} ({label}), wall seconds per run (start-up included):")
-            for name in names:
-                ts = times[name]
-                print(
-                    f"  {name:9s}: median {statistics.median(ts):6.2f} s  (min {min(ts):.2f}, max {max(ts):.2f})"
-                )
-            ratios = [p / s for p, s in zip(times["plain"], times["streamrt"], strict=True)]
-            print(
-                f"  streamrt vs plain: {statistics.median(ratios):.2f}x (plain time / streamrt time, median of "
-                f"{len(ratios)} rounds, {min(ratios):.2f}-{max(ratios):.2f}; target >= 1.0x, stretch 1.5x)"
-            )
-            if "bytewax" in times:
-                bw = [b / s for b, s in zip(times["bytewax"], times["streamrt"], strict=True)]
-                print(f"  streamrt vs bytewax: {statistics.median(bw):.2f}x (bytewax time / streamrt time)")
+            run_case(case, work, data, args.pairs, bytewax=skip is None)
         if skip is not None:
             print(f"\nbytewax: skipped: {skip}")
     finally:
