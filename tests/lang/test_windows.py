@@ -265,7 +265,8 @@ def test_a_session_windows_result_does_not_depend_on_how_the_input_is_batched(
     batched = feed(w, batches)
     assert batched == one_by_one
     flushed = [
-        call("window-flush", w, ws)[OUTPUTS] if ws and ws[K("open")] else ()
+        # a flush of windows that all fired already (kept for :update late events) has no :outputs
+        call("window-flush", w, ws).get(OUTPUTS, ()) if ws and ws[K("open")] else ()
         for ws, _ in (one_by_one, batched)
     ]
     assert flushed[0] == flushed[1]
