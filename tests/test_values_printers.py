@@ -166,3 +166,10 @@ def _escaped_by_hand(text: str) -> str:
 def test_strings_print_escaped_whether_or_not_they_need_it(text: str) -> None:
     assert pr_str(text) == _escaped_by_hand(text)
     assert pr_str([text]) == "[" + _escaped_by_hand(text) + "]"
+
+
+def test_lists_and_sets_repr_as_language_text() -> None:
+    # the model cannot import its printer: the printer registers itself (values.print_collections_with) when loaded
+    assert repr(LList([1, "a", Keyword("k")])) == '(1 "a" :k)'
+    assert repr(LSet([LList([1]), (2, 3)])) == "#{(1) [2 3]}"
+    assert f"{LList()!r}" == "()"
