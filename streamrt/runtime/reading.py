@@ -10,6 +10,7 @@ tell a source's failure (reopen it) from a processor's.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from streamrt.printer import pr_str
 from streamrt.runtime.callables import failure_text
@@ -18,7 +19,7 @@ from streamrt.runtime.feeding import Feeder
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Status
 from streamrt.runtime.stream import StreamRecord
 from streamrt.secrets import redact_url
-from streamrt.sources.base import Chunk, ChunkFault, Control, Item, Source
+from streamrt.sources.base import Chunk, ChunkFault, ChunkRun, Control, Item, Source
 from streamrt.values import Keyword
 
 __all__ = ["SourceReader", "is_source_failure", "source_failure_message"]
@@ -78,7 +79,10 @@ class SourceReader:
                             if len(queue) >= queue.capacity:
                                 await self.feeder.make_room(rec)
                                 continue
-                            i = self.take_many(rec, batch, i)
+                            if type(batch) is ChunkRun:
+                                i = self.take_run(rec, batch, i)
+                            else:
+                                i = self.take_many(rec, batch, i)
                 finally:
                     aclose = getattr(batches, "aclose", None)
                     if aclose is not None:
@@ -102,7 +106,21 @@ class SourceReader:
         elif rec.status is Status.ACTIVE and rec.tasks.worker is None:
             self.engine.schedule(rec)
 
-    def take_many(self, rec: StreamRecord, items: list[Item], i: int) -> int:
+    def take_run(self, rec: StreamRecord, run: ChunkRun, i: int) -> int:
+        """Take ``run[i:]`` while the queue has room (the stream is live and open), as :meth:`take_many` takes
+        chunks but in one step: the index of the first chunk not taken. The stream's continuation is made for the
+        last chunk taken only."""
+        queue = rec.queue
+        end = min(len(run.values), i + queue.capacity - len(queue))
+        if end <= i:
+            return i
+        t = rec.offer_run(run.values, run.metas, i, end, self.engine.clock())
+        rec.continuation = run.continuation_at(end - 1)
+        if t.process and rec.tasks.worker is None:
+            self.engine.schedule(rec)
+        return end
+
+    def take_many(self, rec: StreamRecord, items: Sequence[Item], i: int) -> int:
         """Take ``items[i:]`` while the queue has room (the stream is live and open); the index of the first item
         not taken. Chunks are accepted in one loop, all at one clock reading, as ``push_many`` accepts them; any
         other item goes through :meth:`take` alone, and the caller looks at the stream again after it."""

@@ -23,7 +23,16 @@ loading httpx or websockets.
 
 from __future__ import annotations
 
-from streamrt.sources.base import Chunk, ChunkFault, Continuation, Control, Item, Source, SourceHealth
+from streamrt.sources.base import (
+    Chunk,
+    ChunkFault,
+    ChunkRun,
+    Continuation,
+    Control,
+    Item,
+    Source,
+    SourceHealth,
+)
 from streamrt.sources.config import auth_headers, get_option
 from streamrt.sources.registry import (
     SOURCES,
@@ -41,6 +50,7 @@ __all__ = [
     "SOURCES",
     "Chunk",
     "ChunkFault",
+    "ChunkRun",
     "Continuation",
     "Control",
     "Item",

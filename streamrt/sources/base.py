@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Literal
@@ -31,6 +31,7 @@ __all__ = [
     "RAW_LIMIT",
     "Chunk",
     "ChunkFault",
+    "ChunkRun",
     "Continuation",
     "bounded_raw",
     "Control",
@@ -89,6 +90,41 @@ def bounded_raw(data: bytes | str) -> str:
 
 
 Item = Chunk | Control | ChunkFault
+
+
+class ChunkRun(Sequence[Chunk]):
+    """Chunks a source read together, kept as two lists (values, metadata) instead of a :class:`Chunk` each: the
+    provider queues a slice of a run in one step, and a continuation is made only for the last chunk it takes
+    (``continuation_at(i)``: the continuation after chunk ``i``). As a sequence it gives :class:`Chunk` items, so
+    whoever reads :meth:`Source.item_batches` generically sees what :meth:`Source.items` yields."""
+
+    __slots__ = ("continuation_at", "metas", "values")
+
+    def __init__(
+        self,
+        values: list[Any],
+        metas: list[dict[Keyword, Any]],
+        continuation_at: Callable[[int], Continuation],
+    ) -> None:
+        self.values = values
+        self.metas = metas
+        self.continuation_at = continuation_at
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, i: int) -> Chunk:  # type: ignore[override]  # no slices: a run is read by index
+        if i < 0:
+            i += len(self.values)
+        return Chunk(self.values[i], self.metas[i], self.continuation_at(i))
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for i in range(len(self.values)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"<ChunkRun of {len(self.values)}>"
+
 
 HealthState = Literal["idle", "connected", "reconnecting", "failed", "ended", "closed"]
 """``idle`` before the first connection; ``connected`` while reading; ``reconnecting`` between attempts;
@@ -185,12 +221,13 @@ class Source(abc.ABC):
     def items(self) -> AsyncIterator[Item]:
         """Yield items one by one, resuming from ``start_continuation``; return at the end of a finite source."""
 
-    async def item_batches(self) -> AsyncIterator[list[Item]]:
-        """The items of :meth:`items` in lists, each what one read gave: the provider takes a list at once.
+    async def item_batches(self) -> AsyncIterator[Sequence[Item]]:
+        """The items of :meth:`items` in sequences, each what one read gave: the provider takes a sequence at once.
 
         Every source has it; this one wraps each item in a list of its own. A source that reads many items at a
         time (JSON Lines: a block of lines) yields them together, so the reader's per-item step is a loop over a
-        list rather than an await per item."""
+        list rather than an await per item; chunks alone may come as a :class:`ChunkRun`, which the provider queues
+        without a step per chunk."""
         async for item in self.items():
             yield [item]
 

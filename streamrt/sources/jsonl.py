@@ -21,16 +21,18 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import functools
+import itertools
 import os
 import queue
 import select
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from typing import IO, Any, Final
 
 from streamrt.errors import SourceError
 from streamrt.meta import LINE, SOURCE
-from streamrt.sources.base import Chunk, ChunkFault, Continuation, Item, Source, bounded_raw
+from streamrt.sources.base import Chunk, ChunkFault, ChunkRun, Continuation, Item, Source, bounded_raw
 from streamrt.sources.decode import LoneSurrogateError, json_value
 from streamrt.sources.paths import jsonl_path
 from streamrt.values import Keyword
@@ -58,6 +60,11 @@ def _start_line(uri: str, continuation: Continuation | None) -> tuple[int, int]:
     return line, offset
 
 
+def _continuation_after(line: int, offset: int, lines: list[bytes], i: int) -> Continuation:
+    """The continuation after ``lines[i]``, the lines following line ``line`` that ends at ``offset``."""
+    return {"line": line + i + 1, "offset": offset + i + 1 + sum(map(len, itertools.islice(lines, i + 1)))}
+
+
 class _LineSource(Source):
     """Splits blocks from :meth:`_read` into JSON lines, tracking line numbers and byte offsets."""
 
@@ -71,8 +78,25 @@ class _LineSource(Source):
     async def _read(self) -> bytes:
         """The next block; ``b""`` at the end."""
 
+    def _batch(self, lines: list[bytes]) -> Sequence[Item]:
+        """The items of complete lines (each without its ``\n``, which is counted in the offsets): a
+        :class:`ChunkRun` when every line is a JSON value (the usual case: no item, continuation or step per line),
+        else :meth:`_items`' list, where a blank line is skipped and a bad one is a fault."""
+        try:
+            values = [json_value(raw) for raw in lines]
+        except ValueError:
+            return self._items(lines)
+        line = self._line
+        offset = self._offset
+        kind = self.kind
+        count = len(lines)
+        metas = [{LINE: n, SOURCE: kind} for n in range(line + 1, line + count + 1)]
+        self._line = line + count
+        self._offset = offset + count + sum(map(len, lines))
+        return ChunkRun(values, metas, functools.partial(_continuation_after, line, offset, lines))
+
     def _items(self, lines: list[bytes]) -> list[Item]:
-        """The items of complete lines (each without its ``\n``, which is counted in the offsets)."""
+        """The items of complete lines, one by one."""
         out: list[Item] = []
         append = out.append
         line = self._line
@@ -116,7 +140,7 @@ class _LineSource(Source):
         text = bounded_raw(raw.rstrip(b"\r\n"))
         return ChunkFault(f"{self.label}:{line}: {what}: {message}", meta, cont, text)
 
-    async def item_batches(self) -> AsyncGenerator[list[Item], None]:
+    async def item_batches(self) -> AsyncGenerator[Sequence[Item], None]:
         """The items of each block read, :data:`BATCH_LINES` lines at a time: its complete lines (a line cut by the
         block's end waits for the next)."""
         self.health.set("connected")
@@ -128,7 +152,7 @@ class _LineSource(Source):
             lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
             pending = lines.pop()
             for start in range(0, len(lines), BATCH_LINES):
-                items = self._items(lines[start : start + BATCH_LINES])
+                items = self._batch(lines[start : start + BATCH_LINES])
                 if items:
                     yield items
         if pending:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from streamrt.runtime.provider import Provider
-from streamrt.sources.base import Chunk, ChunkFault, Control, Item
+from streamrt.sources.base import Chunk, ChunkFault, ChunkRun, Control, Item, Source
 
 from .helpers import SEEN, K, ScriptedSource, collect
 
@@ -92,6 +92,56 @@ async def test_backpressure_reaches_the_source() -> None:
         assert p.record(sid2).state[SEEN] == tuple(range(100))
         assert p.record(sid2).dropped == 0
         p.cancel(sid)
+
+
+class RunSource(ScriptedSource):
+    """Yields its chunks as runs of ``size`` (a fault between runs stays an item of its own)."""
+
+    def __init__(self, items: list[Item], size: int) -> None:
+        super().__init__(items)
+        self.size = size
+
+    async def item_batches(self) -> Any:
+        items = self._items
+        while items:
+            if isinstance(items[0], ChunkFault):
+                yield [items.pop(0)]
+                continue
+            run: list[Chunk] = []
+            while items and len(run) < self.size and isinstance(items[0], Chunk):
+                run.append(items.pop(0))  # type: ignore[arg-type]
+            self.pulled += len(run)
+            yield ChunkRun(
+                [c.value for c in run], [c.meta for c in run], lambda i, run=run: run[i].continuation or {}
+            )
+
+
+async def test_a_run_is_taken_as_room_allows_with_the_continuation_of_its_last_chunk_taken() -> None:
+    metas: list[Any] = []
+
+    def proc(state: Any, chunk: Any, meta: Any) -> Any:
+        metas.append(meta[K("line")])
+        return collect(state, chunk)
+
+    items: list[Item] = [Chunk(i, {K("line"): i}, {"line": i}) for i in range(1, 8)]
+    items.append(ChunkFault("f.jsonl:8: not JSON", {K("line"): 8}, {"line": 8}, "{bad"))
+    items += [Chunk(i, {K("line"): i}, {"line": i}) for i in range(9, 12)]
+    src: Source = RunSource(items, size=5)
+    async with Provider(default_queue_capacity=3) as p:
+        sid = p.start(proc, source=src)
+        p.pause(sid)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        r = p.record(sid)
+        assert [e[1] for e in r.queue] == [1, 2, 3], "a run is taken only as far as the queue has room"
+        assert r.continuation == {"line": 3} and r.seq == 3
+        p.resume(sid)
+        await p.wait(sid)
+        assert r.status.value == "error"
+        assert r.message == "chunk 8: f.jsonl:8: not JSON"
+        assert r.state[SEEN] == (1, 2, 3, 4, 5, 6, 7)
+        assert metas == [1, 2, 3, 4, 5, 6, 7]
+        assert r.statistics().queue_high_watermark == 3
 
 
 async def test_source_failure_is_a_stream_error() -> None:

@@ -124,6 +124,34 @@ async def test_a_block_is_handed_over_a_few_lines_at_a_time_in_order(tmp_path: P
     assert items[-1].continuation == {"line": count, "offset": path.stat().st_size}
 
 
+async def test_runs_of_good_lines_and_batches_with_blank_or_bad_lines_give_the_same_items(
+    tmp_path: Path,
+) -> None:
+    lines = [json.dumps({"seq": i, "tags": ["a", i]}) for i in range(1, BATCH_LINES * 4)]
+    lines[BATCH_LINES + 3] = "   "  # blank: skipped, counted
+    lines[BATCH_LINES * 2 + 1] = "1,[2"  # bad alone, and would be good joined with the next line
+    lines[BATCH_LINES * 2 + 2] = "3]"
+    lines.append('"last, no newline"')
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    source = JsonlSource(str(path))
+    async with source:
+        batches = [batch async for batch in source.item_batches()]
+    assert [type(b).__name__ for b in batches] == ["ChunkRun", "list", "list", "ChunkRun", "list"]
+    got = [item for batch in batches for item in batch]
+    # the same lines one by one, as the items the source made before runs
+    one_by_one = JsonlSource(str(path))
+    want = [*one_by_one._items([line.encode() for line in lines[:-1]]), one_by_one._last(lines[-1].encode())]
+    assert got == want
+    data = path.read_bytes()
+    for item in got:
+        assert item.continuation is not None
+        line, offset = item.continuation["line"], item.continuation["offset"]
+        assert data[:offset].count(b"\n") == line or offset == len(data)
+    assert [type(i).__name__ for i in got].count("ChunkFault") == 2
+    assert got[-1].continuation == {"line": len(lines), "offset": len(data)}
+
+
 async def test_a_directory_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "d.jsonl").mkdir()
     with pytest.raises(SourceError, match="not a file"):
