@@ -13,7 +13,6 @@ check`` start fast; ``run`` and ``resume`` are :mod:`streamrt.cli.run`, ``repl``
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import os
 import sys
@@ -108,6 +107,8 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         problem = _resume_problem(args)
         if problem is not None:
             raise UsageError(f"resume: {problem}")
+    import asyncio  # for start-up speed: --help, --version and check run without it
+
     return asyncio.run(run(RunConfig.from_args(args, **policy_options(args)), out=out, err=err))
 
 
@@ -175,6 +176,8 @@ def _cmd_tools(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from streamrt.sources.mcp_tools import list_tools
 
     try:
+        import asyncio  # for start-up speed
+
         tools = asyncio.run(list_tools(args.uri))
     except SourceError as exc:
         print(f"streamrt tools: {exc}", file=err)

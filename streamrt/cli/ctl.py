@@ -9,7 +9,6 @@ out of reach exits 2. Only argparse is imported here; the client (httpx) when th
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import Any, TextIO
@@ -95,6 +94,8 @@ async def _run(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio  # for start-up speed: `streamrt --help` imports this module for its flags
+
     import httpx
 
     from streamrt.errors import ApiError

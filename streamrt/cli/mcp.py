@@ -6,7 +6,6 @@ Only argparse is imported here; the MCP SDK and the server load when the command
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any, TextIO
 
 from streamrt.cli.serve import add_secret_argument, add_store_arguments
@@ -59,6 +58,8 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def cmd_mcp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio  # for start-up speed: `streamrt --help` imports this module for its flags
+
     from streamrt.errors import ScriptError, StreamrtError
     from streamrt.mcpserve import serve_stdio
     from streamrt.observe.logs import configure_logging, unconfigure_logging

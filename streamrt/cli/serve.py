@@ -7,7 +7,6 @@ Only argparse is imported here: the server (Starlette, uvicorn, SQLAlchemy) is i
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any, TextIO
 
 from streamrt.errors import ScriptError, StreamrtError, UsageError
@@ -225,6 +224,8 @@ def _cluster_app(args: argparse.Namespace, config: Any) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio  # for start-up speed: `streamrt --help` imports this module for its flags
+
     try:
         return asyncio.run(_serve(args, err))
     except StreamrtError as exc:

@@ -31,6 +31,7 @@ from lark.lexer import Lexer, LexerState
 from streamrt.errors import Pos, ScriptSyntaxError
 from streamrt.lang.fnlit import fn_literal
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF
+from streamrt.lang.tables import shipped_tables
 from streamrt.values import Keyword
 
 __all__ = ["MAX_NESTING", "grammar_text", "is_complete", "read"]
@@ -275,16 +276,31 @@ _parser: Lark | None = None
 
 
 def _get_parser() -> Lark:
+    """The LALR parser: from the shipped tables when they fit this grammar and lark, else built from the grammar.
+
+    Loading the tables takes milliseconds, building them about 0.2 s (``streamrt.lang.tables`` says why they are
+    shipped rather than cached). ``strict=True`` (no two terminals match the same text) is checked where the
+    tables are made and in a test, not at every start: it is lark's most expensive step.
+    """
     global _parser
     if _parser is None:
-        _parser = Lark(
-            grammar_text(),
-            parser="lalr",
-            lexer=_Lexer,
-            strict=True,
-            transformer=_transformer,
-            maybe_placeholders=False,
-        )
+        grammar = grammar_text()
+        tables = shipped_tables(grammar)
+        if tables is None:
+            _parser = Lark(
+                grammar, parser="lalr", lexer=_Lexer, transformer=_transformer, maybe_placeholders=False
+            )
+        else:
+            data, memo = tables
+            # the tables were made with lark's basic lexer; this reader scans with its own
+            lexer_conf = {**data["parser"]["lexer_conf"], "lexer_type": _Lexer}
+            data = {
+                **data,
+                "options": {**data["options"], "lexer": _Lexer},
+                "parser": {**data["parser"], "lexer_conf": lexer_conf},
+            }
+            # lark's loader for serialized parsers (what its cache and standalone parsers use)
+            _parser = Lark._load_from_dict(data, memo, transformer=_transformer)  # type: ignore[no-untyped-call]
     return _parser
 
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from streamrt.errors import UsageError
 from streamrt.observe.logs import LEVELS, Console, LogFormat, LogHandler
-from streamrt.observe.progress import Progress, wants_progress
 
 if TYPE_CHECKING:
     from streamrt.observe.metrics import MetricsServer, StreamMetrics
+    from streamrt.observe.progress import Progress
     from streamrt.runtime.outputs import Sink
     from streamrt.runtime.provider import Provider
 
@@ -68,6 +68,9 @@ class Observation:
         self.console = console if console is not None else Console(err, options.log_format)
         self.metrics: StreamMetrics | None = None
         self.server: MetricsServer | None = None
+        # imported here, for start-up speed: the live lines need asyncio and the runtime's views, the command line not
+        from streamrt.observe.progress import Progress, wants_progress
+
         # the live lines are not JSON: under --log-format json every stderr line must be
         live = options.log_format == "text" and wants_progress(err, options.progress)
         self.progress: Progress | None = Progress(provider, err) if live else None

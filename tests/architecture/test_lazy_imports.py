@@ -1,0 +1,99 @@
+"""Start-up stays light: each command loads only the libraries it needs (issue 17).
+
+Each case runs the command in a fresh interpreter and reads ``sys.modules`` after it: a module-level import of a
+heavy library added anywhere on the path (the CLI, the observers, a package's ``__init__``) fails here instead of
+silently slowing every start. Timing lives in benchmarks/bench_startup.py; this only checks what is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# libraries that only serving, the network sources, stores other than memory, metrics or property tests need
+SERVICE_LIBRARIES = (
+    "sqlalchemy",
+    "aiosqlite",
+    "httpx",
+    "prometheus_client",
+    "mcp",
+    "websockets",
+    "starlette",
+    "uvicorn",
+    "sse_starlette",
+    "jsonschema",
+    "hypothesis",
+    "redis",
+    "shtab",
+)
+# what reading, compiling and running a script needs, which the command line alone does not
+LANGUAGE_AND_RUNTIME = (
+    "asyncio",
+    "lark",
+    "re2",
+    "msgpack",
+    "streamrt.lang.compiler",
+    "streamrt.lang.reader",
+    "streamrt.runtime.provider",
+    "streamrt.store.codec",
+)
+
+_CHILD = """
+import io, json, sys
+argv = json.loads(sys.argv[1])
+import streamrt.cli
+if argv:
+    try:
+        code = streamrt.cli.main(argv, out=io.StringIO(), err=io.StringIO())
+    except SystemExit as exc:  # --version
+        code = exc.code
+    assert code == 0, code
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _loaded(argv: list[str]) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(argv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def _present(loaded: set[str], names: tuple[str, ...]) -> list[str]:
+    return [n for n in names if n in loaded or any(m.startswith(n + ".") for m in loaded)]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param([], id="import streamrt.cli"),
+        pytest.param(["--version"], id="--version"),
+        pytest.param(["--help"], id="--help"),
+    ],
+)
+def test_the_command_line_alone_loads_no_language_runtime_or_service_library(argv: list[str]) -> None:
+    loaded = _loaded(argv)
+    assert _present(loaded, (*SERVICE_LIBRARIES, *LANGUAGE_AND_RUNTIME)) == []
+
+
+def test_check_loads_the_language_but_no_runtime_or_service_library() -> None:
+    loaded = _loaded(["check", "processors/weather.rtfs"])
+    assert "streamrt.lang.compiler" in loaded  # it did compile the script
+    assert _present(loaded, (*SERVICE_LIBRARIES, "streamrt.runtime.provider", "msgpack")) == []
+
+
+def test_run_over_a_file_loads_no_service_library() -> None:
+    loaded = _loaded(["run", "processors/weather.rtfs"])
+    assert "streamrt.runtime.provider" in loaded
+    assert _present(loaded, SERVICE_LIBRARIES) == []
