@@ -19,10 +19,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from streamrt.cli.ctl import cmd_ctl
 from streamrt.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
-from streamrt.cli.parser import FILE_ARGUMENTS, FILE_COMPLETION, all_actions, build_parser, policy_options
-from streamrt.cli.serve import cmd_serve
+from streamrt.cli.parser import (
+    COMMANDS,
+    FILE_ARGUMENTS,
+    FILE_COMPLETION,
+    all_actions,
+    build_parser,
+    policy_options,
+)
 from streamrt.errors import ScriptError, StreamrtError, UsageError
 
 __all__ = [
@@ -200,6 +205,18 @@ def _cmd_mcp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return cmd_mcp(args, out, err)
 
 
+def _cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from streamrt.cli.serve import cmd_serve
+
+    return cmd_serve(args, out, err)
+
+
+def _cmd_ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from streamrt.cli.ctl import cmd_ctl
+
+    return cmd_ctl(args, out, err)
+
+
 _COMMANDS = {
     "check": _cmd_check,
     "lower": _cmd_lower,
@@ -211,8 +228,8 @@ _COMMANDS = {
     "eval": _cmd_repl,
     "completion": _cmd_completion,
     "tools": _cmd_tools,
-    "serve": cmd_serve,
-    "ctl": cmd_ctl,
+    "serve": _cmd_serve,
+    "ctl": _cmd_ctl,
     "mcp": _cmd_mcp,
 }
 
@@ -221,9 +238,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     """Run the CLI; returns the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    # only the flags of the command the first word names (all of them for --help or an unknown command)
+    parser = build_parser(words[0] if words and (words[0] in COMMANDS or words[0] == "--version") else None)
     try:
-        args, extra = parser.parse_known_args(argv)
+        args, extra = parser.parse_known_args(words)
         if extra and args.command == "resume" and not any(e.startswith("-") for e in extra):
             # `resume ID --store URL SCRIPT` (the order docs/persistence.md also shows): argparse fills a
             # positional list once, so the words after the options come back unparsed; they belong to it

@@ -7,15 +7,15 @@ Only argparse and the flag-adding functions of the commands (serve, ctl, mcp, ob
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any, Final
 
 from streamrt import __version__
-from streamrt.cli.ctl import add_ctl_parser
-from streamrt.cli.serve import add_secret_argument, add_serve_parser
+from streamrt.cli.serve import add_secret_argument
 from streamrt.errors import UsageError
-from streamrt.observe.session import add_observe_arguments
 
 __all__ = [
+    "COMMANDS",
     "FILE_ARGUMENTS",
     "FILE_COMPLETION",
     "all_actions",
@@ -29,12 +29,29 @@ class _Parser(argparse.ArgumentParser):
     """argparse that exits with our usage code (2) — it already does — and prints the usage on stderr."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``command`` (one of :data:`COMMANDS`), only that command's flags.
+
+    Building all of them costs more than some commands take to run (each parser and flag asks gettext for its
+    messages and the terminal for its width, and some commands' flags import their modules), so
+    :func:`streamrt.cli.main` builds the one its first word names, and none for ``--version``, which ends the
+    parse; the whole parser is for ``--help``, an unknown command and shell completion.
+    """
     parser = _Parser(
         prog="streamrt", description="Run stateful stream processors written in the streamrt language."
     )
     parser.add_argument("--version", action="version", version=f"streamrt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if command in COMMANDS:
+        _ADDERS[command](sub)
+    elif command != "--version":
+        for add in _ADDERS.values():
+            add(sub)
+    return parser
+
+
+def _add_run(sub: Any) -> None:
+    from streamrt.observe.session import add_observe_arguments
 
     run = sub.add_parser("run", help="load a script, start its streams, run until they all end")
     run.add_argument("script", help="the script file (*.rtfs)")
@@ -65,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_observe_arguments(run)
     _add_policy_arguments(run, streams=True)
 
+
+def _add_resume(sub: Any) -> None:
+    from streamrt.observe.session import add_observe_arguments
+
     resume = sub.add_parser(
         "resume",
         help="rehydrate streams from a store and run them on",
@@ -92,27 +113,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_policy_arguments(resume, streams=True)
     add_observe_arguments(resume)
 
+
+def _add_inspect(sub: Any) -> None:
     inspect = sub.add_parser("inspect", help="state, status and stats of streams in a store, as JSON")
     inspect.add_argument("stream_id", metavar="ID", nargs="?")
     inspect.add_argument("--store", metavar="URL", required=True)
     inspect.add_argument("--no-state", action="store_true", help="leave the state out")
     inspect.add_argument("--queue", action="store_true", help="include the queued chunks")
 
+
+def _add_list(sub: Any) -> None:
     lst = sub.add_parser("list", help="the streams in a store")
     lst.add_argument("--store", metavar="URL", required=True)
 
+
+def _add_dead_letters(sub: Any) -> None:
     dead = sub.add_parser(
         "dead-letters", help="the chunks a stream gave up on (:on-error :dead-letter), as JSON lines"
     )
     dead.add_argument("stream_id", metavar="ID")
     dead.add_argument("--store", metavar="URL", required=True)
 
+
+def _add_delete(sub: Any) -> None:
     delete = sub.add_parser(
         "delete", help="remove streams from a store: snapshot, lease and dead letters (not a running one)"
     )
     delete.add_argument("stream_ids", metavar="ID", nargs="+")
     delete.add_argument("--store", metavar="URL", required=True)
 
+
+def _add_prune(sub: Any) -> None:
     prune = sub.add_parser("prune", help="remove finished streams from a store; prints each id removed")
     prune.add_argument(
         "--finished", action="store_true", help="completed, stopped, cancelled and error streams"
@@ -125,13 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--dry-run", action="store_true", help="print what would be removed; remove nothing")
     prune.add_argument("--store", metavar="URL", required=True)
 
+
+def _add_check(sub: Any) -> None:
     check = sub.add_parser("check", help="parse and compile scripts; errors as file:line:col: message")
     check.add_argument("scripts", nargs="+", metavar="SCRIPT")
     _add_policy_arguments(check, limits=False)
 
+
+def _add_lower(sub: Any) -> None:
     lower = sub.add_parser("lower", help="print the script's forms after macro expansion")
     lower.add_argument("script")
 
+
+def _add_compile(sub: Any) -> None:
     compile_cmd = sub.add_parser("compile", help="print the Python a script compiles to")
     compile_cmd.add_argument("script", metavar="SCRIPT")
     compile_cmd.add_argument("--python", action="store_true", required=True, help="print Python source")
@@ -139,19 +176,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--metered", action="store_true", help="the variant that enforces limits (fuel, depth, time, size)"
     )
 
+
+def _add_repl(sub: Any) -> None:
     repl = sub.add_parser("repl", help="an interactive prompt for the language (history, multi-line input)")
     repl.add_argument("--load", metavar="SCRIPT", help="load the script's definitions first")
     _add_policy_arguments(repl)
 
+
+def _add_eval(sub: Any) -> None:
     evaluate = sub.add_parser("eval", help="evaluate an expression and print its value")
     evaluate.add_argument("expr", metavar="EXPR", help="one or more forms; the value of the last is printed")
     evaluate.add_argument("--load", metavar="SCRIPT", help="load the script's definitions first")
     _add_policy_arguments(evaluate)
 
+
+def _add_mcp(sub: Any) -> None:
     from streamrt.cli.mcp import add_mcp_parser  # argparse only
 
     add_mcp_parser(sub)
 
+
+def _add_tools(sub: Any) -> None:
     tools = sub.add_parser(
         "tools", help="list the tools of an MCP server: name, description, input schema (HTTP or stdio)"
     )
@@ -160,20 +205,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tools.add_argument("--json", action="store_true", help="print the tools as one JSON array")
 
+
+def _add_test(sub: Any) -> None:
     test = sub.add_parser("test", help="run the tests in *_test.rtfs files (deftest, defproperty)")
     test.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders (default: .)")
     test.add_argument("-k", dest="keyword", metavar="TEXT", help="only the tests whose name contains TEXT")
     test.add_argument("--runs", type=positive_int, metavar="N", help="runs per property (overrides :runs)")
     test.add_argument("--seed", type=int, metavar="N", help="the random seed of every property")
 
+
+def _add_completion(sub: Any) -> None:
     completion = sub.add_parser(
         "completion",
         help='print a shell completion script: eval "$(streamrt completion bash)" (or zsh, tcsh)',
     )
     completion.add_argument("shell", choices=_SHELLS, help="the shell the script is for")
+
+
+def _add_serve(sub: Any) -> None:
+    from streamrt.cli.serve import add_serve_parser
+
     add_serve_parser(sub)
+
+
+def _add_ctl(sub: Any) -> None:
+    from streamrt.cli.ctl import add_ctl_parser  # argparse only
+
     add_ctl_parser(sub)
-    return parser
+
+
+_ADDERS: Final[dict[str, Callable[[Any], None]]] = {
+    "run": _add_run,
+    "resume": _add_resume,
+    "inspect": _add_inspect,
+    "list": _add_list,
+    "dead-letters": _add_dead_letters,
+    "delete": _add_delete,
+    "prune": _add_prune,
+    "check": _add_check,
+    "lower": _add_lower,
+    "compile": _add_compile,
+    "repl": _add_repl,
+    "eval": _add_eval,
+    "mcp": _add_mcp,
+    "tools": _add_tools,
+    "test": _add_test,
+    "completion": _add_completion,
+    "serve": _add_serve,
+    "ctl": _add_ctl,
+}
+"""Each command's flags, in the order ``--help`` lists the commands."""
+
+COMMANDS: Final = frozenset(_ADDERS)
+"""Every command's name."""
 
 
 _SHELLS: Final = ("bash", "zsh", "tcsh")
