@@ -20,7 +20,6 @@ import re
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -51,10 +50,13 @@ _CLOSERS = {v: k for k, v in _OPENERS.items()}
 
 def grammar_text() -> str:
     """The grammar, from inside the installed package or, in a source checkout, from ``grammar/``."""
-    packaged = resources.files("streamrt").joinpath("grammar", "streamrt.lark")
+    # a path next to the package, not importlib.resources: that import (zipfile, tempfile) costs a start more than
+    # reading the file, and streamrt is installed as files, never run from a zip
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "grammar" / "streamrt.lark"
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[2] / "grammar" / "streamrt.lark").read_text(encoding="utf-8")
+    return (package.parent / "grammar" / "streamrt.lark").read_text(encoding="utf-8")
 
 
 class _AtomToken(Token):

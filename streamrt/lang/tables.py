@@ -26,7 +26,6 @@ both the shipped tables and a freshly built parser and compare the forms.
 
 from __future__ import annotations
 
-import pprint
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,8 @@ def make_tables(grammar: str) -> tuple[dict[str, Any], dict[int, Any]]:
 
 def render(grammar: str) -> str:
     """The text of :mod:`streamrt.lang.parser_tables` for ``grammar`` under the installed lark."""
+    import pprint
+
     import lark
 
     data, memo = make_tables(grammar)

@@ -23,12 +23,14 @@ nothing and leaves the state as it was. A failure then goes where :class:`OnErro
 from __future__ import annotations
 
 import enum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import UsageError
-from streamrt.policy.schema import Schema
 from streamrt.printer import pr_str
 from streamrt.values import Keyword
+
+if TYPE_CHECKING:
+    from streamrt.policy.schema import Schema
 
 __all__ = ["MEMORY_DEAD_LETTERS", "Guard", "OnError"]
 

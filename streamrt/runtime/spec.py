@@ -22,15 +22,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import UsageError
 from streamrt.jsoncodec import from_json
 from streamrt.policy.guard import OnError
 from streamrt.policy.limits import Limits
-from streamrt.policy.schema import Schema, compile_schema
 from streamrt.printer import pr_str
 from streamrt.values import Keyword
+
+if TYPE_CHECKING:
+    from streamrt.policy.schema import Schema
 
 __all__ = [
     "ENDPOINT",
@@ -219,7 +221,7 @@ class StreamSpec:
             value = getattr(self, name)
             if value is None or key in _KEPT_APART:
                 continue
-            if isinstance(value, Schema):
+            if name.endswith("_schema"):  # a compiled Schema: its spec is the option
                 value = value.spec
             elif type(value) is OnError:
                 if value is OnError.FAIL:
@@ -240,6 +242,9 @@ def _typed(fields: dict[str, Any]) -> dict[str, Any]:
     for name in ("input_schema", "output_schema", "state_schema"):
         spec = fields.get(name)
         if spec is not None:
+            # the schema language loads with the first stream that has a schema (most have none)
+            from streamrt.policy.schema import compile_schema
+
             fields[name] = compile_schema(spec, ":" + name.replace("_", "-"))
     if "on_error" in fields:
         fields["on_error"] = OnError.parse(fields["on_error"])

@@ -7,12 +7,15 @@ silently slowing every start. Timing lives in benchmarks/bench_startup.py; this 
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from streamrt.cli.parser import COMMANDS, build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +45,16 @@ LANGUAGE_AND_RUNTIME = (
     "streamrt.lang.reader",
     "streamrt.runtime.provider",
     "streamrt.store.codec",
+)
+# what a run over a file of JSON lines does without: the other commands, regexes, schemas, package resources
+NOT_FOR_A_RUN = (
+    "streamrt.cli.ctl",
+    "streamrt.cli.mcp",
+    "streamrt.cli.repl",
+    "streamrt.policy.schema",
+    "re2",
+    "importlib.resources",
+    "zipfile",
 )
 
 _CHILD = """
@@ -87,6 +100,14 @@ def test_the_command_line_alone_loads_no_language_runtime_or_service_library(arg
     assert _present(loaded, (*SERVICE_LIBRARIES, *LANGUAGE_AND_RUNTIME)) == []
 
 
+@pytest.mark.parametrize(
+    "argv", [pytest.param([], id="import streamrt.cli"), pytest.param(["--version"], id="--version")]
+)
+def test_the_version_builds_no_command_flags(argv: list[str]) -> None:
+    loaded = _loaded(argv)
+    assert _present(loaded, ("streamrt.observe", "streamrt.values", "msgspec")) == []
+
+
 def test_check_loads_the_language_but_no_runtime_or_service_library() -> None:
     loaded = _loaded(["check", "processors/weather.rtfs"])
     assert "streamrt.lang.compiler" in loaded  # it did compile the script
@@ -97,3 +118,19 @@ def test_run_over_a_file_loads_no_service_library() -> None:
     loaded = _loaded(["run", "processors/weather.rtfs"])
     assert "streamrt.runtime.provider" in loaded
     assert _present(loaded, SERVICE_LIBRARIES) == []
+    assert _present(loaded, NOT_FOR_A_RUN) == []
+
+
+def _flags(parser: argparse.ArgumentParser, command: str) -> list[tuple[tuple[str, ...], str, object]]:
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    child = sub.choices[command]
+    return [(tuple(a.option_strings), a.dest, a.default) for a in child._actions]
+
+
+def test_a_command_parsed_alone_has_the_flags_the_whole_parser_gives_it() -> None:
+    """main() builds only the parser of the command its first word names: it must be that command's whole parser."""
+    full = build_parser()
+    [sub] = [a for a in full._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) == COMMANDS
+    for command in sorted(COMMANDS):
+        assert _flags(build_parser(command), command) == _flags(full, command), command

@@ -11,10 +11,8 @@ pattern RE2 cannot compile within its memory budget (huge counted repetitions) i
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
-from typing import Any, Final
-
-import re2
+from functools import cache, lru_cache
+from typing import Any
 
 from streamrt.lang.core.coerce import describe, expected, str_arg
 from streamrt.lang.core.registry import core, fail
@@ -32,10 +30,16 @@ __all__ = [
     "split_regex",
 ]
 
-_OPTIONS: Final = re2.Options()
-_OPTIONS.log_errors = (
-    False  # RE2 would print each invalid pattern on stderr; the script gets the error instead
-)
+
+@cache
+def _options() -> Any:
+    import re2  # loaded with the first pattern: most scripts have none, and a start does without it
+
+    options = re2.Options()
+    options.log_errors = (
+        False  # RE2 would print each invalid pattern on stderr; the script gets the error instead
+    )
+    return options
 
 
 class Regex:
@@ -63,8 +67,10 @@ class Regex:
 @lru_cache(maxsize=256)
 def _compiled(source: str) -> Regex | str:
     """The pattern, or RE2's complaint about it; compiled once, since scripts use a few constant patterns."""
+    import re2
+
     try:
-        return Regex(source, re2.compile(source, _OPTIONS))
+        return Regex(source, re2.compile(source, _options()))
     except re2.error as e:
         why = e.args[0] if e.args else e
         return why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
