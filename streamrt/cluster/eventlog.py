@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.cluster.directory import StreamDirectory
+from streamrt.serve.batching import BatchWriter
 from streamrt.serve.eventlog import EventLog, LoggedEvent, StreamOwner
 from streamrt.serve.logged import StreamHead
 from streamrt.store.redis import display_url, redis_client, redis_errors, stop_task
@@ -144,16 +145,14 @@ class RedisEventLog(EventLog):
         self.url = display_url(url)
         self._raw_url = url
         self._token = token
-        self._interval = flush_interval
         self._client: Redis | None = None
         self._reader: Redis | None = None
         self._prefix = ""
         self._heads: dict[str, _Head] = {}
         self._pending: dict[str, _Pending] = {}
-        self._kick = asyncio.Event()
-        self._flushed: asyncio.Event | None = None
-        self._failure: BaseException | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._writer = BatchWriter(
+            self._write_pending, lambda: bool(self._pending), interval=flush_interval, pause_after_failure=0.2
+        )
         self._poller: asyncio.Task[None] | None = None
         self._waiters: dict[str, tuple[int, asyncio.Event]] = {}
         self.directory = StreamDirectory(self.url)
@@ -182,7 +181,7 @@ class RedisEventLog(EventLog):
         self._reader, _ = redis_client(self._raw_url, socket_timeout=None)
         self._append = client.register_script(_APPEND)
         self._remember = client.register_script(_REMEMBER)
-        self._writer = asyncio.create_task(self._write_loop(), name="streamrt-redis-log-writer")
+        self._writer.start("streamrt-redis-log-writer")
         self._poller = asyncio.create_task(self._poll_loop(), name="streamrt-redis-log-poller")
 
     async def close(self) -> None:
@@ -191,10 +190,10 @@ class RedisEventLog(EventLog):
                 await self.flush()
         finally:
             self.wake_all()
-            for task in (self._writer, self._poller):
-                if task is not None:
-                    await stop_task(task)
-            self._writer = self._poller = None
+            await self._writer.stop(stop_task)
+            if self._poller is not None:
+                await stop_task(self._poller)
+            self._poller = None
             for client in (self._client, self._reader):
                 if client is not None:
                     await client.aclose()
@@ -292,49 +291,27 @@ class RedisEventLog(EventLog):
         if kind == "status":
             head.status = pending.status = json.loads(data).get("to") or ""
         self.appended += 1
-        self._kick.set()
+        self._writer.kick()
         return event
 
     async def flush(self) -> None:
         """Until every event appended so far is in Redis (raises the writer's last failure)."""
-        while self._pending and self._writer is not None and not self._writer.done():
-            flushed = self._flushed
-            if flushed is None:
-                flushed = self._flushed = asyncio.Event()
-            self._kick.set()
-            await flushed.wait()
-            if self._failure is not None:
-                raise self._failure
-        if self._failure is not None:
-            raise self._failure
+        await self._writer.flush()
 
-    async def _write_loop(self) -> None:
-        while True:
-            await self._kick.wait()
-            self._kick.clear()
-            if self._interval:
-                await asyncio.sleep(self._interval)  # gather a batch
-            batch, self._pending = self._pending, {}
-            flushed, self._flushed = self._flushed, None
-            try:
-                if batch:
-                    await self._write(list(batch.values()))
-                self._failure = None
-            except Exception as exc:  # kept, raised to the next flush; the batch is retried
-                self._failure = exc
-                for sid, pending in batch.items():
-                    later = self._pending.get(sid)
-                    if later is not None and later.token == pending.token:
-                        pending.events += later.events
-                        pending.status = later.status or pending.status
-                    self._pending[sid] = pending
-                log.warning("event log write failed, retrying: %s", exc)
-                await asyncio.sleep(0.2)
-            finally:
-                if flushed is not None:
-                    flushed.set()
-            if self._pending:
-                self._kick.set()
+    async def _write_pending(self) -> None:
+        batch, self._pending = self._pending, {}
+        try:
+            if batch:
+                await self._write(list(batch.values()))
+        except Exception as exc:  # retried: the batch goes back in front of what came since
+            for sid, pending in batch.items():
+                later = self._pending.get(sid)
+                if later is not None and later.token == pending.token:
+                    pending.events += later.events
+                    pending.status = later.status or pending.status
+                self._pending[sid] = pending
+            log.warning("event log write failed, retrying: %s", exc)
+            raise
 
     async def _write(self, batch: list[_Pending]) -> None:
         keys: list[str] = []

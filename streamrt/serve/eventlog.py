@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from streamrt.serve.batching import BatchWriter
 from streamrt.serve.logged import LoggedEvent, StreamHead, StreamOwner
 
 __all__ = [
@@ -291,14 +291,8 @@ class SqlEventLog(EventLog):
         self._db = SqlTables(url)
         self.url = self._db.display_url
         self._pending: list[LoggedEvent] = []
-        self._writing = False
-        """The writer holds a batch it took from ``_pending`` and has not committed yet (or is pruning)."""
         self._forgotten: list[str] = []
-        self._interval = flush_interval
-        self._kick = asyncio.Event()
-        self._flushed = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
-        self._failure: BaseException | None = None
+        self._writer = BatchWriter(self._write_pending, lambda: bool(self._pending), interval=flush_interval)
         self._last_prune = 0.0
 
     async def open(self) -> None:
@@ -308,12 +302,12 @@ class SqlEventLog(EventLog):
         self.last_gid = await self._db.last_gid()
         for owner in await self._db.owners():
             self._owners[owner.stream_id] = owner
-        self._writer = asyncio.create_task(self._write_loop(), name="streamrt-event-log")
+        self._writer.start("streamrt-event-log")
 
     def _added(self, event: LoggedEvent) -> None:
         self._pending.append(event)
         if len(self._pending) == 1:
-            self._kick.set()
+            self._writer.kick()
 
     def _tail_size(self) -> int:
         return min(self.keep_events, _TAIL)
@@ -342,39 +336,18 @@ class SqlEventLog(EventLog):
         return await self._db.read(stream_id, after_gid, limit, by_gid=True, before=before)
 
     async def flush(self) -> None:
-        if self._failure is not None:
-            raise self._failure
-        # a batch the writer already took is not in _pending: wait for its commit too, or a close that follows
-        # would cancel the writer in the middle of that transaction and lose the batch
-        while (self._pending or self._writing) and self._writer is not None and not self._writer.done():
-            self._flushed.clear()
-            if self._pending:
-                self._kick.set()
-            await self._flushed.wait()
-            if self._failure is not None:
-                raise self._failure
+        await self._writer.flush()
 
-    async def _write_loop(self) -> None:
-        while True:
-            await self._kick.wait()
-            self._kick.clear()
-            await asyncio.sleep(self._interval)  # gather a batch
-            batch, self._pending = self._pending, []
-            self._writing = True
-            try:
-                if batch:
-                    await self._db.write(batch)
-                    self._committed(batch)
-                self._failure = None
-                await self._prune(time.time())
-            except Exception as exc:  # kept, and raised to the next flush
-                self._failure = exc
-                self._pending[:0] = batch
-            finally:
-                self._writing = False
-                self._flushed.set()
-            if self._pending:
-                self._kick.set()
+    async def _write_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            if batch:
+                await self._db.write(batch)
+                self._committed(batch)
+            await self._prune(time.time())
+        except Exception:  # written again with the next batch
+            self._pending[:0] = batch
+            raise
 
     def _committed(self, batch: Iterable[LoggedEvent]) -> None:
         for event in batch:
@@ -403,8 +376,5 @@ class SqlEventLog(EventLog):
             await self.flush()
         finally:
             self.wake_all()
-            if self._writer is not None:
-                self._writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._writer
+            await self._writer.stop()
             await self._db.close()
