@@ -189,6 +189,12 @@ def test_broken_json_fails_as_before(data: Any, draw: st.DataObject) -> None:
         "\ufeff{}",
         "[1, 2.5e-3, -0, -0.0, 1E2, true, false, null]\r\n",
         "[" * 5000 + "]" * 5000,
+        # around the depth msgspec reads into language values itself (jsoncodec.TYPED_DEPTH = 8), then the walk
+        "[" * 8 + "1" + "]" * 8,
+        "[" * 9 + "1" + "]" * 9,
+        '{"a":' * 8 + "[]" + "}" * 8,
+        '{"a":' * 8 + "{}" + "}" * 8,
+        '[{"a": [{"b": [{"c": [{"d": [1, {"e": 2}]}]}]}]}, [1e400, -0.0, "x"]]',
         '{"a":' * 3000 + "1" + "}" * 3000,
     ],
 )

@@ -3,17 +3,26 @@ error handling a source wants (bad or too deeply nested JSON is a ``ValueError``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from streamrt.jsoncodec import LoneSurrogateError, from_json_text
 
-__all__ = ["LoneSurrogateError", "json_or_text", "json_value"]
+__all__ = ["LoneSurrogateError", "json_or_text", "json_value", "json_values"]
 
 
 def json_value(text: str | bytes) -> Any:
     """Parse JSON text into language values; ``ValueError`` (with a short reason) when it is not JSON."""
     try:
         return from_json_text(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def json_values(texts: Iterable[str | bytes]) -> list[Any]:
+    """:func:`json_value` of each text, in one loop (a batch of lines); the first that is not JSON raises."""
+    try:
+        return list(map(from_json_text, texts))
     except RecursionError:
         raise ValueError("nested too deeply") from None
 

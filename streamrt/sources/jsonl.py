@@ -33,7 +33,7 @@ from typing import IO, Any, Final
 from streamrt.errors import SourceError
 from streamrt.meta import LINE, SOURCE
 from streamrt.sources.base import Chunk, ChunkFault, ChunkRun, Continuation, Item, Source, bounded_raw
-from streamrt.sources.decode import LoneSurrogateError, json_value
+from streamrt.sources.decode import LoneSurrogateError, json_value, json_values
 from streamrt.sources.paths import jsonl_path
 from streamrt.values import Keyword
 
@@ -83,7 +83,7 @@ class _LineSource(Source):
         :class:`ChunkRun` when every line is a JSON value (the usual case: no item, continuation or step per line),
         else :meth:`_items`' list, where a blank line is skipped and a bad one is a fault."""
         try:
-            values = [json_value(raw) for raw in lines]
+            values = json_values(lines)
         except ValueError:
             return self._items(lines)
         line = self._line
