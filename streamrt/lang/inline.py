@@ -1,9 +1,11 @@
 """Fast paths for the hottest core functions, inlined as type-guarded Python operators.
 
-Theory of operation. ``(inc x)`` becomes ``c_inc(x) if type(x) is not int else x + 1``: plain integer
-arithmetic runs as one bytecode, and anything else (floats, booleans, nil, strings) falls back to the core
+Theory of operation. ``(inc x)`` becomes ``c_inc(x) if (t := type(x)) is not int and t is not float else x + 1``:
+arithmetic on numbers runs as one bytecode, and anything else (booleans, nil, strings) falls back to the core
 function, which has the exact semantics and the error messages. Guards never change meaning, only speed; tests
-compare inlined and called results.
+compare inlined and called results. The same holds for ``+ - * < <= > >= max min`` on two numbers (exact ``int``
+or ``float``: ``bool`` is not a number here), ``/`` on a float and a non-zero float or float-sized int (two ints
+keep their exact quotient), and ``get`` / ``assoc`` on a plain ``dict`` with plain keys (``{**m, k: v}``).
 
 The guard's shape is chosen by counting what the interpreter executes, since it runs on every call:
 
@@ -12,34 +14,53 @@ The guard's shape is chosen by counting what the interpreter executes, since it 
 - two unknown operands get two nested guards, the second operand repeated in the outer fallback where it has not
   been evaluated yet, rather than a chained ``is ... is`` (which costs stack shuffling on every call). The
   repetition is only for small operands (a name, a constant, a keyword lookup); a larger one keeps the chain so
-  generated code stays linear in the size of the script.
+  generated code stays linear in the size of the script;
+- ints are tested before floats, so integer code pays nothing for the float fast path;
+- the guards of ``/``, ``get`` and ``assoc`` first evaluate each operand that is not a name or constant, in order, with a
+  test that always holds (``(t := x) is not _nothing``), then checks types: a failed check can then stop the test
+  anywhere and the core call still gets every operand, each evaluated once.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
+from typing import Any
 
-from streamrt.lang.compiler import Compiler, Result, const, inline, name
-from streamrt.lang.forms import ListF
+from streamrt.lang.compiler import Compiler, Result, const, inline, name, store
+from streamrt.lang.forms import ListF, Sym
+from streamrt.lang.meter import WATCH
+from streamrt.lang.rt import NOTHING
 from streamrt.values import Keyword
 
 __all__: list[str] = []
 
 _BINOPS: dict[str, ast.operator] = {"+": ast.Add(), "-": ast.Sub(), "*": ast.Mult()}
 _CMPOPS: dict[str, ast.cmpop] = {"<": ast.Lt(), "<=": ast.LtE(), ">": ast.Gt(), ">=": ast.GtE()}
+_EXTREMES: dict[str, ast.cmpop] = {"max": ast.Gt(), "min": ast.Lt()}
+"""``(max a b)`` is ``b if b > a else a``, as the core function's loop keeps the first of equal (or NaN) values."""
 
 
 def _type_of(expr: ast.expr) -> ast.expr:
     return ast.Call(func=name("_type"), args=[expr], keywords=[])
 
 
-def _not_int(c: Compiler, expr: ast.expr) -> ast.expr:
-    """``type(expr) is not int``: exact ints only, so booleans take the generic path."""
-    return ast.Compare(left=_type_of(expr), ops=[ast.IsNot()], comparators=[c.code_constant(int)])
+def _not_num(c: Compiler, bind: ast.expr, use: ast.expr) -> ast.expr:
+    """``type(x) is not int and type(x) is not float``: exact types only, so booleans take the generic path.
+
+    Ints are tested first and pay nothing for the float test; a float pays a second ``type`` call, which costs less
+    than keeping the type in a temporary."""
+    return ast.BoolOp(
+        op=ast.And(),
+        values=[
+            ast.Compare(left=_type_of(bind), ops=[ast.IsNot()], comparators=[c.code_constant(int)]),
+            ast.Compare(left=_type_of(use), ops=[ast.IsNot()], comparators=[c.code_constant(float)]),
+        ],
+    )
 
 
-def _const_int(expr: ast.expr) -> bool:
-    return isinstance(expr, ast.Constant) and type(expr.value) is int
+def _const_num(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Constant) and type(expr.value) in (int, float)
 
 
 _SMALL = 14
@@ -60,54 +81,143 @@ def _small(expr: ast.expr) -> bool:
     return True
 
 
-def _guarded(
-    c: Compiler, lang_name: str, a: ast.expr, b: ast.expr, fast: ast.operator | ast.cmpop
-) -> ast.expr:
-    """``fast(a, b)`` when both are ints, else the core function; each operand evaluated once, in order."""
+def _all(*tests: ast.expr) -> ast.expr:
+    return tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.And(), values=list(tests))
+
+
+def _any(*tests: ast.expr) -> ast.expr:
+    return ast.BoolOp(op=ast.Or(), values=list(tests))
+
+
+def _is(c: Compiler, expr: ast.expr, kind: type) -> ast.expr:
+    """``type(expr) is kind``."""
+    return ast.Compare(left=_type_of(expr), ops=[ast.Is()], comparators=[c.code_constant(kind)])
+
+
+def _operands(c: Compiler, exprs: list[ast.expr]) -> tuple[list[ast.expr], list[ast.expr]]:
+    """Tests that evaluate each operand once, in order, and always hold; then how the guard and body use them.
+
+    A fast path's guard checks its operands' types one by one and may stop at the first that fails, so every
+    operand with an effect is evaluated by these tests first, before any check; names and constants are read where
+    they are used.
+    """
+    tests: list[ast.expr] = []
+    uses: list[ast.expr] = []
+    for expr in exprs:
+        bind, use = c.bind_once(expr)
+        if bind is not use:
+            tests.append(ast.Compare(left=bind, ops=[ast.IsNot()], comparators=[c.code_constant(NOTHING)]))
+        uses.append(use)
+    return tests, uses
+
+
+Fast = Callable[[ast.expr, ast.expr], ast.expr]
+"""The fast operation on two operands known to be numbers (exact int or float)."""
+
+
+def _operator(fast: ast.operator | ast.cmpop) -> Fast:
+    if isinstance(fast, ast.cmpop):
+        return lambda a, b: ast.Compare(left=a, ops=[fast], comparators=[b])
+    return lambda a, b: ast.BinOp(left=a, op=fast, right=b)
+
+
+def _guarded(c: Compiler, lang_name: str, a: ast.expr, b: ast.expr, fast: Fast) -> ast.expr:
+    """``fast(a, b)`` when both are numbers, else the core function; each operand evaluated once, in order."""
     a_bind, a_use = c.bind_once(a)
     b_bind, b_use = c.bind_once(b)
 
     def slow(second: ast.expr) -> ast.expr:
         return ast.Call(func=c.core(lang_name), args=[a_use, second], keywords=[])
 
-    if isinstance(fast, ast.cmpop):
-        body: ast.expr = ast.Compare(left=a_use, ops=[fast], comparators=[b_use])
-    else:
-        body = ast.BinOp(left=a_use, op=fast, right=b_use)
-    if _const_int(a) and _const_int(b):
+    body = fast(a_use, b_use)
+    if _const_num(a) and _const_num(b):
         return body
-    if _const_int(b):
-        return ast.IfExp(test=_not_int(c, a_bind), body=slow(b_use), orelse=body)
-    if _const_int(a):
-        return ast.IfExp(test=_not_int(c, b_bind), body=slow(b_use), orelse=body)
+    if _const_num(b):
+        return ast.IfExp(test=_not_num(c, a_bind, a_use), body=slow(b_use), orelse=body)
+    if _const_num(a):
+        return ast.IfExp(test=_not_num(c, b_bind, b_use), body=slow(b_use), orelse=body)
     if b_bind is b_use or _small(b):
-        inner = ast.IfExp(test=_not_int(c, b_bind), body=slow(b_use), orelse=body)
-        return ast.IfExp(test=_not_int(c, a_bind), body=slow(b), orelse=inner)
-    # both operands are evaluated before the chain's first comparison can short-circuit
-    test = ast.Compare(
-        left=_type_of(a_bind), ops=[ast.Is(), ast.Is()], comparators=[_type_of(b_bind), c.code_constant(int)]
+        inner = ast.IfExp(test=_not_num(c, b_bind, b_use), body=slow(b_use), orelse=body)
+        return ast.IfExp(test=_not_num(c, a_bind, a_use), body=slow(b), orelse=inner)
+    # both operands are evaluated before the first comparison can short-circuit; mixed int and float take the call
+    tmp = c.fresh()
+    same = ast.Compare(
+        left=ast.NamedExpr(target=store(tmp), value=_type_of(a_bind)),
+        ops=[ast.Is()],
+        comparators=[_type_of(b_bind)],
     )
-    return ast.IfExp(test=test, body=body, orelse=slow(b_use))
+    number = ast.BoolOp(
+        op=ast.Or(),
+        values=[
+            ast.Compare(left=name(tmp), ops=[ast.Is()], comparators=[c.code_constant(int)]),
+            ast.Compare(left=name(tmp), ops=[ast.Is()], comparators=[c.code_constant(float)]),
+        ],
+    )
+    return ast.IfExp(test=ast.BoolOp(op=ast.And(), values=[same, number]), body=body, orelse=slow(b_use))
+
+
+def _head(form: ListF) -> str:
+    head = form.items[0]
+    assert isinstance(head, Sym)
+    return head.name
 
 
 @inline("+", "-", "*")
 def _arith(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     if len(args) != 2 or any(r.stmts for r in args):
         return None
-    head = form.items[0]
-    if c.meter and head.name == "*":  # type: ignore[union-attr]
+    head = _head(form)
+    if c.meter and head == "*":
         return None  # the metered variant multiplies through core ``*``, which bounds the integers it builds
-    op = _BINOPS[head.name]  # type: ignore[union-attr]
-    return Result([], _guarded(c, head.name, args[0].expr, args[1].expr, op))  # type: ignore[union-attr]
+    return Result([], _guarded(c, head, args[0].expr, args[1].expr, _operator(_BINOPS[head])))
 
 
 @inline("<", "<=", ">", ">=")
 def _compare(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     if len(args) != 2 or any(r.stmts for r in args):
         return None
-    head = form.items[0]
-    op = _CMPOPS[head.name]  # type: ignore[union-attr]
-    return Result([], _guarded(c, head.name, args[0].expr, args[1].expr, op), True)  # type: ignore[union-attr]
+    head = _head(form)
+    return Result([], _guarded(c, head, args[0].expr, args[1].expr, _operator(_CMPOPS[head])), True)
+
+
+@inline("max", "min")
+def _extreme(c: Compiler, args: list[Result], form: ListF) -> Result | None:
+    if len(args) != 2 or any(r.stmts for r in args):
+        return None
+    head = _head(form)
+    op = _EXTREMES[head]
+
+    def pick(a: ast.expr, b: ast.expr) -> ast.expr:
+        return ast.IfExp(test=ast.Compare(left=b, ops=[op], comparators=[a]), body=b, orelse=a)
+
+    return Result([], _guarded(c, head, args[0].expr, args[1].expr, pick))
+
+
+_FLOAT_LIMIT = 2**53
+"""An int divisor below this in size converts to a float exactly (a huge one raises ``OverflowError``, which core
+``/`` reports)."""
+
+
+@inline("/")
+def _divide(c: Compiler, args: list[Result], form: ListF) -> Result | None:
+    """A float divided by a non-zero float or a float-sized int; anything else (two ints: exact results) calls ``/``."""
+    if len(args) != 2 or any(r.stmts for r in args):
+        return None
+    evaluate, (a, b) = _operands(c, [r.expr for r in args])
+    checks = [_is(c, a, float)]
+    divisor: Any = b.value if isinstance(b, ast.Constant) else None
+    if not (type(divisor) in (int, float) and divisor and abs(divisor) < _FLOAT_LIMIT):
+        tmp = c.fresh()
+        float_sized = ast.Compare(
+            left=const(-_FLOAT_LIMIT), ops=[ast.Lt(), ast.Lt()], comparators=[b, const(_FLOAT_LIMIT)]
+        )
+        is_int = ast.Compare(left=name(tmp), ops=[ast.Is()], comparators=[c.code_constant(int)])
+        kind = ast.NamedExpr(target=store(tmp), value=_type_of(b))
+        is_float = ast.Compare(left=kind, ops=[ast.Is()], comparators=[c.code_constant(float)])
+        checks += [_any(is_float, _all(is_int, float_sized)), b]
+    body = ast.BinOp(left=a, op=ast.Div(), right=b)
+    slow = ast.Call(func=c.core("/"), args=[a, b], keywords=[])
+    return Result([], ast.IfExp(test=_all(*evaluate, *checks), body=body, orelse=slow))
 
 
 @inline("inc", "dec")
@@ -115,12 +225,13 @@ def _step(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     (arg,) = args
     if arg.stmts:
         return None
-    head = form.items[0]
-    op = ast.Add() if head.name == "inc" else ast.Sub()  # type: ignore[union-attr]
+    head = _head(form)
+    op = ast.Add() if head == "inc" else ast.Sub()
     bind, use = c.bind_once(arg.expr)
-    slow = ast.Call(func=c.core(head.name), args=[use], keywords=[])  # type: ignore[union-attr]
+    slow = ast.Call(func=c.core(head), args=[use], keywords=[])
     return Result(
-        [], ast.IfExp(test=_not_int(c, bind), body=slow, orelse=ast.BinOp(left=use, op=op, right=const(1)))
+        [],
+        ast.IfExp(test=_not_num(c, bind, use), body=slow, orelse=ast.BinOp(left=use, op=op, right=const(1))),
     )
 
 
@@ -188,12 +299,52 @@ def _nil(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     return Result([], ast.Compare(left=arg.expr, ops=[op], comparators=[const(None)]), True)
 
 
+_PLAIN_KEYS = (str, Keyword, int)
+"""Key types a plain dict stores and finds as core ``get`` and ``assoc`` do: hashable, never nested, no check."""
+
+
+def _plain_key(c: Compiler, key: ast.expr) -> list[ast.expr]:
+    """The tests that ``key`` (a name or a constant) is of a plain key type: none for a keyword or string constant."""
+    if type(c.object_of(key)) is Keyword or (isinstance(key, ast.Constant) and type(key.value) in (str, int)):
+        return []
+    return [_any(*(_is(c, key, kind) for kind in _PLAIN_KEYS))]
+
+
 @inline("get")
 def _get(c: Compiler, args: list[Result], form: ListF) -> Result | None:
+    """A keyword key follows ``(:k m)``; any other key on a plain dict is ``dict.get`` when the key is plain."""
     if any(r.stmts for r in args):
         return None
     key = args[1].expr
-    if type(c.object_of(key)) is not Keyword:
-        return None
     default = args[2].expr if len(args) == 3 else const(None)
-    return Result([], c.lookup_expr(args[0].expr, key, default))
+    if type(c.object_of(key)) is Keyword:
+        return Result([], c.lookup_expr(args[0].expr, key, default))
+    evaluate, (m, key, default) = _operands(c, [args[0].expr, key, default])
+    fast = ast.Call(func=ast.Attribute(value=m, attr="get", ctx=ast.Load()), args=[key, default], keywords=[])
+    slow = ast.Call(func=c.core("get"), args=[m, key, default], keywords=[])
+    test = _all(*evaluate, _is(c, m, dict), *_plain_key(c, key))
+    return Result([], ast.IfExp(test=test, body=fast, orelse=slow))
+
+
+_MAX_PAIRS = 4
+"""Most key/value pairs an inlined ``assoc`` takes; a longer one calls the core function."""
+
+
+@inline("assoc")
+def _assoc(c: Compiler, args: list[Result], form: ListF) -> Result | None:
+    """``{**m, k: v}`` for a plain dict and plain keys, under ``WATCH`` keys in the metered variant (where core
+    ``assoc`` checks a larger result against ``max-size``)."""
+    if len(args) % 2 == 0 or len(args) > 1 + 2 * _MAX_PAIRS or any(r.stmts for r in args):
+        return None
+    evaluate, (m, *kvs) = _operands(c, [r.expr for r in args])
+    checks = [_is(c, m, dict)]
+    for key in kvs[0::2]:
+        checks += _plain_key(c, key)
+    if c.meter:
+        size = ast.Call(func=c.code_constant(len), args=[m], keywords=[])
+        checks.append(ast.Compare(left=size, ops=[ast.Lt()], comparators=[const(WATCH - len(kvs) // 2)]))
+    keys: list[ast.expr | None] = [None, *kvs[0::2]]
+    values = [m, *kvs[1::2]]
+    fast = ast.Dict(keys=keys, values=values)
+    slow = ast.Call(func=c.core("assoc"), args=[m, *kvs], keywords=[])
+    return Result([], ast.IfExp(test=_all(*evaluate, *checks), body=fast, orelse=slow))

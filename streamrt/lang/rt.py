@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from types import CodeType, TracebackType
-from typing import Any
+from typing import Any, Final
 
 from streamrt.errors import Pos, ScriptError, ScriptRuntimeError, ValueLimitError
 from streamrt.printer import pr_str
 from streamrt.values import Keyword, LList, LSet, Symbol, checked_key, type_name
 
 __all__ = [
+    "NOTHING",
     "Recur",
     "case_fail",
     "demangle",
@@ -128,6 +129,9 @@ def _script_position(exc: BaseException, filename: str) -> Pos | None:
 
 _EMPTY: dict[Any, Any] = {}
 
+NOTHING: Final = object()
+"""What no value is: an inline fast path's test ``(t := x) is not _nothing`` evaluates ``x`` and always holds."""
+
 
 def keyword_lookup_error(value: Any) -> ScriptRuntimeError:
     """The error for a keyword looked up in ``value``, which is neither a map nor nil nor false."""
@@ -221,6 +225,9 @@ def support_names() -> dict[str, Any]:
         "_int": int,
         "_bool": bool,
         "_float": float,
+        "_str": str,
+        "_len": len,
+        "_nothing": NOTHING,
         "_tuple": tuple,
         "_Exception": Exception,
         "_E": _EMPTY,

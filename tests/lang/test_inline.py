@@ -16,17 +16,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamrt.errors import ScriptRuntimeError
+from streamrt.lang import rt
 from streamrt.lang.core import CORE
 from streamrt.printer import pr_str
 from streamrt.values import Keyword, type_name
 from tests.lang.conftest import K, last_fn, runtime_error
 
-BINARY = ["+", "-", "*", "<", "<=", ">", ">=", "=", "not="]
+BINARY = ["+", "-", "*", "<", "<=", ">", ">=", "=", "not=", "max", "min", "/"]
 UNARY = ["inc", "dec", "not", "nil?", "some?"]
 
 scalars = st.one_of(
     st.integers(min_value=-(2**80), max_value=2**80),
     st.integers(min_value=-3, max_value=3),
+    st.sampled_from([2**53 - 1, 2**53, -(2**53), 2**1030, -(2**1030)]),  # the float-sized divisor's edges
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0.0, -0.0, 1.0, 2.0, 0.5]),
     st.none(),
@@ -41,7 +43,22 @@ values = st.one_of(
 )
 # Literals the fast paths special-case (keyword, string, nil/true/false, ints 0/1/other, floats).
 literals = st.sampled_from(
-    ["0", "1", "2", "-7", "1.5", "0.0", "nil", "true", "false", '"s"', '""', ":a", "100000000000000000000000"]
+    [
+        "0",
+        "1",
+        "2",
+        "-7",
+        "1.5",
+        "0.0",
+        "-0.0",
+        "nil",
+        "true",
+        "false",
+        '"s"',
+        '""',
+        ":a",
+        "100000000000000000000000",
+    ]
 )
 
 
@@ -51,8 +68,17 @@ def outcome(fn: Callable[..., Any], *args: Any) -> tuple[str, Any]:
         value = fn(*args)
     except ScriptRuntimeError as exc:
         return "error", exc.message
+    except (
+        OverflowError,
+        ZeroDivisionError,
+    ) as exc:  # from a core function called directly: as a script shows it
+        located = rt.runtime_error(exc, "t.rtfs", [])
+        assert isinstance(located, ScriptRuntimeError)
+        return "error", located.message
     if isinstance(value, float) and math.isnan(value):
         return "ok", ("nan", float)
+    if isinstance(value, float) and value == 0:
+        return "ok", (math.copysign(1, value), float)  # -0.0 == 0.0, yet (max 0.0 -0.0) keeps the first
     return "ok", (value, type(value))
 
 
@@ -189,3 +215,129 @@ def test_nested_fast_paths_count_and_sum() -> None:
         state = f(state, {K("value"): v})
     assert state == {K("count"): 4, K("sum"): 1 + 2.5 + 3 + 2**70}
     assert runtime_error(src, {}, {K("value"): "x"}).message == '+: expected a number, got string "x"'
+
+
+def test_float_fast_paths_keep_the_language_rules() -> None:
+    """Floats take the fast paths; booleans are still not numbers, and the errors name the function."""
+    f = compiled(
+        "(defn f [a b] [(+ a b) (- a b) (* a b) (max a b) (min a b) (< a b) (/ a b) (inc a) (dec b)])"
+    )
+    assert f(1.5, 2) == (3.5, -0.5, 3.0, 2, 1.5, True, 0.75, 2.5, 1)
+    assert f(2**70, 0.5)[:3] == (2**70 + 0.5, 2**70 - 0.5, 2**69 * 1.0)
+    for op in ("+", "max", "<", "/"):
+        message = runtime_error(f"(defn f [a b] ({op} a b))", 1.5, True).message
+        assert message == f"{op}: expected a number, got boolean true"
+    assert runtime_error("(defn f [a] (inc a))", False).message == "inc: expected a number, got boolean false"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "message"),
+    [
+        (1.5, 0, "/: division by zero"),
+        (1.5, 0.0, "/: division by zero"),
+        (1.5, -0.0, "/: division by zero"),
+        (1.5, 2**1030, f"/: result of 1.5 / {2**1030} is too large for a float"),
+        (2**1030, 1.5, f"/: result of {2**1030} / 1.5 is too large for a float"),
+        (None, 2.0, "/: expected a number, got nil"),
+    ],
+)
+def test_division_fast_path_leaves_the_errors_to_core(a: Any, b: Any, message: str) -> None:
+    assert runtime_error("(defn f [a b] (/ a b))", a, b).message == message
+
+
+def test_division_of_ints_stays_exact() -> None:
+    f = compiled("(defn f [a b] [(/ a b) (/ a 2) (/ a 2.0)])")
+    assert f(6, 3) == (2, 3, 3.0) and type(f(6, 3)[0]) is int
+    assert f(7.0, 2) == (3.5, 3.5, 3.5)
+    assert f(2**60 + 1, 1) == (2**60 + 1, 2**59 + 0.5, 2**59 + 0.5)
+
+
+def test_max_and_min_keep_the_first_of_equal_values() -> None:
+    f = compiled("(defn f [a b] [(max a b) (min a b)])")
+    for a, b in ((1, 1.0), (1.0, 1), (0.0, -0.0), (-0.0, 0.0)):
+        got = f(a, b)
+        assert all(x is a or (type(x) is type(a) and str(x) == str(a)) for x in got), (a, b, got)
+    nan = float("nan")
+    assert f(nan, 1.0)[0] is nan and f(1.0, nan)[0] == 1.0
+
+
+map_keys = st.one_of(
+    st.sampled_from([K("a"), K("b"), "a", "b", 1, 2**70]),
+    st.sampled_from([True, False, None, 1.0, 1.5, (1, 2), ("a",), ()]),
+    st.just({K("a"): 1}),  # unhashable
+)
+maps = st.one_of(
+    st.dictionaries(st.sampled_from([K("a"), K("b"), "a", 1, True, (1, 2)]), scalars, max_size=3),
+    st.none(),
+    st.just(False),
+    st.sampled_from([(), (1, 2), "ab", 0, 1.5]),
+)
+
+
+def same_or_error(inline: tuple[str, Any], core: tuple[str, Any]) -> bool:
+    """The same error, or results that print alike: the same keys in the same order (a key that equals another
+    keeps the old object: ``1``, ``1.0`` and ``true`` print apart) with the same values (NaN included)."""
+    if inline[0] == "error" or core[0] == "error":
+        return inline == core
+    return bool(inline[1][1] is core[1][1] and pr_str(inline[1][0]) == pr_str(core[1][0]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(m=maps, k=map_keys, default=scalars)
+def test_get_fast_path_agrees_with_core(m: Any, k: Any, default: Any) -> None:
+    get = CORE["get"].fn
+    assert outcome(compiled("(defn f [m k] (get m k))"), m, k) == outcome(get, m, k)
+    assert outcome(compiled("(defn f [m k d] (get m k d))"), m, k, default) == outcome(get, m, k, default)
+
+
+@pytest.mark.parametrize("meter", [False, True], ids=["plain", "metered"])
+@settings(max_examples=200, deadline=None)
+@given(m=maps, k=map_keys, k2=map_keys, v=scalars)
+def test_assoc_fast_path_agrees_with_core(meter: bool, m: Any, k: Any, k2: Any, v: Any) -> None:
+    assoc = CORE["assoc"].fn
+    one = variant("(defn f [m k v] (assoc m k v))", meter)
+    two = variant("(defn f [m k k2 v] (assoc m k v k2 (inc v)))", meter)
+    consts = variant('(defn f [m v] (assoc m :a v "b" 1 7 v))', meter)
+    assert same_or_error(outcome(one, m, k, v), outcome(assoc, m, k, v))
+    expected_two = outcome(lambda: assoc(m, k, v, k2, CORE["inc"].fn(v)))  # (inc v) may fail first
+    assert same_or_error(outcome(two, m, k, k2, v), expected_two)
+    assert same_or_error(outcome(consts, m, v), outcome(assoc, m, K("a"), v, "b", 1, 7, v))
+
+
+@functools.cache
+def variant(src: str, meter: bool) -> Callable[..., Any]:
+    """The function of ``src``, plain or as its metered variant (default limits)."""
+    from streamrt.lang.meter import DEFAULT_LIMITS
+    from streamrt.lang.metered import metered
+
+    fn = compiled(src)
+    return metered(fn, DEFAULT_LIMITS) if meter else fn
+
+
+def test_assoc_and_get_operands_are_evaluated_once_in_order() -> None:
+    log = Log()
+    f = compiled('(defn f [log m] [(assoc (log m) (log "k") (log 1)) (get (log m) (log "k") (log 0))])')
+    assert f(log, {"k": 0}) == ({"k": 1}, 0)
+    assert log.seen == [{"k": 0}, "k", 1, {"k": 0}, "k", 0]
+    log.seen.clear()
+    assert f(log, None) == ({"k": 1}, 0)
+    assert log.seen == [None, "k", 1, None, "k", 0]
+
+
+def test_assoc_does_not_change_its_map() -> None:
+    f = compiled("(defn f [m k] [(assoc m k 2) (assoc m :a 3 :b 4)])")
+    m = {K("a"): 1, "x": 0}
+    assert f(m, "x") == ({K("a"): 1, "x": 2}, {K("a"): 3, "x": 0, K("b"): 4})
+    assert m == {K("a"): 1, "x": 0}
+
+
+def test_metered_assoc_still_checks_a_large_map_against_max_size() -> None:
+    from streamrt.errors import LimitExceededError
+    from streamrt.lang.meter import WATCH, Limits
+    from streamrt.lang.metered import metered
+
+    f = metered(compiled("(defn f [m k] (assoc m k 1))"), Limits(max_size=WATCH))
+    big = {i: i for i in range(WATCH)}
+    with pytest.raises(LimitExceededError, match="max-size limit exceeded: assoc would build 1,001 items"):
+        f(big, "new")
+    assert len(f(dict(list(big.items())[:-1]), "new")) == WATCH
