@@ -8,11 +8,13 @@ with limits runs a *metered variant* of its script instead, made on first use an
 ``meter=True``, which gives every function this prologue (see :func:`metered_body`)::
 
     _m = _M                    # the namespace's meter: an object with slots, cheap to read and write
-    if _m.d:                   # a nested call: check the depth, charge one step
-        if _m.d >= _m.dm: _rt_depth()
-        _m.f -= 1
-        if _m.f < 0: _rt_fuel()
-        _m.d += 1
+    _d = _m.d                  # the call depth on entry, kept in a local: read once, restored on the way out
+    if _d:                     # a nested call: check the depth, charge one step
+        if _d >= _m.dm: _rt_depth()
+        _f = _m.f - 1
+        _m.f = _f
+        if _f < 0: _rt_fuel()
+        _m.d = _d + 1
     else:                      # the outermost call: a new chunk (or :on-end) starts
         _m.f = _m.k            # its first slice of fuel
         _m.c = None            # no clock reading yet
@@ -21,7 +23,7 @@ with limits runs a *metered variant* of its script instead, made on first use an
         ... the body, unchanged ...
     except Exception as _e: raise _rt_error(_e)
     finally:
-        _m.d -= 1
+        _m.d = _d
 
 so the per-chunk reset needs no wrapper around the processor, and a host that gives no limits runs the plain code.
 Fuel is handed out in slices of at most :data:`SLICE` steps; ``_rt_fuel`` (:meth:`_Meter.refill`) runs once per
@@ -154,18 +156,22 @@ def _exceeded(attr: str, value: int, detail: str = "") -> LimitExceededError:
 
 _PROLOGUE = """
 _m = _M
-if _m.d:
-    if _m.d >= _m.dm:
+_d = _m.d
+if _d:
+    if _d >= _m.dm:
         _rt_depth()
-    _m.f -= 1
-    if _m.f < 0:
+    _f = _m.f - 1
+    _m.f = _f
+    if _f < 0:
         _rt_fuel()
-    _m.d += 1
+    _m.d = _d + 1
 else:
     _m.f = _m.k
     _m.c = None
     _m.d = 1
 """
+"""The depth on entry stays in a local (``_d``) and is written back by the ``finally``: an attribute read fewer per
+call, and a store instead of a read-modify-write on the way out."""
 
 
 def _unlocated(source: str) -> list[ast.stmt]:
@@ -181,7 +187,7 @@ def _unlocated(source: str) -> list[ast.stmt]:
 
 def metered_body(guarded: ast.Try) -> list[ast.stmt]:
     """The body of a metered function around its ``try``/``except`` (see the module docs)."""
-    guarded.finalbody = _unlocated("_m.d -= 1")
+    guarded.finalbody = _unlocated("_m.d = _d")
     return [*_unlocated(_PROLOGUE), guarded]
 
 
