@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_lang.py [--calls 1000000] [--repeats 10] [--lines 500] [--events 200000]
     .venv/bin/python benchmarks/bench_lang.py --only-printers [--repeats 10]
+    .venv/bin/python benchmarks/bench_lang.py --only-weather [--repeats 10] [--events 200000]
 
 1. The count-and-sum processor, in the language and as an idiomatic Python function over the same keyword-keyed
    dicts, each called ``--calls`` times in the same loop shape (``state = f(state, chunk)`` over a pre-built list
@@ -20,23 +21,31 @@ Run from the repository root::
    ``pr_str`` (recursive fast path) and the iterative walks they fall back to, against ``json.dumps`` of the same
    data already converted, µs per call, ``--repeats`` interleaved rounds; each ratio is the median of the rounds'
    ``json.dumps`` time over the printer's (report).
+5. ``bench_cli.py``'s two processors (A: the city's summary per chunk; B: the per-city aggregate, a map keyed by
+   city) as functions over ``--events`` decoded weather chunks (float temperatures, 24 cities): the compiled
+   processor, plain and as the metered variant ``streamrt run`` uses by default (its default limits), against the
+   same written by hand in Python over the same keyword-keyed maps, the state copied on each change as the language
+   does; ``--repeats`` rounds in rotating order, µs per chunk and the median of the rounds' ratios (report).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 from streamrt import jsoncodec, printer, values
+from streamrt.lang.meter import DEFAULT_LIMITS
+from streamrt.lang.metered import metered
 from streamrt.lang.reader import read
 from streamrt.lang.script import compile_script, load_script
 from streamrt.values import Keyword
 
-__all__ = ["count_and_sum_python", "generate_script", "main", "minute_means_python"]
+__all__ = ["count_and_sum_python", "generate_script", "main", "minute_means_python", "weather"]
 
 SOURCE = """
 (defn count-and-sum [state chunk]
@@ -165,9 +174,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines", type=int, default=500)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--only-printers", action="store_true", help="only part 4")
+    parser.add_argument("--only-weather", action="store_true", help="only part 5")
     args = parser.parse_args(argv)
     if args.only_printers:
         printers(args.repeats)
+        return
+    if args.only_weather:
+        weather(args.events, args.repeats)
         return
 
     start = time.perf_counter()
@@ -217,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"grammar load (once per process): {grammar_ms:.1f} ms")
     windowed(args.events, args.repeats)
     printers(args.repeats)
+    weather(args.events, args.repeats)
 
 
 def _per_call(fn: Callable[[Any], Any], value: Any, calls: int) -> float:
@@ -279,6 +293,82 @@ def windowed(events: int, repeats: int) -> None:
         f"  ratio        : {statistics.median(ratios):6.2f}x median of the pairs "
         f"(range {min(ratios):.2f}-{max(ratios):.2f}x)  (target >= 0.7x)"
     )
+
+
+CITY, COUNT_, SUM_, MAX_, MEAN_ = (
+    Keyword("city"),
+    Keyword("count"),
+    Keyword("sum"),
+    Keyword("max"),
+    Keyword("mean"),
+)
+OUTPUT = Keyword("output")
+
+
+def _add_reading(stats: dict[Keyword, Any] | None, temp: float) -> dict[Keyword, Any]:
+    if stats is None:
+        return {COUNT_: 1, SUM_: temp, MAX_: temp}
+    return {COUNT_: stats[COUNT_] + 1, SUM_: stats[SUM_] + temp, MAX_: max(stats[MAX_], temp)}
+
+
+def _summary(city: str, stats: dict[Keyword, Any]) -> dict[Keyword, Any]:
+    return {CITY: city, COUNT_: stats[COUNT_], MEAN_: stats[SUM_] / stats[COUNT_], MAX_: stats[MAX_]}
+
+
+def _per_chunk_python(state: dict[Any, Any], chunk: dict[Keyword, Any]) -> dict[Keyword, Any]:
+    city = chunk[CITY]
+    stats = _add_reading(state.get(city), chunk[TEMP])
+    return {STATE: {**state, city: stats}, OUTPUT: _summary(city, stats)}
+
+
+def _aggregate_python(state: dict[Any, Any], chunk: dict[Keyword, Any]) -> dict[Keyword, Any]:
+    city = chunk[CITY]
+    return {STATE: {**state, city: _add_reading(state.get(city), chunk[TEMP])}}
+
+
+def _fold_states(fn: Callable[[Any, Any], Any], chunks: list[dict[Keyword, Any]]) -> tuple[float, Any]:
+    state: Any = {}
+    start = time.perf_counter()
+    for chunk in chunks:
+        state = fn(state, chunk)[STATE]
+    return time.perf_counter() - start, state
+
+
+def weather(events: int, repeats: int) -> None:
+    """Part 5: bench_cli.py's processors, compiled (plain and metered) against hand-written Python."""
+    from bench_cli import CASES, CITIES  # beside this file
+
+    rng = random.Random(17)
+    chunks = [
+        {CITY: rng.choice(CITIES), TEMP: round(rng.uniform(-20.0, 40.0), 1), TS: f"t{i}"}
+        for i in range(events)
+    ]
+    for case, fn_name, python in (
+        ("A", "per-chunk", _per_chunk_python),
+        ("B", "aggregate", _aggregate_python),
+    ):
+        script = load_script(CASES[case].replace("(mcp-stream", ";(mcp-stream"), filename=f"case-{case}.rtfs")
+        plain = script.processor(fn_name)
+        sides = {
+            "plain Python": python,
+            "language": plain,
+            "language, metered": metered(plain, DEFAULT_LIMITS),
+        }
+        expected = _fold_states(python, chunks[:2000])[1]
+        for side, fn in sides.items():
+            assert _fold_states(fn, chunks[:2000])[1] == expected, f"case {case}: {side} disagrees"
+        times: dict[str, list[float]] = {side: [] for side in sides}
+        for r in range(repeats):
+            order = list(sides)[r % len(sides) :] + list(sides)[: r % len(sides)]
+            for side in order:
+                times[side].append(_fold_states(sides[side], chunks)[0])
+        base = times["plain Python"]
+        print(f"bench_cli case {case} processor ({fn_name}), {events:,} chunks x {repeats} rotating rounds:")
+        for side, ts in times.items():
+            ratio = statistics.median(b / t for b, t in zip(base, ts, strict=True))
+            print(
+                f"  {side:<18}: {statistics.median(ts) / events * 1e6:6.2f} us/chunk  {ratio:5.2f}x plain Python"
+            )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from streamrt.lang.compiler import Compiler, Result, const, inline, name, store
 from streamrt.lang.forms import ListF, Sym
 from streamrt.lang.meter import WATCH
 from streamrt.lang.rt import NOTHING
-from streamrt.values import Keyword
+from streamrt.values import Keyword, LList
 
 __all__: list[str] = []
 
@@ -297,6 +297,30 @@ def _nil(c: Compiler, args: list[Result], form: ListF) -> Result | None:
         return Result([], const((arg.expr.value is None) is is_nil), True)
     op = ast.Is() if is_nil else ast.IsNot()
     return Result([], ast.Compare(left=arg.expr, ops=[op], comparators=[const(None)]), True)
+
+
+_TYPE_TESTS: dict[str, tuple[type, ...]] = {
+    "number?": (int, float),
+    "int?": (int,),
+    "float?": (float,),
+    "double?": (float,),
+    "string?": (str,),
+    "keyword?": (Keyword,),
+    "vector?": (tuple,),
+    "list?": (LList,),
+}
+"""Predicates that are an exact type test (``bool`` is not an ``int`` to them), inlined as ``type(x) is T``."""
+
+
+@inline(*_TYPE_TESTS)
+def _type_test(c: Compiler, args: list[Result], form: ListF) -> Result | None:
+    (arg,) = args
+    if arg.stmts:
+        return None
+    bind, use = c.bind_once(arg.expr)
+    kinds = _TYPE_TESTS[_head(form)]
+    tests = [_is(c, bind if i == 0 else use, kind) for i, kind in enumerate(kinds)]
+    return Result([], tests[0] if len(tests) == 1 else _any(*tests), True)
 
 
 _PLAIN_KEYS = (str, Keyword, int)

@@ -19,11 +19,25 @@ from streamrt.errors import ScriptRuntimeError
 from streamrt.lang import rt
 from streamrt.lang.core import CORE
 from streamrt.printer import pr_str
-from streamrt.values import Keyword, type_name
+from streamrt.values import Keyword, LList, type_name
 from tests.lang.conftest import K, last_fn, runtime_error
 
 BINARY = ["+", "-", "*", "<", "<=", ">", ">=", "=", "not=", "max", "min", "/"]
-UNARY = ["inc", "dec", "not", "nil?", "some?"]
+UNARY = [
+    "inc",
+    "dec",
+    "not",
+    "nil?",
+    "some?",
+    "number?",
+    "int?",
+    "float?",
+    "double?",
+    "string?",
+    "keyword?",
+    "vector?",
+    "list?",
+]
 
 scalars = st.one_of(
     st.integers(min_value=-(2**80), max_value=2**80),
@@ -39,6 +53,7 @@ scalars = st.one_of(
 values = st.one_of(
     scalars,
     st.lists(scalars, max_size=2).map(tuple),
+    st.lists(scalars, max_size=2).map(LList),
     st.dictionaries(st.sampled_from([K("a"), K("b"), "a"]), scalars, max_size=2),
 )
 # Literals the fast paths special-case (keyword, string, nil/true/false, ints 0/1/other, floats).
