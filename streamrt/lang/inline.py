@@ -24,6 +24,7 @@ The guard's shape is chosen by counting what the interpreter executes, since it 
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -45,18 +46,18 @@ def _type_of(expr: ast.expr) -> ast.expr:
     return ast.Call(func=name("_type"), args=[expr], keywords=[])
 
 
-def _not_num(c: Compiler, bind: ast.expr, use: ast.expr) -> ast.expr:
-    """``type(x) is not int and type(x) is not float``: exact types only, so booleans take the generic path.
+def _num_guard(c: Compiler, bind: ast.expr, use: ast.expr, slow: ast.expr, fast: ast.expr) -> ast.expr:
+    """``fast`` when the operand is an exact int or float, else ``slow`` (booleans are not numbers).
 
-    Ints are tested first and pay nothing for the float test; a float pays a second ``type`` call, which costs less
-    than keeping the type in a temporary."""
-    return ast.BoolOp(
-        op=ast.And(),
-        values=[
-            ast.Compare(left=_type_of(bind), ops=[ast.IsNot()], comparators=[c.code_constant(int)]),
-            ast.Compare(left=_type_of(use), ops=[ast.IsNot()], comparators=[c.code_constant(float)]),
-        ],
-    )
+    ``slow if type(x) is not int else fast`` for ints, as before floats had a fast path; floats take one more test
+    in the *if* branch, where ``fast`` is repeated. The operand is bound in the outer test, as deep in the tree as
+    before, so a script's nesting limit still fits Python's compiler."""
+    floats = ast.IfExp(test=_type_is_not(c, use, float), body=slow, orelse=copy.deepcopy(fast))
+    return ast.IfExp(test=_type_is_not(c, bind, int), body=floats, orelse=fast)
+
+
+def _type_is_not(c: Compiler, expr: ast.expr, kind: type) -> ast.expr:
+    return ast.Compare(left=_type_of(expr), ops=[ast.IsNot()], comparators=[c.code_constant(kind)])
 
 
 def _const_num(expr: ast.expr) -> bool:
@@ -133,27 +134,22 @@ def _guarded(c: Compiler, lang_name: str, a: ast.expr, b: ast.expr, fast: Fast) 
     if _const_num(a) and _const_num(b):
         return body
     if _const_num(b):
-        return ast.IfExp(test=_not_num(c, a_bind, a_use), body=slow(b_use), orelse=body)
+        return _num_guard(c, a_bind, a_use, slow(b_use), body)
     if _const_num(a):
-        return ast.IfExp(test=_not_num(c, b_bind, b_use), body=slow(b_use), orelse=body)
+        return _num_guard(c, b_bind, b_use, slow(b_use), body)
     if b_bind is b_use or _small(b):
-        inner = ast.IfExp(test=_not_num(c, b_bind, b_use), body=slow(b_use), orelse=body)
-        return ast.IfExp(test=_not_num(c, a_bind, a_use), body=slow(b), orelse=inner)
+        inner = _num_guard(c, b_bind, b_use, slow(b_use), body)
+        return _num_guard(c, a_bind, a_use, slow(b), inner)
     # both operands are evaluated before the first comparison can short-circuit; mixed int and float take the call
-    tmp = c.fresh()
-    same = ast.Compare(
-        left=ast.NamedExpr(target=store(tmp), value=_type_of(a_bind)),
-        ops=[ast.Is()],
-        comparators=[_type_of(b_bind)],
+    ints = ast.Compare(
+        left=_type_of(a_bind), ops=[ast.Is(), ast.Is()], comparators=[_type_of(b_bind), c.code_constant(int)]
     )
-    number = ast.BoolOp(
-        op=ast.Or(),
-        values=[
-            ast.Compare(left=name(tmp), ops=[ast.Is()], comparators=[c.code_constant(int)]),
-            ast.Compare(left=name(tmp), ops=[ast.Is()], comparators=[c.code_constant(float)]),
-        ],
+    floats = ast.Compare(
+        left=_type_of(a_use), ops=[ast.Is(), ast.Is()], comparators=[_type_of(b_use), c.code_constant(float)]
     )
-    return ast.IfExp(test=ast.BoolOp(op=ast.And(), values=[same, number]), body=body, orelse=slow(b_use))
+    return ast.IfExp(
+        test=ints, body=body, orelse=ast.IfExp(test=floats, body=copy.deepcopy(body), orelse=slow(b_use))
+    )
 
 
 def _head(form: ListF) -> str:
@@ -229,10 +225,7 @@ def _step(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     op = ast.Add() if head == "inc" else ast.Sub()
     bind, use = c.bind_once(arg.expr)
     slow = ast.Call(func=c.core(head), args=[use], keywords=[])
-    return Result(
-        [],
-        ast.IfExp(test=_not_num(c, bind, use), body=slow, orelse=ast.BinOp(left=use, op=op, right=const(1))),
-    )
+    return Result([], _num_guard(c, bind, use, slow, ast.BinOp(left=use, op=op, right=const(1))))
 
 
 def _eq_expr(c: Compiler, a: ast.expr, b: ast.expr) -> ast.expr:
@@ -317,10 +310,11 @@ def _type_test(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     (arg,) = args
     if arg.stmts:
         return None
-    bind, use = c.bind_once(arg.expr)
     kinds = _TYPE_TESTS[_head(form)]
-    tests = [_is(c, bind if i == 0 else use, kind) for i, kind in enumerate(kinds)]
-    return Result([], tests[0] if len(tests) == 1 else _any(*tests), True)
+    if len(kinds) == 1:
+        return Result([], _is(c, arg.expr, kinds[0]), True)
+    bind, use = c.bind_once(arg.expr)
+    return Result([], _any(_is(c, bind, kinds[0]), *(_is(c, use, kind) for kind in kinds[1:])), True)
 
 
 _PLAIN_KEYS = (str, Keyword, int)

@@ -356,3 +356,30 @@ def test_metered_assoc_still_checks_a_large_map_against_max_size() -> None:
     with pytest.raises(LimitExceededError, match="max-size limit exceeded: assoc would build 1,001 items"):
         f(big, "new")
     assert len(f(dict(list(big.items())[:-1]), "new")) == WATCH
+
+
+@pytest.mark.parametrize(
+    ("pre", "mid", "post"),
+    [
+        ("(inc ", "1", ")"),
+        ("(+ ", "1", " x)"),
+        ("(+ x ", "1", ")"),
+        ("(max ", "1", " x)"),
+        ("(< x ", "1", ")"),
+        ("(/ ", "1.0", " x)"),
+        ("(/ x ", "1.0", ")"),
+        ("(get ", "m", " x)"),
+        ("(assoc ", "m", " x 1)"),
+        ("(assoc m x ", "1", ")"),
+        ("(number? ", "1", ")"),
+    ],
+    ids=lambda part: part.strip(),
+)
+def test_fast_paths_nested_to_the_reader_limit_still_compile(pre: str, mid: str, post: str) -> None:
+    """Each guard binds its operand as deep in the Python tree as a plain call's argument plus three levels, so the
+    deepest nesting the reader allows stays within what Python's compiler takes."""
+    from streamrt.lang.reader import MAX_NESTING
+
+    depth = MAX_NESTING - 1
+    f = last_fn("(defn f [x m] " + pre * depth + mid + post * depth + ")\n")
+    assert callable(f)
