@@ -20,7 +20,6 @@ import re
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any, cast
 
 from lark import Lark, Token, Transformer
@@ -30,10 +29,10 @@ from lark.lexer import Lexer, LexerState
 from streamrt.errors import Pos, ScriptSyntaxError
 from streamrt.lang.fnlit import fn_literal
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF
-from streamrt.lang.tables import shipped_tables
+from streamrt.lang.tables import grammar_text, shipped_tables
 from streamrt.values import Keyword
 
-__all__ = ["MAX_NESTING", "grammar_text", "is_complete", "read"]
+__all__ = ["MAX_NESTING", "is_complete", "read"]
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")
 _FLOAT = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\Z")
@@ -46,17 +45,6 @@ compiler (and ``streamrt lower``) out of Python stack, so the reader stops at th
 _OPENING_KINDS = frozenset({"LPAR", "LSQB", "LBRACE", "HASH_LBRACE", "HASH_LPAR"})
 _CLOSING_KINDS = frozenset({"RPAR", "RSQB", "RBRACE"})
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
-
-
-def grammar_text() -> str:
-    """The grammar, from inside the installed package or, in a source checkout, from ``grammar/``."""
-    # a path next to the package, not importlib.resources: that import (zipfile, tempfile) costs a start more than
-    # reading the file, and streamrt is installed as files, never run from a zip
-    package = Path(__file__).resolve().parents[1]
-    packaged = package / "grammar" / "streamrt.lark"
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (package.parent / "grammar" / "streamrt.lark").read_text(encoding="utf-8")
 
 
 class _AtomToken(Token):

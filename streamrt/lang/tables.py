@@ -30,10 +30,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TABLES_MODULE", "make_tables", "render", "shipped_tables"]
+__all__ = ["TABLES_MODULE", "grammar_text", "make_tables", "render", "shipped_tables"]
 
 TABLES_MODULE = Path(__file__).with_name("parser_tables.py")
 """Where the generated tables live."""
+
+
+def grammar_text() -> str:
+    """The grammar, from inside the installed package or, in a source checkout, from ``grammar/``."""
+    # a path next to the package, not importlib.resources: that import (zipfile, tempfile) costs a start more than
+    # reading the file, and streamrt is installed as files, never run from a zip
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "grammar" / "streamrt.lark"
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (package.parent / "grammar" / "streamrt.lark").read_text(encoding="utf-8")
 
 
 def make_tables(grammar: str) -> tuple[dict[str, Any], dict[int, Any]]:
@@ -92,8 +103,6 @@ def _size(data: dict[str, Any]) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     """Write :mod:`streamrt.lang.parser_tables` from the grammar; with ``--check``, only say whether it is current."""
     args = sys.argv[1:] if argv is None else argv
-    from streamrt.lang.reader import grammar_text
-
     grammar = grammar_text()
     if "--check" in args:
         import lark

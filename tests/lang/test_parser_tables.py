@@ -18,7 +18,7 @@ from lark.exceptions import LexError
 
 from streamrt.errors import ScriptSyntaxError
 from streamrt.lang import parser_tables, reader
-from streamrt.lang.tables import shipped_tables
+from streamrt.lang.tables import grammar_text, shipped_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 REGENERATE = "regenerate them: .venv/bin/python -m streamrt.lang.tables"
@@ -26,18 +26,18 @@ REGENERATE = "regenerate them: .venv/bin/python -m streamrt.lang.tables"
 
 def test_the_grammar_has_no_terminal_collisions() -> None:
     # strict=True refuses two terminals that can match the same text (lark checks every pair with interegular)
-    Lark(reader.grammar_text(), parser="lalr", lexer="basic", strict=True)
+    Lark(grammar_text(), parser="lalr", lexer="basic", strict=True)
 
 
 def test_the_strict_check_does_catch_a_collision() -> None:
-    colliding = reader.grammar_text() + "\nAT_WORD: /@[a-z]+/\nAT_ANY: /@[a-z0-9]+/\n"
+    colliding = grammar_text() + "\nAT_WORD: /@[a-z]+/\nAT_ANY: /@[a-z0-9]+/\n"
     colliding = colliding.replace("start: (", "start: (AT_WORD | AT_ANY | ", 1)
     with pytest.raises(LexError, match="Collision"):
         Lark(colliding, parser="lalr", lexer="basic", strict=True)
 
 
 def test_the_shipped_tables_are_made_from_this_grammar() -> None:
-    assert reader.grammar_text() == parser_tables.GRAMMAR, f"grammar/streamrt.lark changed; {REGENERATE}"
+    assert grammar_text() == parser_tables.GRAMMAR, f"grammar/streamrt.lark changed; {REGENERATE}"
 
 
 def test_the_shipped_tables_are_made_by_the_installed_lark() -> None:
@@ -49,8 +49,8 @@ def test_the_shipped_tables_are_made_by_the_installed_lark() -> None:
 
 
 def test_tables_made_from_another_grammar_are_not_used() -> None:
-    assert shipped_tables(reader.grammar_text()) is not None
-    assert shipped_tables(reader.grammar_text() + "\n// changed\n") is None
+    assert shipped_tables(grammar_text()) is not None
+    assert shipped_tables(grammar_text() + "\n// changed\n") is None
 
 
 def _scripts() -> list[Path]:
@@ -66,7 +66,7 @@ def _scripts() -> list[Path]:
 def _built_reader_forms(text: str, filename: str) -> object:
     """What a parser built from the grammar (the way the reader did before the tables) reads."""
     built = Lark(
-        reader.grammar_text(),
+        grammar_text(),
         parser="lalr",
         lexer=reader._Lexer,
         transformer=reader._transformer,

@@ -8,7 +8,8 @@ import pytest
 
 from streamrt.errors import ScriptSyntaxError
 from streamrt.lang.forms import Kw, ListF, Lit, MapF, Sym, VecF, form_str
-from streamrt.lang.reader import grammar_text, read
+from streamrt.lang.reader import read
+from streamrt.lang.tables import grammar_text
 from streamrt.values import Keyword
 from tests.lang.conftest import FILENAME, run, syntax_error
 
