@@ -20,6 +20,7 @@ import contextlib
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Final, Protocol, TextIO
@@ -140,6 +141,12 @@ class JsonLinesSink:
     they are written to that buffer as they are (the text layer is flushed first, so nothing written through it
     comes out of order).
 
+    Theory of operation: only the event loop's thread adds lines, to a deque (an append is atomic), and takes no
+    lock for it; whoever writes (the loop's thread at a flush, the watcher thread for a held line) takes the write
+    lock, takes every line from the deque's front and writes them, so lines come out in the order they were added
+    and none is written twice or lost. The loop's thread alone schedules the next-turn flush and notes when the
+    first line after a flush was kept; the watcher only reads that.
+
     A reader that goes away (``streamrt run ... | head -2``) is not the stream's failure: with ``on_closed`` the
     sink calls it once (on the event loop's thread), drops what comes after, and the run ends as on a signal, its
     streams left resumable. Without it the BrokenPipeError is the sink's failure, as before. A write that fails
@@ -157,7 +164,10 @@ class JsonLinesSink:
         isatty = getattr(out, "isatty", None)
         self._batched = not (isatty is not None and isatty())
         self._line = _LinePrefixes().line
-        self._kept = bytearray()
+        self._kept: deque[bytes] = deque()
+        self._size = 0
+        """Bytes kept since the loop's thread last wrote (the watcher writing in between leaves it high: it only
+        brings the next write forward)."""
         self._kept_at = 0.0
         self._scheduled = False
         self._failure: OSError | None = None
@@ -173,36 +183,43 @@ class JsonLinesSink:
             failure, self._failure = self._failure, None
             raise failure
         line = self._line(output)
+        self._kept.append(line)
+        if self._scheduled:
+            self._size += len(line)
+            if self._size >= FLUSH_BYTES:
+                self._flush_now()
+            return
+        if not self._batched or len(line) >= FLUSH_BYTES:
+            self._flush_now()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside an event loop: nothing will come back for it
+            self._flush_now()
+            return
+        self._size = len(line)
+        self._kept_at = time.monotonic()
+        loop.call_soon(self.flush)
+        self._scheduled = True
+        self._loop = loop
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="streamrt-sink-flush", daemon=True)
+            self._watcher.start()
+
+    def _flush_now(self) -> None:
+        """Write what is kept at once (the output's own call), raising what the write raises."""
+        self._size = 0
         with self._lock:
-            kept = self._kept
-            held = len(kept)
-            kept += line
-            if not self._batched or held + len(line) >= FLUSH_BYTES:
-                self._write()
-                return
-            if held:
-                return
-            self._kept_at = time.monotonic()
-            if self._scheduled:
-                return
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # called outside an event loop: nothing will come back for it
-                self._write()
-                return
-            loop.call_soon(self.flush)
-            self._scheduled = True
-            self._loop = loop
-            if self._watcher is None:
-                self._watcher = threading.Thread(target=self._watch, name="streamrt-sink-flush", daemon=True)
-                self._watcher.start()
+            self._write()
 
     def _write(self) -> None:
-        """Write what is kept, in one write, and flush (the lock held); raises what the write raises but a closed
-        pipe, which is handled here."""
-        if not self._kept:
+        """Write what is kept, in one write, and flush (the write lock held); raises what the write raises but a
+        closed pipe, which is handled here."""
+        kept = self._kept
+        if not kept:
             return
-        data, self._kept = self._kept, bytearray()
+        take = kept.popleft
+        data = b"".join([take() for _ in range(len(kept))])
         try:
             binary = self._binary
             if binary is not None:
@@ -224,9 +241,14 @@ class JsonLinesSink:
                 self._on_closed()
 
     def flush(self) -> None:
-        """Write what is kept now; a failure is kept for the next output (or the close) to raise."""
+        """Write what is kept now (on the event loop's thread); a failure is kept for the next output (or the
+        close) to raise."""
+        self._scheduled = False
+        self._size = 0
+        self._write_held()
+
+    def _write_held(self) -> None:
         with self._lock:
-            self._scheduled = False
             if self.reader_gone or self._failure is not None:
                 self._kept.clear()
                 return
@@ -239,7 +261,7 @@ class JsonLinesSink:
         """The watcher thread: writes lines kept longer than :data:`FLUSH_AFTER` (the loop's thread is busy)."""
         while not self._closed.wait(FLUSH_AFTER):
             if self._kept and time.monotonic() - self._kept_at >= FLUSH_AFTER:
-                self.flush()
+                self._write_held()
 
     def close(self) -> None:
         self._closed.set()

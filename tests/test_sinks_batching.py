@@ -131,6 +131,20 @@ async def test_an_output_is_not_held_back_by_a_long_chunk_after_it() -> None:
     sink.close()
 
 
+async def test_lines_added_while_the_watcher_writes_come_out_once_each_in_order() -> None:
+    """The loop's thread adds lines without a lock while the watcher thread writes the held ones."""
+    out = Counting()
+    sink = JsonLinesSink(out)
+    seq = 0
+    deadline = time.monotonic() + 0.5  # ten of the watcher's looks, never yielding to the event loop
+    while time.monotonic() < deadline:
+        seq += 1
+        sink(Output("s", seq, seq))
+    assert out.writes >= 2, out.writes  # the watcher wrote while lines were being added
+    sink.close()
+    assert [line["seq"] for line in lines(out)] == list(range(1, seq + 1))
+
+
 def test_outside_an_event_loop_and_on_a_terminal_each_output_is_written_at_once() -> None:
     for out in (Counting(), Counting(tty=True)):
         sink = JsonLinesSink(out)
