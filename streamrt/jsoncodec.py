@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -382,7 +383,8 @@ def to_json_text(value: Any, *, sort_keys: bool = False) -> str:
 def to_json_bytes(value: Any) -> bytes:
     """``to_json_text(value)`` encoded as UTF-8, without the detour through ``str`` when msgspec writes it (what
     an output sink writes); a string that cannot be UTF-8 (a lone surrogate) raises ``UnicodeEncodeError``."""
-    if _plain(value):
+    t = type(value)
+    if (_plain_items(value, 0, 0) >= 0) if t is dict or t is tuple else _plain(value):  # an output's usual map
         try:
             return _FAST_ENCODE(value)
         except Exception:  # the general path gives the same text or the same error as before
@@ -390,14 +392,9 @@ def to_json_bytes(value: Any) -> bytes:
     return to_json_text(value).encode("utf-8")
 
 
-def _keyword_name(value: Any) -> str:
-    """msgspec's hook for the one type it meets that it does not know (:func:`_plain` lets no other through)."""
-    if type(value) is Keyword:
-        return value.qualified
-    raise TypeError(f"not written by the fast path: {type(value).__name__}")
-
-
-_FAST_ENCODE: Final = msgspec.json.Encoder(enc_hook=_keyword_name).encode
+_FAST_ENCODE: Final = msgspec.json.Encoder(enc_hook=operator.attrgetter("qualified")).encode
+"""msgspec, with a keyword (the one type it meets that it does not know: :func:`_plain` lets no other through)
+written as its qualified name; the hook is C code, not a Python function called for every keyword key."""
 
 _PLAIN_FLOAT_MIN: Final = 1e-4
 _PLAIN_FLOAT_MAX: Final = 1e16
