@@ -181,15 +181,19 @@ def write_data(path: Path, lines: int, seed: int = 17) -> None:
             f.write(json.dumps({"city": city, "temp": temp, "ts": ts}) + "\n")
 
 
-def timed(cmd: list[str], out: Path, cwd: Path) -> float:
-    """Wall-clock seconds of ``cmd`` from start to exit, its stdout to ``out``; a failure stops the benchmark."""
-    with out.open("wb") as f:
+def timed(cmd: list[str], out: Path, cwd: Path) -> tuple[float, float]:
+    """Wall-clock seconds of ``cmd`` from start to exit and the CPU seconds (user + system) of the process itself
+    (its own rusage from ``os.wait4``), its stdout to ``out``; a failure stops the benchmark."""
+    with out.open("wb") as f, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        done = subprocess.run(cmd, stdout=f, stderr=subprocess.PIPE, cwd=cwd, check=False)
+        child = subprocess.Popen(cmd, stdout=f, stderr=err, cwd=cwd)
+        _, status, usage = os.wait4(child.pid, 0)
         took = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr.decode(errors='replace')[-3000:]}")
-    return took
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            err.seek(0)
+            sys.exit(f"{' '.join(cmd)} exited {child.returncode}:\n{err.read().decode(errors='replace')[-3000:]}")
+    return took, usage.ru_utime + usage.ru_stime
 
 
 def outputs(path: Path) -> list[Any]:
@@ -222,12 +226,15 @@ def run_case(case: str, work: Path, data: Path, pairs: int, *, bytewax: bool) ->
     if bytewax:
         sides["bytewax"] = [python, "-m", "bytewax.run", f'bytewax_flow.py:flow("{data}", "{case}")']
     times: dict[str, list[float]] = {name: [] for name in sides}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
     names = list(sides)
     for round_ in range(pairs):
         order = names[round_ % len(names) :] + names[: round_ % len(names)]
         for name in order:
             out = work / f"out_{case}_{name}.jsonl"
-            times[name].append(timed(sides[name], out, work))
+            wall, used = timed(sides[name], out, work)
+            times[name].append(wall)
+            cpu[name].append(used)
             if round_ == 0 and name != "plain":  # round 0 runs the plain script first
                 got, want = outputs(out), outputs(work / f"out_{case}_plain.jsonl")
                 if name == "bytewax":  # it groups each batch of lines by key: compare as multisets
@@ -247,6 +254,13 @@ def run_case(case: str, work: Path, data: Path, pairs: int, *, bytewax: bool) ->
     if "bytewax" in times:
         bw = [b / s for b, s in zip(times["bytewax"], times["streamrt"], strict=True)]
         print(f"  streamrt vs bytewax: {statistics.median(bw):.2f}x (bytewax time / streamrt time)")
+    # CPU seconds of each process itself: steadier than wall time when other work shares the cores
+    print("  CPU seconds per run (user + system of the process itself):")
+    for name in names:
+        ts = cpu[name]
+        print(f"  {name:9s}: median {statistics.median(ts):6.2f} s  (min {min(ts):.2f}, max {max(ts):.2f})")
+    ratios = [p / s for p, s in zip(cpu["plain"], cpu["streamrt"], strict=True)]
+    print(f"  streamrt vs plain, CPU: {statistics.median(ratios):.2f}x (median of {len(ratios)} rounds)")
 
 
 def main(argv: list[str] | None = None) -> None:
