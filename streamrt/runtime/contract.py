@@ -103,8 +103,11 @@ def interpret(value: Any, state: Any, processor: str, mode: int = 0) -> Outcome:
         )
     get = value.get
     new_state = get(STATE, _ABSENT)
-    action = get(ACTION, _ABSENT)
     output = get(OUTPUT, _ABSENT)
+    if new_state is not _ABSENT and len(value) == (1 if output is _ABSENT else 2):
+        # the usual result, {:state s} or {:state s :output o}: nothing else to look up
+        return (new_state, None, _NO_OUTPUTS if output is _ABSENT else (output,), None)
+    action = get(ACTION, _ABSENT)
     outputs = get(OUTPUTS, _ABSENT)
     timers = get(TIMERS, _ABSENT)
     if new_state is _ABSENT:
