@@ -88,6 +88,10 @@ def output_bytes(output: Output) -> bytes:
     return _LinePrefixes().line(output)
 
 
+_PREFIXES: Final = 4096
+"""Stream prefixes kept at most (a run of more streams encodes some again, and holds no more memory)."""
+
+
 class _LinePrefixes:
     """Encodes output lines: ``{"stream":ID,"seq":`` is the same bytes for every output of a stream, so it is
     encoded once per stream; only the value is encoded per output (not an envelope map around it, which the
@@ -102,6 +106,8 @@ class _LinePrefixes:
         prefix = self._prefixes.get(output.stream_id)
         if prefix is None:
             prefix = b'{"stream":%b,"seq":' % to_json_bytes(output.stream_id)
+            if len(self._prefixes) >= _PREFIXES:
+                self._prefixes.clear()
             self._prefixes[output.stream_id] = prefix
         return b'%b%d,"output":%b}\n' % (prefix, output.seq, to_json_bytes(output.value))
 
