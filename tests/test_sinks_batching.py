@@ -147,6 +147,16 @@ async def test_lines_added_while_the_watcher_writes_come_out_once_each_in_order(
     assert [line["seq"] for line in lines(out)] == list(range(1, seq + 1))
 
 
+def test_each_stream_gets_its_own_line_prefix_its_id_escaped() -> None:
+    out = Counting()
+    sink = JsonLinesSink(out)
+    ids = ['a"b', "ç\\n", "s"]
+    for seq in (1, 2):
+        for sid in ids:
+            sink(Output(sid, seq, {N: sid}))
+    assert lines(out) == [{"stream": sid, "seq": seq, "output": {"n": sid}} for seq in (1, 2) for sid in ids]
+
+
 def test_outside_an_event_loop_and_on_a_terminal_each_output_is_written_at_once() -> None:
     for out in (Counting(), Counting(tty=True)):
         sink = JsonLinesSink(out)
