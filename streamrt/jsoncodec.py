@@ -384,7 +384,9 @@ def to_json_bytes(value: Any) -> bytes:
     """``to_json_text(value)`` encoded as UTF-8, without the detour through ``str`` when msgspec writes it (what
     an output sink writes); a string that cannot be UTF-8 (a lone surrogate) raises ``UnicodeEncodeError``."""
     t = type(value)
-    if (_plain_items(value, 0, 0) >= 0) if t is dict or t is tuple else _plain(value):  # an output's usual map
+    # an output's usual map or vector goes straight to the walk
+    plain = _plain_items(value, 0, 0) >= 0 if t is dict or t is tuple else _plain(value)
+    if plain:
         try:
             return _FAST_ENCODE(value)
         except Exception:  # the general path gives the same text or the same error as before
