@@ -26,7 +26,6 @@ import itertools
 import os
 import queue
 import select
-import stat
 import threading
 from collections.abc import AsyncGenerator, Sequence
 from typing import IO, Any, Final
@@ -178,10 +177,6 @@ class JsonlSource(_LineSource):
         self.path = jsonl_path(uri)
         self.label = self.path
         self._file: IO[bytes] | None = None
-        self._ahead: asyncio.Future[bytes] | None = None
-        """The read of the next block, when one is in flight."""
-        self._regular: bool | None = None
-        """Whether the file is a regular file (read ahead), known after the first block."""
 
     async def open(self) -> None:
         if self._file is not None:
@@ -224,40 +219,15 @@ class JsonlSource(_LineSource):
             )
 
     async def _read(self) -> bytes:
-        """The next block. A regular file's next read starts as soon as a block is returned (one block ahead), so
-        the stream does not wait for the thread between blocks (200,000 lines: 60-95 ms of waits, 1-23 ms
-        ahead); a pipe or device is read only when asked, as a read there may wait for a writer."""
         if self._file is None:
             await self.open()
-        f = self._file
-        assert f is not None
-        loop = asyncio.get_running_loop()
-        ahead = self._ahead or loop.run_in_executor(None, f.read, BLOCK_SIZE)
-        self._ahead = ahead
-        block: bytes = await asyncio.shield(ahead)  # cancelled meanwhile: the read is left to aclose
-        if block and self._regular is None:
-            self._regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
-        self._ahead = loop.run_in_executor(None, f.read, BLOCK_SIZE) if block and self._regular else None
-        return block
+        assert self._file is not None
+        return await asyncio.to_thread(self._file.read, BLOCK_SIZE)
 
     async def aclose(self) -> None:
         f, self._file = self._file, None
-        ahead, self._ahead = self._ahead, None
-        if f is None:
-            return
-        if ahead is None or ahead.done():
-            _settle(ahead, close=f)
-        else:  # a read in flight: the file is closed when it returns, never under it
-            ahead.add_done_callback(functools.partial(_settle, close=f))
-
-
-def _settle(read: asyncio.Future[bytes] | None, close: IO[bytes] | None = None) -> None:
-    """Take the outcome of a read nobody waits for any more (an error it raised is not logged as lost), then close
-    ``close``."""
-    if read is not None and not read.cancelled():
-        read.exception()
-    if close is not None:
-        close.close()
+        if f is not None:
+            f.close()
 
 
 class _DaemonReader:

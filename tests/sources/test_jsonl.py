@@ -152,52 +152,6 @@ async def test_runs_of_good_lines_and_batches_with_blank_or_bad_lines_give_the_s
     assert got[-1].continuation == {"line": len(lines), "offset": len(data)}
 
 
-async def test_a_file_is_read_a_block_ahead_and_closed_after_the_read_in_flight(tmp_path: Path) -> None:
-    path = write_lines(
-        tmp_path / "big.jsonl", [json.dumps({"pad": "x" * 100, "seq": i}) for i in range(5000)]
-    )
-    assert path.stat().st_size > 2 * BLOCK_SIZE
-    source = JsonlSource(str(path))
-    async with source:
-        batches = source.item_batches()
-        first = await anext(batches)
-        assert source._ahead is not None, "the next block is being read while the first one's lines are taken"
-        f = source._file
-        assert f is not None
-        await batches.aclose()
-    assert source._file is None
-    for _ in range(200):  # closed once the read in flight returns, never under it
-        if f.closed:
-            break
-        await asyncio.sleep(0.01)
-    assert f.closed
-    assert first[0].value[SEQ] == 0
-
-
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
-async def test_a_named_pipe_is_not_read_ahead(tmp_path: Path) -> None:
-    fifo = tmp_path / "feed.jsonl"
-    os.mkfifo(fifo)
-    writer = await asyncio.to_thread(_open_writer, fifo)  # the source's open waits for a writer
-    try:
-        source = JsonlSource(str(fifo))
-        opening = asyncio.ensure_future(source.open())
-        os.write(writer, b'{"seq": 1}\n')
-        await opening
-        batches = source.item_batches()
-        first = await anext(batches)
-        assert [c.value for c in first] == [{SEQ: 1}]
-        assert source._ahead is None, "a read of a pipe waits for its writer: only when the stream asks"
-        await batches.aclose()
-        await source.aclose()
-    finally:
-        os.close(writer)
-
-
-def _open_writer(path: Path) -> int:
-    return os.open(path, os.O_RDWR)  # read-write: does not wait for a reader
-
-
 async def test_a_directory_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "d.jsonl").mkdir()
     with pytest.raises(SourceError, match="not a file"):
