@@ -9,11 +9,11 @@ loading the compiler, asyncio machinery, SQLAlchemy or httpx. ``tests/architectu
 
 from __future__ import annotations
 
+from streamrt.lazy import lazy_exports
+
 # Not typing.TYPE_CHECKING: importing typing would cost `import streamrt` ten milliseconds (mypy reads the name).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from streamrt.errors import (
         ApiError,
         CapabilityError,
@@ -246,16 +246,4 @@ _HOME: dict[str, str] = {
 """Each public name and the module that defines it."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'streamrt' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _HOME)

@@ -7,12 +7,12 @@ compiler and asyncio with it: ``streamrt --version`` and ``streamrt check`` star
 
 from __future__ import annotations
 
+from streamrt.lazy import lazy_exports
+
 TYPE_CHECKING = (
     False  # not typing.TYPE_CHECKING: the package's import stays free of typing (mypy reads the name)
 )
 if TYPE_CHECKING:
-    from typing import Any
-
     from streamrt.runtime.contract import interpret, result
     from streamrt.runtime.events import Observer, StatusChange
     from streamrt.runtime.machine import (
@@ -90,16 +90,4 @@ _HOME: dict[str, str] = {
 """Each public name and the module that defines it."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'streamrt.runtime' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _HOME)

@@ -13,8 +13,9 @@ See docs/testing.md.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from streamrt.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from streamrt.testing.clock import FakeClock
@@ -40,27 +41,21 @@ __all__ = [
     "run_test_file",
 ]
 
-_HOME = {
-    "FakeClock": "clock",
-    "StreamHarness": "harness",
-    "provider_machine": "machine",
-    "TestResult": "runner",
-    "run_test_file": "runner",
-    "ExampleTest": "scripts",
-    "PropertyTest": "scripts",
-    "TestFile": "scripts",
-    "load_test_file": "scripts",
-    "chunks": "strategies",
-    "directive_sequences": "strategies",
-    "directives": "strategies",
-    "keywords": "strategies",
+_HOME: dict[str, str] = {
+    "FakeClock": "streamrt.testing.clock",
+    "StreamHarness": "streamrt.testing.harness",
+    "provider_machine": "streamrt.testing.machine",
+    "TestResult": "streamrt.testing.runner",
+    "run_test_file": "streamrt.testing.runner",
+    "ExampleTest": "streamrt.testing.scripts",
+    "PropertyTest": "streamrt.testing.scripts",
+    "TestFile": "streamrt.testing.scripts",
+    "load_test_file": "streamrt.testing.scripts",
+    "chunks": "streamrt.testing.strategies",
+    "directive_sequences": "streamrt.testing.strategies",
+    "directives": "streamrt.testing.strategies",
+    "keywords": "streamrt.testing.strategies",
 }
+"""Each public name and the module that defines it."""
 
-
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'streamrt.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"streamrt.testing.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(globals(), _HOME)
