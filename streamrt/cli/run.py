@@ -20,11 +20,10 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from streamrt.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_USAGE
 from streamrt.cli.signals import end_run, signals_end_run
-from streamrt.cli.stored import StoredStreams, naming_only, recorded_script
 from streamrt.cli.summary import finished_summary, summary
 from streamrt.errors import ScriptError, StreamrtError, UsageError
 from streamrt.lang.effects import guard_capabilities
@@ -37,12 +36,14 @@ from streamrt.runtime.building import DEFAULT_MAX_STREAMS
 from streamrt.runtime.machine import Status
 from streamrt.runtime.persist import Persister, parse_policy
 from streamrt.runtime.provider import Provider
-from streamrt.runtime.resume import read_resumable, resume_streams
 from streamrt.secrets import secret_flags
 from streamrt.sinks import OutputSink, SinkFlushes, open_sink
 from streamrt.sources import Source, open_source, relative_to
 from streamrt.store import Snapshot, StreamSummary, open_store
 from streamrt.values import Keyword
+
+if TYPE_CHECKING:
+    from streamrt.cli.stored import StoredStreams
 
 __all__ = ["RunConfig", "run", "run_script"]
 
@@ -204,6 +205,10 @@ class _Run:
         persister = self.persister
         if not self.config.resuming or persister is None:
             return None
+        # what a resume needs, imported only for one: a plain run starts without it (issue #17)
+        from streamrt.cli.stored import recorded_script
+        from streamrt.runtime.resume import read_resumable
+
         ids = None if self.config.resume_ids is None else list(self.config.resume_ids)
         try:
             self.snapshots = await read_resumable(persister.store, ids)
@@ -304,10 +309,15 @@ class _Run:
             endpoint_uri=sources.uri_for,
         )
         stored: StoredStreams | None = None
+        # streamrt.cli.stored: a resume's or a stored run's, imported only for one (a plain run's start, issue #17)
         if config.resuming:
+            from streamrt.cli.stored import naming_only
+
             # the script's mcp-stream forms only name streams here: the resumed ones come from the store
             caps["mcp.stream.start"] = naming_only
         elif persister is not None:
+            from streamrt.cli.stored import StoredStreams
+
             stored = StoredStreams(held, restart=config.restart, stream_id=config.stream_id)
             wrapped = {"mcp.stream.start": stored.capability(caps["mcp.stream.start"])}
             caps.update(guard_capabilities(wrapped, config.security, endpoint_uri=sources.uri_for))
@@ -389,6 +399,8 @@ class _Run:
         assert persister is not None
         for snap in self.snapshots.values():
             self.check_resumed_source(snap)
+        from streamrt.runtime.resume import resume_streams  # a resume only (start-up, issue #17)
+
         await resume_streams(
             provider,
             persister,
