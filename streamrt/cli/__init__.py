@@ -13,11 +13,12 @@ check`` start fast; ``run`` and ``resume`` are :mod:`streamrt.cli.run`, ``repl``
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from streamrt.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
 from streamrt.cli.parser import (
@@ -266,8 +267,32 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return EXIT_OK
 
 
+_COMMAND_MODULES: Final = {"run": "streamrt.cli.run", "resume": "streamrt.cli.run"}
+"""The modules a command imports first thing, which :func:`entry` imports before it (see :func:`_start_up`)."""
+
+
+def _start_up(words: Sequence[str]) -> None:
+    """Import the command's modules with the cyclic garbage collector paused, then freeze what start-up made.
+
+    Almost all that start-up allocates (modules, classes, functions, tables) lives as long as the process, so the
+    collector's passes over it while importing, in every later full collection and at exit are work for nothing;
+    ``gc.freeze`` takes it out of their sight (a run's start 3% fewer instructions with the pause, its whole run
+    10% fewer with the freeze, issue #17). Only the console script does this: a program that calls :func:`main`
+    keeps its collector as it is.
+    """
+    module = _COMMAND_MODULES.get(words[0]) if words else None
+    gc.disable()
+    try:
+        if module is not None and "-h" not in words and "--help" not in words:
+            importlib.import_module(module)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def entry() -> None:
     """Console-script entry point."""
+    _start_up(sys.argv[1:])
     code = main()
     try:
         sys.stdout.flush()

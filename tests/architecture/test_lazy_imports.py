@@ -46,11 +46,14 @@ LANGUAGE_AND_RUNTIME = (
     "streamrt.runtime.provider",
     "streamrt.store.codec",
 )
-# what a run over a file of JSON lines does without: the other commands, regexes, schemas, package resources
+# what a run over a file of JSON lines does without: the other commands, regexes, schemas, package resources,
+# what only a run with a store or a resume needs
 NOT_FOR_A_RUN = (
     "streamrt.cli.ctl",
     "streamrt.cli.mcp",
     "streamrt.cli.repl",
+    "streamrt.cli.stored",
+    "streamrt.runtime.resume",
     "streamrt.policy.schema",
     "re2",
     "importlib.resources",
@@ -134,3 +137,30 @@ def test_a_command_parsed_alone_has_the_flags_the_whole_parser_gives_it() -> Non
     assert set(sub.choices) == COMMANDS
     for command in sorted(COMMANDS):
         assert _flags(build_parser(command), command) == _flags(full, command), command
+
+
+_GC_AT_EXIT = """
+import atexit, gc, sys
+atexit.register(lambda: print("gc", gc.isenabled(), gc.get_freeze_count(), file=sys.stderr))
+from streamrt.cli import entry
+sys.argv = ["streamrt", *sys.argv[1:]]
+entry()
+"""
+
+
+def _gc_at_exit(argv: list[str]) -> tuple[bool, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", _GC_AT_EXIT, *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    _, enabled, frozen = done.stderr.splitlines()[-1].split()
+    return enabled == "True", int(frozen)
+
+
+def test_the_console_script_freezes_what_a_run_imported_and_collects_after() -> None:
+    """``entry`` imports a run's modules with the collector paused and freezes them (cli/__init__.py, _start_up)."""
+    enabled, frozen_by_run = _gc_at_exit(["run", "processors/weather.rtfs"])
+    assert enabled
+    _, frozen_by_version = _gc_at_exit(["--version"])
+    # the language, the runtime, asyncio and lark are frozen, not only the command line
+    assert frozen_by_run > 2 * frozen_by_version, (frozen_by_run, frozen_by_version)
