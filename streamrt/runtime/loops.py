@@ -411,9 +411,27 @@ def _loops(meta: bool, shape: str | None, guard: Guard | None) -> Loops:
     return Loops(
         chunk_loop(base),
         chunk_loop(_with_input(base)) if checked else None,
-        chunk_loop(handoff),
-        chunk_loop(_with_input(handoff)) if checked else None,
+        _on_first_call(handoff),
+        _on_first_call(_with_input(handoff)) if checked else None,
     )
+
+
+def _on_first_call(key: LoopKey) -> ChunkLoop:
+    """The loop for ``key``, generated when it first runs: only ``push_many`` hands chunks off, so a stream fed by
+    its source never runs its hand-off loops, and generating one is a parse and a compile (3.7% of the instructions
+    of a whole ``streamrt run processors/weather.rtfs``, issue #17). The call through costs a frame and a test once
+    a batch."""
+    loop: ChunkLoop | None = None
+
+    def handoff(
+        host: LoopHost, rec: StreamRecord, chunks: Iterator[Any], cmeta: Meta, received: float, seq: int
+    ) -> int:
+        nonlocal loop
+        if loop is None:
+            loop = chunk_loop(key)
+        return loop(host, rec, chunks, cmeta, received, seq)
+
+    return handoff
 
 
 def _with_input(key: LoopKey) -> LoopKey:
