@@ -39,7 +39,7 @@ from streamrt.runtime.provider import Provider
 from streamrt.secrets import secret_flags
 from streamrt.sinks import OutputSink, SinkFlushes, open_sink
 from streamrt.sources import Source, open_source, relative_to
-from streamrt.store import Snapshot, StreamSummary, open_store
+from streamrt.store import Snapshot, StreamSummary
 from streamrt.values import Keyword
 
 if TYPE_CHECKING:
@@ -185,6 +185,9 @@ class _Run:
         try:
             config.check()
             if config.store_url is not None or config.resuming:
+                # the store types: imported by a run with a store only (start-up, issue #17)
+                from streamrt.store.registry import open_store
+
                 store = open_store(config.store_url)
                 policy = parse_policy(config.snapshot_every)
                 await store.open()

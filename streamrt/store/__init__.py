@@ -16,15 +16,16 @@ entry-point group (a :class:`StoreType` per scheme; see ``docs/architecture.md``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from streamrt.store.base import SnapshotStore
-from streamrt.store.codec import decode_snapshot, decode_value, encode_snapshot, encode_value
-from streamrt.store.memory import MemoryStore
-from streamrt.store.registry import DEFAULT_STORE_PATH, STORES, StoreType, open_store
-from streamrt.store.snapshot import FORMAT_VERSION, DeadLetter, Lease, Snapshot, StreamSummary
+from streamrt.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from streamrt.store.base import SnapshotStore
+    from streamrt.store.codec import decode_snapshot, decode_value, encode_snapshot, encode_value
+    from streamrt.store.memory import MemoryStore
+    from streamrt.store.registry import DEFAULT_STORE_PATH, STORES, StoreType, open_store
+    from streamrt.store.snapshot import FORMAT_VERSION, DeadLetter, Lease, Snapshot, StreamSummary
     from streamrt.store.sql import SqlStore
 
 __all__ = [
@@ -46,11 +47,27 @@ __all__ = [
     "open_store",
 ]
 
+_HOME: dict[str, str] = {
+    "SnapshotStore": "streamrt.store.base",
+    "decode_snapshot": "streamrt.store.codec",
+    "decode_value": "streamrt.store.codec",
+    "encode_snapshot": "streamrt.store.codec",
+    "encode_value": "streamrt.store.codec",
+    "MemoryStore": "streamrt.store.memory",
+    "DEFAULT_STORE_PATH": "streamrt.store.registry",
+    "STORES": "streamrt.store.registry",
+    "StoreType": "streamrt.store.registry",
+    "open_store": "streamrt.store.registry",
+    "FORMAT_VERSION": "streamrt.store.snapshot",
+    "DeadLetter": "streamrt.store.snapshot",
+    "Lease": "streamrt.store.snapshot",
+    "Snapshot": "streamrt.store.snapshot",
+    "StreamSummary": "streamrt.store.snapshot",
+    "SqlStore": "streamrt.store.sql",
+}
+"""Each public name and the module that defines it, imported on first use (PEP 562): the runtime needs the snapshot
+record on every start, the memory store and the registry of store types only with a store (issue #17), the SQL
+store (SQLAlchemy, a few hundred milliseconds) only when it is used (:func:`streamrt.lazy.lazy_exports`)."""
 
-def __getattr__(name: str) -> Any:
-    """Import the SQL store (and SQLAlchemy, a few hundred milliseconds) only when it is used."""
-    if name == "SqlStore":
-        from streamrt.store.sql import SqlStore
 
-        return SqlStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(globals(), _HOME)

@@ -11,7 +11,7 @@ import pytest
 
 from streamrt.lazy import lazy_exports
 
-PACKAGES = ("streamrt", "streamrt.runtime", "streamrt.testing")
+PACKAGES = ("streamrt", "streamrt.runtime", "streamrt.store", "streamrt.testing")
 
 
 @pytest.mark.parametrize("name", PACKAGES)

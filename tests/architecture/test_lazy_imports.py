@@ -54,6 +54,8 @@ NOT_FOR_A_RUN = (
     "streamrt.cli.repl",
     "streamrt.cli.stored",
     "streamrt.runtime.resume",
+    "streamrt.store.memory",
+    "streamrt.store.registry",
     "streamrt.policy.schema",
     "re2",
     "importlib.resources",
