@@ -29,3 +29,16 @@ def test_the_hand_off_loop_is_generated_when_it_first_runs(monkeypatch: pytest.M
     with pytest.raises(AttributeError):
         made.handoff(None, None, iter(()), {}, 0.0, 0)  # type: ignore[arg-type]  # no record: fails inside
     assert set(loops._GENERATED) == {LoopKey(), LoopKey(queued=False)}
+
+
+def test_a_generated_loop_keeps_the_lines_of_its_template() -> None:
+    """A traceback through a generated loop points at the template's own lines in loops.py."""
+    template = loops._template.__code__
+    generated = loops.chunk_loop(LoopKey(meta=True, fail=False)).__code__
+    assert generated.co_filename == template.co_filename
+    assert generated.co_firstlineno == template.co_firstlineno
+    source = inspect.getsource(loops).splitlines()
+    template_lines = {source[line - 1].strip() for _, _, line in template.co_lines() if line is not None}
+    generated_lines = {source[line - 1].strip() for _, _, line in generated.co_lines() if line is not None}
+    assert generated_lines <= template_lines
+    assert len(generated_lines) > len(template_lines) // 2
