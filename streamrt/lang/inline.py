@@ -46,13 +46,21 @@ def _type_of(expr: ast.expr) -> ast.expr:
     return ast.Call(func=name("_type"), args=[expr], keywords=[])
 
 
-def _num_guard(c: Compiler, bind: ast.expr, use: ast.expr, slow: ast.expr, fast: ast.expr) -> ast.expr:
-    """``fast`` when the operand is an exact int or float, else ``slow`` (booleans are not numbers).
+def _num_guard(
+    c: Compiler,
+    bind: ast.expr,
+    use: ast.expr,
+    slow: ast.expr,
+    fast: ast.expr,
+    if_float: ast.expr | None = None,
+) -> ast.expr:
+    """``fast`` when the operand is an exact int or float (``if_float``, if given, for a float), else ``slow``
+    (booleans are not numbers).
 
     ``slow if type(x) is not int else fast`` for ints, as before floats had a fast path; floats take one more test
     in the *if* branch, where ``fast`` is repeated. The operand is bound in the outer test, as deep in the tree as
     before, so a script's nesting limit still fits Python's compiler."""
-    floats = ast.IfExp(test=_type_is_not(c, use, float), body=slow, orelse=copy.deepcopy(fast))
+    floats = ast.IfExp(test=_type_is_not(c, use, float), body=slow, orelse=if_float or copy.deepcopy(fast))
     return ast.IfExp(test=_type_is_not(c, bind, int), body=floats, orelse=fast)
 
 
@@ -62,6 +70,10 @@ def _type_is_not(c: Compiler, expr: ast.expr, kind: type) -> ast.expr:
 
 def _const_num(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Constant) and type(expr.value) in (int, float)
+
+
+def _const_float(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Constant) and type(expr.value) is float
 
 
 _SMALL = 14
@@ -122,8 +134,19 @@ def _operator(fast: ast.operator | ast.cmpop) -> Fast:
     return lambda a, b: ast.BinOp(left=a, op=fast, right=b)
 
 
-def _guarded(c: Compiler, lang_name: str, a: ast.expr, b: ast.expr, fast: Fast) -> ast.expr:
-    """``fast(a, b)`` when both are numbers, else the core function; each operand evaluated once, in order."""
+_FLOAT_SIZED = 1e308
+"""An int inside ``(-1e308, 1e308)`` converts to a float; beyond about 1.8e308 Python's ``int + float`` raises
+``OverflowError``, which the core function reports (it is called for any int outside, so the bound need not be
+exact). A float bound keeps ``streamrt compile --python`` readable; an int compares with it exactly."""
+
+
+def _guarded(
+    c: Compiler, lang_name: str, a: ast.expr, b: ast.expr, fast: Fast, converts: bool = False
+) -> ast.expr:
+    """``fast(a, b)`` when both are numbers, else the core function; each operand evaluated once, in order.
+
+    ``converts``: an int meeting a float is converted to one (``+ - *``, not the exact comparisons), so there the
+    int must be float-sized, or the core function reports it."""
     a_bind, a_use = c.bind_once(a)
     b_bind, b_use = c.bind_once(b)
 
@@ -131,15 +154,39 @@ def _guarded(c: Compiler, lang_name: str, a: ast.expr, b: ast.expr, fast: Fast) 
         return ast.Call(func=c.core(lang_name), args=[a_use, second], keywords=[])
 
     body = fast(a_use, b_use)
+
+    def mixed(int_operand: ast.expr) -> ast.expr:
+        """The body for ``int_operand``, an int, and a float."""
+        if not converts:
+            return copy.deepcopy(body)
+        if isinstance(int_operand, ast.Constant) and type(int_operand.value) is int:
+            return copy.deepcopy(body) if abs(int_operand.value) < _FLOAT_SIZED else slow(b_use)
+        sized = ast.Compare(
+            left=const(-_FLOAT_SIZED),
+            ops=[ast.Lt(), ast.Lt()],
+            comparators=[int_operand, const(_FLOAT_SIZED)],
+        )
+        return ast.IfExp(
+            test=ast.UnaryOp(op=ast.Not(), operand=sized), body=slow(b_use), orelse=copy.deepcopy(body)
+        )
+
     if _const_num(a) and _const_num(b):
+        if _const_float(a) is not _const_float(b):
+            return mixed(b if _const_float(a) else a)
         return body
     if _const_num(b):
-        return _num_guard(c, a_bind, a_use, slow(b_use), body)
+        if _const_float(b):
+            return _num_guard(c, a_bind, a_use, slow(b_use), mixed(a_use), body)
+        return _num_guard(c, a_bind, a_use, slow(b_use), body, mixed(b_use))
     if _const_num(a):
-        return _num_guard(c, b_bind, b_use, slow(b_use), body)
+        if _const_float(a):
+            return _num_guard(c, b_bind, b_use, slow(b_use), mixed(b_use), body)
+        return _num_guard(c, b_bind, b_use, slow(b_use), body, mixed(a_use))
     if b_bind is b_use or _small(b):
-        inner = _num_guard(c, b_bind, b_use, slow(b_use), body)
-        return _num_guard(c, a_bind, a_use, slow(b), inner)
+        # a's int branch and float branch each test b: an int meets a float where the types differ
+        ints = _num_guard(c, b_bind, b_use, slow(b_use), body, mixed(a_use))
+        floats = _num_guard(c, copy.deepcopy(b_bind), b_use, slow(b_use), mixed(b_use), copy.deepcopy(body))
+        return _num_guard(c, a_bind, a_use, slow(b), ints, floats)
     # both operands are evaluated before the first comparison can short-circuit; mixed int and float take the call
     ints = ast.Compare(
         left=_type_of(a_bind), ops=[ast.Is(), ast.Is()], comparators=[_type_of(b_bind), c.code_constant(int)]
@@ -165,7 +212,7 @@ def _arith(c: Compiler, args: list[Result], form: ListF) -> Result | None:
     head = _head(form)
     if c.meter and head == "*":
         return None  # the metered variant multiplies through core ``*``, which bounds the integers it builds
-    return Result([], _guarded(c, head, args[0].expr, args[1].expr, _operator(_BINOPS[head])))
+    return Result([], _guarded(c, head, args[0].expr, args[1].expr, _operator(_BINOPS[head]), converts=True))
 
 
 @inline("<", "<=", ">", ">=")

@@ -114,6 +114,59 @@ def test_huge_int_division_that_overflows_a_float_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        pytest.param("+", (10**400, 1.5), id="add"),
+        pytest.param("+", (1.5, -(10**400)), id="add-float-first"),
+        pytest.param("+", (1, 1.5, 10**400), id="add-many"),
+        pytest.param("-", (1.5, 10**400), id="sub"),
+        pytest.param("*", (10**400, 0.5), id="mul"),
+        pytest.param("*", (10**200, 10**200, 0.5), id="mul-a-product"),
+        pytest.param("/", (10**400, 1e300), id="div"),
+        pytest.param("quot", (10**400, 1.5), id="quot"),
+        pytest.param("mod", (1.5, 10**400), id="mod"),
+        pytest.param("rem", (10**400, 1.5), id="rem"),
+        pytest.param("double", (10**400,), id="double"),
+    ],
+)
+def test_a_huge_int_meeting_a_float_is_an_error_naming_the_function(name: str, args: tuple[Any, ...]) -> None:
+    """Python converts the int and raises OverflowError; the user sees which function and which number."""
+    assert expect_error(name, args) == f"{name}: an integer of 401 digits is too large for a float"
+
+
+def test_an_int_past_pythons_printing_limit_is_named_by_its_size() -> None:
+    assert (
+        expect_error("double", (10**5000,)) == "double: an integer of 5,001 digits is too large for a float"
+    )
+    assert (
+        expect_error("/", (10**5000, 3))
+        == "/: result of an integer of 5,001 digits / 3 is too large for a float"
+    )
+
+
+def test_huge_comparisons_are_exact_not_errors() -> None:
+    assert call("<", 1.5, 10**400) and call(">", 1.5, -(10**400))
+    assert call("max", 1.5, 10**400) == 10**400 and call("min", 1.5, -(10**400)) == -(10**400)
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        pytest.param("quot", (1e308, 1e-10), math.inf, id="quot-inf"),
+        pytest.param("quot", (math.nan, 2.0), math.nan, id="quot-nan"),
+        pytest.param("rem", (math.inf, 2.0), math.nan, id="rem-inf"),
+        pytest.param("mod", (math.inf, 2.0), math.nan, id="mod-inf"),
+    ],
+)
+def test_quot_and_rem_of_infinite_quotients_follow_float_rules(
+    name: str, args: tuple[Any, ...], expected: float
+) -> None:
+    """math.trunc and math.fmod raise on infinities; the language gives what the float operation gives."""
+    value = call(name, *args)
+    assert value == expected or (math.isnan(value) and math.isnan(expected))
+
+
+@pytest.mark.parametrize(
     ("name", "args", "expected"),
     [
         pytest.param("<", (1,), True, id="lt-one"),

@@ -14,6 +14,7 @@ from streamrt.errors import (
     UnknownStreamError,
     UsageError,
 )
+from streamrt.lang.script import load_script
 from streamrt.runtime.contract import result
 from streamrt.runtime.outputs import Output
 from streamrt.runtime.provider import Provider
@@ -398,3 +399,20 @@ async def test_checkpoint_hook_awaited_before_next_chunk() -> None:
         await p.push_many(sid, [1, 2])
         await p.settle(sid)
     assert order == ["chunk 1", "snapshot at 1", "written", "chunk 2"]
+
+
+async def test_a_huge_int_meeting_a_float_puts_that_stream_in_error_with_the_language_message() -> None:
+    script = load_script("(defn add [s c] {:sum (+ (:sum s 0.5) c)})", filename="add.rtfs")
+    async with Provider() as p:
+        bad = p.start(script.processor("add"), stream_id="bad")
+        good = p.start(script.processor("add"), stream_id="good")
+        await p.push(bad, 10**400)
+        await p.push(good, 1)
+        p.end_input(good)
+        await p.wait()
+        b, g = p.record(bad), p.record(good)
+        assert b.status.value == "error" and g.status.value == "completed"
+        assert b.message is not None
+        assert b.message.startswith("chunk 1: add.rtfs:1:")
+        assert b.message.endswith("+: an integer of 401 digits is too large for a float"), b.message
+        assert g.state == {K("sum"): 1.5}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from streamrt.lang.core.coerce import MISSING, describe, expected, int_arg, str_arg
 from streamrt.lang.core.registry import core, fail
@@ -63,6 +63,32 @@ def _num(fname: str, x: Any) -> float:
     expected(fname, _NUMBER, x)
 
 
+_SHOWN_BITS: Final = 128
+"""An integer with more bits (about 39 digits) is named by its size in a message: a float's range ends at 309
+digits, and Python refuses to print one past 4,300."""
+
+
+def _number_text(x: Any) -> str:
+    """``x`` as written, or ``an integer of N digits`` when that would be long (or past Python's digit limit)."""
+    if type(x) is not int or x.bit_length() <= _SHOWN_BITS:
+        return str(x)
+    digits = int(x.bit_length() * math.log10(2)) + 1
+    if abs(x) < 10 ** (digits - 1):  # the estimate from bits is at most one too many
+        digits -= 1
+    return f"an integer of {digits:,} digits"
+
+
+def _too_large(fname: str, *numbers: Any) -> NoReturn:
+    """Fail for mixed arithmetic whose integer is beyond a float's range, naming it (Python's ``OverflowError``)."""
+    for x in numbers:
+        if type(x) is int:
+            try:
+                float(x)
+            except OverflowError:
+                fail(f"{fname}: {_number_text(x)} is too large for a float")
+    fail(f"{fname}: a number is too large for a float")
+
+
 @core("+")
 def add(*xs: Any) -> Any:
     """Sum of the numbers; ``(+)`` is 0."""
@@ -70,13 +96,19 @@ def add(*xs: Any) -> Any:
         a, b = xs
         ta, tb = type(a), type(b)
         if (ta is int or ta is float) and (tb is int or tb is float):
-            return a + b
+            try:
+                return a + b
+            except OverflowError:
+                _too_large("+", a, b)
     total: Any = 0
     for x in xs:
         t = type(x)
         if t is not int and t is not float:
             expected("+", _NUMBER, x)
-        total += x
+        try:
+            total += x
+        except OverflowError:
+            _too_large("+", total, x)
     return total
 
 
@@ -92,7 +124,10 @@ def sub(x: Any, *more: Any) -> Any:
         t = type(y)
         if t is not int and t is not float:
             expected("-", _NUMBER, y)
-        x -= y
+        try:
+            x -= y
+        except OverflowError:
+            _too_large("-", x, y)
     return x
 
 
@@ -104,7 +139,10 @@ def mul(*xs: Any) -> Any:
         t = type(x)
         if t is not int and t is not float:
             expected("*", _NUMBER, x)
-        total *= x
+        try:
+            total *= x
+        except OverflowError:
+            _too_large("*", total, x)
         if type(total) is int and total.bit_length() > _WATCH_BITS:
             # the one way to grow an integer fast (squaring doubles it): under limits its digits count as items,
             # so a runaway product stops at max-size before one multiplication can take seconds
@@ -122,7 +160,9 @@ def _div2(a: Any, b: Any) -> Any:
     try:
         return a / b
     except OverflowError:
-        fail(f"/: result of {a} / {b} is too large for a float")
+        if type(a) is not int or type(b) is not int:
+            _too_large("/", a, b)
+        fail(f"/: result of {_number_text(a)} / {_number_text(b)} is too large for a float")
 
 
 @core("/")
@@ -145,7 +185,11 @@ def quot(n: Any, d: Any) -> Any:
     if type(n) is int and type(d) is int:
         q = abs(n) // abs(d)
         return q if (n < 0) == (d < 0) else -q
-    return float(math.trunc(n / d))
+    try:
+        q = n / d
+    except OverflowError:
+        _too_large("quot", n, d)
+    return float(math.trunc(q)) if math.isfinite(q) else q
 
 
 @core("mod")
@@ -154,7 +198,10 @@ def mod(n: Any, d: Any) -> Any:
     _num("mod", n)
     if not _num("mod", d):
         fail("mod: division by zero")
-    return n % d
+    try:
+        return n % d
+    except OverflowError:
+        _too_large("mod", n, d)
 
 
 @core("rem")
@@ -165,7 +212,12 @@ def rem(n: Any, d: Any) -> Any:
         fail("rem: division by zero")
     if type(n) is int and type(d) is int:
         return n - d * quot(n, d)
-    return math.fmod(n, d)
+    if type(n) is float and math.isinf(n):
+        return math.nan  # as ``mod`` gives (math.fmod raises instead)
+    try:
+        return math.fmod(n, d)
+    except OverflowError:
+        _too_large("rem", n, d)
 
 
 @core("int")
@@ -189,7 +241,7 @@ def _to_float(fname: str, x: Any) -> float:
     try:
         return float(_num(fname, x))
     except OverflowError:
-        fail(f"{fname}: {x} is too large for a float")
+        _too_large(fname, x)
 
 
 @core("double")
