@@ -51,6 +51,8 @@ from streamrt.store.redis import display_url, redis_client, redis_errors, stop_t
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from streamrt.sources.retry import RetryPolicy
+
 __all__ = ["RedisEventLog"]
 
 log = logging.getLogger("streamrt.cluster")
@@ -128,7 +130,8 @@ class _Pending:
 
 class RedisEventLog(EventLog):
     """The event log of every node of a cluster, in the Redis at ``url``; ``token(stream_id)`` is this node's fencing
-    token for a stream it owns (None: it does not own it, and appends nothing for it)."""
+    token for a stream it owns (None: it does not own it, and appends nothing for it). ``retry``: the waits between
+    failed writes (:class:`~streamrt.serve.batching.BatchWriter`'s default, 0.05 s doubling up to 2 s)."""
 
     durable = True
 
@@ -140,6 +143,7 @@ class RedisEventLog(EventLog):
         keep_events: int = 10_000,
         keep_seconds: float = 24 * 3600.0,
         flush_interval: float = 0.002,
+        retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__(keep_events=keep_events, keep_seconds=keep_seconds)
         self.url = display_url(url)
@@ -151,7 +155,7 @@ class RedisEventLog(EventLog):
         self._heads: dict[str, _Head] = {}
         self._pending: dict[str, _Pending] = {}
         self._writer = BatchWriter(
-            self._write_pending, lambda: bool(self._pending), interval=flush_interval, pause_after_failure=0.2
+            self._write_pending, lambda: bool(self._pending), interval=flush_interval, retry=retry
         )
         self._poller: asyncio.Task[None] | None = None
         self._waiters: dict[str, tuple[int, asyncio.Event]] = {}

@@ -4,21 +4,38 @@ in batches, and :meth:`BatchWriter.flush` waits until everything queued so far i
 Both durable logs use it, the SQL one (:class:`~streamrt.serve.eventlog.SqlEventLog`) and the cluster's Redis one
 (:class:`~streamrt.cluster.eventlog.RedisEventLog`); each keeps its own queue and says how to write it and what to
 do with a batch that failed (``write`` puts back what it could not write and raises).
+
+A failed write is tried again after a wait that grows exponentially with full jitter up to a cap, the network
+sources' :class:`~streamrt.sources.retry.RetryPolicy` (tenacity), so a database or Redis that is down is not asked
+50 times a second; the log never gives up while the process runs (its events are held in memory).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["BatchWriter"]
+if TYPE_CHECKING:
+    import tenacity
+
+    from streamrt.sources.retry import RetryPolicy
+
+__all__ = ["RETRY_INITIAL", "RETRY_MAXIMUM", "BatchWriter"]
+
+RETRY_INITIAL: Final = 0.05
+"""Seconds: the first wait after a failed write is up to this long, each next one up to twice the last."""
+RETRY_MAXIMUM: Final = 2.0
+"""Seconds: the longest wait between two attempts (and so about the longest a flush waits to hear of a failure)."""
 
 
 class BatchWriter:
     """Runs ``write()`` after each :meth:`kick`, ``interval`` seconds later (a batch gathers meanwhile), while
-    ``pending()`` says something is queued. A failure is kept, raised by the next :meth:`flush` and cleared by the
-    next batch that goes through; ``pause_after_failure`` seconds pass before the next try."""
+    ``pending()`` says something is queued. A failure is kept, raised by the flushes waiting then and after, and
+    cleared by the next write that goes through; ``write()`` is tried again after the ``retry`` policy's wait (its
+    ``initial`` and ``maximum``; it never stops), ``sleep`` being how it waits (tests)."""
 
     def __init__(
         self,
@@ -26,12 +43,14 @@ class BatchWriter:
         pending: Callable[[], bool],
         *,
         interval: float,
-        pause_after_failure: float = 0.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self._write = write
         self._pending = pending
         self.interval = interval
-        self.pause_after_failure = pause_after_failure
+        self.retry = retry
+        self._sleep = sleep
         self.failure: BaseException | None = None
         self.writing = False
         """The task holds a batch it took from the queue and has not written yet (or is pausing after a failure)."""
@@ -80,7 +99,27 @@ class BatchWriter:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    def _retrying(self) -> tenacity.AsyncRetrying:
+        from streamrt.sources.retry import RetryPolicy  # tenacity: imported when a durable log starts writing
+
+        policy = self.retry or RetryPolicy(initial=RETRY_INITIAL, maximum=RETRY_MAXIMUM)
+        policy = dataclasses.replace(policy, max_attempts=0, max_elapsed=0)  # never give up the events held
+        return policy.retrying(retry_on=(Exception,), before_sleep=self._failed, sleep=self._sleep)
+
+    def _failed(self, state: tenacity.RetryCallState) -> None:
+        """Before the wait: the failure is kept (``write`` put the batch back) and raised to the waiting flushes."""
+        assert state.outcome is not None
+        self.failure = state.outcome.exception()
+        self._wake_flushes()
+
+    def _wake_flushes(self) -> None:
+        """Every flush waiting now looks again: those that came during this batch too."""
+        flushed, self._flushed = self._flushed, None
+        if flushed is not None:
+            flushed.set()
+
     async def _run(self) -> None:
+        retrying = self._retrying()
         while True:
             await self._kick.wait()
             self._kick.clear()
@@ -88,17 +127,12 @@ class BatchWriter:
                 await asyncio.sleep(self.interval)  # gather a batch
             self.writing = True
             try:
-                await self._write()
+                async for attempt in retrying:
+                    with attempt:
+                        await self._write()
                 self.failure = None
-            except Exception as exc:  # kept, raised to the next flush; write put the batch back
-                self.failure = exc
-                if self.pause_after_failure:
-                    await asyncio.sleep(self.pause_after_failure)
             finally:
                 self.writing = False
-                # every flush waiting now looks again: those that came during this batch too
-                flushed, self._flushed = self._flushed, None
-                if flushed is not None:
-                    flushed.set()
+                self._wake_flushes()
             if self._pending():
                 self._kick.set()

@@ -30,14 +30,18 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import logging
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.serve.batching import BatchWriter
 from streamrt.serve.logged import LoggedEvent, StreamHead, StreamOwner
+
+if TYPE_CHECKING:
+    from streamrt.sources.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_KEEP_EVENTS",
@@ -53,6 +57,8 @@ DEFAULT_KEEP_SECONDS: Final = 24 * 3600.0
 _TAIL: Final = 2_000
 """Committed events a SQL log keeps in memory per stream (reads further back go to the table)."""
 _READ_LIMIT: Final = 500
+
+log: Final = logging.getLogger("streamrt.serve")
 
 
 @dataclass(slots=True)
@@ -273,7 +279,9 @@ class EventLog:
 
 
 class SqlEventLog(EventLog):
-    """The log in a SQL table (SQLite or PostgreSQL, the URL of the snapshot store), written in batches."""
+    """The log in a SQL table (SQLite or PostgreSQL, the URL of the snapshot store), written in batches; ``retry``:
+    the waits between failed writes (:class:`~streamrt.serve.batching.BatchWriter`'s default, 0.05 s doubling up to
+    2 s)."""
 
     durable = True
 
@@ -284,6 +292,7 @@ class SqlEventLog(EventLog):
         keep_events: int = DEFAULT_KEEP_EVENTS,
         keep_seconds: float = DEFAULT_KEEP_SECONDS,
         flush_interval: float = 0.02,
+        retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__(keep_events=keep_events, keep_seconds=keep_seconds)
         from streamrt.serve.sqllog import SqlTables  # SQLAlchemy: only when a SQL log is used
@@ -292,7 +301,9 @@ class SqlEventLog(EventLog):
         self.url = self._db.display_url
         self._pending: list[LoggedEvent] = []
         self._forgotten: list[str] = []
-        self._writer = BatchWriter(self._write_pending, lambda: bool(self._pending), interval=flush_interval)
+        self._writer = BatchWriter(
+            self._write_pending, lambda: bool(self._pending), interval=flush_interval, retry=retry
+        )
         self._last_prune = 0.0
 
     async def open(self) -> None:
@@ -340,14 +351,19 @@ class SqlEventLog(EventLog):
 
     async def _write_pending(self) -> None:
         batch, self._pending = self._pending, []
-        try:
-            if batch:
+        if batch:
+            try:
                 await self._db.write(batch)
-                self._committed(batch)
+            except Exception:  # written again with the next batch
+                self._pending[:0] = batch
+                raise
+            self._committed(batch)
+        try:
             await self._prune(time.time())
-        except Exception:  # written again with the next batch
-            self._pending[:0] = batch
-            raise
+        except (
+            Exception
+        ) as exc:  # the batch is written (again it would be refused as duplicates): prune next time
+            log.warning("event log %s: %s; tried again after the next write", self.url, exc)
 
     def _committed(self, batch: Iterable[LoggedEvent]) -> None:
         for event in batch:
