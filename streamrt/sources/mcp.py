@@ -212,8 +212,11 @@ class McpSource(Source):
         self.http.client()
         resume = self._request_id is not None
         stalls = 0  # reconnects in a row that brought no new event
+        drops = 0  # response streams in a row that ended before the result, each before it was stable
+        clock = asyncio.get_running_loop().time
         try:
             while True:
+                opened = clock()
                 try:
                     if not self._initialized:
                         await self._initialize()
@@ -247,7 +250,8 @@ class McpSource(Source):
                         f"({self._drop_reason}) and the server gives no event ids to resume it"
                     )
                 stalls = 0 if self._last_event_id != before else self._count_stall(stalls, self._drop_reason)
-                delay = self._resume_delay(stalls)
+                drops = 1 if self.http.retry_policy.stable(clock() - opened) else drops + 1
+                delay = self._resume_delay(stalls, drops)
                 self.health.reconnects += 1
                 self.health.set(
                     "reconnecting",
@@ -431,10 +435,11 @@ class McpSource(Source):
             )
         return stalls
 
-    def _resume_delay(self, stalls: int) -> float:
-        """The server's ``retry:`` hint; growing backoff when reconnects bring nothing new."""
+    def _resume_delay(self, stalls: int, drops: int = 1) -> float:
+        """The server's ``retry:`` hint, or the policy's backoff after ``drops`` drops in a row; growing backoff
+        when reconnects bring nothing new."""
         policy = self.http.retry_policy
-        hint = policy.after_drop(self._retry_hint)
+        hint = policy.after_drop(self._retry_hint, drops)
         if stalls == 0:
             return hint
         return max(hint, min(policy.maximum, policy.initial * 2.0 ** (stalls - 1)))

@@ -10,8 +10,10 @@ conversion out of the connection's iterator saves an async-generator hop per ite
   against the policy and waits its backoff (or the server's requested delay) before the next one;
 - a connection that delivered items and then dropped is not a failure: the counters start afresh and the source
   reconnects after the policy's ``reconnect_delay`` (0.5 s) or the server's longer ``retry:`` delay (capped at the
-  policy's ``maximum``), so a long-lived feed with rare drops never runs out of attempts, and a server that sends
-  one event per connection cannot make it reconnect in a tight loop;
+  policy's ``maximum``), so a long-lived feed with rare drops never runs out of attempts; drops in a row (each
+  connection up for less than ``reconnect_reset``, 60 s) double the wait, with jitter, up to ``maximum``
+  (:meth:`RetryPolicy.after_drop`), so a server that sends one event per connection cannot make it reconnect in a
+  tight loop, nor at a steady two a second;
 - a subclass calls :meth:`ReconnectingSource._end` for a clean, final end (an SSE ``event: end``, a 204, a WebSocket
   close with code 1000); ``items`` then returns and the stream completes like a finite source;
 - :class:`SourceError` (401, 404, a wrong content type) is permanent and propagates at once.
@@ -103,11 +105,11 @@ class ReconnectingSource(Source):
         error = state.outcome.exception() if state.outcome is not None and state.outcome.failed else None
         self.health.set("reconnecting", _describe(error) + wait_note(error), retry_in=state.upcoming_sleep)
 
-    def _reconnect_delay(self) -> tuple[float, str]:
-        """The wait before reconnecting after a drop: the server's ``retry:`` capped by the policy, and never below
-        its ``reconnect_delay``."""
+    def _reconnect_delay(self, drops: int) -> tuple[float, str]:
+        """The wait before reconnecting after the ``drops``-th drop in a row: the policy's backoff, or the server's
+        longer ``retry:`` capped by the policy."""
         requested = self._server_delay() or 0.0
-        delay = self.retry.after_drop(requested)
+        delay = self.retry.after_drop(requested, drops)
         if delay < requested:
             logger.info(
                 "%s: server asked for retry: %gs; waiting %gs", redact_url(self.uri), requested, delay
@@ -118,6 +120,8 @@ class ReconnectingSource(Source):
     async def items(self) -> AsyncGenerator[Item, None]:
         retry_on: tuple[type[BaseException], ...] = (*self.retryable, Dropped)
         failures: tuple[type[BaseException], ...] = (*retry_on, RetryAfter)
+        clock = asyncio.get_running_loop().time
+        drops = 0  # connections in a row that delivered and dropped before they were stable
         try:
             while not self._ended:
                 try:
@@ -126,6 +130,7 @@ class ReconnectingSource(Source):
                     ):
                         with attempt:
                             self._progress = False
+                            opened = clock()
                             try:
                                 async with self._connect() as messages:
                                     async for message in messages:
@@ -148,7 +153,8 @@ class ReconnectingSource(Source):
                                 raise _Reconnect(None)
                             raise self._with_server_delay(Dropped("the server closed the connection"))
                 except _Reconnect as drop:
-                    delay, note = self._reconnect_delay()
+                    drops = 1 if self.retry.stable(clock() - opened) else drops + 1
+                    delay, note = self._reconnect_delay(drops)
                     self.health.reconnects += 1
                     self.health.set("reconnecting", _describe(drop.cause) + note, retry_in=delay)
                     if delay:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -104,6 +105,8 @@ _OPTION_ALIASES = {
     "maximum": "maximum",
     "reconnect_delay": "reconnect_delay",
     "reconnect-delay": "reconnect_delay",
+    "reconnect_reset": "reconnect_reset",
+    "reconnect-reset": "reconnect_reset",
 }
 
 
@@ -113,7 +116,8 @@ class RetryPolicy:
 
     ``reconnect_delay`` is the least wait before reconnecting after a connection that delivered and then dropped,
     whatever the server's ``retry:`` asks: a server that sends one event and closes cannot make the source reconnect
-    hundreds of times a second.
+    hundreds of times a second. Drops in a row double the wait up to ``maximum`` (:meth:`after_drop`); a connection
+    that stayed up ``reconnect_reset`` seconds starts them afresh.
     """
 
     max_attempts: int = 8
@@ -121,6 +125,7 @@ class RetryPolicy:
     initial: float = 0.2
     maximum: float = 20.0
     reconnect_delay: float = 0.5
+    reconnect_reset: float = 60.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -150,10 +155,21 @@ class RetryPolicy:
         merged = {f.name: values.get(f.name, getattr(start, f.name)) for f in fields(cls)}
         return cls(**merged)
 
-    def after_drop(self, requested: float | None) -> float:
-        """The wait before reconnecting after a connection that delivered: the server's ``retry:``, never less than
-        ``reconnect_delay``; neither beyond ``maximum``."""
-        return max(min(self.reconnect_delay, self.maximum), self.cap(requested or 0.0))
+    def after_drop(self, requested: float | None, drops: int = 1) -> float:
+        """The wait before reconnecting after the ``drops``-th connection in a row that delivered and then dropped.
+
+        ``reconnect_delay`` after the first; each further drop doubles the window, up to ``maximum``, and the wait
+        is random in its upper half (jitter: sources that lost one server together do not all come back at the
+        same instant), so never below ``reconnect_delay``. The server's ``retry:`` when longer, never beyond
+        ``maximum``. A caller counts a connection that stayed up :meth:`stable` as a fresh first drop.
+        """
+        floor = min(self.reconnect_delay, self.maximum)
+        window = min(self.maximum, self.reconnect_delay * 2.0 ** min(max(drops, 1) - 1, 64))
+        return max(floor, random.uniform(window / 2, window), self.cap(requested or 0.0))
+
+    def stable(self, lasted: float) -> bool:
+        """True for a connection that stayed up ``reconnect_reset`` seconds: its drop starts the backoff afresh."""
+        return lasted >= self.reconnect_reset
 
     def cap(self, requested: float, elapsed: float = 0.0) -> float:
         """A server-requested wait bounded by ``maximum`` and by what is left of ``max_elapsed`` after ``elapsed``.

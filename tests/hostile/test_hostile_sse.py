@@ -162,6 +162,23 @@ async def test_the_reconnect_delay_is_an_option() -> None:
     assert peer.connections == 2 and elapsed >= 1.5, elapsed  # the option's delay, not the default 0.5 s
 
 
+async def test_drops_in_a_row_back_off_with_jitter_up_to_the_cap() -> None:
+    """A server that closes after every event: the waits double from reconnect-delay up to maximum, each random
+    in the upper half of its window (a fixed delay gave it two reconnects a second for ever)."""
+    waits: list[float | None] = []
+    async with HostilePeer("one-event-then-close") as peer:
+        source = open_source(
+            peer.url, options={"retry": {"reconnect-delay": 0.01, "initial": 0.01, "maximum": 0.16}}
+        )
+        source.health.watch(lambda h: waits.append(h.retry_in) if h.state == "reconnecting" else None)
+        await chunks_of(source, 8)
+    assert waits[0] == 0.01
+    windows = [0.02, 0.04, 0.08, 0.16, 0.16, 0.16]
+    assert len(waits) == 1 + len(windows), waits
+    for wait, window in zip(waits[1:], windows, strict=True):
+        assert wait is not None and window / 2 <= wait <= window, waits
+
+
 # --- (c) a trickle that never completes an event ---------------------------------------------------------------
 
 

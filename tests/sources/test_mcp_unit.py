@@ -316,6 +316,30 @@ async def test_dropped_stream_resumes_with_last_event_id() -> None:
     assert source.health.reconnects == 1
 
 
+async def test_streams_that_end_before_the_result_again_and_again_back_off() -> None:
+    """Each resume brings an event (progress), yet the stream ends before the result every time: the waits grow
+    from reconnect-delay instead of staying at it."""
+
+    def progress(n: int) -> dict[str, Any]:
+        return {
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": {"progressToken": 2, "progress": n},
+        }
+
+    fake = FakeMcp(*(sse((f"e{n}", progress(n))) for n in range(1, 6)), sse(("e6", RESULT)))
+    policy = RetryPolicy(max_attempts=4, max_elapsed=10.0, initial=0.001, maximum=0.08, reconnect_delay=0.01)
+    waits: list[float | None] = []
+    source = McpSource(URI, retry=policy, transport=httpx.MockTransport(fake))
+    source.health.watch(lambda h: waits.append(h.retry_in) if h.state == "reconnecting" else None)
+    async with source, aclosing(source.items()) as stream:
+        items = [item async for item in stream]
+    assert kinds(items) == ["progress"] * 5 + ["result"]
+    assert waits[0] == 0.01
+    for wait, window in zip(waits[1:], [0.02, 0.04, 0.08, 0.08], strict=True):
+        assert wait is not None and window / 2 <= wait <= window, waits
+
+
 class BreaksAfter(httpx.AsyncByteStream):
     """A body that sends ``data`` and then fails the way a cut connection does."""
 
