@@ -330,15 +330,17 @@ async def request(
     import asyncio
 
     give_up = time.monotonic() + deadline
+    last = "nothing"
     while True:
         try:
             response = await client.request(method, url, **kw)  # type: ignore[arg-type]
             if response.status_code not in RETRY_CODES:
                 return response
-        except httpx.TransportError:
-            pass
+            last = f"{response.status_code} {response.text[:300]}"
+        except httpx.TransportError as exc:
+            last = f"{type(exc).__name__}: {exc}"
         if time.monotonic() > give_up:
-            raise TimeoutError(f"{method} {url} kept failing for {deadline:.0f} s")
+            raise TimeoutError(f"{method} {url} kept failing for {deadline:.0f} s; the last answer: {last}")
         if run is not None:
             run.retries += 1
         await asyncio.sleep(0.1)
