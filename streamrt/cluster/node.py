@@ -157,22 +157,25 @@ class ClusterService(StreamService):
     async def nodes(self) -> dict[str, str]:
         """The live nodes: owner name -> URL."""
         db = self._db()
-        names: list[Any] = [k async for k in db.scan_iter(match=self._key("node", "*"), count=1000)]
-        if not names:
-            return {}
-        urls: list[Any] = await db.mget(names)
+        with redis_errors(self.leases.url, "listing the nodes"):
+            names: list[Any] = [k async for k in db.scan_iter(match=self._key("node", "*"), count=1000)]
+            if not names:
+                return {}
+            urls: list[Any] = await db.mget(names)
         cut = len(self._key("node", ""))
         return {n.decode()[cut:]: u.decode() for n, u in zip(names, urls, strict=True) if u is not None}
 
     async def owner_url(self, stream_id: str) -> tuple[str | None, str | None]:
         """Who holds ``stream_id``'s lease and that node's URL (None, None: nobody; a name and None: a node that
-        is gone and whose lease has not expired yet)."""
+        is gone and whose lease has not expired yet). Redis unreachable (a restart) is a StoreUnavailableError, which
+        routing answers with a 503 the client retries, not a 500."""
         db = self._db()
-        holder: Any = await db.get(self._key("lease", stream_id))
-        if holder is None:
-            return None, None
-        name = holder.decode()
-        url: Any = await db.get(self._key("node", name))
+        with redis_errors(self.leases.url, f"looking up who runs stream {stream_id!r}"):
+            holder: Any = await db.get(self._key("lease", stream_id))
+            if holder is None:
+                return None, None
+            name = holder.decode()
+            url: Any = await db.get(self._key("node", name))
         return name, (url.decode() if url is not None else None)
 
     # --- ownership -----------------------------------------------------------------------------------------------
@@ -298,7 +301,8 @@ class ClusterService(StreamService):
         rows = await self.events.directory.summaries(others, clients)
         urls: dict[str, str | None] = {}
         if rows:
-            holders: list[Any] = await self._db().mget([self._key("lease", sid) for sid in rows])
+            with redis_errors(self.leases.url, "reading who runs the streams"):
+                holders: list[Any] = await self._db().mget([self._key("lease", sid) for sid in rows])
             nodes = await self.nodes()
             urls = {sid: h and nodes.get(h.decode()) for sid, h in zip(rows, holders, strict=True)}
         docs = []
