@@ -10,7 +10,10 @@ there: an event is in the log before any snapshot that has gone past it).
 A write that fails because the store cannot be reached (PostgreSQL restarting, a network blip) is retried with
 backoff for ``unavailable_for`` seconds instead of failing its streams: they wait, as they would for a slow commit,
 and go on. Before each retry the store is read: a transaction whose connection broke after it committed is not
-sent again (it would conflict with itself). Everything else passes through unchanged.
+sent again (it would conflict with itself). A ``before_write`` that cannot reach its Redis (the event log while
+Redis restarts) is waited for the same way: it failed the write at once, so a restart longer than the Redis
+client's own few retries put every stream with a chunk waiting to be committed in ``:error``. Everything else
+passes through unchanged.
 """
 
 from __future__ import annotations
@@ -72,21 +75,25 @@ class FencedStore(SnapshotStore):
                     "(lost, or never claimed)"
                 )
             snapshot.fence = token
-        if self._before_write is not None:
-            await self._before_write()
         give_up = time.monotonic() + self.unavailable_for
         delay = 0.05
+        flushed = self._before_write is None
         while True:
             try:
+                if not flushed:
+                    assert self._before_write is not None
+                    await self._before_write()  # the event log, in a Redis that may be restarting too
+                    flushed = True
                 return await self.inner.put_many(items)
             except StoreUnavailableError:
                 if time.monotonic() > give_up:
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
-            with contextlib.suppress(StoreUnavailableError):
-                if await self._landed(items):
-                    return [snapshot.version for snapshot, _ in items]
+            if flushed:
+                with contextlib.suppress(StoreUnavailableError):
+                    if await self._landed(items):
+                        return [snapshot.version for snapshot, _ in items]
 
     async def _landed(self, items: Sequence[tuple[Snapshot, int | None]]) -> bool:
         """Whether a write whose connection failed was committed all the same (then it must not be sent again).

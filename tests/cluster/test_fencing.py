@@ -135,3 +135,31 @@ async def test_a_store_unreachable_for_too_long_fails_the_write() -> None:
         store = FencedStore(inner, lambda sid: 1, unavailable_for=0.3)
         with pytest.raises(StoreUnavailableError, match="connection lost"):
             await store.put(Snapshot("s1", "p"), expected_version=None)
+
+
+async def test_an_event_log_that_is_unreachable_for_a_while_is_waited_for() -> None:
+    """The log's flush before the write (Redis restarting) is retried like the store: the write goes through."""
+    failures = [3]
+
+    async def flush_log() -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise StoreUnavailableError(
+                "Redis redis://127.0.0.1:1/0: appending the events of 1 streams failed"
+            )
+
+    async with MemoryStore() as inner:
+        store = FencedStore(inner, lambda sid: 1, before_write=flush_log)
+        assert await store.put(Snapshot("s1", "p", seq=4), expected_version=None) == 1
+        assert failures == [0] and (await inner.get("s1")).fence == 1
+
+
+async def test_an_event_log_unreachable_for_too_long_fails_the_write() -> None:
+    async def flush_log() -> None:
+        raise StoreUnavailableError("Redis redis://127.0.0.1:1/0: appending the events of 1 streams failed")
+
+    async with MemoryStore() as inner:
+        store = FencedStore(inner, lambda sid: 1, before_write=flush_log, unavailable_for=0.3)
+        with pytest.raises(StoreUnavailableError, match="appending the events"):
+            await store.put(Snapshot("s1", "p"), expected_version=None)
+        assert await inner.get_many(["s1"]) == {}
