@@ -176,6 +176,15 @@ class Persister:
         for sid, version in versions.items():
             self._owned(sid, version)
 
+    async def commit(self, stream_id: str) -> None:
+        """Snapshot a tracked stream now and wait until that snapshot is committed (raises the write's StoreError).
+
+        A server commits a new stream's first snapshot before it answers the start: until then the stream is in
+        no store, and a node that took it over (its first owner died or lost its lease) would have nothing to
+        resume it from."""
+        if stream_id in self._last:
+            await self._group.wait(stream_id)
+
     def _owned(self, stream_id: str, version: int | None) -> None:
         if version is not None or stream_id not in self.versions:
             self.versions[stream_id] = version

@@ -329,6 +329,8 @@ class StreamService:
     async def _own(self, stream_id: str, client: str, processor: str) -> None:
         if self._persister is not None:
             await self._persister.claim(stream_id)
+            # committed before any node can see the stream registered: one that takes it over resumes it from this
+            await self._persister.commit(stream_id)
         await self.log.add_owner(StreamOwner(stream_id, client, processor, time.time()))
 
     def view(self, client: str, stream_id: str) -> StreamView:
