@@ -192,7 +192,9 @@ def timed(cmd: list[str], out: Path, cwd: Path) -> tuple[float, float]:
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             err.seek(0)
-            sys.exit(f"{' '.join(cmd)} exited {child.returncode}:\n{err.read().decode(errors='replace')[-3000:]}")
+            sys.exit(
+                f"{' '.join(cmd)} exited {child.returncode}:\n{err.read().decode(errors='replace')[-3000:]}"
+            )
     return took, usage.ru_utime + usage.ru_stime
 
 
