@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,14 @@ import pytest
 
 from streamrt.errors import SourceError
 from streamrt.sources import Chunk, ChunkFault, Item, Source, open_source
-from streamrt.sources.jsonl import BATCH_LINES, BLOCK_SIZE, JsonlSource, StdinSource
+from streamrt.sources.jsonl import (
+    BATCH_LINES,
+    BLOCK_SIZE,
+    JsonlSource,
+    StdinSource,
+    _BlockFile,
+    _DaemonReader,
+)
 from streamrt.sources.mock import MockSource
 from streamrt.values import Keyword
 from tests.sources.helpers import generator
@@ -150,6 +159,180 @@ async def test_runs_of_good_lines_and_batches_with_blank_or_bad_lines_give_the_s
         assert data[:offset].count(b"\n") == line or offset == len(data)
     assert [type(i).__name__ for i in got].count("ChunkFault") == 2
     assert got[-1].continuation == {"line": len(lines), "offset": len(data)}
+
+
+async def test_a_file_is_read_a_block_ahead_and_closed_by_aclose_after_the_read_in_flight(
+    tmp_path: Path,
+) -> None:
+    path = write_lines(
+        tmp_path / "big.jsonl", [json.dumps({"pad": "x" * 100, "seq": i}) for i in range(5000)]
+    )
+    assert path.stat().st_size > 2 * BLOCK_SIZE
+    source = JsonlSource(str(path))
+    async with source:
+        batches = source.item_batches()
+        first = await anext(batches)
+        assert source._read_next is not None, "the next block is read while the first one's lines are taken"
+        reading = source._read_next
+        f = source._file
+        assert f is not None
+        await batches.aclose()
+    # closed by aclose itself, after the read in flight returned: nothing is left to a callback of the event loop
+    assert reading.done()
+    assert f.closed
+    assert first[0].value[SEQ] == 0
+
+
+def test_a_source_closed_with_a_read_in_flight_leaves_no_open_file_when_its_loop_ends_at_once(
+    tmp_path: Path,
+) -> None:
+    path = write_lines(
+        tmp_path / "big.jsonl", [json.dumps({"pad": "x" * 100, "seq": i}) for i in range(5000)]
+    )
+    files: list[Any] = []
+
+    async def main() -> None:
+        source = JsonlSource(str(path))
+        async with source:
+            batches = source.item_batches()
+            await anext(batches)
+            files.append(source._file)
+            await batches.aclose()
+
+    loop = asyncio.new_event_loop()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            loop.run_until_complete(main())
+    finally:
+        loop.close()  # without waiting for the executor's threads, as a loop may end
+    assert files[0].closed
+
+
+async def test_a_read_cancelled_in_flight_is_awaited_by_aclose_before_the_file_is_closed(
+    tmp_path: Path,
+) -> None:
+    path = write_lines(
+        tmp_path / "big.jsonl", [json.dumps({"pad": "x" * 100, "seq": i}) for i in range(5000)]
+    )
+    source = JsonlSource(str(path))
+    await source.open()
+    f = source._file
+    assert f is not None
+    task = asyncio.ensure_future(source._read())
+    await asyncio.sleep(0)  # the read is in its thread
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    reading = source._read_next
+    assert reading is not None, "the cancelled read is kept for aclose"
+    await source.aclose()
+    assert reading.done() and f.closed
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+async def test_a_named_pipe_is_not_read_ahead_and_a_read_in_flight_closes_it_as_it_returns(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "feed.jsonl"
+    os.mkfifo(fifo)
+    writer = await asyncio.to_thread(_open_writer, fifo)  # the source's open waits for a writer
+    try:
+        source = JsonlSource(str(fifo))
+        opening = asyncio.ensure_future(source.open())
+        os.write(writer, b'{"seq": 1}\n')
+        await opening
+        batches = source.item_batches()
+        first = await anext(batches)
+        assert [c.value for c in first] == [{SEQ: 1}]
+        assert source._read_next is None, "a read of a pipe waits for its writer: only when the stream asks"
+        f = source._file
+        assert f is not None
+        waiting = asyncio.ensure_future(anext(batches))
+        await asyncio.sleep(0.05)  # the read waits for the writer in its thread
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        await source.aclose()  # does not wait for the writer
+        assert not f.closed, "never closed under the read in flight"
+        os.write(writer, b'{"seq": 2}\n')
+        for _ in range(500):  # the read returns in its thread and closes the file there
+            if f.closed:
+                break
+            await asyncio.sleep(0.01)
+        assert f.closed
+    finally:
+        os.close(writer)
+
+
+def _open_writer(path: Path) -> int:
+    return os.open(path, os.O_RDWR)  # read-write: does not wait for a reader
+
+
+class _HeldFile:
+    """A file whose read waits until the test lets it return."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.reads = 0
+        self.closed = False
+
+    def read(self, n: int) -> bytes:
+        self.reads += 1
+        self.started.set()
+        assert self.release.wait(10)
+        assert not self.closed, "read from a closed file"
+        return b"x"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_block_file_is_closed_between_reads_never_under_one() -> None:
+    held = _HeldFile()
+    blocks = _BlockFile(held)  # type: ignore[arg-type]
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(blocks.read()))
+    reader.start()
+    assert held.started.wait(10)
+    blocks.close()  # returns at once, with the read in flight
+    assert not held.closed
+    held.release.set()
+    reader.join(10)
+    assert got == [b"x"]
+    assert held.closed, "the read's thread closed it as it returned"
+    assert blocks.read() == b"" and held.reads == 1, "a read asked for after close reads nothing"
+
+
+def test_a_block_file_without_a_read_in_flight_is_closed_at_once() -> None:
+    held = _HeldFile()
+    blocks = _BlockFile(held)  # type: ignore[arg-type]
+    blocks.close()
+    assert held.closed
+    assert blocks.read() == b"" and held.reads == 0
+
+
+async def test_stdin_reads_asked_for_before_close_and_not_started_do_not_read() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        reader = _DaemonReader(read_fd)
+        first = asyncio.ensure_future(reader.read())
+        second = asyncio.ensure_future(reader.read())
+        await asyncio.sleep(0.05)  # the first read waits for the writer in its thread, the second is queued
+        second.cancel()
+        reader.close()
+        os.write(write_fd, b"a")
+        assert await asyncio.wait_for(first, 10) == b"a", "the read in flight ends as usual"
+        os.write(write_fd, b"b")
+        assert reader._thread is not None
+        await asyncio.to_thread(reader._thread.join, 10)
+        assert not reader._thread.is_alive()
+        os.set_blocking(read_fd, False)
+        assert os.read(read_fd, 10) == b"b", "the read asked for before the close did not take it"
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
 
 
 async def test_a_directory_is_an_error(tmp_path: Path) -> None:
