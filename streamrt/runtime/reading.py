@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from streamrt.policy.guard import OnError
 from streamrt.printer import pr_str
 from streamrt.runtime.callables import failure_text
 from streamrt.runtime.engine import Engine
@@ -114,11 +115,24 @@ class SourceReader:
         end = min(len(run.values), i + queue.capacity - len(queue))
         if end <= i:
             return i
-        t = rec.offer_run(run.values, run.metas, i, end, self.engine.clock())
+        metas = run.metas if self.meta_seen(rec) else None
+        t = rec.offer_run(run.values, metas, i, end, self.engine.clock())
         rec.continuation = run.continuation_at(end - 1)
         if t.process and rec.tasks.worker is None:
             self.engine.schedule(rec)
         return end
+
+    def meta_seen(self, rec: StreamRecord) -> bool:
+        """Whether anything of the stream sees a queued chunk's metadata: a processor that takes it, a dead letter
+        (``:on-error :dead-letter``), a snapshot (the queue is kept with it). Else a run's metadata is not made
+        (nor queued: ``inspect``'s queue shows none for its chunks, as for a host's chunks pushed without)."""
+        program = rec.program
+        guard = program.guard
+        return (
+            program.takes_meta
+            or self.engine.persistence is not None
+            or (guard is not None and guard.on_error is OnError.DEAD_LETTER)
+        )
 
     def take_many(self, rec: StreamRecord, items: Sequence[Item], i: int) -> int:
         """Take ``items[i:]`` while the queue has room (the stream is live and open); the index of the first item

@@ -384,10 +384,10 @@ class StreamRecord:
         return t
 
     def offer_run(
-        self, chunks: list[Any], metas: list[dict[Keyword, Any]], start: int, end: int, now: float
+        self, chunks: list[Any], metas: list[dict[Keyword, Any]] | None, start: int, end: int, now: float
     ) -> Transition:
-        """Accept ``chunks[start:end]``, each with its ``metas`` entry, as :meth:`offer` accepts one (and raising
-        as it does), in one step: the caller made sure of the room."""
+        """Accept ``chunks[start:end]``, each with its ``metas`` entry (None: no metadata), as :meth:`offer`
+        accepts one (and raising as it does), in one step: the caller made sure of the room."""
         t = _ON_CHUNK[self.status]
         if t.reject:
             self.dropped += 1
@@ -402,7 +402,7 @@ class StreamRecord:
             zip(
                 range(seq + 1, seq + count + 1),
                 itertools.islice(chunks, start, end),
-                itertools.islice(metas, start, end),
+                repeat(None) if metas is None else itertools.islice(metas, start, end),
                 repeat(now),
             )
         )

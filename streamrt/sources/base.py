@@ -95,20 +95,30 @@ Item = Chunk | Control | ChunkFault
 class ChunkRun(Sequence[Chunk]):
     """Chunks a source read together, kept as two lists (values, metadata) instead of a :class:`Chunk` each: the
     provider queues a slice of a run in one step, and a continuation is made only for the last chunk it takes
-    (``continuation_at(i)``: the continuation after chunk ``i``). As a sequence it gives :class:`Chunk` items, so
-    whoever reads :meth:`Source.item_batches` generically sees what :meth:`Source.items` yields."""
+    (``continuation_at(i)``: the continuation after chunk ``i``). The metadata may be given as a function that makes
+    the list: it is then made only when asked for (:attr:`metas`), which a stream whose chunks' metadata nobody sees
+    does not do. As a sequence it gives :class:`Chunk` items, so whoever reads :meth:`Source.item_batches`
+    generically sees what :meth:`Source.items` yields."""
 
-    __slots__ = ("continuation_at", "metas", "values")
+    __slots__ = ("_metas", "continuation_at", "values")
 
     def __init__(
         self,
         values: list[Any],
-        metas: list[dict[Keyword, Any]],
+        metas: list[dict[Keyword, Any]] | Callable[[], list[dict[Keyword, Any]]],
         continuation_at: Callable[[int], Continuation],
     ) -> None:
         self.values = values
-        self.metas = metas
+        self._metas = metas
         self.continuation_at = continuation_at
+
+    @property
+    def metas(self) -> list[dict[Keyword, Any]]:
+        """Each chunk's metadata (made on first use when the source gave a function)."""
+        metas = self._metas
+        if callable(metas):
+            metas = self._metas = metas()
+        return metas
 
     def __len__(self) -> int:
         return len(self.values)

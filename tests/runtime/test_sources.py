@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from streamrt.runtime.persist import Persister, SnapshotPolicy
 from streamrt.runtime.provider import Provider
 from streamrt.sources.base import Chunk, ChunkFault, ChunkRun, Control, Item, Source
+from streamrt.store import MemoryStore
 
 from .helpers import SEEN, K, ScriptedSource, collect
 
@@ -142,6 +144,89 @@ async def test_a_run_is_taken_as_room_allows_with_the_continuation_of_its_last_c
         assert r.state[SEEN] == (1, 2, 3, 4, 5, 6, 7)
         assert metas == [1, 2, 3, 4, 5, 6, 7]
         assert r.statistics().queue_high_watermark == 3
+
+
+class LazyRunSource(ScriptedSource):
+    """Yields its chunks as one run whose metadata is made by a function, counting the calls."""
+
+    def __init__(self, values: list[Any]) -> None:
+        super().__init__([])
+        self.values = values
+        self.made = 0
+
+    def metas(self) -> list[dict[Any, Any]]:
+        self.made += 1
+        return [{K("line"): i + 1, K("source"): "lazy"} for i in range(len(self.values))]
+
+    async def item_batches(self) -> Any:
+        yield ChunkRun(list(self.values), self.metas, lambda i: {"line": i + 1})
+
+
+async def test_a_runs_metadata_is_not_made_for_a_processor_without_meta() -> None:
+    src = LazyRunSource(list(range(10)))
+    async with Provider(default_queue_capacity=4) as p:
+        sid = p.start(collect, source=src)
+        p.pause(sid)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        r = p.record(sid)
+        assert [(e[1], e[2]) for e in r.queue] == [(0, None), (1, None), (2, None), (3, None)]
+        p.resume(sid)
+        await p.wait(sid)
+        assert r.status.value == "completed"
+        assert r.state[SEEN] == tuple(range(10))
+        assert r.continuation == {"line": 10}
+    assert src.made == 0
+
+
+async def test_a_runs_metadata_is_what_a_processor_with_meta_sees() -> None:
+    seen: list[Any] = []
+
+    def proc(state: Any, chunk: Any, meta: Any) -> Any:
+        seen.append((chunk, meta[K("line")], meta[K("source")], meta[K("seq")]))
+        return collect(state, chunk)
+
+    src = LazyRunSource(list(range(10)))
+    async with Provider(default_queue_capacity=4) as p:
+        sid = p.start(proc, source=src)
+        await p.wait(sid)
+    assert seen == [(i, i + 1, "scripted", i + 1) for i in range(10)]
+    assert src.made == 1
+
+
+async def test_a_runs_metadata_is_kept_in_a_dead_letter_of_a_processor_without_meta() -> None:
+    def proc(state: Any, chunk: Any) -> Any:
+        if chunk == 3:
+            raise ValueError("three")
+        return collect(state, chunk)
+
+    src = LazyRunSource(list(range(6)))
+    async with Provider() as p:
+        sid = p.start(proc, source=src, on_error="dead-letter")
+        await p.wait(sid)
+        [letter] = p.dead_letters(sid)
+        assert p.record(sid).state[SEEN] == (0, 1, 2, 4, 5)
+    assert letter.meta[K("line")] == 4 and letter.meta[K("source")] == "scripted"
+
+
+async def test_a_runs_metadata_is_queued_for_the_snapshots_of_a_processor_without_meta() -> None:
+    src = LazyRunSource(list(range(6)))
+    async with MemoryStore() as store, Provider(default_queue_capacity=4) as p:
+        persister = Persister(store, SnapshotPolicy(), processor_hash="h")
+        p.attach_persistence(persister)
+        try:
+            sid = p.start(collect, source=src, stream_id="s")
+            await persister.claim(sid)
+            p.pause(sid)
+            for _ in range(20):
+                await asyncio.sleep(0)
+            r = p.record(sid)
+            assert [e[2][K("line")] for e in r.queue] == [1, 2, 3, 4], "a snapshot keeps them"
+            p.resume(sid)
+            await p.wait(sid)
+            assert r.state[SEEN] == tuple(range(6))
+        finally:
+            await persister.close()
 
 
 async def test_source_failure_is_a_stream_error() -> None:
