@@ -22,6 +22,7 @@ from streamrt.jsoncodec import (
     LoneSurrogateError,
     dumps_json,
     from_json_text,
+    from_json_texts,
     to_json,
     to_json_bytes,
     to_json_text,
@@ -160,47 +161,66 @@ def test_broken_json_fails_as_before(data: Any, draw: st.DataObject) -> None:
     assert_reads_alike(text[:at] + extra + text[at + cut :])
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "123456789012345678901234567890",
-        "-9223372036854775809",
-        "18446744073709551616",
-        "1" * 4301,
-        "0.1000000000000000055511151231257827",
-        "1e400",
-        "-1e400",
-        "1e-400",
-        "NaN",
-        "Infinity",
-        "-Infinity",
-        '{"a": 1, "b": 2, "a": 3}',
-        '{"smile": "\\ud83d\\ude00"}',
-        '"\\ud800"',
-        '{"a": ["x", "\\udc00"]}',
-        '{"\\udbff": 1}',
-        '"\\ud800\\u0041"',
-        '"a\tb"',
-        "[1,2",
-        "{not json",
-        "",
-        "   ",
-        '{"a": 1} x',
-        "\ufeff{}",
-        "[1, 2.5e-3, -0, -0.0, 1E2, true, false, null]\r\n",
-        "[" * 5000 + "]" * 5000,
-        # around the depth msgspec reads into language values itself (jsoncodec.TYPED_DEPTH = 8), then the walk
-        "[" * 8 + "1" + "]" * 8,
-        "[" * 9 + "1" + "]" * 9,
-        '{"a":' * 8 + "[]" + "}" * 8,
-        '{"a":' * 8 + "{}" + "}" * 8,
-        '[{"a": [{"b": [{"c": [{"d": [1, {"e": 2}]}]}]}]}, [1e400, -0.0, "x"]]',
-        '{"a":' * 3000 + "1" + "}" * 3000,
-    ],
-)
+EDGE_CASES = [
+    "123456789012345678901234567890",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "1" * 4301,
+    "0.1000000000000000055511151231257827",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    '{"a": 1, "b": 2, "a": 3}',
+    '{"smile": "\\ud83d\\ude00"}',
+    '"\\ud800"',
+    '{"a": ["x", "\\udc00"]}',
+    '{"\\udbff": 1}',
+    '"\\ud800\\u0041"',
+    '"a\tb"',
+    "[1,2",
+    "{not json",
+    "",
+    "   ",
+    '{"a": 1} x',
+    "\ufeff{}",
+    "[1, 2.5e-3, -0, -0.0, 1E2, true, false, null]\r\n",
+    "[" * 5000 + "]" * 5000,
+    # around the depth msgspec reads into language values itself (jsoncodec.TYPED_DEPTH = 8), then the walk
+    "[" * 8 + "1" + "]" * 8,
+    "[" * 9 + "1" + "]" * 9,
+    '{"a":' * 8 + "[]" + "}" * 8,
+    '{"a":' * 8 + "{}" + "}" * 8,
+    '[{"a": [{"b": [{"c": [{"d": [1, {"e": 2}]}]}]}]}, [1e400, -0.0, "x"]]',
+    '{"a":' * 3000 + "1" + "}" * 3000,
+]
+
+
+@pytest.mark.parametrize("text", EDGE_CASES)
 def test_edge_cases_read_as_before(text: str) -> None:
     assert_reads_alike(text)
     assert_reads_alike(text.encode("utf-8", "surrogatepass"))
+
+
+def one_by_one(texts: list[Any]) -> list[Any]:
+    return [from_json_text(text) for text in texts]
+
+
+def assert_batch_reads_alike(texts: list[Any]) -> None:
+    new, old = outcome(from_json_texts, texts), outcome(one_by_one, texts)
+    if new[0] == "value" and old[0] == "value":
+        assert len(new[1]) == len(old[1]) and all(map(same, new[1], old[1])), texts
+    else:
+        assert new == old, texts
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(json_data.map(json.dumps) | st.sampled_from(EDGE_CASES), max_size=8), st.booleans())
+def test_a_batch_reads_as_each_text_alone(texts: list[str], as_bytes: bool) -> None:
+    """A batch of lines (a JSON Lines block's) gives each line's value, or the first bad line's error."""
+    assert_batch_reads_alike([t.encode("utf-8", "surrogatepass") for t in texts] if as_bytes else texts)
 
 
 @pytest.mark.parametrize("raw", [b'{"a": "\xff"}', b"\xc3", b'"\xed\xa0\x80"'], ids=["ff", "cut", "cesu"])

@@ -3,10 +3,10 @@ error handling a source wants (bad or too deeply nested JSON is a ``ValueError``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
-from streamrt.jsoncodec import LoneSurrogateError, from_json_text
+from streamrt.jsoncodec import LoneSurrogateError, from_json_text, from_json_texts
 
 __all__ = ["LoneSurrogateError", "json_or_text", "json_value", "json_values"]
 
@@ -19,10 +19,10 @@ def json_value(text: str | bytes) -> Any:
         raise ValueError("nested too deeply") from None
 
 
-def json_values(texts: Iterable[str | bytes]) -> list[Any]:
+def json_values(texts: Sequence[str | bytes]) -> list[Any]:
     """:func:`json_value` of each text, in one loop (a batch of lines); the first that is not JSON raises."""
     try:
-        return list(map(from_json_text, texts))
+        return from_json_texts(texts)
     except RecursionError:
         raise ValueError("nested too deeply") from None
 
