@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from streamrt.errors import SourceError
-from streamrt.sources import Chunk, ChunkFault, Item, Source, open_source
+from streamrt.sources import Chunk, ChunkFault, Item, Source, jsonl, open_source
 from streamrt.sources.jsonl import (
     BATCH_LINES,
     BLOCK_SIZE,
@@ -162,8 +162,9 @@ async def test_runs_of_good_lines_and_batches_with_blank_or_bad_lines_give_the_s
 
 
 async def test_a_file_is_read_a_block_ahead_and_closed_by_aclose_after_the_read_in_flight(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(jsonl, "_NOWAIT", 0)  # the thread reads every block (no RWF_NOWAIT)
     path = write_lines(
         tmp_path / "big.jsonl", [json.dumps({"pad": "x" * 100, "seq": i}) for i in range(5000)]
     )
@@ -184,8 +185,9 @@ async def test_a_file_is_read_a_block_ahead_and_closed_by_aclose_after_the_read_
 
 
 def test_a_source_closed_with_a_read_in_flight_leaves_no_open_file_when_its_loop_ends_at_once(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(jsonl, "_NOWAIT", 0)  # the thread reads every block (no RWF_NOWAIT)
     path = write_lines(
         tmp_path / "big.jsonl", [json.dumps({"pad": "x" * 100, "seq": i}) for i in range(5000)]
     )
@@ -210,8 +212,9 @@ def test_a_source_closed_with_a_read_in_flight_leaves_no_open_file_when_its_loop
 
 
 async def test_a_read_cancelled_in_flight_is_awaited_by_aclose_before_the_file_is_closed(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(jsonl, "_NOWAIT", 0)  # the thread reads every block (no RWF_NOWAIT)
     path = write_lines(
         tmp_path / "big.jsonl", [json.dumps({"pad": "x" * 100, "seq": i}) for i in range(5000)]
     )
@@ -228,6 +231,50 @@ async def test_a_read_cancelled_in_flight_is_awaited_by_aclose_before_the_file_i
     assert reading is not None, "the cancelled read is kept for aclose"
     await source.aclose()
     assert reading.done() and f.closed
+
+
+async def read_all(path: Path) -> list[tuple[Any, Any, Any]]:
+    items = await drain(JsonlSource(str(path)))
+    return [(getattr(i, "value", None), i.meta, i.continuation) for i in items]
+
+
+@pytest.mark.skipif(not getattr(os, "RWF_NOWAIT", 0), reason="preadv's RWF_NOWAIT")
+async def test_cached_blocks_are_read_in_the_loop_and_a_miss_by_the_thread_which_reads_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [json.dumps({"pad": "x" * (i % 300), "seq": i}) for i in range(8000)] + [
+        "{bad",
+        "",
+        '{"seq": -1}',
+    ]
+    path = write_lines(tmp_path / "big.jsonl", lines)
+    assert path.stat().st_size > 4 * BLOCK_SIZE
+    cached = await read_all(path)
+    monkeypatch.setattr(jsonl, "_NOWAIT", 0)
+    threaded = await read_all(path)
+    assert cached == threaded, "the same lines, faults, metadata and offsets, however the blocks were read"
+    monkeypatch.undo()
+
+    reads = {"cache": 0, "missed": 0}
+    preadv = os.preadv
+
+    def every_other_misses(fd: int, buffers: Any, offset: int, flags: int = 0) -> int:
+        reads["cache"] += 1
+        if reads["cache"] % 2 == 1:
+            reads["missed"] += 1
+            raise BlockingIOError(11, "not in the page cache")
+        return preadv(fd, buffers, offset, flags)
+
+    monkeypatch.setattr(os, "preadv", every_other_misses)
+    source = JsonlSource(str(path))
+    async with source:
+        batches = source.item_batches()
+        await anext(batches)
+        assert reads["missed"] == 1
+        assert source._read_next is not None, "after a miss the thread reads the next block ahead"
+        await batches.aclose()
+    assert await read_all(path) == cached
+    assert reads["cache"] > 3
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
