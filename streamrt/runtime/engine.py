@@ -21,25 +21,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from streamrt.errors import StreamClosedError
 from streamrt.lang.turn import TURN, Halted
-from streamrt.meta import ENDED_AT, RECEIVED_AT, SEQ, SOURCE, STREAM_ID
-from streamrt.policy.guard import MEMORY_DEAD_LETTERS, OnError
-from streamrt.runtime import state_size
+from streamrt.meta import ENDED_AT, SEQ, SOURCE, STREAM_ID
+from streamrt.runtime import onerror, state_size
 from streamrt.runtime.callables import failure_text, name_of, takes_meta
 from streamrt.runtime.contract import TimerRequest, interpret
 from streamrt.runtime.events import EventHub, StatusChange
 from streamrt.runtime.lifelog import log_transition, stream_log
-from streamrt.runtime.loops import chunk_failure
 from streamrt.runtime.machine import Event, Status, Transition, transition
-from streamrt.runtime.stream import DeadLetters, StreamRecord
+from streamrt.runtime.stream import StreamRecord
 from streamrt.runtime.timers import Timers, event_loop_of
 from streamrt.runtime.views import StreamView
-from streamrt.store.snapshot import DeadLetter, Snapshot
+from streamrt.store.snapshot import Snapshot
 from streamrt.values import Keyword
 
 if TYPE_CHECKING:
@@ -247,7 +244,8 @@ class Engine:
         """Process up to ``tasks.batch`` queued chunks synchronously, in order, while the stream stays active.
 
         Nothing is processed while a write is in flight. The batch stops before a chunk the source could not
-        decode; when that chunk's turn comes, the stream's ``:on-error`` decides (:meth:`undecodable`).
+        decode; when that chunk's turn comes, the stream's ``:on-error`` decides
+        (:func:`~streamrt.runtime.onerror.undecodable`).
         """
         tasks = rec.tasks
         if tasks.pending is not None or rec.status is not _ACTIVE or TURN.halted:
@@ -267,7 +265,7 @@ class Engine:
         if faults:
             fault_seq = next(iter(faults))
             if fault_seq == first:
-                self.undecodable(rec, faults.pop(fault_seq))
+                onerror.undecodable(self, rec, faults.pop(fault_seq))
                 return 1
             k = min(k, fault_seq - first)
         program = rec.program
@@ -278,21 +276,6 @@ class Engine:
             if not schema.check_queued(itertools.islice(queue, k)):  # type: ignore[union-attr]
                 loop = loops.queued_checked  # some chunk of the batch does not fit: check chunk by chunk
         return loop(self, rec, itertools.islice(iter(queue.popleft, None), k), None, 0.0, first - 1)
-
-    def undecodable(self, rec: StreamRecord, message: str) -> None:
-        """The chunk at the head of the queue is one the source could not decode: under ``:on-error :fail`` the
-        stream fails (the chunk counted as dropped), else it is skipped or dead-lettered like a failed chunk, with
-        its raw text, and reading goes on."""
-        seq, raw, meta, received = rec.queue.popleft()
-        text = f"chunk {seq}: {message}"
-        guard = rec.program.guard
-        if guard is None or guard.on_error is OnError.FAIL:
-            rec.dropped += 1
-            self.fail(rec, text, seq)
-        else:
-            rec.processed += 1
-            self.give_up(rec, text, seq, raw, meta, received, guard.on_error)
-        self.batch_done(rec, 1, received, True)
 
     def batch_done(self, rec: StreamRecord, n: int, received: float, queued: bool) -> None:
         """After ``n`` chunks were processed (once per batch, every loop): latency, last event, observers, and
@@ -326,51 +309,9 @@ class Engine:
         meta: Mapping[Keyword, Any] | None,
         received: float,
     ) -> bool:
-        """A chunk failed under ``:on-error :skip`` or ``:dead-letter``: count it, keep its letter; whether the
-        batch may go on (not while the letter's write is in flight)."""
-        message = chunk_failure(exc, seq)
-        policy = rec.program.guard.on_error if rec.program.guard is not None else OnError.FAIL
-        if policy is OnError.FAIL:
-            self.fail(rec, message, seq)
-            return False
-        return self.give_up(rec, message, seq, chunk, meta, received, policy)
-
-    def give_up(
-        self,
-        rec: StreamRecord,
-        message: str,
-        seq: int,
-        chunk: Any,
-        meta: Mapping[Keyword, Any] | None,
-        received: float,
-        policy: OnError,
-    ) -> bool:
-        """Pass over a failed chunk (``:skip``) or keep it as a dead letter too; whether the batch may go on."""
-        rec.errors += 1
-        rec.skipped += 1
-        if policy is OnError.SKIP:
-            return True
-        letter_meta: dict[Keyword, Any] = {
-            STREAM_ID: rec.id,
-            SEQ: seq,
-            SOURCE: rec.source_kind,
-            RECEIVED_AT: received,
-        }
-        if isinstance(meta, Mapping) and meta:
-            letter_meta = {**meta, **letter_meta}
-        rec.dead_lettered += 1
-        letter = DeadLetter(rec.id, seq, chunk, letter_meta, message, time.time())
-        hub = self.hub
-        if hub.on_letter:
-            hub.tell(hub.on_letter, letter)
-        pending = self.persistence.dead_letter(rec, letter) if self.persistence is not None else None
-        if pending is None:
-            if rec.letters is None:
-                rec.letters = DeadLetters(MEMORY_DEAD_LETTERS)
-            rec.letters.keep(letter)
-            return True
-        rec.tasks.pending = pending
-        return False
+        """A chunk failed: :func:`streamrt.runtime.onerror.skip` (the stream's ``:on-error``); whether the batch
+        may go on."""
+        return onerror.skip(self, rec, exc, seq, chunk, meta, received)
 
     def after_batch(self, rec: StreamRecord) -> bool:
         """Wake waiting producers; end the stream if its input is over; whether more can be processed now."""
