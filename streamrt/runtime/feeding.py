@@ -31,13 +31,14 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
+from streamrt.errors import QueueFullError, StreamClosedError, UsageError
 from streamrt.lang.turn import TURN, TURN_S
 from streamrt.runtime.engine import Engine
 from streamrt.runtime.machine import Status
 from streamrt.runtime.stream import StreamRecord
 from streamrt.values import Keyword
 
-__all__ = ["HAND_OFF", "YIELD_EVERY", "Feeder"]
+__all__ = ["HAND_OFF", "YIELD_EVERY", "Feeder", "deadline_after"]
 
 YIELD_EVERY = 256
 """Chunks a producer processes itself, over its batches, before it yields to the event loop."""
@@ -69,6 +70,29 @@ class Feeder:
             self.inline = 0
             await asyncio.sleep(0)
             self.yielded = time.perf_counter()
+
+    async def room_within(self, rec: StreamRecord, timeout: float | None) -> None:
+        """``Provider.push`` found the queue full: make room (:meth:`make_room`), or raise QueueFullError when none
+        came within ``timeout`` seconds (the chunk is not taken, so a retry cannot apply it twice)."""
+        deadline = None if timeout is None else deadline_after(timeout)
+        if not await self.make_room(rec, deadline=deadline):
+            raise QueueFullError(
+                f"stream {rec.id}: no room in the queue within {timeout:g} s; the chunk was not taken"
+            )
+
+    async def wait_for_room(self, rec: StreamRecord, timeout: float | None) -> bool:
+        """Until the queue has room (True) or ``timeout`` seconds passed (False), draining an active stream's
+        queue as a producer does (see ``Provider.wait_for_room``); StreamClosedError if it takes no more chunks."""
+        queue = rec.queue
+        if len(queue) >= queue.capacity:
+            deadline = None if timeout is None else deadline_after(timeout)
+            if not await self.make_room(rec, deadline=deadline):
+                return False
+        closed = rec.tasks.closed
+        if rec.status.terminal or closed is not None:
+            why = closed or f"it is {rec.status.value}"
+            raise StreamClosedError(f"stream {rec.id} takes no more chunks: {why}")
+        return True
 
     async def push_many(
         self,
@@ -270,3 +294,10 @@ class Feeder:
             await self.take_turns()
             if not self.can_hand_off(rec):
                 return total, rest
+
+
+def deadline_after(timeout: float) -> float:
+    """The event loop's time ``timeout`` seconds from now (a host's ``timeout=`` argument, checked)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        raise UsageError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
+    return asyncio.get_running_loop().time() + timeout

@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from streamrt.errors import QueueFullError, StreamClosedError, UnknownStreamError, UsageError
+from streamrt.errors import StreamClosedError, UnknownStreamError, UsageError
 from streamrt.lang.effects import guard_capabilities
 from streamrt.policy.guard import OnError
 from streamrt.policy.limits import DEFAULT_LIMITS, Limits
@@ -43,7 +43,7 @@ from streamrt.runtime.callables import takes_meta
 from streamrt.runtime.capabilities import SourceFactory, build_capabilities, start_from_request
 from streamrt.runtime.engine import Checkpoint, Engine
 from streamrt.runtime.events import EventHub, Observer
-from streamrt.runtime.feeding import Feeder
+from streamrt.runtime.feeding import Feeder, deadline_after
 from streamrt.runtime.launching import Launcher
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event
 from streamrt.runtime.outputs import Output, OutputSubscription, Sink
@@ -312,14 +312,9 @@ class Provider:
         committed snapshot (docs/persistence.md).
         """
         rec = self._get(stream_id)
-        engine = self._engine
         if len(rec.queue) >= rec.queue.capacity:
-            deadline = None if timeout is None else _deadline(timeout)
-            if not await self._feeder.make_room(rec, deadline=deadline):
-                raise QueueFullError(
-                    f"stream {rec.id}: no room in the queue within {timeout:g} s; the chunk was not taken"
-                )
-        engine.intake(rec, chunk, meta)
+            await self._feeder.room_within(rec, timeout)
+        self._engine.intake(rec, chunk, meta)
         if self._persistence is not None:
             # Under a per-chunk snapshot policy a push is acknowledged once the chunk is in a committed snapshot.
             durable = self._persistence.durable(stream_id)
@@ -344,7 +339,7 @@ class Provider:
         chunk refused because the stream ended (that one is counted as dropped; later ones are neither queued nor
         counted).
         """
-        deadline = None if timeout is None else _deadline(timeout)
+        deadline = None if timeout is None else deadline_after(timeout)
         total = await self._feeder.push_many(self._get(stream_id), chunks, meta or None, deadline)
         if total and self._persistence is not None:
             durable = self._persistence.durable(stream_id)
@@ -360,17 +355,7 @@ class Provider:
         """Until the stream's queue has room (True), or ``timeout`` seconds passed (False); raises
         ``StreamClosedError`` if the stream is over or takes no more chunks. An active stream's queue is drained
         right here, as by a producer."""
-        rec = self._get(stream_id)
-        queue = rec.queue
-        if len(queue) >= queue.capacity:
-            deadline = None if timeout is None else _deadline(timeout)
-            if not await self._feeder.make_room(rec, deadline=deadline):
-                return False
-        closed = rec.tasks.closed
-        if rec.status.terminal or closed is not None:
-            why = closed or f"it is {rec.status.value}"
-            raise StreamClosedError(f"stream {rec.id} takes no more chunks: {why}")
-        return True
+        return await self._feeder.wait_for_room(self._get(stream_id), timeout)
 
     def end_input(self, stream_id: str) -> None:
         """No more chunks will come: once the queue drains, ``:on-end`` runs and the stream completes."""
@@ -506,9 +491,3 @@ class Provider:
             raise UnknownStreamError(f"no stream with id {stream_id!r}") from None
         except TypeError:
             raise UsageError(f"a stream id is a string, got {stream_id!r}") from None
-
-
-def _deadline(timeout: float) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
-        raise UsageError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
-    return asyncio.get_running_loop().time() + timeout
