@@ -42,11 +42,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from streamrt.aio import stop_task
 from streamrt.cluster.directory import StreamDirectory
 from streamrt.serve.batching import BatchWriter
 from streamrt.serve.eventlog import EventLog, LoggedEvent, StreamOwner
 from streamrt.serve.logged import StreamHead
-from streamrt.store.redis import display_url, redis_client, redis_errors, stop_task
+from streamrt.store.redis import display_url, redis_client, redis_errors
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -28,9 +28,10 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from streamrt.aio import stop_task
 from streamrt.errors import StoreError, StreamOwnedError, UsageError
 from streamrt.store.owner import owner_name
-from streamrt.store.redis import display_url, redis_client, redis_errors, stop_task
+from streamrt.store.redis import display_url, redis_client, redis_errors
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

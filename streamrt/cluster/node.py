@@ -37,12 +37,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
+from streamrt.aio import stop_task
 from streamrt.cluster.eventlog import RedisEventLog
 from streamrt.cluster.leases import CLUSTER_LEASE_TTL, RedisLeases
 from streamrt.errors import StoreError, StreamClosedError, StreamOwnedError
 from streamrt.serve.engine import SHARED, PushOutcome, StreamService, stream_fields
 from streamrt.serve.problems import Problem
-from streamrt.store.redis import redis_client, redis_errors, stop_task
+from streamrt.store.redis import redis_client, redis_errors
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from streamrt.aio import stop_task
 from streamrt.errors import StreamOwnedError
 from streamrt.store import SnapshotStore
 from streamrt.store.owner import dead_local_owner, lease_time, owner_name
@@ -77,8 +78,7 @@ class StoreLeases:
     async def close(self) -> None:
         """Stop renewing; release every lease still held."""
         if self._renewer is not None:
-            self._renewer.cancel()
-            await asyncio.gather(self._renewer, return_exceptions=True)
+            await stop_task(self._renewer)  # its store may be Redis, whose client can swallow one cancel()
             self._renewer = None
         held, self._held = list(self._held), {}
         for sid in held:

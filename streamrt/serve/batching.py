@@ -88,7 +88,7 @@ class BatchWriter:
 
     async def stop(self, stop_task: Callable[[asyncio.Task[None]], Awaitable[None]] | None = None) -> None:
         """Cancel the task (what is still queued stays queued); ``stop_task(task)`` does it instead when given (a
-        task that calls Redis may swallow one cancellation: ``streamrt.store.redis.stop_task``)."""
+        task that calls Redis may swallow one cancellation: ``streamrt.aio.stop_task``)."""
         task, self._task = self._task, None
         if task is None:
             return

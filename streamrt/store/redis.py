@@ -18,7 +18,6 @@ lose a commit belongs in PostgreSQL (``docs/scaling.md``). A URL's ``prefix`` qu
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import time
@@ -46,7 +45,7 @@ from streamrt.store.snapshot import DeadLetter, Lease, Snapshot, StreamSummary
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["DEFAULT_PREFIX", "RedisStore", "display_url", "redis_client", "stop_task"]
+__all__ = ["DEFAULT_PREFIX", "RedisStore", "display_url", "redis_client"]
 
 DEFAULT_PREFIX: Final = "streamrt:"
 _IDS_PER_CALL: Final = 1_000
@@ -166,25 +165,6 @@ def display_url(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)
     user = (parts.username or "") + ":***"
     return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
-
-
-_RECANCEL_S: Final = 0.1
-"""How long :func:`stop_task` waits for a cancelled task to end before it cancels it again."""
-
-
-async def stop_task(task: asyncio.Task[Any]) -> None:
-    """Cancel ``task`` (a loop that calls Redis) and wait until it has ended, cancelling it again if it went on.
-
-    One ``cancel()`` is not always enough: on Python 3.11, redis-py sends each command under ``asyncio.wait_for``,
-    which swallows a cancellation that arrives as the send completes (CPython gh-86296), and the loop then carries on
-    with its next tick, so a close that awaited it waited forever (seen with a lease renewer of 1,500 streams).
-    """
-    while not task.done():
-        task.cancel()
-        # a task that takes its cancellation ends within a turn or two; one that swallowed it is cancelled again
-        await asyncio.wait({task}, timeout=_RECANCEL_S)
-    if not task.cancelled():
-        task.exception()  # retrieved, as ``gather(..., return_exceptions=True)`` would: moot at close
 
 
 @contextlib.contextmanager
