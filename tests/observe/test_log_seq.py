@@ -10,12 +10,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from streamrt.observe.logs import configure_logging, log_transition, unconfigure_logging
+from streamrt.observe.logs import log_transition
 from streamrt.runtime.contract import result
 from streamrt.runtime.loops import loops_for
 from streamrt.runtime.machine import Event, Status
@@ -26,16 +25,6 @@ from streamrt.values import Keyword
 pytestmark = pytest.mark.timeout(20)
 
 SEQ = Keyword("seq")
-
-
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    buf = io.StringIO()
-    handler = configure_logging("debug", "json", buf)
-    try:
-        yield buf
-    finally:
-        unconfigure_logging(handler)
 
 
 def directives(buf: io.StringIO) -> list[dict[str, Any]]:

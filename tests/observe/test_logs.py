@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,17 +21,6 @@ from streamrt.store import MemoryStore
 from streamrt.values import Keyword
 
 pytestmark = pytest.mark.timeout(20)
-
-
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    """Every ``streamrt.*`` record at DEBUG and up, as JSON lines in a buffer."""
-    buf = io.StringIO()
-    handler = configure_logging("debug", "json", buf)
-    try:
-        yield buf
-    finally:
-        unconfigure_logging(handler)
 
 
 def records(buf: io.StringIO) -> list[dict[str, Any]]:
