@@ -372,6 +372,29 @@ def test_assoc_does_not_change_its_map() -> None:
     assert m == {K("a"): 1, "x": 0}
 
 
+def test_assoc_operands_with_statements_are_evaluated_once_in_order() -> None:
+    """An operand compiled to statements (a ``let``, an inner ``assoc``) keeps the fast path and the order."""
+    log = Log()
+    f = compiled('(defn f [log m] (assoc (let [x (log m)] x) (let [k (log "k")] k) (log 1) :b (log 2)))')
+    assert f(log, {"k": 0, K("a"): 5}) == {"k": 1, K("a"): 5, K("b"): 2}
+    assert log.seen == [{"k": 0, K("a"): 5}, "k", 1, 2]
+    g = compiled("(defn g [log m] (assoc (assoc (log m) :a (log 1)) :b (assoc (log m) :c (log 3))))")
+    log.seen.clear()
+    m = {K("z"): 0}
+    assert g(log, m) == {K("z"): 0, K("a"): 1, K("b"): {K("z"): 0, K("c"): 3}}
+    assert log.seen == [m, 1, m, 3]
+    assert m == {K("z"): 0}
+
+
+def test_assocs_with_statement_operands_take_the_fast_path() -> None:
+    """An operand compiled to statements (a ``let``, an inner ``assoc``) still gets the dict copy, not a core call."""
+    from streamrt.lang.pysource import python_text
+    from streamrt.lang.reader import read
+
+    forms = read("(defn f [m] (assoc (assoc (let [x m] x) :a 1) :b (let [y 2] y)))", "t.rtfs")
+    assert python_text(forms, "t.rtfs").count("{**") == 2
+
+
 def test_metered_assoc_still_checks_a_large_map_against_max_size() -> None:
     from streamrt.errors import LimitExceededError
     from streamrt.lang.meter import WATCH, Limits
