@@ -177,7 +177,7 @@ def compile_loop(
         fn_name = c.fresh("_loop")
         patterns = VecF([p for p, _ in pairs], pos)
         fn = compile_fn(c, patterns, body, scope, pos, recur_target=target)
-        stmts.append(def_of(fn_name, fn, pos, c.meter))
+        stmts.append(def_of(fn_name, fn, pos, c if c.meter else None))
         round_stmts: list[ast.stmt] = []
         round_value: ast.expr = ast.Call(func=name(fn_name), args=[name(h) for h in holders], keywords=[])
         redo: list[ast.stmt] = []

@@ -26,6 +26,10 @@ with limits runs a *metered variant* of its script instead, made on first use an
         _m.d = _d
 
 so the per-chunk reset needs no wrapper around the processor, and a host that gives no limits runs the plain code.
+A *leaf* (:func:`is_leaf`: a function whose body calls nothing but :data:`FIRST_ORDER` core functions and the
+runtime's support functions, so no other script function can run while it does) charges and checks the same, but
+does not count itself in ``_m.d`` and has no ``finally``: nothing reads the depth until it returns (about 400
+instructions less per call).
 Fuel is handed out in slices of at most :data:`SLICE` steps; ``_rt_fuel`` (:meth:`_Meter.refill`) runs once per
 slice, takes the slice from the chunk's budget, reads the clock (the first refill of a chunk starts it, so a
 chunk's first ``SLICE`` steps are not timed: well under a millisecond) and raises :class:`LimitExceededError` when
@@ -53,17 +57,20 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
 from streamrt.errors import LimitExceededError, ScriptError, UsageError
+from streamrt.lang.rt import mangle
 from streamrt.lang.turn import TURN
 from streamrt.printer import pr_str
 from streamrt.values import Keyword
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "FIRST_ORDER",
     "SLICE",
     "WATCH",
     "Limits",
     "built",
     "install_meter",
+    "is_leaf",
     "metered_body",
     "spend",
 ]
@@ -185,8 +192,119 @@ def _unlocated(source: str) -> list[ast.stmt]:
     return stmts
 
 
-def metered_body(guarded: ast.Try) -> list[ast.stmt]:
+_LEAF_PROLOGUE = """
+_m = _M
+_d = _m.d
+if _d:
+    if _d >= _m.dm:
+        _rt_depth()
+    _f = _m.f - 1
+    _m.f = _f
+    if _f < 0:
+        _rt_fuel()
+else:
+    _m.f = _m.k
+    _m.c = None
+"""
+"""A leaf's prologue: the same checks and charge, the same start of a chunk when it is the outermost call, and
+``_m.d`` left as it is (no function it could call reads it)."""
+
+FIRST_ORDER: Final = frozenset(
+    [
+        "get",
+        "get-in",
+        "assoc",
+        "assoc-in",
+        "dissoc",
+        "merge",
+        "select-keys",
+        "contains?",
+        "keys",
+        "vals",
+        "count",
+        "empty?",
+        "first",
+        "second",
+        "last",
+        "rest",
+        "nth",
+        "conj",
+        "vec",
+        "str",
+        "keyword",
+        "+",
+        "-",
+        "*",
+        "/",
+        "inc",
+        "dec",
+        "max",
+        "min",
+        "abs",
+        "mod",
+        "quot",
+        "rem",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "=",
+        "not=",
+        "not",
+        "nil?",
+        "some?",
+        "zero?",
+        "pos?",
+        "neg?",
+        "number?",
+        "int?",
+        "float?",
+        "double?",
+        "string?",
+        "keyword?",
+        "vector?",
+        "list?",
+        "map?",
+    ]
+)
+"""Core functions that never call a function they are given, nor any other script code."""
+
+_SAFE_CALLS: Final = frozenset(
+    {"c_" + mangle(n) for n in FIRST_ORDER}
+    | {"_type", "_lookup_target", "_d_nth", "_d_rest", "_d_get", "_key", "_case_fail", "_LSet", "_LList"}
+)
+"""What a leaf may call by name: those core functions and the support functions of :mod:`streamrt.lang.rt`."""
+
+_SAFE_OBJECTS: Final = (len, type)
+"""Objects a leaf may call as code constants (the metered ``assoc``'s size check)."""
+
+
+def is_leaf(body: list[ast.stmt], object_of: Callable[[ast.expr], Any]) -> bool:
+    """True when running ``body`` cannot run any other script function: it defines no function, has no loop, and calls
+    only :data:`FIRST_ORDER` core functions, the runtime's support functions and ``.get`` (a keyword's lookup on a
+    map). ``object_of`` says what a code-constant node stands for."""
+    todo: list[ast.AST] = list(body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.Lambda | ast.While | ast.For | ast.comprehension):
+            return False
+        if isinstance(node, ast.Call):
+            func = node.func
+            safe = (
+                (isinstance(func, ast.Name) and func.id in _SAFE_CALLS)
+                or (isinstance(func, ast.Attribute) and func.attr == "get")
+                or any(object_of(func) is obj for obj in _SAFE_OBJECTS)
+            )
+            if not safe:
+                return False
+        todo.extend(ast.iter_child_nodes(node))
+    return True
+
+
+def metered_body(guarded: ast.Try, *, leaf: bool = False) -> list[ast.stmt]:
     """The body of a metered function around its ``try``/``except`` (see the module docs)."""
+    if leaf:
+        return [*_unlocated(_LEAF_PROLOGUE), guarded]
     guarded.finalbody = _unlocated("_m.d = _d")
     return [*_unlocated(_PROLOGUE), guarded]
 

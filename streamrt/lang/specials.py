@@ -23,7 +23,7 @@ from streamrt.lang.compiler import (
 from streamrt.lang.effects import declaration_labels
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
 from streamrt.lang.literals import quote
-from streamrt.lang.meter import metered_body
+from streamrt.lang.meter import is_leaf, metered_body
 from streamrt.lang.positions import locate
 from streamrt.lang.recur import mentions_recur, recur_as_loop
 from streamrt.lang.shape import result_shape
@@ -239,8 +239,9 @@ def compile_fn(
         c.recur = saved
 
 
-def def_of(pyname: str, fn: _Fn, pos: Any, meter: bool = False) -> ast.FunctionDef:
-    """A Python ``def`` for compiled parts; failures inside are located in the script."""
+def def_of(pyname: str, fn: _Fn, pos: Any, meter: Compiler | None = None) -> ast.FunctionDef:
+    """A Python ``def`` for compiled parts; failures inside are located in the script. ``meter``: the compiler of a
+    metered variant, whose functions get the meter's prologue (a leaf's when :func:`is_leaf`)."""
     inner: list[ast.stmt] = [*fn.pre, *fn.body.stmts, locate(ast.Return(value=fn.body.expr), pos)]
     handler = ast.ExceptHandler(
         type=name("_Exception"),
@@ -249,8 +250,8 @@ def def_of(pyname: str, fn: _Fn, pos: Any, meter: bool = False) -> ast.FunctionD
     )
     guarded = ast.Try(body=inner, handlers=[handler], orelse=[], finalbody=[])
     body: list[ast.stmt] = [guarded]
-    if meter:
-        body = metered_body(guarded)
+    if meter is not None:
+        body = metered_body(guarded, leaf=is_leaf(inner, meter.object_of))
     fdef = ast.FunctionDef(
         name=pyname, args=fn.args, body=body, decorator_list=[], returns=None, type_comment=None
     )
@@ -267,7 +268,9 @@ def function_def(
     self_name: Sym | None = None,
 ) -> ast.FunctionDef:
     """A Python ``def`` for a language function."""
-    return def_of(pyname, compile_fn(c, params, body, scope, pos, self_name, pyname), pos, c.meter)
+    return def_of(
+        pyname, compile_fn(c, params, body, scope, pos, self_name, pyname), pos, c if c.meter else None
+    )
 
 
 # --- special forms --------------------------------------------------------------------------------------------
@@ -301,7 +304,7 @@ def _fn(c: Compiler, form: ListF, a: dict[str, Any], scope: Scope) -> Result:
     if self_name is None and fn.args.vararg is None and not fn.pre and not fn.body.stmts and not c.meter:
         # a plain expression body needs no statements: a lambda, cheaper to create than a def
         return Result([], locate(ast.Lambda(args=fn.args, body=fn.body.expr), form.pos))
-    return Result([def_of(pyname, fn, form.pos, c.meter)], locate(name(pyname), form.pos))
+    return Result([def_of(pyname, fn, form.pos, c if c.meter else None)], locate(name(pyname), form.pos))
 
 
 @special("let", "bindings:vector body*")
