@@ -10,6 +10,9 @@ that need it are skipped, unless ``CI`` is set, in which case they fail.
 the session on a free loopback port, in a temporary directory and without persistence, stopped by its pid;
 ``redis_url`` empties it for each test. Skipped like PostgreSQL when missing.
 
+Both, and the cluster harness's processes, are registered with ``tests/reaper.py``: if pytest itself is killed
+(no teardown runs), a watchdog process kills them and removes their directories.
+
 Hypothesis runs without its per-example deadline (the ``streamrt`` profile; ``--hypothesis-profile`` picks another):
 the default 200 ms is a wall-clock bound, and on a loaded two-core CI machine a garbage collection or a descheduled
 process is enough to fail a correct test with ``DeadlineExceeded`` or ``Flaky``. Speed is the benchmarks' business.
@@ -33,6 +36,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+from tests.reaper import forget, reap_on_exit
 
 settings.register_profile("streamrt", deadline=None)
 settings.load_profile("streamrt")
@@ -169,6 +174,7 @@ def postgres_url() -> Iterator[str]:
         else:
             fail("pg_ctl start", start)
         pid = int((data / "postmaster.pid").read_text().split()[0])
+        reap_on_exit(pid, root)
         created = run(
             str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "streamrt", "streamrt_test",
             as_server_user=False,
@@ -184,6 +190,7 @@ def postgres_url() -> Iterator[str]:
                 deadline = time.monotonic() + 10
                 while pid_alive(pid) and time.monotonic() < deadline:
                     time.sleep(0.05)
+            forget(pid)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -241,6 +248,7 @@ class RedisServer:
                 )
             finally:
                 log.close()
+            reap_on_exit(proc.pid, self.root)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and proc.poll() is None:
                 with (
@@ -271,6 +279,7 @@ class RedisServer:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+        forget(proc.pid)
 
 
 @pytest.fixture(scope="session")

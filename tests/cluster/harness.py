@@ -20,6 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from tests.reaper import forget, reap_on_exit
+
 TALLY = Path(__file__).parents[2] / "deploy" / "tally.rtfs"
 """The processor of the example deployment, run here too: a running count and sum, each chunk's output the sum so
 far, so a chunk applied twice or lost shows in the outputs as well as in the state."""
@@ -60,6 +62,7 @@ class Proc:
             self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT)
         finally:
             out.close()
+        reap_on_exit(self.proc.pid)
 
     @property
     def pid(self) -> int:
@@ -76,6 +79,7 @@ class Proc:
             os.kill(self.pid, signal.SIGKILL)
         if self.proc is not None:
             self.proc.wait(timeout=30)
+            forget(self.pid)
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM, then SIGKILL if it has not ended within ``timeout``."""
@@ -88,6 +92,8 @@ class Proc:
                 self.kill()
         elif self.proc is not None:
             self.proc.wait(timeout=30)
+        if self.proc is not None:
+            forget(self.pid)
 
     def tail(self, n: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
