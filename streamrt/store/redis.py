@@ -45,7 +45,7 @@ from streamrt.store.snapshot import DeadLetter, Lease, Snapshot, StreamSummary
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["DEFAULT_PREFIX", "RedisStore", "display_url", "redis_client"]
+__all__ = ["DEFAULT_PREFIX", "MAX_CONNECTIONS", "RedisStore", "display_url", "redis_client"]
 
 DEFAULT_PREFIX: Final = "streamrt:"
 _IDS_PER_CALL: Final = 1_000
@@ -124,6 +124,10 @@ return 0
 """
 
 
+MAX_CONNECTIONS: Final = 100
+"""Connections a client opens at most (redis-py's default); more commands at once wait for one to be free."""
+
+
 def redis_client(url: str, **options: Any) -> tuple[Redis, str]:
     """A redis-py asyncio client for ``url`` and the key prefix its ``prefix`` query parameter names.
 
@@ -135,7 +139,7 @@ def redis_client(url: str, **options: Any) -> tuple[Redis, str]:
     prefix = next((value for key, value in query if key == "prefix"), DEFAULT_PREFIX)
     rest = urlencode([(key, value) for key, value in query if key != "prefix"])
     try:
-        from redis.asyncio import Redis  # only when Redis is used
+        from redis.asyncio import BlockingConnectionPool, Redis  # only when Redis is used
     except ImportError:
         raise StoreUnavailableError(
             f"cannot use {display_url(url)}: the redis package is missing (pip install 'streamrt[cluster]')"
@@ -150,11 +154,15 @@ def redis_client(url: str, **options: Any) -> tuple[Redis, str]:
     # fresh one. Timeouts are not retried: the command may have run, and a write must not run twice.
     options.setdefault("retry", Retry(ExponentialBackoff(cap=0.5, base=0.02), 3))
     options.setdefault("retry_on_error", [RedisConnectionError])
+    # A node runs hundreds of streams, each writing to Redis: when all the connections are busy, a command waits for
+    # one (up to 20 s) rather than failing with redis-py's default pool's "Too many connections".
+    options.setdefault("max_connections", MAX_CONNECTIONS)
+    options.setdefault("timeout", 20.0)
     try:
-        client = Redis.from_url(urlunsplit(parts._replace(query=rest)), **options)
+        pool = BlockingConnectionPool.from_url(urlunsplit(parts._replace(query=rest)), **options)
     except ValueError as e:
         raise StoreUnavailableError(f"invalid Redis URL {display_url(url)}: {e}") from None
-    return client, prefix
+    return Redis.from_pool(pool), prefix
 
 
 def display_url(url: str) -> str:
