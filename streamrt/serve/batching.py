@@ -54,6 +54,10 @@ class BatchWriter:
         self.failure: BaseException | None = None
         self.writing = False
         """The task holds a batch it took from the queue and has not written yet (or is pausing after a failure)."""
+        self._taken = 0
+        """Write attempts begun: each takes everything queued when it begins."""
+        self._written = 0
+        """The number of the last attempt that was written."""
         self._kick = asyncio.Event()
         self._flushed: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -73,8 +77,11 @@ class BatchWriter:
         """Until everything queued so far is written (raises the writer's last failure).
 
         A batch the task already took is no longer queued: a flush waits for it too, or a close that follows would
-        cancel the task in the middle of its write and lose the batch."""
-        while (self.writing or self._pending()) and self._task is not None and not self._task.done():
+        cancel the task in the middle of its write and lose the batch. What is queued after the call is not waited
+        for: each write takes the whole queue, so the first attempt begun after the call (or the one in flight, when
+        nothing is queued) is enough, and a flush returns under a steady stream of appends."""
+        target = self._taken + 1 if self._pending() else self._taken
+        while self._written < target and self._task is not None and not self._task.done():
             flushed = self._flushed
             if flushed is None:
                 flushed = self._flushed = asyncio.Event()
@@ -129,7 +136,10 @@ class BatchWriter:
             try:
                 async for attempt in retrying:
                     with attempt:
+                        self._taken += 1
+                        taken = self._taken
                         await self._write()
+                        self._written = taken
                 self.failure = None
             finally:
                 self.writing = False

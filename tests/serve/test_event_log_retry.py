@@ -142,3 +142,43 @@ async def test_the_waits_between_failed_writes_grow_to_the_cap() -> None:
         assert all(0 <= wait <= bound for wait, bound in zip(waits, bounds, strict=True)), waits
     finally:
         await writer.stop()
+
+
+async def test_a_flush_returns_under_a_steady_stream_of_appends() -> None:
+    """A flush waits for what was queued when it was called, not for a queue that never empties."""
+    queue: list[int] = []
+    written: list[int] = []
+    appended = [0]
+
+    async def write() -> None:
+        batch = queue[:]
+        del queue[:]
+        await asyncio.sleep(0.005)
+        written.extend(batch)
+
+    writer = BatchWriter(write, lambda: bool(queue), interval=0.001)
+    writer.start("test-writer")
+
+    async def produce() -> None:
+        n = 0
+        while True:
+            n += 1
+            queue.append(n)
+            appended[0] = n
+            writer.kick()
+            await asyncio.sleep(0.0005)
+
+    producer = asyncio.create_task(produce())
+    try:
+        for _ in range(5):
+            await asyncio.sleep(0.02)
+            before = appended[0]
+            await asyncio.wait_for(writer.flush(), 5)
+            assert set(range(1, before + 1)) <= set(
+                written
+            )  # everything appended before the flush is written
+    finally:
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await producer
+        await writer.stop()
