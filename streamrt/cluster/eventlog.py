@@ -195,7 +195,7 @@ class RedisEventLog(EventLog):
                 await self.flush()
         finally:
             self.wake_all()
-            await self._writer.stop(stop_task)
+            await self._writer.stop()
             if self._poller is not None:
                 await stop_task(self._poller)
             self._poller = None

@@ -13,10 +13,11 @@ sources' :class:`~streamrt.sources.retry.RetryPolicy` (tenacity), so a database 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
+
+from streamrt.aio import stop_task
 
 if TYPE_CHECKING:
     import tenacity
@@ -93,18 +94,12 @@ class BatchWriter:
         if self.failure is not None:
             raise self.failure
 
-    async def stop(self, stop_task: Callable[[asyncio.Task[None]], Awaitable[None]] | None = None) -> None:
-        """Cancel the task (what is still queued stays queued); ``stop_task(task)`` does it instead when given (a
-        task that calls Redis may swallow one cancellation: ``streamrt.aio.stop_task``)."""
+    async def stop(self) -> None:
+        """Cancel the task and wait for it (what is still queued stays queued); cancelled again if it swallowed the
+        cancellation, as a task inside a Redis call may (:func:`streamrt.aio.stop_task`)."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        if stop_task is not None:
+        if task is not None:
             await stop_task(task)
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
     def _retrying(self) -> tenacity.AsyncRetrying:
         from streamrt.sources.retry import RetryPolicy  # tenacity: imported when a durable log starts writing
