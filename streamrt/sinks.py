@@ -22,8 +22,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import IO, Final, Protocol, TextIO
+
+import msgspec
 
 from streamrt.errors import SinkError, UsageError
 from streamrt.jsoncodec import to_json_bytes, to_json_text
@@ -55,8 +56,7 @@ class OutputSink(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class SinkRequest:
+class SinkRequest(msgspec.Struct, frozen=True):
     """What a sink type's opener is given."""
 
     uri: str
@@ -69,8 +69,7 @@ class SinkRequest:
     """Called once when the sink finds its reader gone (a closed pipe); the sink drops what comes after."""
 
 
-@dataclass(frozen=True, slots=True)
-class SinkType:
+class SinkType(msgspec.Struct, frozen=True):
     """How to open the sinks of one URI scheme."""
 
     open: Callable[[SinkRequest], OutputSink]

@@ -20,9 +20,10 @@ from __future__ import annotations
 import abc
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Literal
+
+import msgspec
 
 from streamrt.secrets import redact, redact_url
 from streamrt.values import Keyword
@@ -47,31 +48,28 @@ Continuation = dict[str, Any]
 """Where to resume a source: msgpack-able, scheme-specific."""
 
 
-@dataclass(slots=True)
-class Chunk:
+class Chunk(msgspec.Struct):
     """One data chunk with the metadata the source adds (keyword keys)."""
 
     value: Any
-    meta: dict[Keyword, Any] = field(default_factory=dict)
+    meta: dict[Keyword, Any] = msgspec.field(default_factory=dict)
     continuation: Continuation | None = None
 
 
-@dataclass(slots=True)
-class Control:
+class Control(msgspec.Struct):
     """A directive from the source (``pause``, ``resume``, ``cancel``, ``stop``, ``complete``, ``checkpoint``)."""
 
     action: Keyword
-    meta: dict[Keyword, Any] = field(default_factory=dict)
+    meta: dict[Keyword, Any] = msgspec.field(default_factory=dict)
     continuation: Continuation | None = None
 
 
-@dataclass(slots=True)
-class ChunkFault:
+class ChunkFault(msgspec.Struct):
     """A chunk the source could not decode; ``message`` says where and why, ``raw`` is what was read (as text,
     cut to :data:`RAW_LIMIT` characters by :func:`bounded_raw`) for a dead letter to keep."""
 
     message: str
-    meta: dict[Keyword, Any] = field(default_factory=dict)
+    meta: dict[Keyword, Any] = msgspec.field(default_factory=dict)
     continuation: Continuation | None = None
     raw: str | None = None
 
@@ -145,22 +143,31 @@ ended, or the provider shut down)."""
 HealthWatcher = Callable[["SourceHealth"], None]
 
 
-@dataclass(slots=True)
-class SourceHealth:
-    """What inspect shows about a source; watchers are called on every change of state (metrics, tests)."""
+class SourceHealth(msgspec.Struct, eq=False):
+    """What inspect shows about a source; watchers are called on every change of state (metrics, tests).
+
+    A live record its source updates in place and watchers hold: equal only to itself. Its ``repr`` leaves out
+    the secrets and the watchers.
+    """
 
     state: HealthState = "idle"
     reconnects: int = 0
     """Reconnects and retried attempts so far (each wait before another attempt counts one)."""
     last_error: str | None = None
     """The last cause of a drop or failed attempt; kept after a successful reconnect, as history."""
-    since: float = field(default_factory=time.time)
+    since: float = msgspec.field(default_factory=time.time)
     """When ``state`` last changed (seconds since the epoch)."""
     retry_in: float | None = None
     """While ``reconnecting``: the seconds waited before the next attempt (after any cap); else ``None``."""
-    secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    secrets: tuple[str, ...] = ()
     """Removed from every ``last_error`` (see :func:`~streamrt.secrets.redact`): health is shown everywhere."""
-    _watchers: list[HealthWatcher] = field(default_factory=list, repr=False, compare=False)
+    _watchers: list[HealthWatcher] = msgspec.field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return "SourceHealth(" + ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items()) + ")"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return list(self.as_dict().items())
 
     def set(self, state: HealthState, error: str | None = None, *, retry_in: float | None = None) -> None:
         self.state = state

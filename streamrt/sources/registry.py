@@ -19,9 +19,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import msgspec
 
 from streamrt.errors import SourceError, UsageError
 from streamrt.plugins import Registry, scheme_of
@@ -47,8 +48,7 @@ _NETWORK: Final = frozenset({"network"})
 _STDIN: Final = "-"
 
 
-@dataclass(frozen=True, slots=True)
-class SourceURI:
+class SourceURI(msgspec.Struct, frozen=True):
     """A source URI as :func:`parse_source_uri` read it."""
 
     text: str
@@ -57,8 +57,7 @@ class SourceURI:
     """Lower case; ``"jsonl"`` for a plain path ending in ``.jsonl``, ``"-"`` for stdin, ``""`` for a bare name."""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceRequest:
+class SourceRequest(msgspec.Struct, frozen=True):
     """What a source type's opener is given."""
 
     uri: SourceURI
@@ -70,8 +69,7 @@ class SourceRequest:
     """The stream's options, keyword or string keys; read them with :func:`~streamrt.sources.config.get_option`."""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceType:
+class SourceType(msgspec.Struct, frozen=True):
     """How to open the sources of one URI scheme, and what effects reading them has."""
 
     open: Callable[[SourceRequest], Source]

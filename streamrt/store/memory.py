@@ -11,8 +11,10 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
+
+import msgspec
+from msgspec.structs import replace
 
 from streamrt.errors import SnapshotNotFoundError
 from streamrt.store.base import (
@@ -28,8 +30,7 @@ from streamrt.store.snapshot import DeadLetter, Lease, Snapshot, StreamSummary
 __all__ = ["MemoryStore"]
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
+class _Row(msgspec.Struct, frozen=True):
     """What a SQL store's snapshot row holds."""
 
     processor: str
@@ -41,8 +42,7 @@ class _Row:
     fence: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Letter:
+class _Letter(msgspec.Struct, frozen=True):
     seq: int
     chunk: bytes
     meta: bytes

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 from streamrt.errors import StoreUnavailableError
 from streamrt.plugins import Registry, scheme_of
@@ -22,8 +23,7 @@ __all__ = ["DEFAULT_STORE_PATH", "STORES", "StoreType", "open_store"]
 DEFAULT_STORE_PATH: Final = "./streamrt.db"
 
 
-@dataclass(frozen=True, slots=True)
-class StoreType:
+class StoreType(msgspec.Struct, frozen=True):
     """How to make the stores of one URL scheme."""
 
     open: Callable[[str], SnapshotStore]

@@ -2,15 +2,16 @@
 
 A snapshot is everything a provider needs to bring a stream back after its process died: state, status, the queued
 chunks, the source's continuation and the bookkeeping (sequence numbers, stats, outputs not yet emitted). It is a
-plain mutable dataclass so the provider can keep one per stream and update it in place between writes; the codec
-turns it into bytes and back.
+plain mutable record (a :class:`msgspec.Struct`, as every value class here) so the provider can keep one per stream
+and update it in place between writes; the codec turns it into bytes and back.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, Final
+
+import msgspec
 
 __all__ = [
     "FORMAT_VERSION",
@@ -26,8 +27,7 @@ FORMAT_VERSION: Final = 5
 1 to 4)."""
 
 
-@dataclass(slots=True)
-class Snapshot:
+class Snapshot(msgspec.Struct):
     """One stream's persisted record.
 
     ``version`` belongs to the store: a successful ``put`` sets it (and ``updated_at``), and the caller passes it
@@ -41,24 +41,24 @@ class Snapshot:
     initial_state: Any = None
     status: str = "active"
     status_message: str | None = None
-    queue: list[tuple[Any, dict[Any, Any]]] = field(default_factory=list)
+    queue: list[tuple[Any, dict[Any, Any]]] = msgspec.field(default_factory=list)
     """Chunks accepted but not processed yet, in arrival order: ``(value, meta)``."""
     continuation: dict[str, Any] | None = None
     """Where the source resumes: the continuation of the last item consumed."""
     source_uri: str | None = None
     queue_capacity: int = 0
-    options: dict[Any, Any] = field(default_factory=dict)
-    stats: dict[str, int | float] = field(default_factory=dict)
+    options: dict[Any, Any] = msgspec.field(default_factory=dict)
+    stats: dict[str, int | float] = msgspec.field(default_factory=dict)
     seq: int = 0
     """Chunks accepted so far."""
     output_seq: int = 0
     """Outputs produced so far; each output line carries its number so a consumer can drop repeats."""
-    pending_outputs: list[tuple[int, Any]] = field(default_factory=list)
+    pending_outputs: list[tuple[int, Any]] = msgspec.field(default_factory=list)
     """Outputs produced but not yet emitted: ``(output seq, value)``; emitted first on resume."""
     version: int = 0
     format_version: int = FORMAT_VERSION
-    created_at: float = field(default_factory=time.time)
-    updated_at: float = field(default_factory=time.time)
+    created_at: float = msgspec.field(default_factory=time.time)
+    updated_at: float = msgspec.field(default_factory=time.time)
     input_ended: bool = False
     """The stream's input had ended (a finite source ran out, or ``end_input``): once the queue drains it completes
     rather than waiting for more."""
@@ -72,7 +72,7 @@ class Snapshot:
     """When each queued chunk was received (seconds since the epoch, one per ``queue`` item), so its
     ``:received-at`` meta survives a resume. None when not recorded (snapshots older than format 4): resume then
     stamps the queued chunks with the time of the resume."""
-    timers: list[tuple[Any, float]] = field(default_factory=list)
+    timers: list[tuple[Any, float]] = msgspec.field(default_factory=list)
     """The stream's timers, due or not: ``(name, due time in seconds since the epoch)``; a resume arms them again
     and runs those whose time has passed at once (empty in snapshots older than format 5, which had no timers)."""
     fence: int = 0
@@ -81,8 +81,7 @@ class Snapshot:
     write whose fence is lower than the one it holds, and fills it in on :meth:`~streamrt.store.SnapshotStore.get`."""
 
 
-@dataclass(frozen=True, slots=True)
-class StreamSummary:
+class StreamSummary(msgspec.Struct, frozen=True):
     """A store listing row: enough to show ``streamrt list`` without decoding every snapshot."""
 
     stream_id: str
@@ -95,8 +94,7 @@ class StreamSummary:
     """The fencing token of the last write (0 when the store does not check fences)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
+class Lease(msgspec.Struct, frozen=True):
     """Who owns a stream, until when (seconds since the epoch by the claiming host's clock)."""
 
     stream_id: str
@@ -104,8 +102,7 @@ class Lease:
     expires_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLetter(msgspec.Struct, frozen=True):
     """A chunk the stream gave up on, kept for a human to look at."""
 
     stream_id: str

@@ -114,3 +114,14 @@ def test_health_watchers_see_every_change_until_unwatched() -> None:
     health.set("failed", "gave up")
     assert seen == [("reconnecting", 1.5), ("connected", None)]
     assert health.as_dict()["last_error"] == "gave up" and health.as_dict()["retry_in"] is None
+
+
+def test_health_repr_shows_neither_secrets_nor_watchers() -> None:
+    health = SourceHealth(secrets=("hunter2",))
+    health.watch(lambda h: None)
+    health.set("failed", "401 for token hunter2")
+    shown = repr(health) + repr(health.__rich_repr__())
+    assert "hunter2" not in shown and "lambda" not in shown and "watchers" not in shown
+    assert "state='failed'" in repr(health) and "last_error='401 for token [redacted]'" in repr(health)
+    # a live record: equal to itself only
+    assert health == health and health != SourceHealth(secrets=("hunter2",))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-
+import msgspec.structs
 import pytest
 from sqlalchemy import event
 
@@ -61,7 +60,7 @@ async def test_get_many_names_a_damaged_snapshot(store: SnapshotStore) -> None:
         await store._db().hset("streamrt:snap:bad", "blob", b"SRTS\x00")
     else:
         rows = store._rows  # type: ignore[attr-defined]
-        rows["bad"] = dataclasses.replace(rows["bad"], blob=b"SRTS\x00")
+        rows["bad"] = msgspec.structs.replace(rows["bad"], blob=b"SRTS\x00")
     with pytest.raises(SnapshotCorruptError, match="'bad' is corrupt: truncated"):
         await store.get_many(["good", "bad"])
     assert (await store.get_many(["good"]))["good"].state == {K("n"): 1}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import struct
 import zlib
@@ -72,7 +71,7 @@ def same(a: Any, b: Any) -> bool:
 
 
 def same_snapshot(a: Snapshot, b: Snapshot) -> bool:
-    return all(same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(Snapshot))
+    return all(same(getattr(a, f), getattr(b, f)) for f in Snapshot.__struct_fields__)
 
 
 def snapshot(state: Any = None, **fields: Any) -> Snapshot:
