@@ -18,9 +18,10 @@ import asyncio
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
+
+import msgspec
 
 from streamrt.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_USAGE
 from streamrt.cli.signals import end_run, signals_end_run
@@ -50,8 +51,7 @@ __all__ = ["RunConfig", "run", "run_script"]
 _STREAM_ID_OPTION: Final = Keyword("stream-id")
 
 
-@dataclass(frozen=True, slots=True)
-class RunConfig:
+class RunConfig(msgspec.Struct, frozen=True):
     """What one ``streamrt run`` or ``streamrt resume`` is asked to do.
 
     With ``store_url`` every stream is snapshotted under the ``snapshot_every`` policy (default: every chunk); with
@@ -78,9 +78,9 @@ class RunConfig:
     """With a store: start the script's streams over, deleting what the store holds of them."""
     unpause: bool = False
     """Resume a stream that had paused itself (a host ``resume`` directive once it is back)."""
-    secrets: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = msgspec.field(default_factory=dict)
     """Values of the secrets resumed streams' snapshots only name (``--secret NAME=VARIABLE``)."""
-    observe: ObserveOptions = field(default_factory=ObserveOptions)
+    observe: ObserveOptions = msgspec.field(default_factory=ObserveOptions)
     security: SecurityContext | None = None
     limits: Limits | None = DEFAULT_LIMITS
     max_streams: int | None = DEFAULT_MAX_STREAMS
@@ -223,7 +223,7 @@ class _Run:
             recorded, problem = recorded_script(self.snapshots.values())
             if recorded is None:
                 return self.fail(problem)
-            self.config = replace(self.config, script=recorded)
+            self.config = msgspec.structs.replace(self.config, script=recorded)
         return None
 
     async def run_streams(self) -> int:

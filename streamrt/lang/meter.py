@@ -53,8 +53,9 @@ import ast
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
 from typing import Any, Final
+
+import msgspec
 
 from streamrt.errors import LimitExceededError, ScriptError, UsageError
 from streamrt.lang.rt import mangle
@@ -90,8 +91,7 @@ _HOW = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(msgspec.Struct, frozen=True):
     """What one chunk may use, and how large a stream's state may grow (``max_state``, checked by the runtime on a
     budget: :mod:`streamrt.runtime.state_size`). Every field is a positive int; the defaults are generous on
     purpose."""
@@ -103,9 +103,9 @@ class Limits:
     max_state: int = 100_000_000
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            key = _HOW[f.name][0]
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            key = _HOW[name][0]
             if type(value) is not int or value < 1:
                 raise UsageError(f"the {key} limit must be a positive integer, got {pr_str(value)}")
         if self.max_size < WATCH:
@@ -128,7 +128,7 @@ class Limits:
                 keys = " ".join(":" + key for key in known)
                 raise UsageError(f":limits has an unknown key {pr_str(k)}; known: {keys}")
             changes[attr] = v
-        return replace(self, **changes)
+        return msgspec.structs.replace(self, **changes)
 
     def capped(self, overrides: Mapping[Any, Any] | None) -> Limits:
         """A stream's limits under these as ceilings: the keys of its ``:limits`` map set (as :meth:`merged`), each
@@ -136,8 +136,8 @@ class Limits:
         asked = self.merged(overrides)
         if asked is self:
             return self
-        return replace(
-            asked, **{f.name: min(getattr(asked, f.name), getattr(self, f.name)) for f in fields(self)}
+        return msgspec.structs.replace(
+            asked, **{name: min(getattr(asked, name), getattr(self, name)) for name in self.__struct_fields__}
         )
 
     def as_option(self) -> dict[Keyword, int]:

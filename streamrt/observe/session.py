@@ -8,8 +8,9 @@ The runner creates an :class:`Observation` when its provider exists, routes its 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
+
+import msgspec
 
 from streamrt.errors import UsageError
 from streamrt.observe.logs import LEVELS, Console, LogFormat, LogHandler
@@ -23,8 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["ObserveOptions", "Observation", "add_observe_arguments", "observe_options"]
 
 
-@dataclass(frozen=True, slots=True)
-class ObserveOptions:
+class ObserveOptions(msgspec.Struct, frozen=True):
     """The observability flags of ``streamrt run``."""
 
     log_level: str = "warning"

@@ -9,7 +9,8 @@ to (the other being the script's own ``(effects ...)`` declaration).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 from streamrt.errors import EffectDeniedError
 from streamrt.lang.effects import effect_labels, uri_effects
@@ -18,8 +19,7 @@ from streamrt.printer import pr_str
 __all__ = ["SecurityContext", "check_source"]
 
 
-@dataclass(frozen=True, slots=True)
-class SecurityContext:
+class SecurityContext(msgspec.Struct, frozen=True):
     """Which effects scripts may have: all of ``allow`` (``None``: every effect) except those in ``deny``.
 
     The default context allows everything. ``SecurityContext.parse(allow="network,fs")`` reads the CLI's form.
@@ -30,8 +30,8 @@ class SecurityContext:
 
     def __post_init__(self) -> None:
         if self.allow is not None:
-            object.__setattr__(self, "allow", effect_labels(self.allow, "allow"))
-        object.__setattr__(self, "deny", effect_labels(self.deny, "deny"))
+            msgspec.structs.force_setattr(self, "allow", effect_labels(self.allow, "allow"))
+        msgspec.structs.force_setattr(self, "deny", effect_labels(self.deny, "deny"))
 
     @classmethod
     def parse(

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
 
 from streamrt.errors import SinkError
 from streamrt.runtime.callables import failure_text, name_of
@@ -44,8 +45,7 @@ __all__ = ["EventHub", "Observer", "StatusChange"]
 log: Final = logging.getLogger("streamrt.stream")
 
 
-@dataclass(frozen=True, slots=True)
-class StatusChange:
+class StatusChange(msgspec.Struct, frozen=True):
     """A stream's status changed: from ``source`` to ``target`` on ``event``."""
 
     stream_id: str

@@ -32,8 +32,9 @@ import ast
 import linecache
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
 from typing import Any, Final
+
+import msgspec
 
 from streamrt.errors import SchemaViolation
 from streamrt.lang.turn import TURN, Halted
@@ -59,8 +60,7 @@ NO_OUTPUTS: Final[tuple[Any, ...]] = ()
 ACTIVE: Final = Status.ACTIVE
 
 
-@dataclass(frozen=True, slots=True)
-class LoopKey:
+class LoopKey(msgspec.Struct, frozen=True):
     """One stream configuration, as far as its chunk loop differs by it."""
 
     queued: bool = True
@@ -226,7 +226,7 @@ def chunk_failure(exc: BaseException, seq: int) -> str:
 
 def _constants(key: LoopKey) -> dict[str, bool]:
     checked = key.shape is None
-    values = {f.name: bool(getattr(key, f.name)) for f in fields(key) if f.name != "shape"}
+    values = {f: bool(getattr(key, f)) for f in key.__struct_fields__ if f != "shape"}
     values.update(
         bare=key.shape == "bare",
         wrapped=key.shape == "state",

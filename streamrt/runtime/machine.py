@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
+
+import msgspec
 
 from streamrt.values import Keyword
 
@@ -120,32 +121,32 @@ class Effect(enum.Flag):
     """The stream just became terminal: release waiters, stop its source."""
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(msgspec.Struct, frozen=True):
     """One row of the table: from ``source`` on ``event`` to ``target``, doing ``effects``.
 
     The effects are also spelled out as booleans, precomputed, because ``enum.Flag`` arithmetic is slow and some
-    of these are tested for every chunk.
+    of these are tested for every chunk; they are set from ``effects`` when a transition is made (what is passed
+    for them is ignored).
     """
 
     source: Status
     event: Event
     target: Status
     effects: Effect
-    enqueue: bool = field(init=False)
-    process: bool = field(init=False)
-    drain: bool = field(init=False)
-    discard_queue: bool = field(init=False)
-    drop: bool = field(init=False)
-    reject: bool = field(init=False)
-    snapshot: bool = field(init=False)
-    record_error: bool = field(init=False)
-    run_on_end: bool = field(init=False)
-    finish: bool = field(init=False)
+    enqueue: bool = False
+    process: bool = False
+    drain: bool = False
+    discard_queue: bool = False
+    drop: bool = False
+    reject: bool = False
+    snapshot: bool = False
+    record_error: bool = False
+    run_on_end: bool = False
+    finish: bool = False
 
     def __post_init__(self) -> None:
         for name in _FLAG_FIELDS:
-            object.__setattr__(self, name, bool(self.effects & Effect[name.upper()]))
+            msgspec.structs.force_setattr(self, name, bool(self.effects & Effect[name.upper()]))
 
     @property
     def changed(self) -> bool:

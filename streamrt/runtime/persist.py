@@ -41,8 +41,9 @@ import functools
 import re
 import time
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass, replace
 from typing import Final
+
+import msgspec
 
 from streamrt.errors import StoreError, UnstorableValueError, UsageError
 from streamrt.runtime.capture import snapshot_of
@@ -71,8 +72,7 @@ batch only if its earlier snapshots are all committed, so it is never more than 
 last committed snapshot, and a crash repeats the outputs of at most that many chunks."""
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotPolicy:
+class SnapshotPolicy(msgspec.Struct, frozen=True):
     """When a stream is snapshotted besides status changes: every ``chunks`` chunks and/or every ``ms`` ms."""
 
     chunks: int | None = 1
@@ -318,7 +318,7 @@ class Persister:
         snap = self.snapshot_of(record)
         if record.status is Status.ERROR and self.unstorable(record) is not None:
             # it failed because its state cannot be stored: keep the failure, without the state
-            snap = replace(
+            snap = msgspec.structs.replace(
                 snap,
                 state=None,
                 status_message=f"{record.message} (the snapshot keeps no state: it cannot be stored)",

@@ -20,9 +20,10 @@ it survives a snapshot and can travel between processes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
 
 from streamrt.errors import UsageError
 from streamrt.jsoncodec import from_json
@@ -81,8 +82,7 @@ _EMPTY: Final[Mapping[Keyword, Any]] = MappingProxyType({})
 _KEPT_APART: Final = frozenset({STREAM_ID, QUEUE_CAPACITY})
 
 
-@dataclass(frozen=True, slots=True)
-class StreamSpec:
+class StreamSpec(msgspec.Struct, frozen=True):
     """A stream's options, typed and checked; build one with :meth:`parse` or :meth:`from_json`.
 
     ``None`` means "not given": the provider's default applies (its queue capacity, a generated id, ...).
@@ -104,7 +104,7 @@ class StreamSpec:
     """``"strict"``: a processor must return a result map (``{:state ...}`` and the like); None: a map with none
     of the result keys is the new state (the default)."""
     script: str | None = None
-    extra: Mapping[Keyword, Any] = field(default_factory=lambda: _EMPTY)
+    extra: Mapping[Keyword, Any] = msgspec.field(default_factory=lambda: _EMPTY)
     """Every other option, as given (a source's ``:retry``, ``:headers``, ...)."""
 
     def __post_init__(self) -> None:
@@ -178,14 +178,14 @@ class StreamSpec:
             changes["on_error"] = overrides.on_error
         if overrides.extra:
             changes["extra"] = MappingProxyType({**self.extra, **overrides.extra})
-        return replace(self, **changes) if changes else self
+        return msgspec.structs.replace(self, **changes) if changes else self
 
     def kept(self) -> StreamSpec:
         """This spec without the stream id and queue capacity, which a stream keeps apart (its ``id``, its
         queue's ``capacity``); the shared :data:`EMPTY_SPEC` when nothing else is set (most streams)."""
         if self.stream_id is None and self.queue_capacity is None:
             return self
-        bare = replace(self, stream_id=None, queue_capacity=None)
+        bare = msgspec.structs.replace(self, stream_id=None, queue_capacity=None)
         return EMPTY_SPEC if bare == EMPTY_SPEC else bare
 
     @staticmethod

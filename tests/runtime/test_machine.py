@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import msgspec.structs
 import pytest
 
 from streamrt.errors import QueueFullError, StreamClosedError
 from streamrt.runtime.loops import loops_for
-from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, TRANSITIONS, Effect, Event, Status, transition
+from streamrt.runtime.machine import (
+    DIRECTIVES,
+    KNOWN_ACTIONS,
+    TRANSITIONS,
+    Effect,
+    Event,
+    Status,
+    Transition,
+    transition,
+)
 from streamrt.runtime.stream import Program, StreamRecord
 from streamrt.values import Keyword
 
@@ -177,3 +187,16 @@ def test_capacity_must_be_positive() -> None:
 
     with pytest.raises(UsageError, match="positive integer"):
         record(0)
+
+
+def test_a_transitions_flags_are_its_effects_whatever_is_passed_for_them() -> None:
+    flags = ("enqueue", "process", "drain", "discard_queue", "drop", "reject", "snapshot", "record_error")
+    flags += ("run_on_end", "finish")
+    for t in TRANSITIONS.values():
+        assert {f for f in flags if getattr(t, f)} == {f for f in flags if t.effects & Effect[f.upper()]}
+    made = Transition(Status.ACTIVE, Event.CHUNK, Status.ACTIVE, Effect.ENQUEUE, drop=True)
+    assert made.enqueue and not made.drop and not made.process
+    changed = msgspec.structs.replace(made, effects=Effect.DROP | Effect.REJECT)
+    assert changed.drop and changed.reject and not changed.enqueue
+    same = Transition(Status.ACTIVE, Event.CHUNK, Status.ACTIVE, Effect.ENQUEUE)
+    assert made == same and hash(made) == hash(same) and made != changed
