@@ -20,7 +20,6 @@ if TYPE_CHECKING:
         DuplicateStreamError,
         EffectDeniedError,
         LimitExceededError,
-        Pos,
         ProcessorChangedError,
         ProcessorResultError,
         QueueFullError,
@@ -56,6 +55,7 @@ if TYPE_CHECKING:
     from streamrt.observe.metrics import instrument
     from streamrt.policy.effects import SecurityContext
     from streamrt.policy.schema import Schema, compile_schema
+    from streamrt.pos import Pos
     from streamrt.printer import pr_str
     from streamrt.runtime.events import Observer, StatusChange
     from streamrt.runtime.machine import Status
@@ -191,7 +191,7 @@ _HOME: dict[str, str] = {
     "OutputSink": "streamrt.sinks",
     "Persistence": "streamrt.runtime.ports",
     "Persister": "streamrt.runtime.persist",
-    "Pos": "streamrt.errors",
+    "Pos": "streamrt.pos",
     "pr_str": "streamrt.printer",
     "ProcessorChangedError": "streamrt.errors",
     "ProcessorResultError": "streamrt.errors",

@@ -50,7 +50,12 @@ StreamrtError
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+# Not typing.TYPE_CHECKING, as in streamrt.lazy: the exception tree imports nothing at all.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from streamrt.pos import Pos
 
 __all__ = [
     "ApiError",
@@ -86,18 +91,6 @@ __all__ = [
     "UsageError",
     "ValueLimitError",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Pos:
-    """A place in a script: 1-based line and column."""
-
-    filename: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.filename}:{self.line}:{self.column}"
 
 
 class StreamrtError(Exception):
@@ -320,3 +313,13 @@ class ProcessorChangedError(StoreError):
 
 class UsageError(StreamrtError):
     """A bad command line or host API argument."""
+
+
+def __getattr__(name: str) -> Any:
+    """:class:`~streamrt.pos.Pos`, imported when first asked for (``from streamrt.errors import Pos``)."""
+    if name == "Pos":
+        from streamrt.pos import Pos
+
+        globals()["Pos"] = Pos
+        return Pos
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

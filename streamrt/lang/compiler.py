@@ -25,8 +25,9 @@ from __future__ import annotations
 import ast
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
+
+import msgspec
 
 from streamrt.errors import Pos, ScriptCompileError
 from streamrt.lang import macros
@@ -42,8 +43,7 @@ from streamrt.values import Keyword, LList
 __all__ = ["CompiledScript", "Compiler", "GlobalDef", "Result"]
 
 
-@dataclass(slots=True)
-class Result:
+class Result(msgspec.Struct):
     """Statements to run first, then an expression; ``is_bool`` when the expression is always a Python bool."""
 
     stmts: list[ast.stmt]
@@ -51,8 +51,7 @@ class Result:
     is_bool: bool = False
 
 
-@dataclass(slots=True)
-class GlobalDef:
+class GlobalDef(msgspec.Struct):
     """A script-level name: ``defn`` functions know their arity, for compile-time checks."""
 
     name: str
@@ -67,12 +66,11 @@ class GlobalDef:
     when unknown. The runtime skips its result check for these (:func:`streamrt.runtime.callables.result_shape`)."""
 
 
-@dataclass(slots=True)
-class Scope:
+class Scope(msgspec.Struct):
     """Local bindings; ``in_fn`` is true inside any function body."""
 
     parent: Scope | None
-    names: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = msgspec.field(default_factory=dict)
     in_fn: bool = False
 
     def lookup(self, name: str) -> str | None:
@@ -88,8 +86,7 @@ class Scope:
         return Scope(self, {}, self.in_fn or fn)
 
 
-@dataclass(slots=True)
-class CompiledScript:
+class CompiledScript(msgspec.Struct):
     """What the loader needs: the code object, the constants it references, and the script's globals."""
 
     code: Any
@@ -165,7 +162,9 @@ class Compiler:
         self.constants: dict[str, Any] = {}
         self.code_constants = CodeConstants()
         """Objects the code object holds as constants (see :meth:`code_constant`)."""
-        self.globals: dict[str, GlobalDef] = {n: replace(g, index=-1) for n, g in (known or {}).items()}
+        self.globals: dict[str, GlobalDef] = {
+            n: msgspec.structs.replace(g, index=-1) for n, g in (known or {}).items()
+        }
         """Script-level names: those of earlier compiles into the same namespace (a REPL's), then this one's."""
         self.current_index = 0
         self.recur: Any = None

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import ast
 import copy
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from streamrt.errors import Pos
 from streamrt.lang import macros
@@ -41,8 +42,7 @@ from streamrt.lang.specials import bind, compile_body, compile_fn, def_of
 __all__ = ["RecurTarget", "check_tails", "compile_loop"]
 
 
-@dataclass(frozen=True, slots=True)
-class RecurTarget:
+class RecurTarget(msgspec.Struct, frozen=True):
     """What a ``recur`` inside goes back to: how many values it rebinds, and what to call it in messages."""
 
     count: int

@@ -28,8 +28,9 @@ the runtime holds the script to (a call needing an undeclared effect is denied),
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+
+import msgspec
 
 from streamrt.errors import EffectDeniedError, Pos, ScriptCompileError, UsageError
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF
@@ -173,8 +174,7 @@ class EffectPolicy(Protocol):
     def refusal(self, effect: str) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Declaration:
+class Declaration(msgspec.Struct, frozen=True):
     """A script's ``(effects ...)``: the labels it declares and where each is written."""
 
     labels: frozenset[str]

@@ -6,8 +6,9 @@ the script. Forms are separate from runtime values: a quoted form becomes a valu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from streamrt.errors import Pos
 from streamrt.printer import pr_str
@@ -16,48 +17,42 @@ from streamrt.values import Keyword
 __all__ = ["Form", "Kw", "ListF", "Lit", "MapF", "SetF", "Sym", "VecF", "form_str", "kind_name"]
 
 
-@dataclass(slots=True, eq=False)
-class Sym:
+class Sym(msgspec.Struct, eq=False):
     """A symbol: ``count``, ``ns/name``, ``+``."""
 
     name: str
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
-class Kw:
+class Kw(msgspec.Struct, eq=False):
     """A keyword literal: ``:count``."""
 
     value: Keyword
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
-class Lit:
+class Lit(msgspec.Struct, eq=False):
     """A literal scalar: int, float, str, bool or nil (``None``)."""
 
     value: Any
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
-class ListF:
+class ListF(msgspec.Struct, eq=False):
     """A list form ``(f x)``: a call, a special form or a macro use."""
 
     items: list[Form]
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
-class VecF:
+class VecF(msgspec.Struct, eq=False):
     """A vector literal ``[a b]``."""
 
     items: list[Form]
     pos: Pos
 
 
-@dataclass(slots=True, eq=False)
-class MapF:
+class MapF(msgspec.Struct, eq=False):
     """A map literal ``{k v ...}``; ``items`` alternates keys and values (the reader checks the count is even)."""
 
     items: list[Form]
@@ -67,8 +62,7 @@ class MapF:
         return list(zip(self.items[0::2], self.items[1::2], strict=True))
 
 
-@dataclass(slots=True, eq=False)
-class SetF:
+class SetF(msgspec.Struct, eq=False):
     """A set literal ``#{a b}``."""
 
     items: list[Form]

@@ -8,8 +8,9 @@ the shape, so adding a special form never means writing its error messages by ha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from streamrt.errors import Pos, ScriptCompileError
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, kind_name
@@ -36,8 +37,7 @@ _ARTICLE = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
+class _Item(msgspec.Struct, frozen=True):
     name: str
     kind: str
     optional: bool

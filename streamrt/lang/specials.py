@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from streamrt.lang.compiler import (
     Compiler,
@@ -173,8 +174,7 @@ def _bind_map(c: Compiler, pattern: MapF, value: ast.expr, scope: Scope, stmts: 
             )
 
 
-@dataclass(slots=True)
-class _Fn:
+class _Fn(msgspec.Struct):
     """A function's compiled parts: its arguments, destructuring statements and body."""
 
     args: ast.arguments

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
+
+import msgspec
 
 from streamrt.errors import ScriptRuntimeError
 
@@ -34,8 +35,7 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True, slots=True)
-class CoreFn:
+class CoreFn(msgspec.Struct, frozen=True):
     """One core function as the compiler sees it."""
 
     name: str
