@@ -12,9 +12,10 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from streamrt.errors import (
     CapabilityError,
@@ -51,8 +52,7 @@ __all__ = [
 log = logging.getLogger("streamrt.script")
 
 
-@dataclass(frozen=True, slots=True)
-class CallContext:
+class CallContext(msgspec.Struct, frozen=True):
     """What a capability learns about its caller: the script, where the ``call`` is, and whether the script's top
     level is running (its load) rather than one of its functions (a processor at work)."""
 
@@ -64,8 +64,7 @@ class CallContext:
 Capability = Callable[[dict[Keyword, Any], CallContext], Any]
 
 
-@dataclass(frozen=True, slots=True)
-class StreamRequest:
+class StreamRequest(msgspec.Struct, frozen=True):
     """One ``(mcp-stream ...)`` / ``(call :mcp.stream.start {...})`` made while the script loaded."""
 
     endpoint: str
