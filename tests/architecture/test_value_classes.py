@@ -1,0 +1,46 @@
+"""streamrt's value classes are msgspec Structs, not dataclasses (docs/architecture.md, "Value classes"; issue 17).
+
+On Python 3.11 each ``@dataclass`` costs 0.5-0.9 ms at import (every generated method is compiled from source), a
+``msgspec.Struct`` class ~20 us; ``streamrt run`` made 51 dataclasses before its first output. The check counts
+the dataclasses made in a fresh interpreter that runs a script: one of streamrt's, added anywhere on the run path,
+fails here (libraries' own, such as lark's, are theirs). Timing lives in benchmarks/bench_startup.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_CHILD = """
+import dataclasses, io, json, sys
+made = []
+process = dataclasses._process_class
+def counted(cls, *args, **kwargs):
+    made.append(f"{cls.__module__}.{cls.__qualname__}")
+    return process(cls, *args, **kwargs)
+dataclasses._process_class = counted
+dataclasses.dataclass(type("Probe", (), {"__annotations__": {"x": int}}))
+import streamrt.cli
+code = streamrt.cli.main(json.loads(sys.argv[1]), out=io.StringIO(), err=io.StringIO())
+assert code == 0, code
+print(json.dumps(made))
+"""
+
+
+def _dataclasses_made(argv: list[str]) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(argv)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    made: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return made
+
+
+def test_a_run_makes_no_dataclass_of_streamrt() -> None:
+    made = _dataclasses_made(["run", "processors/weather.rtfs", "--no-progress"])
+    assert made[0] == "__main__.Probe", "dataclasses._process_class is no longer where dataclasses are made"
+    assert [name for name in made if name.startswith("streamrt.")] == []
