@@ -35,16 +35,16 @@ from streamrt.observe.session import Observation, ObserveOptions, observe_option
 from streamrt.policy.effects import SecurityContext, check_source
 from streamrt.runtime.building import DEFAULT_MAX_STREAMS
 from streamrt.runtime.machine import Status
-from streamrt.runtime.persist import Persister, parse_policy
 from streamrt.runtime.provider import Provider
 from streamrt.secrets import secret_flags
 from streamrt.sinks import OutputSink, SinkFlushes, open_sink
 from streamrt.sources import Source, open_source, relative_to
-from streamrt.store import Snapshot, StreamSummary
 from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.cli.stored import StoredStreams
+    from streamrt.runtime.persist import Persister
+    from streamrt.store import Snapshot, StreamSummary
 
 __all__ = ["RunConfig", "run", "run_script"]
 
@@ -185,7 +185,8 @@ class _Run:
         try:
             config.check()
             if config.store_url is not None or config.resuming:
-                # the store types: imported by a run with a store only (start-up, issue #17)
+                # the store types and snapshots: imported by a run with a store only (start-up, issue #17)
+                from streamrt.runtime.persist import Persister, parse_policy
                 from streamrt.store.registry import open_store
 
                 store = open_store(config.store_url)

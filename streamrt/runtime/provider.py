@@ -47,7 +47,6 @@ from streamrt.runtime.feeding import Feeder, deadline_after
 from streamrt.runtime.launching import Launcher
 from streamrt.runtime.machine import DIRECTIVES, KNOWN_ACTIONS, Event
 from streamrt.runtime.outputs import Output, OutputSubscription, Sink
-from streamrt.runtime.persist import SnapshotPolicy, persistence_for
 from streamrt.runtime.ports import Persistence
 from streamrt.runtime.reading import SourceReader
 from streamrt.runtime.report import describe_all, describe_stream
@@ -55,13 +54,14 @@ from streamrt.runtime.spec import StreamSpec
 from streamrt.runtime.stream import DEFAULT_QUEUE_CAPACITY, StreamRecord
 from streamrt.runtime.views import StreamsView, StreamView
 from streamrt.sources.base import Source
-from streamrt.store import Snapshot, SnapshotStore
-from streamrt.store.snapshot import DeadLetter
 from streamrt.values import Keyword
 
 if TYPE_CHECKING:
     from streamrt.lang.script import Capability, Script, StreamRequest
     from streamrt.policy.effects import SecurityContext
+    from streamrt.runtime.persist import SnapshotPolicy
+    from streamrt.store import Snapshot, SnapshotStore
+    from streamrt.store.snapshot import DeadLetter
 
 __all__ = ["Output", "Provider", "takes_meta"]
 
@@ -94,7 +94,11 @@ class Provider:
         on_checkpoint: Checkpoint | None = None,
         max_streams: int | None = DEFAULT_MAX_STREAMS,
     ) -> None:
-        persistence = persistence_for(store, snapshot_every, persistence)
+        if store is not None or snapshot_every is not None:
+            # snapshots and their codec: imported by a provider that keeps its streams only (start-up, issue #17)
+            from streamrt.runtime.persist import persistence_for
+
+            persistence = persistence_for(store, snapshot_every, persistence)
         self.security = security
         self._hub = EventHub()
         for observer in observers:

@@ -47,15 +47,21 @@ LANGUAGE_AND_RUNTIME = (
     "streamrt.store.codec",
 )
 # what a run over a file of JSON lines does without: the other commands, regexes, schemas, package resources,
-# what only a run with a store or a resume needs
+# what only a run with a store or a resume needs (snapshot policies, leases, group commits, the snapshot codec)
 NOT_FOR_A_RUN = (
     "streamrt.cli.ctl",
     "streamrt.cli.mcp",
     "streamrt.cli.repl",
     "streamrt.cli.stored",
+    "streamrt.runtime.leases",
+    "streamrt.runtime.persist",
     "streamrt.runtime.resume",
+    "streamrt.store.base",
+    "streamrt.store.codec",
+    "streamrt.store.group",
     "streamrt.store.memory",
     "streamrt.store.registry",
+    "msgpack",
     "streamrt.policy.schema",
     "re2",
     "importlib.resources",
