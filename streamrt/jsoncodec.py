@@ -9,7 +9,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -58,9 +58,9 @@ def dumps_json(data: Any, **options: Any) -> str:
 
 # Theory of operation: JSON is read by msgspec (a C decoder: about a tenth of the stdlib's time on a chunk's line)
 # straight into language values: it is given their type (:func:`_value_type`: maps with keyword keys, tuples,
-# scalars, :data:`TYPED_DEPTH` levels deep) and calls back only to make each key a keyword (one C dict lookup,
-# :func:`~streamrt.values.known_keyword`), which took 0.71 us a weather line where decoding to dicts and lists and
-# walking them took 0.96. JSON nested deeper is read into dicts with string keys and lists, then
+# scalars, :data:`SHALLOW_DEPTH` levels deep, :data:`TYPED_DEPTH` once a deeper line came) and calls back only to
+# make each key a keyword (one C dict lookup, :func:`~streamrt.values.known_keyword`), which took 0.71 us a weather
+# line where decoding to dicts and lists and walking them took 0.96. JSON nested deeper is read into dicts with string keys and lists, then
 # :func:`_dict_values` turns each dict's keys into keywords and each list into a tuple on the same walk. msgspec
 # refuses what it cannot read exactly as Python's json reads it (NaN, 1e400, lone surrogate escapes, nesting past
 # the recursion limit), and anything it refuses is read again by the standard library's decoder with the old
@@ -183,7 +183,14 @@ def _keyword_key(_: type, name: str) -> Keyword:
 
 
 TYPED_DEPTH: Final = 8
-"""How deep :data:`_TYPED_DECODE` reads JSON straight into language values; deeper JSON is read by the walk."""
+"""How deep msgspec reads JSON straight into language values, once a line nested past :data:`SHALLOW_DEPTH` came;
+deeper JSON is read by the walk."""
+
+SHALLOW_DEPTH: Final = 4
+"""How deep the typed decoder a process starts with reads. msgspec's decoder for a type has a node per place in
+it, and each level of :func:`_value_type` holds the one below twice (in the tuple and in the map): 8 levels cost
+27 M instructions to build (3.4% of a whole 10-line ``streamrt run``), 4 levels 1 M. Most JSON lines are shallow;
+the first deeper one builds the deep decoder, which reads every line after it (issue #17)."""
 
 
 def _value_type(depth: int) -> Any:
@@ -195,17 +202,36 @@ def _value_type(depth: int) -> Any:
     return value
 
 
-_TYPED_DECODE: Final = msgspec.json.Decoder(_value_type(TYPED_DEPTH), dec_hook=_keyword_key).decode
-"""msgspec reading language values itself, calling back only for each key: no walk after it."""
+def _typed_decoder(depth: int) -> Callable[[str | bytes], Any]:
+    """msgspec reading language values itself, ``depth`` levels deep, calling back only for each key: no walk."""
+    return msgspec.json.Decoder(_value_type(depth), dec_hook=_keyword_key).decode
+
+
+_SHALLOW_DECODE: Final = _typed_decoder(SHALLOW_DEPTH)
+_typed_decode = _SHALLOW_DECODE
+"""The typed decoder in use: :data:`SHALLOW_DEPTH` deep until a line nested deeper comes (:func:`_deepened`)."""
+
+
+def _deepened(decode: Callable[[str | bytes], Any]) -> bool:
+    """After ``decode`` refused a line as nested too deep: whether a deeper decoder now reads lines (then it is
+    worth reading that line again)."""
+    global _typed_decode
+    if decode is not _SHALLOW_DECODE:
+        return False
+    if _typed_decode is _SHALLOW_DECODE:
+        _typed_decode = _typed_decoder(TYPED_DEPTH)
+    return True
 
 
 def from_json_text(text: str | bytes) -> Any:
     """Parse JSON text into language values; raises ``ValueError`` on bad JSON (:class:`LoneSurrogateError` for
     a string escaping half a UTF-16 pair)."""
+    decode = _typed_decode
     try:
-        return _TYPED_DECODE(text)
-    except msgspec.ValidationError:  # nested deeper than TYPED_DEPTH: read it as dicts and lists, then walk
-        pass
+        return decode(text)
+    except msgspec.ValidationError:  # nested deeper than the decoder reads: a deeper one, or dicts and a walk
+        if _deepened(decode):
+            return from_json_text(text)
     except Exception:  # refused: the general path decides, as before
         return _from_json_text_general(text)
     try:
@@ -225,7 +251,7 @@ def from_json_texts(texts: Sequence[str | bytes]) -> list[Any]:
     Python call a text; when it refuses one, each is read again by :func:`from_json_text`, which decides (the first
     that is not JSON raises)."""
     try:
-        return list(map(_TYPED_DECODE, texts))
+        return list(map(_typed_decode, texts))
     except Exception:
         return [from_json_text(text) for text in texts]
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -188,7 +190,12 @@ EDGE_CASES = [
     "\ufeff{}",
     "[1, 2.5e-3, -0, -0.0, 1E2, true, false, null]\r\n",
     "[" * 5000 + "]" * 5000,
-    # around the depth msgspec reads into language values itself (jsoncodec.TYPED_DEPTH = 8), then the walk
+    # around the depths msgspec reads into language values itself (jsoncodec.SHALLOW_DEPTH = 4, then TYPED_DEPTH
+    # = 8), then the walk
+    "[" * 4 + "1" + "]" * 4,
+    "[" * 5 + "1" + "]" * 5,
+    '{"a":' * 4 + "{}" + "}" * 4,
+    '{"a":' * 5 + "[]" + "}" * 5,
     "[" * 8 + "1" + "]" * 8,
     "[" * 9 + "1" + "]" * 9,
     '{"a":' * 8 + "[]" + "}" * 8,
@@ -226,6 +233,27 @@ def test_a_batch_reads_as_each_text_alone(texts: list[str], as_bytes: bool) -> N
 @pytest.mark.parametrize("raw", [b'{"a": "\xff"}', b"\xc3", b'"\xed\xa0\x80"'], ids=["ff", "cut", "cesu"])
 def test_bytes_that_are_not_utf8_fail_as_before(raw: bytes) -> None:
     assert_reads_alike(raw)
+
+
+_DEEPENING = """
+import json, sys
+from streamrt import jsoncodec
+from streamrt.values import Keyword
+shallow = [json.dumps({"city": "Oslo", "temp": 1.5, "tags": [{"a": [1]}]})] * 3
+values = jsoncodec.from_json_texts(shallow)
+print(jsoncodec._typed_decode is jsoncodec._SHALLOW_DECODE)
+deep = '{"a": [{"b": [{"c": 1}]}]}'
+values += jsoncodec.from_json_texts([shallow[0], deep, shallow[0]])
+print(jsoncodec._typed_decode is jsoncodec._SHALLOW_DECODE)
+print(values[-2] == {Keyword("a"): ({Keyword("b"): ({Keyword("c"): 1},)},)})
+"""
+
+
+def test_shallow_lines_build_no_deep_decoder_and_the_first_deeper_line_does() -> None:
+    """The 8-level typed decoder costs 27 M instructions to build: built when a line needs it, not at import."""
+    done = subprocess.run([sys.executable, "-c", _DEEPENING], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "True"]
 
 
 def test_keys_are_interned_keywords() -> None:
