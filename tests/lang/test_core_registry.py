@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 import pytest
@@ -96,6 +98,47 @@ def test_decorator_derives_arity_from_signature() -> None:
         assert entry.fn is sample
     finally:
         del CORE["test-only-fn"]
+
+
+def _signature_arity(fn: Any) -> tuple[int, int | None]:
+    """The oracle: what ``inspect.signature`` says (the registry reads a plain function's code object instead)."""
+    params = inspect.signature(fn).parameters.values()
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    least = sum(1 for p in positional if p.default is p.empty)
+    return least, None if any(p.kind is p.VAR_POSITIONAL for p in params) else len(positional)
+
+
+def _positional_only(a: Any, /, b: Any, c: Any = 1, *, d: Any = 2) -> Any:
+    """Doc."""
+
+
+def _keyword_defaults(a: Any = 1, *rest: Any, k: Any = 3, **kw: Any) -> Any:
+    """Doc."""
+
+
+def _required_keyword(a: Any, *, k: Any) -> Any:
+    """Doc."""
+
+
+@functools.wraps(_positional_only)
+def _wrapper(*args: Any) -> Any:
+    """Doc."""
+
+
+def test_arities_are_those_of_the_signatures() -> None:
+    for name, entry in CORE.items():
+        assert (entry.min_args, entry.max_args) == _signature_arity(entry.fn), name
+    for i, fn in enumerate(
+        [_positional_only, _keyword_defaults, _wrapper, functools.partial(_positional_only, 0)]
+    ):
+        core(f"test-shape-{i}")(fn)
+        try:
+            entry = CORE[f"test-shape-{i}"]
+            assert (entry.min_args, entry.max_args) == _signature_arity(fn), fn
+        finally:
+            del CORE[f"test-shape-{i}"]
+    with pytest.raises(TypeError, match="required keyword-only parameter k"):
+        core("test-required-keyword")(_required_keyword)
 
 
 def test_decorator_rejects_duplicates_and_missing_docs() -> None:
