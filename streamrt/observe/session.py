@@ -68,12 +68,15 @@ class Observation:
         self.console = console if console is not None else Console(err, options.log_format)
         self.metrics: StreamMetrics | None = None
         self.server: MetricsServer | None = None
-        # imported here, for start-up speed: the live lines need asyncio and the runtime's views, the command line not
-        from streamrt.observe.progress import Progress, wants_progress
-
+        self.progress: Progress | None = None
         # the live lines are not JSON: under --log-format json every stderr line must be
-        live = options.log_format == "text" and wants_progress(err, options.progress)
-        self.progress: Progress | None = Progress(provider, err) if live else None
+        if options.log_format == "text" and options.progress is not False:
+            # imported here, for start-up speed: the live lines need asyncio and the runtime's views, the command
+            # line not; and only when they may be drawn (a run with --no-progress imports none of it)
+            from streamrt.observe.progress import Progress, wants_progress
+
+            if wants_progress(err, options.progress):
+                self.progress = Progress(provider, err)
 
     def guard(self, sink: Sink) -> Sink:
         """The stdout sink, clearing the progress lines first when stdout is the same terminal."""

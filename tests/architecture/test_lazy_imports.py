@@ -132,6 +132,12 @@ def test_run_over_a_file_loads_no_service_library() -> None:
     assert _present(loaded, NOT_FOR_A_RUN) == []
 
 
+def test_run_without_progress_lines_loads_no_progress_display() -> None:
+    loaded = _loaded(["run", "processors/weather.rtfs", "--no-progress"])
+    assert "streamrt.runtime.provider" in loaded
+    assert "streamrt.observe.progress" not in loaded
+
+
 def _flags(parser: argparse.ArgumentParser, command: str) -> list[tuple[tuple[str, ...], str, object]]:
     [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     child = sub.choices[command]
