@@ -145,8 +145,10 @@ class Transition(msgspec.Struct, frozen=True):
     finish: bool = False
 
     def __post_init__(self) -> None:
-        for name in _FLAG_FIELDS:
-            msgspec.structs.force_setattr(self, name, bool(self.effects & Effect[name.upper()]))
+        # on the flags' integer values: 80 transitions made at import took 600 Flag ``&`` (0.8 us each, issue #17)
+        effects = self.effects.value
+        for name, bit in _FLAG_BITS:
+            msgspec.structs.force_setattr(self, name, bool(effects & bit))
 
     @property
     def changed(self) -> bool:
@@ -165,6 +167,7 @@ _FLAG_FIELDS: Final = (
     "run_on_end",
     "finish",
 )
+_FLAG_BITS: Final = tuple((name, Effect[name.upper()].value) for name in _FLAG_FIELDS)
 
 
 A, P = Status.ACTIVE, Status.PAUSED
