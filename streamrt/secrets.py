@@ -22,7 +22,6 @@ import base64
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from streamrt.errors import UsageError
 from streamrt.values import Keyword
@@ -62,6 +61,12 @@ _SHORTEST: Final = 4
 
 def redact_url(url: str) -> str:
     """The URL without user info (``http://***@host/...``), for messages, logs and inspect."""
+    if "@" not in url and url.isascii() and "[" not in url and "]" not in url:
+        # no user info, and nothing urlsplit refuses (brackets, a netloc not ASCII): as it is, without importing
+        # urllib.parse and ipaddress for a path (a run over a file, issue #17)
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
     try:
         parts = urlsplit(url)
         if parts.username is None and parts.password is None:
@@ -85,6 +90,8 @@ def secrets_of(headers: Mapping[str, str] | None = None, url: str | None = None)
         found.add(value)
         found.add(value.partition(" ")[2])
     if url:
+        from urllib.parse import unquote, urlsplit
+
         try:
             parts = urlsplit(url)
             userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
@@ -180,6 +187,8 @@ def _without_password(uri: str | None) -> tuple[Any, bool]:
     """``uri`` without the password of its user info, and whether it had one."""
     if uri is None or "@" not in uri:  # the common case, and a fast one (snapshots may be taken per chunk)
         return uri, False
+    from urllib.parse import urlsplit, urlunsplit
+
     try:
         parts = urlsplit(uri)
         if parts.password is None:
@@ -225,6 +234,8 @@ def restore_secrets(
         else:
             out[key] = fill(name)
     if password is not None and uri is not None:
+        from urllib.parse import quote, urlsplit, urlunsplit
+
         parts = urlsplit(uri)
         user, at, host = parts.netloc.rpartition("@")
         if at:
@@ -241,6 +252,8 @@ def secrets_given(options: Mapping[Any, Any], uri: str | None) -> dict[str, str]
         if name in SECRET_OPTIONS and isinstance(value, str):
             out[name] = value
     if uri is not None and "@" in uri:
+        from urllib.parse import unquote, urlsplit
+
         try:
             password = urlsplit(uri).password
         except ValueError:

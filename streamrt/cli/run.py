@@ -18,7 +18,6 @@ import asyncio
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import msgspec
@@ -141,7 +140,7 @@ class _Sources:
     """Opens the script's sources: ``--source`` (relative to where the user is) for every stream, else each
     endpoint (relative to where the script is). Keeps what it opened, to release it on a run without a store."""
 
-    def __init__(self, source_uri: str | None, script_dir: Path) -> None:
+    def __init__(self, source_uri: str | None, script_dir: str) -> None:
         self.source_uri = source_uri
         self.script_dir = script_dir
         self.opened: list[Source] = []
@@ -233,8 +232,8 @@ class _Run:
         script_text = os.fspath(
             config.script
         )  # as given: error messages name the script the way the user did
-        script_path = Path(script_text)
-        sources = _Sources(config.source_uri, script_path.resolve().parent)
+        # os.path, not pathlib: a run imports neither pathlib nor the urllib.parse and ipaddress it imports (#17)
+        sources = _Sources(config.source_uri, os.path.dirname(os.path.realpath(script_text)))
         held: dict[str, StreamSummary] = {}
         if self.persister is not None and not config.resuming:
             held = {row.stream_id: row for row in await self.persister.store.list()}
@@ -328,7 +327,7 @@ class _Run:
         script = load_script(path=script_path, capabilities=caps, security=config.security)
         if persister is not None:
             persister.processor_hash = script.source_hash
-            persister.script_path = str(Path(script_path).resolve())
+            persister.script_path = os.path.realpath(script_path)
         if config.resuming:
             await self.resume(provider, script)
             await self.unpause(provider, list(self.snapshots.values()))

@@ -20,7 +20,6 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 
@@ -109,6 +108,9 @@ def _resolve_bare(name: str, env: Mapping[str, str]) -> str:
             f"(or CCOS_MCP_STREAM_ENDPOINT, CCOS_MCP_LOCAL_SSE_URL, CCOS_MCP_CLOUDFLARE_DOCS_SSE_URL), or give a "
             f"full URI: {forms()}"
         )
+    # urllib.parse (and the ipaddress module it imports) only for a bare name: a run over a file needs neither
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
     parts = urlsplit(base)
     if parts.scheme.startswith("mcp+"):
         query = parse_qsl(parts.query, keep_blank_values=True)
