@@ -39,8 +39,9 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
 
 from streamrt.aio import stop_task
 from streamrt.cluster.directory import StreamDirectory
@@ -114,18 +115,16 @@ return 0
 """
 
 
-@dataclass(slots=True)
 class _Head(StreamHead):
     """Where a stream this node writes is: its last id and output seq, and its last status."""
 
     status: str = ""
 
 
-@dataclass(slots=True)
-class _Pending:
+class _Pending(msgspec.Struct):
     stream_id: str
     token: int
-    events: list[LoggedEvent] = field(default_factory=list)
+    events: list[LoggedEvent] = msgspec.field(default_factory=list)
     status: str = ""
 
 

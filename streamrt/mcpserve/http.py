@@ -23,9 +23,9 @@ import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
 from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http import EventStore
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -57,14 +57,13 @@ def _client_of(ctx: ServerRequestContext[Any]) -> str:
     return client
 
 
-@dataclass(slots=True)
-class _Session:
+class _Session(msgspec.Struct):
     """One open MCP session: whose it is, where its messages are logged, and whether a request of it is in flight."""
 
     client: str
     scope: str
     in_flight: int = 1
-    idle_since: float = field(default_factory=time.monotonic)
+    idle_since: float = msgspec.field(default_factory=time.monotonic)
 
 
 class _Endpoint:

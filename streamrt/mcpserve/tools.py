@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
+
+import msgspec
 
 from streamrt.jsoncodec import from_json, to_json
 from streamrt.runtime import StreamSpec, StreamView
@@ -31,8 +32,7 @@ Report = Callable[[int, str], Awaitable[None]]
 Handler = Callable[[StreamService, str, Mapping[str, Any], Report], Awaitable[dict[str, Any]]]
 
 
-@dataclass(frozen=True, slots=True)
-class Tool:
+class Tool(msgspec.Struct, frozen=True):
     """One tool: its name, what it is for, its input and output schemas, and its handler."""
 
     name: str

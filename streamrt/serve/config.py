@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+
+import msgspec
 
 from streamrt.errors import UsageError
 from streamrt.policy.effects import SecurityContext
@@ -19,8 +20,7 @@ DEFAULT_SOURCE_SECURITY: Final = SecurityContext(allow=frozenset({"network"}))
 stdin or programs (``mcp+stdio:`` launches one), nor any effect added later."""
 
 
-@dataclass(frozen=True, slots=True)
-class ClientLimits:
+class ClientLimits(msgspec.Struct, frozen=True):
     """Per client: concurrent live streams, live subscribers, and chunk pushes (requests) per minute."""
 
     streams: int = 5
@@ -28,15 +28,14 @@ class ClientLimits:
     pushes_per_minute: int = 6_000
 
 
-@dataclass(frozen=True)
-class ServeConfig:
+class ServeConfig(msgspec.Struct, frozen=True):
     """A server's settings; :func:`streamrt.serve.create_app` and ``streamrt serve`` take one."""
 
     scripts: Sequence[str | Path] = ()
     """Scripts whose processors clients may start; their ``mcp-stream`` forms start at boot."""
     store: str | None = "memory:"
     """Snapshot store and event log: ``memory:``, a SQLite path or URL, ``postgresql://``."""
-    tokens: Mapping[str, str] = field(default_factory=dict)
+    tokens: Mapping[str, str] = msgspec.field(default_factory=dict)
     """sha256 hex digest of a token -> client id (see :mod:`streamrt.serve.auth`)."""
     no_auth: bool = False
     """Every request is client ``anonymous`` (refused unless ``host`` is a loopback address)."""
@@ -62,7 +61,7 @@ class ServeConfig:
     """Default queue capacity of client streams (the provider's default when None)."""
     mcp_session_idle: float = 1800.0
     """An MCP session (``--mcp``) with no request in flight for this long is closed and what it holds released."""
-    secrets: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = msgspec.field(default_factory=dict)
     """Values of the secrets that restored streams' snapshots only name (``{"bearer-token": ...}``, from
     ``--secret NAME=VARIABLE``); a secret not here is read from its standard environment variable."""
 

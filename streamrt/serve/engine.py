@@ -21,10 +21,10 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from streamrt.errors import StreamClosedError, UsageError
@@ -57,8 +57,7 @@ _KEYS_PER_STREAM: Final = 1_000
 _KEY_LENGTH: Final = 200
 
 
-@dataclass(slots=True)
-class PushOutcome:
+class PushOutcome(msgspec.Struct):
     """What one push request did: ``accepted`` of ``total`` chunks taken (the first ones, in order)."""
 
     accepted: int
@@ -70,13 +69,12 @@ class PushOutcome:
         return self.accepted >= self.total
 
 
-@dataclass(slots=True)
-class _Feed:
+class _Feed(msgspec.Struct):
     """Per stream: pushes are one at a time, and remembered by idempotency key."""
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    keys: OrderedDict[str, PushOutcome] = field(default_factory=OrderedDict)
-    last_activity: float = field(default_factory=time.time)
+    lock: asyncio.Lock = msgspec.field(default_factory=asyncio.Lock)
+    keys: OrderedDict[str, PushOutcome] = msgspec.field(default_factory=OrderedDict)
+    last_activity: float = msgspec.field(default_factory=time.time)
     subscribers: int = 0
 
 

@@ -34,8 +34,9 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
 
 from streamrt.serve.batching import BatchWriter
 from streamrt.serve.logged import LoggedEvent, StreamHead, StreamOwner
@@ -61,9 +62,8 @@ _READ_LIMIT: Final = 500
 log: Final = logging.getLogger("streamrt.serve")
 
 
-@dataclass(slots=True)
 class _Tail(StreamHead):
-    events: deque[LoggedEvent] = field(default_factory=deque)
+    events: deque[LoggedEvent] = msgspec.field(default_factory=deque)
     pruned: int = 0
     """Ids up to this one are gone by retention."""
     changed: asyncio.Event | None = None

@@ -8,13 +8,13 @@ cluster's Redis log (:mod:`streamrt.cluster.eventlog`) numbers its events with t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+
+import msgspec
 
 __all__ = ["LoggedEvent", "StreamHead", "StreamOwner"]
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedEvent:
+class LoggedEvent(msgspec.Struct, frozen=True):
     """One event of one stream: ``kind`` is ``output``, ``status`` or ``error``; ``data`` is its JSON text."""
 
     stream_id: str
@@ -41,8 +41,7 @@ class LoggedEvent:
         return f'{{"id":{self.id},"event":"{self.kind}","data":{self.data}}}'
 
 
-@dataclass(frozen=True, slots=True)
-class StreamOwner:
+class StreamOwner(msgspec.Struct, frozen=True):
     """Who started a stream, kept with the log so tenancy survives a restart."""
 
     stream_id: str
@@ -51,8 +50,7 @@ class StreamOwner:
     created_at: float
 
 
-@dataclass(slots=True)
-class StreamHead:
+class StreamHead(msgspec.Struct):
     """Where one stream's log is: the last id it gave, the last output seq it holds, the last id committed."""
 
     last_id: int = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec.structs
 import pytest
 
 from streamrt.serve import ApiServer, ServeConfig, create_app, hash_token
@@ -26,7 +26,7 @@ def config(**changes: Any) -> ServeConfig:
         tokens={hash_token(t): c for c, t in TOKENS.items()},
         heartbeat=15.0,
     )
-    return dataclasses.replace(base, **changes)
+    return msgspec.structs.replace(base, **changes)
 
 
 @asynccontextmanager
