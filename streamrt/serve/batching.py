@@ -13,9 +13,10 @@ sources' :class:`~streamrt.sources.retry.RetryPolicy` (tenacity), so a database 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
+
+import msgspec
 
 from streamrt.aio import stop_task
 
@@ -105,7 +106,8 @@ class BatchWriter:
         from streamrt.sources.retry import RetryPolicy  # tenacity: imported when a durable log starts writing
 
         policy = self.retry or RetryPolicy(initial=RETRY_INITIAL, maximum=RETRY_MAXIMUM)
-        policy = dataclasses.replace(policy, max_attempts=0, max_elapsed=0)  # never give up the events held
+        # never give up the events held
+        policy = msgspec.structs.replace(policy, max_attempts=0, max_elapsed=0)
         return policy.retrying(retry_on=(Exception,), before_sleep=self._failed, sleep=self._sleep)
 
     def _failed(self, state: tenacity.RetryCallState) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import msgspec
 
 from streamrt.errors import SourceError
 from streamrt.jsoncodec import from_json, from_json_text
@@ -85,8 +86,7 @@ _METHOD_NOT_FOUND: Final = -32601
 _ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class McpTarget:
+class McpTarget(msgspec.Struct, frozen=True):
     """What an ``mcp+http(s)://`` URI names: the endpoint to POST to, the tool, and its arguments."""
 
     endpoint: str
@@ -147,8 +147,7 @@ def _tool_call(
     return (tool or "", arguments), rest
 
 
-@dataclass(frozen=True)
-class StdioTarget:
+class StdioTarget(msgspec.Struct, frozen=True):
     """What an ``mcp+stdio:`` URI names: the command to launch, its arguments and settings, the tool to call."""
 
     command: str
@@ -385,8 +384,7 @@ def notification_value(method: str, params: Mapping[str, Any] | None) -> dict[Ke
 # --- messages to chunks ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
+class Incoming(msgspec.Struct, frozen=True):
     """What one message from the server means to a tool call.
 
     ``kind`` is a chunk's ``:kind`` (``progress``, ``log``, ``notification``, ``result``, ``error``) with ``value``

@@ -24,10 +24,10 @@ import logging
 import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import tenacity
 from tenacity.wait import wait_base
 
@@ -110,8 +110,7 @@ _OPTION_ALIASES = {
 }
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct, frozen=True):
     """How long and how often to retry; ``0`` for ``max_attempts`` or ``max_elapsed`` means unlimited.
 
     ``reconnect_delay`` is the least wait before reconnecting after a connection that delivered and then dropped,
@@ -128,15 +127,15 @@ class RetryPolicy:
     reconnect_reset: float = 60.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
             if (
                 not isinstance(value, int | float)
                 or isinstance(value, bool)
                 or not math.isfinite(value)
                 or value < 0
             ):
-                raise UsageError(f"retry policy: {f.name} must be a non-negative number, got {value!r}")
+                raise UsageError(f"retry policy: {name} must be a non-negative number, got {value!r}")
         if self.maximum < self.initial:
             raise UsageError(f"retry policy: maximum ({self.maximum}) is below initial ({self.initial})")
 
@@ -152,7 +151,7 @@ class RetryPolicy:
                 raise UsageError(f"retry policy: unknown option {name!r} (known: {known})")
             values[field_name] = value
         start = base or cls()
-        merged = {f.name: values.get(f.name, getattr(start, f.name)) for f in fields(cls)}
+        merged = {name: values.get(name, getattr(start, name)) for name in cls.__struct_fields__}
         return cls(**merged)
 
     def after_drop(self, requested: float | None, drops: int = 1) -> float:
