@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
 
 from streamrt.errors import CapabilityError
 from streamrt.lang.effects import declare_effects
@@ -72,8 +73,7 @@ def naming_only(args: dict[Keyword, Any], ctx: CallContext) -> str:
     return sid if isinstance(sid, str) else request.processor
 
 
-@dataclass
-class StoredStreams:
+class StoredStreams(msgspec.Struct):
     """The streams of one ``run --store``, sorted by what the store holds of them."""
 
     held: Mapping[str, StreamSummary]
@@ -81,12 +81,12 @@ class StoredStreams:
     restart: bool = False
     stream_id: str | None = None
     """``--stream-id``: the one stream the script may start."""
-    resumed: list[Snapshot] = field(default_factory=list)
-    finished: list[Snapshot] = field(default_factory=list)
-    restarted: list[tuple[StreamRequest, str]] = field(default_factory=list)
-    _set_aside: list[tuple[StreamRequest, str]] = field(default_factory=list)
-    _named: set[str] = field(default_factory=set)
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    resumed: list[Snapshot] = msgspec.field(default_factory=list)
+    finished: list[Snapshot] = msgspec.field(default_factory=list)
+    restarted: list[tuple[StreamRequest, str]] = msgspec.field(default_factory=list)
+    _set_aside: list[tuple[StreamRequest, str]] = msgspec.field(default_factory=list)
+    _named: set[str] = msgspec.field(default_factory=set)
+    _ids: Any = msgspec.field(default_factory=lambda: itertools.count(1))
 
     def capability(self, start: Capability) -> Capability:
         """``:mcp.stream.start`` that starts a stream new to the store through ``start`` and sets the others aside.

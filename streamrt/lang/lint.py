@@ -10,8 +10,9 @@ or to give the stream ``:result :strict``, which refuses bare maps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
+
+import msgspec
 
 from streamrt.lang.effects import _calls, _literal_args
 from streamrt.lang.forms import Form, Kw, ListF, Sym, VecF
@@ -36,8 +37,7 @@ _START: Final = "mcp.stream.start"
 _PROCESSOR: Final = Keyword("processor")
 
 
-@dataclass(frozen=True, slots=True)
-class LintWarning:
+class LintWarning(msgspec.Struct, frozen=True):
     pos: Pos
     message: str
 

@@ -16,8 +16,9 @@ fuel, time, depth and size, as one chunk does. ``--load SCRIPT`` loads a script 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
+
+import msgspec
 
 from streamrt.errors import ScriptCompileError, ScriptError
 from streamrt.lang.compiler import GlobalDef
@@ -39,8 +40,7 @@ __all__ = ["FILENAME", "Defined", "ReplSession", "show"]
 FILENAME: Final = "<repl>"
 
 
-@dataclass(frozen=True, slots=True)
-class Defined:
+class Defined(msgspec.Struct, frozen=True):
     """What a ``def`` or ``defn`` evaluates to at the prompt: the name it defined (printed ``#'name``)."""
 
     name: str

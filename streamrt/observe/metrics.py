@@ -25,9 +25,9 @@ from __future__ import annotations
 import contextlib
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
@@ -258,8 +258,7 @@ def instrument(
     return metrics
 
 
-@dataclass
-class MetricsServer:
+class MetricsServer(msgspec.Struct):
     """A running ``/metrics`` HTTP server (prometheus_client's, on its own thread); :meth:`close` stops it."""
 
     host: str

@@ -14,8 +14,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Final, Literal
+
+import msgspec
 
 from streamrt.errors import Pos, ScriptError, StreamrtError
 from streamrt.printer import pr_str
@@ -35,8 +36,7 @@ _PROPERTY_CAPACITY: Final = 4
 """Small by default in properties, so bursts fill the queue and backpressure is exercised."""
 
 
-@dataclass(slots=True)
-class TestResult:
+class TestResult(msgspec.Struct):
     """The outcome of one test: ``reason`` is one line; ``details`` are the lines to show under it."""
 
     __test__ = False  # not a pytest class
@@ -46,7 +46,7 @@ class TestResult:
     pos: Pos
     ok: bool
     reason: str = ""
-    details: list[str] = field(default_factory=list)
+    details: list[str] = msgspec.field(default_factory=list)
     seconds: float = 0.0
     runs: int = 0
 

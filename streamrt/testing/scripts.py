@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+import msgspec
 
 from streamrt.errors import Pos, ScriptCompileError, ScriptError, UsageError
 from streamrt.lang.compiling import compile_forms
@@ -56,8 +57,7 @@ _QUEUE_CAPACITY: Final = _K("queue-capacity")
 _RECORDED: Final = ("mcp.stream.inspect", "mcp.stream.pause", "mcp.stream.resume", "mcp.stream.cancel")
 
 
-@dataclass(slots=True)
-class TestFile:
+class TestFile(msgspec.Struct):
     """A loaded test file: its tests in file order, the script it tests (if any), and the test script itself."""
 
     __test__ = False  # not a pytest class
@@ -65,8 +65,8 @@ class TestFile:
     path: str
     script: Script | None = None
     tested: Script | None = None
-    tests: list[ExampleTest | PropertyTest] = field(default_factory=list)
-    calls: list[tuple[str, Any]] = field(default_factory=list)
+    tests: list[ExampleTest | PropertyTest] = msgspec.field(default_factory=list)
+    calls: list[tuple[str, Any]] = msgspec.field(default_factory=list)
     """Capability calls the tested script made while loading, other than ``:mcp.stream.start``."""
 
     def scripts(self) -> list[Script]:

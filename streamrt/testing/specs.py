@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
+
+import msgspec
 
 from streamrt.errors import StreamrtError
 from streamrt.printer import pr_str
@@ -81,8 +82,7 @@ def check_keys(value: Mapping[Any, Any], known: Sequence[str], where: str) -> No
             raise unknown_key(key, known, where)
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
+class Subject(msgspec.Struct, frozen=True):
     """What a test runs: a processor and how its stream starts."""
 
     processor: Callable[..., Any]
@@ -93,8 +93,7 @@ class Subject:
     options: Mapping[Keyword, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(msgspec.Struct, frozen=True):
     """One thing done to the stream: ``{:chunk v :meta m}``, ``{:chunks [...]}``, ``{:directive :pause}``,
     ``{:end-input true}`` or ``{:advance-ms 1000}`` (the fake clock moves on; timers due meanwhile run)."""
 
@@ -201,8 +200,7 @@ def parse_expect(value: Any) -> dict[str, Any]:
     return out
 
 
-@dataclass(slots=True)
-class ExampleTest:
+class ExampleTest(msgspec.Struct):
     """A ``deftest``: given chunks and directives in, the status, state and outputs that must come out."""
 
     name: str
@@ -211,19 +209,18 @@ class ExampleTest:
     steps: tuple[Step, ...] = ()
     source: str | None = None
     end_input: bool = True
-    expect: dict[str, Any] = field(default_factory=dict)
+    expect: dict[str, Any] = msgspec.field(default_factory=dict)
     checks: tuple[Callable[..., Any], ...] = ()
     timeout: float = 10.0
 
 
-@dataclass(slots=True)
-class PropertyTest:
+class PropertyTest(msgspec.Struct):
     """A ``defproperty``: random chunks and directives, the runtime's invariants and the test's checks hold."""
 
     name: str
     pos: Any
     subject: Subject
-    chunk: Any = field(default_factory=lambda: _K("any"))
+    chunk: Any = msgspec.field(default_factory=lambda: _K("any"))
     directives: tuple[Keyword, ...] = KNOWN_ACTIONS
     end_input: bool = True
     runs: int = 100
