@@ -8,6 +8,7 @@ fails here (libraries' own, such as lark's, are theirs). Timing lives in benchma
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -44,3 +45,24 @@ def test_a_run_makes_no_dataclass_of_streamrt() -> None:
     made = _dataclasses_made(["run", "processors/weather.rtfs", "--no-progress"])
     assert made[0] == "__main__.Probe", "dataclasses._process_class is no longer where dataclasses are made"
     assert [name for name in made if name.startswith("streamrt.")] == []
+
+
+def _dataclass_uses(path: Path) -> list[str]:
+    """``file:line`` of every import of :mod:`dataclasses` in a module (a decorator needs one)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        else:
+            continue
+        if "dataclasses" in names:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_no_module_of_streamrt_uses_dataclasses() -> None:
+    """One way of writing value classes in the package, off the run path too (tests may keep their own helpers)."""
+    package = ROOT / "streamrt"
+    assert [use for path in sorted(package.rglob("*.py")) for use in _dataclass_uses(path)] == []
