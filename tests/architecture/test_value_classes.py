@@ -9,10 +9,21 @@ fails here (libraries' own, such as lark's, are theirs). Timing lives in benchma
 from __future__ import annotations
 
 import ast
+import copy
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from streamrt.errors import Pos, ScriptCompileError
+from streamrt.lang.forms import Sym
+from streamrt.lang.meter import Limits
+from streamrt.policy.effects import SecurityContext
+from streamrt.runtime.machine import TRANSITIONS
+from streamrt.store.snapshot import Snapshot
+from streamrt.values import Keyword
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,3 +77,23 @@ def test_no_module_of_streamrt_uses_dataclasses() -> None:
     """One way of writing value classes in the package, off the run path too (tests may keep their own helpers)."""
     package = ROOT / "streamrt"
     assert [use for path in sorted(package.rglob("*.py")) for use in _dataclass_uses(path)] == []
+
+
+def test_structs_pickle_and_copy_as_the_dataclasses_did() -> None:
+    """Frozen ones normalized or derived in ``__post_init__`` (a transition's flags, a context's labels) come back
+    equal; a form (equal only to itself) comes back with its fields; a script error keeps its place."""
+    values: list[Any] = [
+        Pos("f.rtfs", 3, 4),
+        *TRANSITIONS.values(),
+        SecurityContext.parse(allow="network,fs", deny="fs"),
+        Snapshot("s", "p", state={Keyword("n"): 1}, queue=[(1, {})]),
+        Limits(fuel=5_000),
+    ]
+    for value in values:
+        for again in (pickle.loads(pickle.dumps(value)), copy.copy(value), copy.deepcopy(value)):
+            assert again == value and type(again) is type(value)
+    form = Sym("x", Pos("f.rtfs", 1, 2))
+    back = pickle.loads(pickle.dumps(form))
+    assert back != form and (back.name, back.pos) == (form.name, form.pos)
+    error = pickle.loads(pickle.dumps(ScriptCompileError("bad", Pos("f.rtfs", 3, 4), "(x)")))
+    assert (error.message, error.pos, error.source_line) == ("bad", Pos("f.rtfs", 3, 4), "(x)")
