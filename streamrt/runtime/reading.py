@@ -109,15 +109,15 @@ class SourceReader:
 
     def take_run(self, rec: StreamRecord, run: ChunkRun, i: int) -> int:
         """Take ``run[i:]`` while the queue has room (the stream is live and open), as :meth:`take_many` takes
-        chunks but in one step: the index of the first chunk not taken. The stream's continuation is made for the
-        last chunk taken only."""
+        chunks but in one step: the index of the first chunk not taken. The stream's continuation is that of the
+        last chunk taken only, made when something reads it (:meth:`StreamRecord.continue_after`)."""
         queue = rec.queue
         end = min(len(run.values), i + queue.capacity - len(queue))
         if end <= i:
             return i
         metas = run.metas if self.meta_seen(rec) else None
         t = rec.offer_run(run.values, metas, i, end, self.engine.clock())
-        rec.continuation = run.continuation_at(end - 1)
+        rec.continue_after(run.continuation_at, end - 1)
         if t.process and rec.tasks.worker is None:
             self.engine.schedule(rec)
         return end

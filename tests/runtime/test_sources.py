@@ -179,6 +179,32 @@ async def test_a_runs_metadata_is_not_made_for_a_processor_without_meta() -> Non
     assert src.made == 0
 
 
+async def test_a_runs_continuation_is_made_only_when_read_and_is_that_of_the_last_chunk_taken() -> None:
+    made: list[int] = []
+
+    def continuation_at(i: int) -> dict[str, int]:
+        made.append(i)
+        return {"line": i + 1}
+
+    class CountingRunSource(ScriptedSource):
+        async def item_batches(self) -> Any:
+            yield ChunkRun(list(range(10)), [{} for _ in range(10)], continuation_at)
+
+    async with Provider(default_queue_capacity=4) as p:
+        sid = p.start(collect, source=CountingRunSource([]))
+        p.pause(sid)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        r = p.record(sid)
+        assert made == []
+        assert r.continuation == {"line": 4} and made == [3]
+        assert r.continuation == {"line": 4} and made == [3], "made once"
+        p.resume(sid)
+        await p.wait(sid)
+        assert made == [3], "the takes after it made none"
+        assert r.continuation == {"line": 10} and made == [3, 9]
+
+
 async def test_a_runs_metadata_is_what_a_processor_with_meta_sees() -> None:
     seen: list[Any] = []
 
