@@ -13,6 +13,10 @@ the session on a free loopback port, in a temporary directory and without persis
 Both, and the cluster harness's processes, are registered with ``tests/reaper.py``: if pytest itself is killed
 (no teardown runs), a watchdog process kills them and removes their directories.
 
+The compiled-script cache (``streamrt.lang.cache``) that ``streamrt run`` uses by default goes to a temporary
+directory for the session (``STREAMRT_CACHE_DIR``, set before any test and inherited by the CLI subprocesses the
+tests start), never to the user's ``~/.cache``; it is removed at the end.
+
 Hypothesis runs without its per-example deadline (the ``streamrt`` profile; ``--hypothesis-profile`` picks another):
 the default 200 ms is a wall-clock bound, and on a loaded two-core CI machine a garbage collection or a descheduled
 process is enough to fail a correct test with ``DeadlineExceeded`` or ``Flaky``. Speed is the benchmarks' business.
@@ -41,6 +45,15 @@ from tests.reaper import forget, reap_on_exit
 
 settings.register_profile("streamrt", deadline=None)
 settings.load_profile("streamrt")
+
+_CACHE_DIR = tempfile.mkdtemp(prefix="streamrt-test-cache-")
+os.environ["STREAMRT_CACHE_DIR"] = _CACHE_DIR
+os.environ.pop("STREAMRT_NO_CACHE", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+
 
 _PG_TOOLS = ("initdb", "pg_ctl", "createdb")
 

@@ -268,9 +268,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 
 
 _COMMAND_MODULES: Final = {
-    "run": "streamrt.cli.run",
-    "resume": "streamrt.cli.run",
-    "check": "streamrt.lang.script",
+    "run": ("streamrt.cli.run",),
+    "resume": ("streamrt.cli.run",),
+    # the script module no longer imports the reader and the compiler (a run may load its script from the cache)
+    "check": ("streamrt.lang.script", "streamrt.lang.reader", "streamrt.lang.compiling"),
 }
 """The modules a command imports first thing, which :func:`entry` imports before it (see :func:`_start_up`)."""
 
@@ -284,11 +285,12 @@ def _start_up(words: Sequence[str]) -> None:
     10% fewer with the freeze; a ``check`` 5.5% fewer; issue #17). Only the console script does this: a program that calls :func:`main`
     keeps its collector as it is.
     """
-    module = _COMMAND_MODULES.get(words[0]) if words else None
+    modules = _COMMAND_MODULES.get(words[0], ()) if words else ()
     gc.disable()
     try:
-        if module is not None and "-h" not in words and "--help" not in words:
-            importlib.import_module(module)
+        if "-h" not in words and "--help" not in words:
+            for module in modules:
+                importlib.import_module(module)
     finally:
         gc.freeze()
         gc.enable()

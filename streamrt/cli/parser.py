@@ -275,6 +275,12 @@ def _add_resume_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--unpause", action="store_true", help="a resumed stream that had paused itself runs on"
     )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compile the script without the compiled-script cache (also STREAMRT_NO_CACHE=1; the cache is "
+        "$STREAMRT_CACHE_DIR, else $XDG_CACHE_HOME/streamrt, else ~/.cache/streamrt)",
+    )
     add_secret_argument(parser)
 
 

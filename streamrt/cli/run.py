@@ -26,6 +26,7 @@ from streamrt.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_PIPE, EXIT_USAGE
 from streamrt.cli.signals import end_run, signals_end_run
 from streamrt.cli.summary import finished_summary, summary
 from streamrt.errors import ScriptError, StreamrtError, UsageError
+from streamrt.lang.cache import default_cache
 from streamrt.lang.effects import guard_capabilities
 from streamrt.lang.meter import DEFAULT_LIMITS, Limits
 from streamrt.lang.script import Script, load_script
@@ -85,6 +86,9 @@ class RunConfig(msgspec.Struct, frozen=True):
     max_streams: int | None = DEFAULT_MAX_STREAMS
     api: str | None = None
     """``[HOST:]PORT``: serve the HTTP API for this run (``streamrt run --api``)."""
+    cache: bool = True
+    """Load the script from the compiled-script cache (:func:`streamrt.lang.cache.default_cache`); ``--no-cache``
+    turns it off."""
 
     @property
     def resuming(self) -> bool:
@@ -125,6 +129,7 @@ class RunConfig(msgspec.Struct, frozen=True):
             observe=observe_options(args),
             max_streams=getattr(args, "max_streams", None) or DEFAULT_MAX_STREAMS,
             api=getattr(args, "api", None),
+            cache=not getattr(args, "no_cache", False),
             **policy,
         )
 
@@ -324,7 +329,8 @@ class _Run:
             stored = StoredStreams(held, restart=config.restart, stream_id=config.stream_id)
             wrapped = {"mcp.stream.start": stored.capability(caps["mcp.stream.start"])}
             caps.update(guard_capabilities(wrapped, config.security, endpoint_uri=sources.uri_for))
-        script = load_script(path=script_path, capabilities=caps, security=config.security)
+        cache = default_cache() if config.cache else None
+        script = load_script(path=script_path, capabilities=caps, security=config.security, cache=cache)
         if persister is not None:
             persister.processor_hash = script.source_hash
             persister.script_path = os.path.realpath(script_path)

@@ -32,6 +32,7 @@ import msgspec
 from streamrt.errors import Pos, ScriptCompileError
 from streamrt.lang import macros
 from streamrt.lang.codeconsts import CodeConstants
+from streamrt.lang.compiled import CompiledScript, GlobalDef
 from streamrt.lang.core import CORE, core_name, script_names
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, Sym, VecF, form_str, kind_name
 from streamrt.lang.hints import suggest
@@ -49,21 +50,6 @@ class Result(msgspec.Struct):
     stmts: list[ast.stmt]
     expr: ast.expr
     is_bool: bool = False
-
-
-class GlobalDef(msgspec.Struct):
-    """A script-level name: ``defn`` functions know their arity, for compile-time checks."""
-
-    name: str
-    pyname: str
-    pos: Pos
-    index: int
-    arity: tuple[int, int | None] | None = None
-    doc: str | None = None
-    result: str | None = None
-    """What every return of a ``defn`` is, known from its forms: ``"bare"`` (a map literal with constant keyword keys,
-    none of ``:state :action :output :outputs``: the whole new state) or ``"state"`` (``{:state x}`` alone); None
-    when unknown. The runtime skips its result check for these (:func:`streamrt.runtime.callables.result_shape`)."""
 
 
 class Scope(msgspec.Struct):
@@ -84,18 +70,6 @@ class Scope(msgspec.Struct):
 
     def child(self, *, fn: bool = False) -> Scope:
         return Scope(self, {}, self.in_fn or fn)
-
-
-class CompiledScript(msgspec.Struct):
-    """What the loader needs: the code object, the constants it references, and the script's globals."""
-
-    code: Any
-    filename: str
-    constants: dict[str, Any]
-    globals: dict[str, GlobalDef]
-    forms: list[Form]
-    counter: int = 0
-    """The compiler's name counter at the end: a later compile into the same namespace starts from it."""
 
 
 SpecialFn = Callable[["Compiler", ListF, dict[str, Any], Scope], Result]

@@ -34,13 +34,12 @@ import msgspec
 
 from streamrt.errors import EffectDeniedError, Pos, ScriptCompileError, UsageError
 from streamrt.lang.forms import Form, Kw, ListF, Lit, MapF, SetF, Sym, VecF
-from streamrt.lang.macros import expand_all
 from streamrt.printer import pr_str
 from streamrt.sources import source_effects
 from streamrt.values import Keyword
 
 if TYPE_CHECKING:
-    from streamrt.lang.compiler import CompiledScript
+    from streamrt.lang.compiled import CompiledScript
 
 __all__ = [
     "KNOWN_EFFECTS",
@@ -48,6 +47,7 @@ __all__ = [
     "Declaration",
     "EffectPolicy",
     "capability_effects",
+    "check_declaration",
     "check_declared",
     "check_script",
     "declaration_labels",
@@ -304,6 +304,9 @@ _FUNCTIONS: Final = frozenset({"fn", "defn"})
 def _calls(form: Form) -> Iterator[tuple[ListF, bool]]:
     """Every ``(call :capability ...)`` inside ``form``, macros expanded, quoted forms skipped, each with whether
     it runs at the top level (outside every function body)."""
+    # only a check needs the macros, not a run (start-up, issue #17)
+    from streamrt.lang.macros import expand_all
+
     todo: list[tuple[Form, bool]] = [(expand_all(form), True)]
     while todo:
         f, toplevel = todo.pop()
@@ -363,7 +366,13 @@ def check_script(
 
 def check_declared(compiled: CompiledScript, security: EffectPolicy, source_lines: list[str]) -> None:
     """Before a script runs: its declaration must not ask for an effect ``security`` denies."""
-    declaration = declared_effects(compiled.forms)
+    check_declaration(declared_effects(compiled.forms), security, source_lines)
+
+
+def check_declaration(
+    declaration: Declaration | None, security: EffectPolicy, source_lines: list[str]
+) -> None:
+    """:func:`check_declared` for a declaration already read (a script from the compiled-script cache)."""
     if declaration is None:
         return
     for label in sorted(declaration.labels):

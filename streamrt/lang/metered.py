@@ -7,7 +7,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from streamrt.lang.compiling import compile_forms
 from streamrt.lang.meter import SLICE, Limits, _Meter, install_meter
 from streamrt.lang.rt import support_names
 from streamrt.lang.script import Script
@@ -19,7 +18,9 @@ __all__ = ["metered"]
 def _namespace(script: Script, limits: Limits) -> dict[str, Any]:
     """Compile (once per script) and run (once per limits) the metered variant of ``script``."""
     compiled = script._metered_code
-    if compiled is None:
+    if compiled is None:  # not from the cache: the compiler is imported only now (start-up, issue #17)
+        from streamrt.lang.compiling import compile_forms
+
         compiled = script._metered_code = compile_forms(script.compiled.forms, script.filename, meter=True)
     ns: dict[str, Any] = {"__builtins__": {}, **support_names(), **compiled.constants}
     replay = iter(script.toplevel_results)

@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -25,18 +26,25 @@ from streamrt.errors import (
     ScriptRuntimeError,
     UsageError,
 )
-from streamrt.lang.compiler import CompiledScript
-from streamrt.lang.compiling import compile_forms
-from streamrt.lang.effects import EffectPolicy, check_declared, declared_effects, guard_capabilities
-from streamrt.lang.forms import Form, form_str
-from streamrt.lang.macros import expand_all
-from streamrt.lang.reader import read
+from streamrt.lang.compiled import CompiledScript
+from streamrt.lang.effects import (
+    Declaration,
+    EffectPolicy,
+    check_declaration,
+    declared_effects,
+    guard_capabilities,
+)
 from streamrt.lang.rt import runtime_error, support_names
 from streamrt.printer import pr_str
 from streamrt.values import Keyword
 
 if TYPE_CHECKING:
+    from streamrt.lang.cache import ScriptCache
+    from streamrt.lang.forms import Form
     from streamrt.lang.meter import Limits
+
+# The reader (lark), the macros and the compiler are imported by the functions that read or compile: a script
+# loaded from the compiled-script cache (streamrt.lang.cache) needs none of them (start-up, issue #17).
 
 __all__ = [
     "CallContext",
@@ -98,7 +106,11 @@ def stream_request(args: Mapping[Keyword, Any], pos: Pos | None) -> StreamReques
 
 
 class Script:
-    """A compiled and loaded script: its processors are plain Python callables."""
+    """A compiled and loaded script: its processors are plain Python callables.
+
+    ``declaration`` is the script's ``(effects ...)`` declaration when the caller knows it already (a script from the
+    cache, whose forms are not read); by default it is read from the compiled forms.
+    """
 
     def __init__(
         self,
@@ -106,6 +118,8 @@ class Script:
         source: str,
         capabilities: Mapping[str, Capability] | None,
         security: EffectPolicy | None = None,
+        *,
+        declaration: Declaration | EllipsisType | None = ...,
     ) -> None:
         self.filename = compiled.filename
         self.source = source
@@ -117,7 +131,7 @@ class Script:
         if capabilities is not None:
             self._capabilities.update(capabilities)
         # the script's own (effects ...) declaration binds it; the host's context is checked first (outermost)
-        self.declaration = declared_effects(compiled.forms)
+        self.declaration = declared_effects(compiled.forms) if declaration is ... else declaration
         self._capabilities = guard_capabilities(self._capabilities, self.declaration)
         self._capabilities = guard_capabilities(self._capabilities, security)
         self.toplevel_results: tuple[Any, ...] = ()
@@ -287,6 +301,9 @@ def compile_script(
 ) -> CompiledScript:
     """Read and compile without running anything (what ``streamrt check`` does): the script ``text``, or the file at
     ``path``."""
+    from streamrt.lang.compiling import compile_forms
+    from streamrt.lang.reader import read
+
     text, fname = _source_of(text, path, filename)
     try:
         return compile_forms(read(text, fname), fname)
@@ -303,6 +320,7 @@ def load_script(
     capabilities: Mapping[str, Capability] | None = None,
     filename: str | None = None,
     security: EffectPolicy | None = None,
+    cache: ScriptCache | None = None,
 ) -> Script:
     """Compile a script and run its top level.
 
@@ -311,20 +329,54 @@ def load_script(
     ``security`` (a :class:`~streamrt.policy.effects.SecurityContext`, or any
     :class:`~streamrt.lang.effects.EffectPolicy`) is checked against the script's
     ``(effects ...)`` declaration before anything runs, and by every capability call before it does anything.
+    ``cache`` (a :class:`~streamrt.lang.cache.ScriptCache`; none by default, the host decides where files go) loads
+    the script compiled by an earlier load of the same text and file name, or compiles it and stores it there.
     """
     text, fname = _source_of(text, path, filename)
-    compiled = compile_script(text, filename=fname)
+    metered_code: CompiledScript | None = None
+    cached = (
+        None if cache is None else cache.load(text, fname, lambda: compile_script(text, filename=fname).forms)
+    )
+    if cached is not None:
+        compiled, metered_code, declaration = cached.plain, cached.metered, cached.declaration
+    else:
+        compiled = compile_script(text, filename=fname)
+        declaration = declared_effects(compiled.forms)
+        if cache is not None:
+            metered_code = _store(cache, text, compiled, declaration)
     if security is not None:
-        check_declared(compiled, security, text.splitlines())
-    script = Script(compiled, text, capabilities, security)
+        check_declaration(declaration, security, text.splitlines())
+    script = Script(compiled, text, capabilities, security, declaration=declaration)
+    script._metered_code = metered_code
     script.run_toplevel()
     return script
+
+
+def _store(
+    cache: ScriptCache, text: str, compiled: CompiledScript, declaration: Declaration | None
+) -> CompiledScript | None:
+    """Compile the metered variant too and write both to ``cache``; the variant, or None if it did not compile
+    (then the first metered stream compiles it again and meets the error where it always did)."""
+    from streamrt.lang.cache import CachedScript
+    from streamrt.lang.compiling import compile_forms
+
+    try:
+        metered = compile_forms(compiled.forms, compiled.filename, meter=True)
+    except (ScriptError, RecursionError):
+        return None
+    cache.store(text, compiled.filename, CachedScript(compiled, metered, declaration))
+    return metered
 
 
 def lower_script(
     text: str | None = None, *, path: str | os.PathLike[str] | None = None, filename: str | None = None
 ) -> str:
     """The script's forms after macro expansion, as language text, one top-level form per line."""
+    from streamrt.lang.compiling import compile_forms
+    from streamrt.lang.forms import form_str
+    from streamrt.lang.macros import expand_all
+    from streamrt.lang.reader import read
+
     text, fname = _source_of(text, path, filename)
     try:
         forms: list[Form] = read(text, fname)
@@ -346,6 +398,7 @@ def python_script(
     """The Python the script compiles to, as text (``streamrt compile --python``); ``meter`` for the variant
     that enforces limits."""
     from streamrt.lang.pysource import python_text
+    from streamrt.lang.reader import read
 
     text, fname = _source_of(text, path, filename)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,13 +83,14 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def _loaded(argv: list[str]) -> set[str]:
+def _loaded(argv: list[str], env: dict[str, str] | None = None) -> set[str]:
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, json.dumps(argv)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
+        env=None if env is None else {**os.environ, **env},
     )
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout.splitlines()[-1]))
@@ -136,6 +138,33 @@ def test_run_without_progress_lines_loads_no_progress_display() -> None:
     loaded = _loaded(["run", "processors/weather.rtfs", "--no-progress"])
     assert "streamrt.runtime.provider" in loaded
     assert "streamrt.observe.progress" not in loaded
+
+
+# what reading and compiling a script needs, which a run of a script loaded from the compiled-script cache does not
+READING_AND_COMPILING = (
+    "lark",
+    "streamrt.lang.reader",
+    "streamrt.lang.parser_tables",
+    "streamrt.lang.macros",
+    "streamrt.lang.compiler",
+    "streamrt.lang.compiling",
+    "streamrt.lang.specials",
+    "streamrt.lang.control",
+    "streamrt.lang.literals",
+    "streamrt.lang.inline",
+)
+
+
+def test_a_run_from_the_cache_loads_no_reader_and_no_compiler(tmp_path: Path) -> None:
+    env = {"STREAMRT_CACHE_DIR": str(tmp_path / "cache")}
+    missed = _loaded(["run", "processors/weather.rtfs"], env)  # compiles, and writes the entry
+    assert "streamrt.lang.compiling" in missed
+    assert list((tmp_path / "cache").glob("*.rtc"))
+    hit = _loaded(["run", "processors/weather.rtfs"], env)
+    assert "streamrt.runtime.provider" in hit
+    assert _present(hit, READING_AND_COMPILING) == []
+    off = _loaded(["run", "processors/weather.rtfs", "--no-cache"], env)
+    assert "streamrt.lang.compiling" in off
 
 
 def _flags(parser: argparse.ArgumentParser, command: str) -> list[tuple[tuple[str, ...], str, object]]:
