@@ -268,8 +268,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 
 
 _COMMAND_MODULES: Final = {
-    "run": ("streamrt.cli.run",),
-    "resume": ("streamrt.cli.run",),
+    # the core library: a script loaded from the compiled-script cache imports it as it loads, after start-up
+    "run": ("streamrt.cli.run", "streamrt.lang.core"),
+    "resume": ("streamrt.cli.run", "streamrt.lang.core"),
     # the script module no longer imports the reader and the compiler (a run may load its script from the cache)
     "check": ("streamrt.lang.script", "streamrt.lang.reader", "streamrt.lang.compiling"),
 }
