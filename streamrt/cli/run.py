@@ -34,6 +34,7 @@ from streamrt.observe.logs import Console, configure_logging, unconfigure_loggin
 from streamrt.observe.session import Observation, ObserveOptions, observe_options
 from streamrt.policy.effects import SecurityContext, check_source
 from streamrt.runtime.building import DEFAULT_MAX_STREAMS
+from streamrt.runtime.loops import cache_loops
 from streamrt.runtime.machine import Status
 from streamrt.runtime.provider import Provider
 from streamrt.secrets import secret_flags
@@ -330,6 +331,7 @@ class _Run:
             wrapped = {"mcp.stream.start": stored.capability(caps["mcp.stream.start"])}
             caps.update(guard_capabilities(wrapped, config.security, endpoint_uri=sources.uri_for))
         cache = default_cache() if config.cache else None
+        cache_loops(cache)
         script = load_script(path=script_path, capabilities=caps, security=config.security, cache=cache)
         if persister is not None:
             persister.processor_hash = script.source_hash

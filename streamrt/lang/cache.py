@@ -7,7 +7,7 @@ script (plain and metered, :mod:`streamrt.lang.metered`), their constants and sc
 
 Theory of operation
 -------------------
-*Key.* An entry's file name is the sha256 of the script's text, the file name its code carries (``co_filename``,
+*Key.* An entry's file name is ``script-`` and the sha256 of the script's text, the file name its code carries (``co_filename``,
 what errors show), the interpreter (``sys.implementation.cache_tag`` and ``sys.version``) and a fingerprint of the
 compiler's own source: the relative path, ``st_mtime_ns`` and size of every ``.py`` under ``streamrt/lang`` and of
 the modules compiled code and its constants depend on (``values``, ``errors``, ``pos``, ``printer``, ``jsoncodec``, and the
@@ -26,6 +26,10 @@ directory and are renamed over the entry (``os.replace``), so a concurrent reade
 never half of one. Anything wrong with an entry (corrupt, truncated, another format, unreadable) makes it a miss:
 the script is compiled and the entry written again; a directory that cannot be made or written is a miss that
 writes nothing. Nothing here raises to the caller.
+
+*Code entries.* The same directory keeps code objects other parts generate from a file of their own (the runtime's
+chunk loops, :func:`streamrt.runtime.loops.cache_loops`), keyed by a name and that file's path, mtime and size (files ``code-*.rtc``);
+they hold only what marshal holds.
 
 *Bounds.* After a write, past :data:`MAX_ENTRIES` entries the oldest written are removed.
 """
@@ -63,6 +67,7 @@ MAX_ENTRIES: Final = 256
 """Entries a cache directory keeps; a write past it removes the oldest written."""
 
 _MAGIC: Final = b"streamrt compiled script 1\n"
+_CODE_MAGIC: Final = b"streamrt code 1\n"
 _SUFFIX: Final = ".rtc"
 _TEMP_PREFIX: Final = ".tmp-"
 _STALE_TEMP_SECONDS: Final = 600
@@ -129,6 +134,25 @@ def fingerprint() -> str:
         parts.sort()
         _fingerprint = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     return _fingerprint
+
+
+def _code_key(name: str, source: str | os.PathLike[str]) -> str | None:
+    try:
+        st = os.stat(source)
+    except OSError:
+        return None
+    text = "\0".join(
+        (
+            "code",
+            name,
+            os.fspath(source),
+            str(st.st_mtime_ns),
+            str(st.st_size),
+            str(sys.implementation.cache_tag),
+            sys.version,
+        )
+    )
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _key(source: str, filename: str) -> str:
@@ -299,17 +323,12 @@ class ScriptCache:
         """The entry of ``source`` compiled as ``filename``, or None (no entry, or one that cannot be used)."""
         try:
             key = _key(source, filename)
-            if not self._usable():
-                return None
-            fd = os.open(self.directory / (key + _SUFFIX), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except (OSError, ValueError):
+        except ValueError:
+            return None
+        data = self._read("script-" + key)
+        if data is None:
             return None
         try:
-            with open(fd, "rb") as f:
-                st = os.fstat(f.fileno())
-                if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
-                    return None
-                data = f.read()
             return _decode(data, key, filename, read_forms)
         except Exception as exc:  # anything wrong with an entry makes it a miss, rewritten by the caller
             log.debug("ignoring the script cache's entry for %s: %r", filename, exc)
@@ -324,6 +343,55 @@ class ScriptCache:
         except Exception as exc:  # something of this script cannot be stored: it is compiled every time
             log.debug("not caching %s: %r", filename, exc)
             return
+        self._write("script-" + key, data)
+
+    def load_code(self, name: str, source: str | os.PathLike[str]) -> CodeType | None:
+        """A code object stored by :meth:`store_code` under ``name``, made from the file ``source`` as it is now."""
+        key = _code_key(name, source)
+        if key is None:
+            return None
+        header = _CODE_MAGIC + key.encode()
+        data = self._read("code-" + key)
+        if data is None or not data.startswith(header):
+            return None
+        try:
+            code = marshal.loads(data[len(header) :])
+        except Exception:  # a damaged entry: made again
+            return None
+        return code if isinstance(code, CodeType) else None
+
+    def store_code(self, name: str, source: str | os.PathLike[str], code: CodeType) -> None:
+        """Keep ``code``, made from the file ``source`` (its mtime and size are part of the key), under ``name``:
+        the runtime's generated chunk loops (:mod:`streamrt.runtime.loops`). Code with constants marshal cannot hold
+        is not kept."""
+        key = _code_key(name, source)
+        if key is None:
+            return
+        try:
+            data = _CODE_MAGIC + key.encode() + marshal.dumps(code)
+        except ValueError:
+            return
+        self._write("code-" + key, data)
+
+    def _read(self, name: str) -> bytes | None:
+        """The bytes of the entry ``name``: None when there is none, or it or the directory cannot be trusted."""
+        try:
+            if not self._usable():
+                return None
+            fd = os.open(self.directory / (name + _SUFFIX), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return None
+        try:
+            with open(fd, "rb") as f:
+                st = os.fstat(f.fileno())
+                if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+                    return None
+                return f.read()
+        except OSError:
+            return None
+
+    def _write(self, name: str, data: bytes) -> None:
+        """Write an entry through a temporary file renamed over it; on any failure, write nothing."""
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             self._safe = None
@@ -335,7 +403,7 @@ class ScriptCache:
         try:
             with open(fd, "wb") as f:
                 f.write(data)
-            os.replace(temp, self.directory / (key + _SUFFIX))
+            os.replace(temp, self.directory / (name + _SUFFIX))
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(temp)

@@ -29,6 +29,7 @@ pairs numbered as they are taken, all with the batch's metadata and time.
 from __future__ import annotations
 
 import ast
+import functools
 import linecache
 import textwrap
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from typing import Any, Final
 import msgspec
 
 from streamrt.errors import SchemaViolation
+from streamrt.lang.cache import ScriptCache
 from streamrt.lang.turn import TURN, Halted
 from streamrt.meta import RECEIVED_AT, SEQ, SOURCE, STREAM_ID
 from streamrt.policy.guard import Guard, OnError
@@ -50,6 +52,7 @@ __all__ = [
     "LoopHost",
     "LoopKey",
     "Loops",
+    "cache_loops",
     "chunk_failure",
     "chunk_loop",
     "loop_source",
@@ -317,18 +320,19 @@ def _reachable(block: list[ast.stmt]) -> list[ast.stmt]:
     return out or [ast.Pass()]
 
 
+@functools.cache
 def _template_source() -> str:
     """The text of :func:`_template`: the lines of this file its code spans.
 
     Not ``inspect.getsource``, which finds where a function ends by tokenizing it: about 2-4 ms of every start, more
     than the rest of this module's import (issue #17). The code's positions say where its last statement ends.
+    Read on first use: a run whose loops come from the compiled-script cache never needs it.
     """
     code = _template.__code__
     last = max(end for _, end, _, _ in code.co_positions() if end is not None)
     return textwrap.dedent("".join(linecache.getlines(code.co_filename)[code.co_firstlineno - 1 : last]))
 
 
-_SOURCE: Final = _template_source()
 _FIRST_LINE: Final = _template.__code__.co_firstlineno
 _NAMESPACE: Final = {
     name: globals()[name]
@@ -365,7 +369,7 @@ def loop_source(key: LoopKey) -> str:
 def _specialized(key: LoopKey) -> ast.Module:
     # parsed below as many empty lines as the template starts at, so every node has its line in this file without
     # a walk of the tree to move it (ast.increment_lineno: a fifth of the generation's time)
-    tree = ast.parse("\n" * (_FIRST_LINE - 1) + _SOURCE)
+    tree = ast.parse("\n" * (_FIRST_LINE - 1) + _template_source())
     func = tree.body[0]
     assert isinstance(func, ast.FunctionDef)
     func.name = key.name()
@@ -376,10 +380,28 @@ def _specialized(key: LoopKey) -> ast.Module:
 
 
 def _generate(key: LoopKey) -> ChunkLoop:
+    cache = _code_cache
+    name = f"chunk loop {key!r}"
+    code = None if cache is None else cache.load_code(name, __file__)
+    if code is None:
+        code = compile(_specialized(key), __file__, "exec")
+        if cache is not None:
+            cache.store_code(name, __file__, code)
     namespace = dict(_NAMESPACE)
-    exec(compile(_specialized(key), __file__, "exec"), namespace)
+    exec(code, namespace)
     loop: ChunkLoop = namespace[key.name()]
     return loop
+
+
+_code_cache: ScriptCache | None = None
+
+
+def cache_loops(cache: ScriptCache | None) -> None:
+    """Keep the code of the loops generated from now on in ``cache``, and take it from there (None: generate each
+    one): a parse and a compile of the template, ~4 ms of a start, become a read (``streamrt run``; issue #17).
+    An entry's key has this file's mtime and size, so an edited template is generated again."""
+    global _code_cache
+    _code_cache = cache
 
 
 def loops_for(meta: bool, shape: str | None, guard: Guard | None) -> Loops:

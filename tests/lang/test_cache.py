@@ -43,7 +43,7 @@ CHUNKS = [
 
 
 def entries(directory: Path) -> list[Path]:
-    return sorted(directory.glob("*.rtc"))
+    return sorted(directory.glob("script-*.rtc"))
 
 
 def outputs(script: Script) -> list[Any]:
