@@ -44,7 +44,6 @@ import marshal
 import os
 import pickle
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -112,22 +111,26 @@ _fingerprint: str | None = None
 
 
 def fingerprint() -> str:
-    """The compiler's source as (relative path, mtime_ns, size) of each file, hashed; once per process."""
+    """The compiler's source as (relative path, mtime_ns, size) of each file, hashed; once per process (~0.2 ms:
+    plain strings and ``os.scandir``'s entries, no ``Path`` nor ``relpath`` per file)."""
     global _fingerprint
     if _fingerprint is None:
+        root = os.fspath(_PACKAGE)
+        cut = len(root) + 1
         parts: list[str] = []
-        todo = [_PACKAGE / "lang"]
+        todo = [os.path.join(root, "lang")]
         while todo:
             with os.scandir(todo.pop()) as entries:
                 for entry in entries:
-                    if entry.name.endswith(".py") and entry.is_file():
+                    name = entry.name
+                    if name.endswith(".py"):
                         st = entry.stat()
-                        parts.append(f"{os.path.relpath(entry.path, _PACKAGE)}:{st.st_mtime_ns}:{st.st_size}")
-                    elif entry.is_dir() and entry.name != "__pycache__":
-                        todo.append(Path(entry.path))
+                        parts.append(f"{entry.path[cut:]}:{st.st_mtime_ns}:{st.st_size}")
+                    elif name != "__pycache__" and entry.is_dir():
+                        todo.append(entry.path)
         for name in _DEPENDENCIES:
             try:
-                st = os.stat(_PACKAGE / name)
+                st = os.stat(os.path.join(root, name))
             except OSError:
                 continue
             parts.append(f"{name}:{st.st_mtime_ns}:{st.st_size}")
@@ -392,6 +395,8 @@ class ScriptCache:
 
     def _write(self, name: str, data: bytes) -> None:
         """Write an entry through a temporary file renamed over it; on any failure, write nothing."""
+        import tempfile  # (11 M instructions with shutil, random, bz2, lzma): only a write needs it
+
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             self._safe = None
