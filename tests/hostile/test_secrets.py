@@ -90,7 +90,13 @@ def assert_no_secret(where: str, data: str | bytes) -> None:
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("STREAMRT_", "CCOS_"))}
+    # no credential of the environment's reaches the CLI; the session's compiled-script cache directory does
+    # (tests/conftest.py: never the user's ~/.cache)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("STREAMRT_", "CCOS_")) or k == "STREAMRT_CACHE_DIR"
+    }
     done = subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=60, cwd=cwd, env={**base, **(env or {})}
     )
