@@ -12,7 +12,6 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
@@ -277,7 +276,8 @@ def _source_of(
         if text is not None:
             raise UsageError("give a script's text or its path, not both")
         try:
-            return Path(path).read_text(encoding="utf-8"), filename or os.fspath(path)
+            with open(path, encoding="utf-8") as f:  # not pathlib: a run from the cache imports none
+                return f.read(), filename or os.fspath(path)
         except OSError as exc:
             raise UsageError(f"cannot read script {os.fspath(path)}: {exc.strerror or exc}") from None
         except UnicodeDecodeError as exc:

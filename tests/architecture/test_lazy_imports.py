@@ -153,6 +153,10 @@ READING_AND_COMPILING = (
     "streamrt.lang.literals",
     "streamrt.lang.inline",
 )
+# what a run, from the cache or not, does without: paths are strings (lang/cache.py, script.py, tables.py), and
+# pathlib brings urllib.parse and ipaddress (~15 M instructions together); hashlib and pickle it does need (the
+# cache's key, its entry)
+NO_PATHLIB = ("pathlib", "urllib.parse", "ipaddress")
 
 
 def test_a_run_from_the_cache_loads_no_reader_and_no_compiler(tmp_path: Path) -> None:
@@ -165,6 +169,8 @@ def test_a_run_from_the_cache_loads_no_reader_and_no_compiler(tmp_path: Path) ->
     assert _present(hit, READING_AND_COMPILING) == []
     off = _loaded(["run", "processors/weather.rtfs", "--no-cache"], env)
     assert "streamrt.lang.compiling" in off
+    for loaded in (missed, hit, off):
+        assert _present(loaded, NO_PATHLIB) == []
 
 
 def _flags(parser: argparse.ArgumentParser, command: str) -> list[tuple[tuple[str, ...], str, object]]:
@@ -208,3 +214,4 @@ def test_the_console_script_freezes_what_a_command_imported_and_collects_after(a
     _, frozen_by_version = _gc_at_exit(["--version"])
     # the language (and for a run the runtime and asyncio) are frozen, not only the command line
     assert frozen_by_command > 2 * frozen_by_version, (frozen_by_command, frozen_by_version)
+

@@ -147,7 +147,7 @@ def test_a_changed_compiler_is_compiled_again(
     (tree / "lang" / "compiler.py").write_text("x = 1\n")
     (tree / "lang" / "core" / "maps.py").write_text("y = 1\n")
     (tree / "values.py").write_text("z = 1\n")
-    monkeypatch.setattr(cache_module, "_PACKAGE", tree)
+    monkeypatch.setattr(cache_module, "_PACKAGE", str(tree))
     monkeypatch.setattr(cache_module, "_fingerprint", None)
     cache = ScriptCache(tmp_path / "cache")
     first = cache_module.fingerprint()
@@ -287,12 +287,12 @@ def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     for name in ("STREAMRT_CACHE_DIR", "XDG_CACHE_HOME", "STREAMRT_NO_CACHE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert cache_dir() == tmp_path / "home" / ".cache" / "streamrt"
+    assert cache_dir() == str(tmp_path / "home" / ".cache" / "streamrt")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache_dir() == tmp_path / "xdg" / "streamrt"
+    assert cache_dir() == str(tmp_path / "xdg" / "streamrt")
     monkeypatch.setenv("STREAMRT_CACHE_DIR", str(tmp_path / "explicit"))
-    assert cache_dir() == tmp_path / "explicit"
+    assert cache_dir() == str(tmp_path / "explicit")
     monkeypatch.setenv("STREAMRT_NO_CACHE", "1")
     assert cache_dir() is None
     monkeypatch.setenv("STREAMRT_NO_CACHE", "0")
-    assert cache_dir() == tmp_path / "explicit"
+    assert cache_dir() == str(tmp_path / "explicit")
