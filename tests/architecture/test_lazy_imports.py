@@ -215,3 +215,13 @@ def test_the_console_script_freezes_what_a_command_imported_and_collects_after(a
     # the language (and for a run the runtime and asyncio) are frozen, not only the command line
     assert frozen_by_command > 2 * frozen_by_version, (frozen_by_command, frozen_by_version)
 
+
+def test_a_run_that_compiles_its_script_freezes_the_compiler_too() -> None:
+    """Without the cache the reader and the compiler are imported after start-up: cli/run.py's _as_start_up
+    freezes them as start-up would have, so a miss costs what a run cost before the cache (issue #17)."""
+    enabled, frozen = _gc_at_exit(["run", "processors/weather.rtfs", "--no-cache"])
+    assert enabled
+    _gc_at_exit(["run", "processors/weather.rtfs"])  # the entry is written
+    _, frozen_from_cache = _gc_at_exit(["run", "processors/weather.rtfs"])
+    # the reader's and the compiler's modules and the parser's tables: ~10,000 objects more
+    assert frozen > frozen_from_cache + 5000, (frozen, frozen_from_cache)
