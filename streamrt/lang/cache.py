@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from streamrt.lang.codeconsts import install_objects
 from streamrt.lang.compiled import CompiledScript
 
 if TYPE_CHECKING:
@@ -175,7 +176,8 @@ def _key(source: str, filename: str) -> str:
 
 
 def _strip(code: CodeType, nonce: str, objects: list[Any]) -> CodeType:
-    """``code`` with every constant marshal cannot hold replaced by a ``(nonce, index)`` placeholder."""
+    """``code`` with every constant marshal cannot hold replaced by a ``(nonce, index)`` placeholder (the inverse
+    of :func:`~streamrt.lang.codeconsts.install_objects`)."""
 
     def swap(value: Any) -> Any:
         kind = type(value)
@@ -189,24 +191,6 @@ def _strip(code: CodeType, nonce: str, objects: list[Any]) -> CodeType:
             return _strip(value, nonce, objects)
         objects.append(value)
         return (nonce, len(objects) - 1)
-
-    return code.replace(co_consts=tuple(swap(c) for c in code.co_consts))
-
-
-def _install(code: CodeType, nonce: str, objects: list[Any]) -> CodeType:
-    """The inverse of :func:`_strip`."""
-
-    def swap(value: Any) -> Any:
-        kind = type(value)
-        if kind is tuple:
-            if len(value) == 2 and value[0] == nonce and type(value[1]) is int:
-                return objects[value[1]]
-            return tuple(swap(v) for v in value)
-        if kind is frozenset:
-            return frozenset(swap(v) for v in value)
-        if kind is CodeType:
-            return _install(value, nonce, objects)
-        return value
 
     return code.replace(co_consts=tuple(swap(c) for c in code.co_consts))
 
@@ -267,7 +251,7 @@ def _compiled(
     parts: tuple[Any, ...], nonce: str, filename: str, read_forms: Callable[[], list[Form]]
 ) -> CompiledScript:
     code, objects, constants, globals_, counter = parts
-    installed = _install(marshal.loads(code), nonce, objects)
+    installed = install_objects(marshal.loads(code), nonce, objects)
     return CompiledScript(installed, filename, constants, globals_, None, counter, read_forms=read_forms)
 
 

@@ -16,7 +16,7 @@ import os
 from types import CodeType
 from typing import Any
 
-__all__ = ["NONCE", "CodeConstants"]
+__all__ = ["NONCE", "CodeConstants", "install_objects"]
 
 NONCE = "\0streamrt-object:" + os.urandom(16).hex()  # what secrets.token_hex does, without importing random
 """The first item of every placeholder tuple."""
@@ -51,18 +51,24 @@ class CodeConstants:
 
     def install(self, code: CodeType) -> CodeType:
         """``code`` (and the code nested in it) with every placeholder constant replaced by its object."""
-        objects = self.objects
+        return install_objects(code, NONCE, self.objects)
 
-        def swap(value: Any) -> Any:
-            kind = type(value)
-            if kind is tuple:
-                if len(value) == 2 and value[0] == NONCE and type(value[1]) is int:
-                    return objects[value[1]]
-                return tuple(swap(v) for v in value)
-            if kind is frozenset:
-                return frozenset(swap(v) for v in value)
-            if kind is CodeType:
-                return self.install(value)
-            return value
 
-        return code.replace(co_consts=tuple(swap(c) for c in code.co_consts))
+def install_objects(code: CodeType, nonce: str, objects: list[Any]) -> CodeType:
+    """``code`` (and the code nested in it) with every ``(nonce, index)`` constant replaced by ``objects[index]``:
+    the compiler's :meth:`CodeConstants.install`, and the compiled-script cache's on loading an entry (whose
+    placeholders carry a nonce of their own, :mod:`streamrt.lang.cache`)."""
+
+    def swap(value: Any) -> Any:
+        kind = type(value)
+        if kind is tuple:
+            if len(value) == 2 and value[0] == nonce and type(value[1]) is int:
+                return objects[value[1]]
+            return tuple(swap(v) for v in value)
+        if kind is frozenset:
+            return frozenset(swap(v) for v in value)
+        if kind is CodeType:
+            return install_objects(value, nonce, objects)
+        return value
+
+    return code.replace(co_consts=tuple(swap(c) for c in code.co_consts))
