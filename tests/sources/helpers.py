@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 
 from streamrt.sources import Item, Source
 
-__all__ = ["generator"]
+__all__ = ["drain", "generator"]
 
 
 def generator(source: Source) -> AsyncGenerator[Item, None]:
@@ -14,3 +15,14 @@ def generator(source: Source) -> AsyncGenerator[Item, None]:
     items = source.items()
     assert isinstance(items, AsyncGenerator)
     return items
+
+
+async def drain(source: Source, limit: int | None = None) -> list[Item]:
+    """Open ``source``, take its items (the first ``limit`` of them, or all until it ends) and close it."""
+    out: list[Item] = []
+    async with source, contextlib.aclosing(generator(source)) as items:
+        async for item in items:
+            out.append(item)
+            if limit is not None and len(out) >= limit:
+                break
+    return out

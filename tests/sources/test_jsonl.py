@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from streamrt.errors import SourceError
-from streamrt.sources import Chunk, ChunkFault, Item, Source, jsonl, open_source
+from streamrt.sources import Chunk, ChunkFault, Item, jsonl, open_source
 from streamrt.sources.jsonl import (
     BATCH_LINES,
     BLOCK_SIZE,
@@ -28,20 +28,10 @@ from streamrt.sources.jsonl import (
 )
 from streamrt.sources.mock import MockSource
 from streamrt.values import Keyword
-from tests.sources.helpers import generator
+from tests.sources.helpers import drain
 
 LINE = Keyword("line")
 SEQ = Keyword("seq")
-
-
-async def drain(source: Source, limit: int | None = None) -> list[Item]:
-    out: list[Item] = []
-    async with source, contextlib.aclosing(generator(source)) as items:
-        async for item in items:
-            out.append(item)
-            if limit is not None and len(out) >= limit:
-                break
-    return out
 
 
 def values(items: list[Item]) -> list[Any]:

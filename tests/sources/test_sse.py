@@ -14,7 +14,7 @@ from streamrt.sources import Chunk, ChunkFault, Control, Item, open_source
 from streamrt.sources.retry import RetryPolicy
 from streamrt.sources.sse import SseSource
 from streamrt.values import Keyword
-from tests.sources.helpers import generator
+from tests.sources.helpers import drain, generator
 from tests.sources.sse_server import Event, Plan, SseTestServer
 
 FAST = RetryPolicy(max_attempts=5, max_elapsed=10.0, initial=0.01, maximum=0.05)
@@ -27,16 +27,6 @@ EVENT = Keyword("event")
 
 def numbered(n: int, *, prefix: str = "") -> list[Event]:
     return [Event(json.dumps({"seq": i}), id=f"{prefix}{i}") for i in range(1, n + 1)]
-
-
-async def drain(source: SseSource, limit: int | None = None) -> list[Item]:
-    out: list[Item] = []
-    async with source, contextlib.aclosing(generator(source)) as items:
-        async for item in items:
-            out.append(item)
-            if limit is not None and len(out) >= limit:
-                break
-    return out
 
 
 def seqs(items: list[Item]) -> list[int]:

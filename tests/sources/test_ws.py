@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -13,11 +12,11 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from streamrt.errors import SourceAuthError, SourceError
-from streamrt.sources import Chunk, ChunkFault, Item, open_source
+from streamrt.sources import Chunk, ChunkFault, open_source
 from streamrt.sources.retry import RetryPolicy
 from streamrt.sources.ws import WebSocketSource
 from streamrt.values import Keyword
-from tests.sources.helpers import generator
+from tests.sources.helpers import drain
 
 FAST = RetryPolicy(max_attempts=5, max_elapsed=10.0, initial=0.01, maximum=0.05)
 SEQ = Keyword("seq")
@@ -31,11 +30,6 @@ async def ws_server(handler: Handler, gate: Gate | None = None) -> AsyncIterator
     async with serve(handler, "127.0.0.1", 0, process_request=gate) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         yield f"ws://127.0.0.1:{port}/feed"
-
-
-async def drain(source: WebSocketSource) -> list[Item]:
-    async with source, contextlib.aclosing(generator(source)) as items:
-        return [item async for item in items]
 
 
 async def test_frames_become_chunks_and_a_normal_close_ends_the_stream() -> None:
