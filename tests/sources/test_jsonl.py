@@ -151,13 +151,20 @@ async def test_runs_of_good_lines_and_batches_with_blank_or_bad_lines_give_the_s
     assert got[-1].continuation == {"line": len(lines), "offset": len(data)}
 
 
-async def test_a_file_is_read_a_block_ahead_and_closed_by_aclose_after_the_read_in_flight(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(jsonl, "_NOWAIT", 0)  # the thread reads every block (no RWF_NOWAIT)
-    path = write_lines(
+@pytest.fixture
+def big_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file of several blocks, read by the thread block by block (no RWF_NOWAIT): a read is in flight while a
+    block's lines are taken."""
+    monkeypatch.setattr(jsonl, "_NOWAIT", 0)
+    return write_lines(
         tmp_path / "big.jsonl", [json.dumps({"pad": "x" * 100, "seq": i}) for i in range(5000)]
     )
+
+
+async def test_a_file_is_read_a_block_ahead_and_closed_by_aclose_after_the_read_in_flight(
+    big_file: Path,
+) -> None:
+    path = big_file
     assert path.stat().st_size > 2 * BLOCK_SIZE
     source = JsonlSource(str(path))
     async with source:
@@ -175,12 +182,9 @@ async def test_a_file_is_read_a_block_ahead_and_closed_by_aclose_after_the_read_
 
 
 def test_a_source_closed_with_a_read_in_flight_leaves_no_open_file_when_its_loop_ends_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    big_file: Path,
 ) -> None:
-    monkeypatch.setattr(jsonl, "_NOWAIT", 0)  # the thread reads every block (no RWF_NOWAIT)
-    path = write_lines(
-        tmp_path / "big.jsonl", [json.dumps({"pad": "x" * 100, "seq": i}) for i in range(5000)]
-    )
+    path = big_file
     files: list[Any] = []
 
     async def main() -> None:
@@ -202,12 +206,9 @@ def test_a_source_closed_with_a_read_in_flight_leaves_no_open_file_when_its_loop
 
 
 async def test_a_read_cancelled_in_flight_is_awaited_by_aclose_before_the_file_is_closed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    big_file: Path,
 ) -> None:
-    monkeypatch.setattr(jsonl, "_NOWAIT", 0)  # the thread reads every block (no RWF_NOWAIT)
-    path = write_lines(
-        tmp_path / "big.jsonl", [json.dumps({"pad": "x" * 100, "seq": i}) for i in range(5000)]
-    )
+    path = big_file
     source = JsonlSource(str(path))
     await source.open()
     f = source._file
